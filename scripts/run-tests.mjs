@@ -1,0 +1,31 @@
+// Runs every *.test.js under dist/ with node:test (two files at a time: the machines have
+// two cores) and ends with one summary line "N passed, N failed, N skipped".
+// Usage: npm test [-- name-filter]   e.g. npm test -- merkle
+import { spawnSync } from 'node:child_process'
+import { readdirSync } from 'node:fs'
+import { dirname, join, relative } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const filter = process.argv[2]
+const walk = (d) => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : e.name.endsWith('.test.js') ? [join(d, e.name)] : []))
+const files = walk(join(root, 'dist')).filter((f) => !filter || f.includes(filter)).sort()
+if (files.length === 0) {
+  console.error(`run-tests: no test files under dist/${filter ? ` matching "${filter}"` : ''}; run npm run build`)
+  process.exit(1)
+}
+const result = spawnSync(
+  process.execPath,
+  [
+    '--test',
+    '--test-concurrency=2',
+    '--test-timeout=300000',
+    '--test-reporter=spec',
+    '--test-reporter-destination=stdout',
+    `--test-reporter=${join(root, 'scripts', 'summary-reporter.mjs')}`,
+    '--test-reporter-destination=stdout',
+    ...files.map((f) => relative(root, f)),
+  ],
+  { cwd: root, stdio: 'inherit' },
+)
+process.exit(result.status ?? 1)

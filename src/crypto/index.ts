@@ -1,0 +1,13 @@
+export { canonicalJson, canonicalJsonBytes } from './canonicalJson.js'
+export { didKeyFromEd25519, ed25519FromDidKey } from './didKey.js'
+export { IN_TOTO_PAYLOAD_TYPE, preAuthEncoding, signDsse, verifyDsse, type DsseEnvelope } from './dsse.js'
+export {
+  ed25519FromSeed,
+  ed25519PublicKey,
+  ed25519Seed,
+  generateEd25519,
+  signEd25519,
+  verifyEd25519,
+  type Ed25519KeyPair,
+} from './ed25519.js'
+export { fromHex, sha256, sha256File, sha256Hex, toHex } from './sha256.js'

@@ -1,0 +1,2 @@
+export { migrate, openDatabase, schemaVersion, type Db } from './openDatabase.js'
+export { LATEST_SCHEMA_VERSION } from './migrations.js'

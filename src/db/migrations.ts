@@ -1,0 +1,98 @@
+/**
+ * The schema, as an ordered list of migrations. A migration never changes once released;
+ * a new schema version is a new entry. `PRAGMA user_version` holds the applied version.
+ */
+export const migrations: readonly { version: number; description: string; sql: string }[] = [
+  {
+    version: 1,
+    description: 'log, chain outbox and deployments, asset registry',
+    sql: `
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+      -- log: RFC 9162 Merkle log. Level-0 hashes live in log_entries; log_nodes holds the
+      -- roots of every complete aligned subtree above them.
+      CREATE TABLE log_entries (
+        idx INTEGER PRIMARY KEY,
+        leaf BLOB NOT NULL,
+        leaf_hash BLOB NOT NULL,
+        appended_at INTEGER NOT NULL
+      );
+      CREATE TABLE log_nodes (
+        level INTEGER NOT NULL,
+        idx INTEGER NOT NULL,
+        hash BLOB NOT NULL,
+        PRIMARY KEY (level, idx)
+      ) WITHOUT ROWID;
+      CREATE TABLE log_checkpoints (
+        tree_size INTEGER PRIMARY KEY,
+        root_hash BLOB NOT NULL,
+        map_root BLOB NOT NULL,
+        note TEXT NOT NULL,
+        signature BLOB NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+
+      -- chain: contract deployments per chain, and the transactional outbox of chain writes.
+      CREATE TABLE chain_deployments (
+        chain_id INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        address TEXT NOT NULL,
+        tx_hash TEXT,
+        block_number INTEGER,
+        deployed_at INTEGER NOT NULL,
+        PRIMARY KEY (chain_id, name)
+      );
+      CREATE TABLE chain_outbox (
+        id INTEGER PRIMARY KEY,
+        chain_id INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('decided', 'sent', 'mined', 'failed')),
+        tx_hash TEXT,
+        raw_tx TEXT,
+        nonce INTEGER,
+        block_number INTEGER,
+        error TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        UNIQUE (chain_id, key)
+      );
+      CREATE INDEX chain_outbox_pending ON chain_outbox (status, id);
+
+      -- registry: assets, their lineage edges, and per-record salts + commitments.
+      CREATE TABLE registry_assets (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('dataset', 'model', 'artifact')),
+        name TEXT NOT NULL,
+        root TEXT NOT NULL,
+        metadata_digest TEXT NOT NULL,
+        content_digest TEXT NOT NULL,
+        records INTEGER,
+        metadata TEXT NOT NULL,
+        statement TEXT,
+        log_index INTEGER NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+      CREATE INDEX registry_assets_content ON registry_assets (kind, content_digest);
+      CREATE TABLE registry_parents (
+        child TEXT NOT NULL,
+        parent TEXT NOT NULL,
+        PRIMARY KEY (child, parent)
+      ) WITHOUT ROWID;
+      CREATE INDEX registry_parents_parent ON registry_parents (parent);
+      CREATE TABLE registry_records (
+        dataset TEXT NOT NULL,
+        idx INTEGER NOT NULL,
+        line INTEGER NOT NULL,
+        salt BLOB NOT NULL,
+        commitment BLOB NOT NULL,
+        PRIMARY KEY (dataset, idx)
+      ) WITHOUT ROWID;
+    `,
+  },
+]
+
+/** The newest schema version this code knows. */
+export const LATEST_SCHEMA_VERSION = migrations[migrations.length - 1]!.version
