@@ -1,0 +1,175 @@
+import type { Hex } from 'viem'
+import {
+  acquireEmbeddedNode,
+  connectChain,
+  enqueueOutbox,
+  ensureDeployment,
+  ensureFunded,
+  flushOutbox,
+  readLatestAnchor,
+  recoverOutbox,
+  type ChainClient,
+  type Deployment,
+  type EmbeddedNodeLease,
+  type OutboxContext,
+} from '../chain/index.js'
+import { didKeyFromEd25519, ed25519FromSeed, sha256 } from '../crypto/index.js'
+import { openDatabase, type Db } from '../db/index.js'
+import { EMPTY_MAP_ROOT, latestCheckpoint, recordCheckpoint, SqliteLog, type LogSigner, type StoredCheckpoint } from '../log/index.js'
+import { dbPath, readConfig, readOperatorKeys, type DataDirConfig } from './dataDir.js'
+
+/** An open data dir: database, log and the operator's identity. */
+export interface Provena {
+  dir: string
+  config: DataDirConfig
+  db: Db
+  log: SqliteLog
+  signer: LogSigner
+  /** did:key of the operator's Ed25519 key: the actor of the operator's log entries. */
+  operatorDid: string
+  evmPrivateKey: Hex
+  close(): void
+}
+
+/** The log's origin line: stable per operator key. */
+export function logOrigin(publicKey: Uint8Array): string {
+  return `provena.log/${sha256(publicKey).subarray(0, 8).toString('hex')}`
+}
+
+/** Opens an initialised data dir (DATADIR_MISSING otherwise). */
+export function openProvena(dir: string): Provena {
+  const config = readConfig(dir)
+  const keys = readOperatorKeys(dir)
+  const db = openDatabase(dbPath(dir))
+  const pair = ed25519FromSeed(Buffer.from(keys.ed25519Seed, 'hex'))
+  return {
+    dir,
+    config,
+    db,
+    log: new SqliteLog(db),
+    signer: { origin: logOrigin(pair.publicKeyBytes), privateKey: pair.privateKey, publicKey: pair.publicKeyBytes },
+    operatorDid: didKeyFromEd25519(pair.publicKeyBytes),
+    evmPrivateKey: keys.evmPrivateKey,
+    close: () => db.close(),
+  }
+}
+
+/** A live connection to the chain for one data dir. */
+export interface ChainSession {
+  client: ChainClient
+  deployment: Deployment
+  outbox: OutboxContext
+  /** Whether the embedded node is used (and started by this process if not running). */
+  embedded: boolean
+  close(): Promise<void>
+}
+
+/**
+ * Connects to the chain: `rpcUrl`, else PROVENA_RPC_URL, else the embedded node (started
+ * if none runs). Funds the operator on a dev node, deploys the contracts on first use,
+ * re-checks what the outbox believes mined, and sends what is pending.
+ */
+export async function openChain(p: Provena, opts: { rpcUrl?: string | undefined; deploy?: boolean } = {}): Promise<ChainSession> {
+  const rpcUrl = opts.rpcUrl ?? process.env.PROVENA_RPC_URL
+  let lease: EmbeddedNodeLease | undefined
+  if (!rpcUrl) lease = await acquireEmbeddedNode(p.dir)
+  try {
+    const client = await connectChain(rpcUrl ?? lease!.info.rpcUrl, p.evmPrivateKey)
+    await ensureFunded(client)
+    const { deployment } = await ensureDeployment(p.db, client, {
+      logKey: `0x${p.signer.publicKey.toString('hex')}`,
+      origin: p.signer.origin,
+    })
+    const outbox: OutboxContext = {
+      db: p.db,
+      client,
+      deployment,
+      consistencyProof: (a, b) => p.log.consistencyProof(a, b),
+    }
+    await recoverOutbox(outbox)
+    await flushOutbox(outbox)
+    return { client, deployment, outbox, embedded: lease !== undefined, close: async () => lease?.release() }
+  } catch (error) {
+    await lease?.release()
+    throw error
+  }
+}
+
+/** The result of anchoring: the signed checkpoint and where it stands on-chain. */
+export interface AnchorResult {
+  checkpoint: StoredCheckpoint
+  /** The chain's latest() after anchoring. */
+  anchoredSize: number
+  anchoredRoot: Buffer
+  transactionHash: Hex | null
+  blockNumber: number | null
+  /** False when there was nothing new to anchor. */
+  anchoredNow: boolean
+}
+
+/**
+ * Signs a checkpoint of the log's current size, queues it in the outbox and sends it,
+ * waiting for the receipt. With nothing new since the last anchored checkpoint, sends
+ * nothing.
+ */
+export async function anchorNow(p: Provena, chain: ChainSession): Promise<AnchorResult> {
+  const before = await readLatestAnchor(chain.client.publicClient, chain.deployment.CheckpointAnchor)
+  const size = p.log.size()
+  let anchoredNow = false
+  let checkpoint = latestCheckpoint(p.db)
+  if (size > before.treeSize || !checkpoint) {
+    checkpoint = p.db.transaction(() => {
+      const c = recordCheckpoint(p.db, p.log, p.signer, EMPTY_MAP_ROOT)
+      if (c.treeSize > before.treeSize) {
+        enqueueOutbox(p.db, chain.client.chainId, {
+          kind: 'checkpoint',
+          payload: {
+            treeSize: c.treeSize,
+            rootHash: `0x${c.rootHash.toString('hex')}`,
+            mapRoot: `0x${c.mapRoot.toString('hex')}`,
+            signature: `0x${c.signature.toString('hex')}`,
+          },
+        })
+      }
+      return c
+    })()
+    anchoredNow = checkpoint.treeSize > before.treeSize
+  }
+  const rows = await flushOutbox(chain.outbox)
+  const mine = rows.find((r) => r.kind === 'checkpoint' && r.key === `checkpoint:${checkpoint.treeSize}`)
+  const after = await readLatestAnchor(chain.client.publicClient, chain.deployment.CheckpointAnchor)
+  return {
+    checkpoint,
+    anchoredSize: after.treeSize,
+    anchoredRoot: after.rootHash,
+    transactionHash: mine?.txHash ?? null,
+    blockNumber: mine?.blockNumber ?? null,
+    anchoredNow,
+  }
+}
+
+/**
+ * Anchors when the policy of provena.json says so: at least `everyEntries` new entries, or
+ * any new entry and `everyMs` since the last checkpoint. Returns undefined when not due.
+ */
+export async function anchorIfDue(p: Provena, chain: ChainSession, now = Date.now()): Promise<AnchorResult | undefined> {
+  const last = latestCheckpoint(p.db)
+  const pending = p.log.size() - (last?.treeSize ?? 0)
+  if (pending <= 0) return undefined
+  const due = pending >= p.config.checkpoint.everyEntries || now - (last?.createdAt ?? 0) >= p.config.checkpoint.everyMs
+  return due ? anchorNow(p, chain) : undefined
+}
+
+/** Anchors on the configured schedule while a long task runs; `stop()` ends the timer. */
+export function startAnchorLoop(p: Provena, chain: ChainSession, onError: (e: unknown) => void = () => {}): { stop(): void } {
+  let busy = false
+  const timer = setInterval(() => {
+    if (busy) return
+    busy = true
+    anchorIfDue(p, chain)
+      .catch(onError)
+      .finally(() => (busy = false))
+  }, Math.max(250, Math.min(p.config.checkpoint.everyMs, 5000)))
+  timer.unref()
+  return { stop: () => clearInterval(timer) }
+}

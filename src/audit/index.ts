@@ -1,0 +1,2 @@
+export { readChainEvidence } from './readChainEvidence.js'
+export { verifyLog, type VerifyFailure, type VerifyInput, type VerifyReport } from './verifyLog.js'

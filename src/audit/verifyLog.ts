@@ -1,0 +1,137 @@
+import type { AnchoredCheckpoint, RegisteredAsset } from '../chain/index.js'
+import { isProvenaError } from '../errors.js'
+import { consistencyProof, hashLeaf, isCheckpointSignatureValid, MemoryNodes, verifyConsistency } from '../log/index.js'
+
+/** Everything the independent verifier looks at: public data only. */
+export interface VerifyInput {
+  /** The log's exported entries (index, exact leaf bytes), in order. */
+  entries: Iterable<{ index: number; leaf: Uint8Array }>
+  /** The log identity recorded in the CheckpointAnchor contract. */
+  logInfo: { logKey: Uint8Array; origin: string }
+  /** Every checkpoint anchored on-chain, oldest first. */
+  checkpoints: AnchoredCheckpoint[]
+  /** Every AssetRegistered event of the AssetRegistry contract. */
+  assets: RegisteredAsset[]
+}
+
+export interface VerifyFailure {
+  code: string
+  message: string
+}
+
+/** What `provena verify` reports. */
+export interface VerifyReport {
+  ok: boolean
+  entries: number
+  checkpoints: number
+  anchoredSize: number
+  /** Entries after the last anchored checkpoint (not an error: the next anchor covers them). */
+  unanchoredEntries: number
+  assetsOnChain: number
+  /** Registrations in the log not yet seen on-chain (pending in the outbox). */
+  assetsPendingOnChain: number
+  failures: VerifyFailure[]
+}
+
+interface LoggedAsset {
+  index: number
+  kind: string
+  root: string
+  metadataDigest: string
+  parents: string[]
+}
+
+const strip = (h: string) => h.toLowerCase().replace(/^0x/, '')
+
+/**
+ * Checks a log against the chain, trusting neither the operator nor its database:
+ * - the entries are contiguous from 0;
+ * - every anchored checkpoint's root is the root of that many entries, each checkpoint is
+ *   consistent (RFC 9162) with the one before, and its note signature verifies under the
+ *   log key the contract holds;
+ * - every asset registered on-chain has its registration entry in the log, with the same
+ *   kind, root, metadata digest and parents.
+ * Pure: no database, no network.
+ */
+export function verifyLog(input: VerifyInput): VerifyReport {
+  const failures: VerifyFailure[] = []
+  const fail = (code: string, message: string) => failures.push({ code, message })
+  const nodes = new MemoryNodes()
+  const logged = new Map<string, LoggedAsset>()
+  let expected = 0
+  for (const e of input.entries) {
+    if (e.index !== expected) {
+      fail('VERIFY_LOG_GAP', `log entry ${expected} is missing (next exported entry is ${e.index})`)
+      break
+    }
+    nodes.append(hashLeaf(e.leaf))
+    expected++
+    // Only registration entries matter below; skip parsing the rest.
+    const leaf = Buffer.from(e.leaf.buffer, e.leaf.byteOffset, e.leaf.byteLength)
+    if (leaf.indexOf('provena.asset.registered/') < 0) continue
+    try {
+      const event = JSON.parse(leaf.toString('utf8')) as { type?: string; asset?: { id: string; kind: string; root: string; metadataDigest: string; parents: string[] } }
+      if (event.type === 'provena.asset.registered/v1' && event.asset) {
+        const a = event.asset
+        if (!logged.has(strip(a.id))) logged.set(strip(a.id), { index: e.index, kind: a.kind, root: strip(a.root), metadataDigest: strip(a.metadataDigest), parents: a.parents.map(strip).sort() })
+      }
+    } catch {
+      fail('VERIFY_BAD_ENTRY', `log entry ${e.index} is not valid JSON`)
+    }
+  }
+  const size = nodes.size
+
+  let previous: AnchoredCheckpoint | undefined
+  for (const c of input.checkpoints) {
+    const where = `anchored checkpoint #${c.index} (size ${c.treeSize})`
+    if (c.treeSize > size) {
+      fail('VERIFY_ENTRIES_MISSING', `${where} covers more entries than the ${size} exported`)
+      break
+    }
+    const root = nodes.root(c.treeSize)
+    if (!root.equals(c.rootHash)) {
+      fail('VERIFY_ROOT_MISMATCH', `${where}: root on-chain ${c.rootHash.toString('hex')}, root of the exported entries ${root.toString('hex')}`)
+      break
+    }
+    if (previous) {
+      try {
+        verifyConsistency(previous.treeSize, c.treeSize, previous.rootHash, c.rootHash, consistencyProof(nodes, previous.treeSize, c.treeSize))
+      } catch (e) {
+        fail('VERIFY_INCONSISTENT', `${where} is not consistent with #${previous.index}: ${isProvenaError(e) ? e.message : String(e)}`)
+      }
+    }
+    if (!c.noteSignature) fail('VERIFY_NO_SIGNATURE', `${where}: no CheckpointAnchored event with its note signature`)
+    else if (!isCheckpointSignatureValid({ origin: input.logInfo.origin, treeSize: c.treeSize, rootHash: c.rootHash }, input.logInfo.logKey, c.noteSignature)) {
+      fail('VERIFY_BAD_SIGNATURE', `${where}: the checkpoint note signature does not verify under the log key held by the contract`)
+    }
+    previous = c
+  }
+  const anchoredSize = previous?.treeSize ?? 0
+
+  const onChain = new Set<string>()
+  for (const a of input.assets) {
+    const id = strip(a.id)
+    onChain.add(id)
+    const l = logged.get(id)
+    const what = `asset ${id} (${a.kind}, registered on-chain in block ${a.blockNumber})`
+    if (!l) {
+      fail('VERIFY_ASSET_NOT_LOGGED', `${what} has no registration entry in the log`)
+      continue
+    }
+    const parents = a.parents.map(strip).sort()
+    if (l.kind !== a.kind || l.root !== strip(a.root) || l.metadataDigest !== strip(a.metadataDigest) || parents.join() !== l.parents.join()) {
+      fail('VERIFY_ASSET_MISMATCH', `${what} differs from its log entry ${l.index} (kind, root, metadata digest or parents)`)
+    }
+  }
+  const pending = [...logged.keys()].filter((id) => !onChain.has(id)).length
+  return {
+    ok: failures.length === 0,
+    entries: size,
+    checkpoints: input.checkpoints.length,
+    anchoredSize,
+    unanchoredEntries: size - anchoredSize,
+    assetsOnChain: input.assets.length,
+    assetsPendingOnChain: pending,
+    failures,
+  }
+}

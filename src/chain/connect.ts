@@ -1,0 +1,68 @@
+import {
+  createPublicClient,
+  createWalletClient,
+  defineChain,
+  http,
+  type Account,
+  type Address,
+  type Chain,
+  type PublicClient,
+  type WalletClient,
+} from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
+import { chainErrors } from './errors.js'
+
+/** Clients for one EVM node, signing as the operator account. */
+export interface ChainClient {
+  rpcUrl: string
+  chainId: number
+  chain: Chain
+  account: Account & { address: Address }
+  publicClient: PublicClient
+  walletClient: WalletClient
+}
+
+/**
+ * Connects to the EVM JSON-RPC node at `rpcUrl` as the account of `operatorKey`.
+ * Throws CHAIN_UNREACHABLE when the node does not answer.
+ */
+export async function connectChain(rpcUrl: string, operatorKey: `0x${string}`): Promise<ChainClient> {
+  const transport = http(rpcUrl, { retryCount: 0, timeout: 30_000 })
+  let chainId: number
+  try {
+    chainId = await createPublicClient({ transport }).getChainId()
+  } catch (cause) {
+    throw chainErrors.unreachable(rpcUrl, cause)
+  }
+  const chain = defineChain({
+    id: chainId,
+    name: `chain ${chainId}`,
+    nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 },
+    rpcUrls: { default: { http: [rpcUrl] } },
+  })
+  const account = privateKeyToAccount(operatorKey)
+  const publicClient = createPublicClient({ chain, transport, pollingInterval: 50 }) as PublicClient
+  const walletClient = createWalletClient({ chain, transport, account })
+  return { rpcUrl, chainId, chain, account, publicClient, walletClient }
+}
+
+/**
+ * Makes sure the operator can pay for gas: nothing to do on a zero-gas-price network or
+ * with a balance; otherwise funds it from the node's first unlocked account (anvil,
+ * geth --dev, Hardhat). Throws CHAIN_OPERATOR_UNFUNDED when it cannot.
+ */
+export async function ensureFunded(client: ChainClient): Promise<void> {
+  const { publicClient, account } = client
+  const balance = await publicClient.getBalance({ address: account.address })
+  if (balance > 0n) return
+  const gasPrice = await publicClient.getGasPrice()
+  if (gasPrice === 0n) return
+  const accounts = (await publicClient.request({ method: 'eth_accounts' } as never).catch(() => [])) as Address[]
+  const funder = accounts[0]
+  if (!funder) throw chainErrors.unfunded(account.address, client.chainId)
+  const hash = await publicClient.request({
+    method: 'eth_sendTransaction',
+    params: [{ from: funder, to: account.address, value: `0x${(10n ** 21n).toString(16)}` }],
+  } as never) as `0x${string}`
+  await publicClient.waitForTransactionReceipt({ hash })
+}

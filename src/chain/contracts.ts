@@ -1,0 +1,36 @@
+import type { Abi, Address, Hex } from 'viem'
+import {
+  AssetRegistryAbi,
+  AssetRegistryBytecode,
+  CheckpointAnchorAbi,
+  CheckpointAnchorBytecode,
+  PerEntryLogAbi,
+  PerEntryLogBytecode,
+} from './artifacts.generated.js'
+
+export { AssetRegistryAbi, CheckpointAnchorAbi, PerEntryLogAbi }
+
+/** The contracts Provena deploys, by name. */
+export const CONTRACTS = {
+  AssetRegistry: { abi: AssetRegistryAbi as Abi, bytecode: AssetRegistryBytecode as Hex },
+  CheckpointAnchor: { abi: CheckpointAnchorAbi as Abi, bytecode: CheckpointAnchorBytecode as Hex },
+  PerEntryLog: { abi: PerEntryLogAbi as Abi, bytecode: PerEntryLogBytecode as Hex },
+} as const
+
+export type ContractName = keyof typeof CONTRACTS
+
+/** Addresses of a deployment of the core contracts. */
+export interface Deployment {
+  chainId: number
+  AssetRegistry: Address
+  CheckpointAnchor: Address
+  /** Block where the first contract was deployed: where event scans start. */
+  fromBlock: bigint
+}
+
+/** AssetRegistry.Kind, in contract order. */
+export const ASSET_KINDS = ['dataset', 'model', 'artifact'] as const
+export type AssetKind = (typeof ASSET_KINDS)[number]
+
+/** Every custom error of the contracts, for decoding reverts. */
+export const ALL_ERRORS_ABI = [...AssetRegistryAbi, ...CheckpointAnchorAbi].filter((e) => e.type === 'error') as Abi

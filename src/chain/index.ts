@@ -1,0 +1,29 @@
+export { connectChain, ensureFunded, type ChainClient } from './connect.js'
+export { ALL_ERRORS_ABI, ASSET_KINDS, AssetRegistryAbi, CheckpointAnchorAbi, CONTRACTS, PerEntryLogAbi, type AssetKind, type Deployment } from './contracts.js'
+export { deployContract, deployCore, ensureDeployment, findDeployment, type LogIdentity } from './deploy.js'
+export {
+  acquireEmbeddedNode,
+  anvilBinary,
+  EMBEDDED_CHAIN_ID,
+  readNodeInfo,
+  startEmbeddedNode,
+  stopEmbeddedNode,
+  type EmbeddedNodeInfo,
+  type EmbeddedNodeLease,
+} from './embeddedNode.js'
+export { chainErrors } from './errors.js'
+export {
+  enqueueOutbox,
+  findOutbox,
+  flushOutbox,
+  listOutbox,
+  outboxKey,
+  recoverOutbox,
+  simulateWrite,
+  type AssetPayload,
+  type CheckpointPayload,
+  type OutboxContext,
+  type OutboxRow,
+  type OutboxWrite,
+} from './outbox.js'
+export { readAnchoredCheckpoints, readLatestAnchor, readLogInfo, readRegisteredAssets, type AnchoredCheckpoint, type RegisteredAsset } from './reader.js'

@@ -1,0 +1,92 @@
+import type { Address, Hex, PublicClient } from 'viem'
+import { parseAbiItem } from 'viem'
+import { ASSET_KINDS, AssetRegistryAbi, CheckpointAnchorAbi, type AssetKind } from './contracts.js'
+
+/** A checkpoint as anchored on-chain, with the note signature from its event. */
+export interface AnchoredCheckpoint {
+  index: number
+  treeSize: number
+  rootHash: Buffer
+  mapRoot: Buffer
+  timestamp: number
+  noteSignature: Buffer | undefined
+  blockNumber: bigint | undefined
+  transactionHash: Hex | undefined
+}
+
+/** An AssetRegistered event. */
+export interface RegisteredAsset {
+  id: Hex
+  owner: Address
+  kind: AssetKind
+  root: Hex
+  metadataDigest: Hex
+  parents: Hex[]
+  blockNumber: bigint
+  transactionHash: Hex
+}
+
+const unhex = (h: Hex) => Buffer.from(h.slice(2), 'hex')
+
+/** The log identity recorded in a CheckpointAnchor. */
+export async function readLogInfo(client: PublicClient, anchor: Address): Promise<{ operator: Address; logKey: Buffer; origin: string }> {
+  const [operator, logKey, origin] = (await client.readContract({ address: anchor, abi: CheckpointAnchorAbi, functionName: 'logInfo' })) as [Address, Hex, string]
+  return { operator, logKey: unhex(logKey), origin }
+}
+
+/** `latest()` of a CheckpointAnchor: the anchored tree size and root. */
+export async function readLatestAnchor(client: PublicClient, anchor: Address): Promise<{ treeSize: number; rootHash: Buffer }> {
+  const [treeSize, rootHash] = (await client.readContract({ address: anchor, abi: CheckpointAnchorAbi, functionName: 'latest' })) as [bigint, Hex]
+  return { treeSize: Number(treeSize), rootHash: unhex(rootHash) }
+}
+
+/** Every anchored checkpoint, oldest first, from contract storage plus the events' signatures. */
+export async function readAnchoredCheckpoints(client: PublicClient, anchor: Address, fromBlock = 0n): Promise<AnchoredCheckpoint[]> {
+  const count = Number(await client.readContract({ address: anchor, abi: CheckpointAnchorAbi, functionName: 'checkpointCount' }))
+  const events = await client.getLogs({
+    address: anchor,
+    event: parseAbiItem('event CheckpointAnchored(uint256 indexed index, uint64 treeSize, bytes32 rootHash, bytes32 mapRoot, bytes noteSignature)'),
+    fromBlock,
+    toBlock: 'latest',
+  })
+  const byIndex = new Map(events.map((e) => [Number(e.args.index), e]))
+  const out: AnchoredCheckpoint[] = []
+  for (let i = 0; i < count; i++) {
+    const c = (await client.readContract({ address: anchor, abi: CheckpointAnchorAbi, functionName: 'checkpointAt', args: [BigInt(i)] })) as {
+      treeSize: bigint
+      timestamp: bigint
+      rootHash: Hex
+      mapRoot: Hex
+    }
+    const e = byIndex.get(i)
+    out.push({
+      index: i,
+      treeSize: Number(c.treeSize),
+      rootHash: unhex(c.rootHash),
+      mapRoot: unhex(c.mapRoot),
+      timestamp: Number(c.timestamp),
+      noteSignature: e?.args.noteSignature ? unhex(e.args.noteSignature) : undefined,
+      blockNumber: e?.blockNumber ?? undefined,
+      transactionHash: e?.transactionHash ?? undefined,
+    })
+  }
+  return out
+}
+
+/** Every AssetRegistered event of a registry. */
+export async function readRegisteredAssets(client: PublicClient, registry: Address, fromBlock = 0n): Promise<RegisteredAsset[]> {
+  const events = await client.getContractEvents({ address: registry, abi: AssetRegistryAbi, eventName: 'AssetRegistered', fromBlock, toBlock: 'latest' })
+  return events.map((e) => {
+    const a = e.args as { id: Hex; owner: Address; kind: number; root: Hex; metadataDigest: Hex; parents: readonly Hex[] }
+    return {
+      id: a.id,
+      owner: a.owner,
+      kind: ASSET_KINDS[a.kind]!,
+      root: a.root,
+      metadataDigest: a.metadataDigest,
+      parents: [...a.parents],
+      blockNumber: e.blockNumber,
+      transactionHash: e.transactionHash,
+    }
+  })
+}

@@ -1,0 +1,81 @@
+import type { Command } from 'commander'
+import { resolveDataDir } from '../../app/index.js'
+import { listOutbox, readLatestAnchor, readNodeInfo, startEmbeddedNode, stopEmbeddedNode } from '../../chain/index.js'
+import { ProvenaError } from '../../errors.js'
+import type { ChainSession, Provena } from '../../app/index.js'
+import { emit, type CommonOptions } from '../output.js'
+import { action, common, withChain } from '../session.js'
+
+async function chainInfo(p: Provena, chain: ChainSession) {
+  const anchored = await readLatestAnchor(chain.client.publicClient, chain.deployment.CheckpointAnchor)
+  return {
+    rpcUrl: chain.client.rpcUrl,
+    chainId: chain.client.chainId,
+    embedded: chain.embedded,
+    operator: chain.client.account.address,
+    operatorDid: p.operatorDid,
+    origin: p.signer.origin,
+    logKey: p.signer.publicKey.toString('hex'),
+    contracts: { AssetRegistry: chain.deployment.AssetRegistry, CheckpointAnchor: chain.deployment.CheckpointAnchor },
+    anchored: { treeSize: anchored.treeSize, rootHash: anchored.rootHash.toString('hex') },
+    logSize: p.log.size(),
+    outboxPending: listOutbox(p.db, chain.client.chainId, ['decided', 'sent']).length,
+  }
+}
+
+function infoText(i: Awaited<ReturnType<typeof chainInfo>>): string {
+  return [
+    `rpc url           ${i.rpcUrl}${i.embedded ? ' (embedded anvil)' : ''}`,
+    `chain id          ${i.chainId}`,
+    `operator          ${i.operator}`,
+    `AssetRegistry     ${i.contracts.AssetRegistry}`,
+    `CheckpointAnchor  ${i.contracts.CheckpointAnchor}`,
+    `anchored          size ${i.anchored.treeSize} of ${i.logSize} entries, root ${i.anchored.rootHash}`,
+    `outbox            ${i.outboxPending} pending`,
+  ].join('\n')
+}
+
+export function registerChain(program: Command): void {
+  const chain = program.command('chain').description('the EVM chain: contracts and operator')
+  common(chain.command('info').description('rpc url, chain id, contract addresses, operator address')).action(
+    action(async (opts: CommonOptions) => {
+      await withChain(opts, async (p, c) => {
+        const info = await chainInfo(p, c)
+        emit(opts, info, () => infoText(info))
+      })
+    }),
+  )
+  common(chain.command('deploy').description('deploy the contracts to an external EVM node (anvil, Geth, Besu)')).action(
+    action(async (opts: CommonOptions) => {
+      if (!opts.rpcUrl && !process.env.PROVENA_RPC_URL) throw new ProvenaError('CLI_BAD_ARGUMENT', 'chain deploy needs --rpc-url URL (or PROVENA_RPC_URL)', { hint: 'the embedded node deploys on first use by itself' })
+      await withChain(opts, async (p, c) => {
+        const info = await chainInfo(p, c)
+        emit(opts, info, () => `Contracts deployed on chain ${info.chainId}\n${infoText(info)}`)
+      })
+    }),
+  )
+
+  const node = program.command('node').description('the embedded EVM node (anvil) of a data dir')
+  common(node.command('start').description('start the embedded node and keep it running between commands')).action(
+    action(async (opts: CommonOptions) => {
+      const dir = resolveDataDir(opts.dir)
+      let info = readNodeInfo(dir)
+      const already = info?.persistent === true
+      if (info && !info.persistent) await stopEmbeddedNode(dir)
+      if (!already) info = await startEmbeddedNode(dir, true)
+      emit(opts, { running: true, alreadyRunning: already, ...info }, () => `${already ? 'Already running' : 'Started'}: anvil pid ${info!.pid} at ${info!.rpcUrl}`)
+    }),
+  )
+  common(node.command('stop').description('stop the embedded node (its state is saved in the data dir)')).action(
+    action(async (opts: CommonOptions) => {
+      const stopped = await stopEmbeddedNode(resolveDataDir(opts.dir))
+      emit(opts, { stopped }, () => (stopped ? 'Stopped' : 'Not running'))
+    }),
+  )
+  common(node.command('status').description('whether the embedded node runs')).action(
+    action(async (opts: CommonOptions) => {
+      const info = readNodeInfo(resolveDataDir(opts.dir))
+      emit(opts, { running: info !== undefined, ...(info ?? {}) }, () => (info ? `Running: anvil pid ${info.pid} at ${info.rpcUrl}${info.persistent ? '' : ' (owned by one command)'}` : 'Not running'))
+    }),
+  )
+}

@@ -1,0 +1,100 @@
+import type { Command } from 'commander'
+import { anchorNow } from '../../app/index.js'
+import { readLatestAnchor } from '../../chain/index.js'
+import { ProvenaError } from '../../errors.js'
+import { verifyInclusion } from '../../log/index.js'
+import { emit, short, type CommonOptions } from '../output.js'
+import { action, common, withChain, withProvena } from '../session.js'
+
+const int = (name: string) => (v: string) => {
+  if (!/^\d+$/.test(v)) throw new ProvenaError('CLI_BAD_ARGUMENT', `${name} must be a non-negative integer, got "${v}"`)
+  return Number(v)
+}
+
+export function registerLog(program: Command): void {
+  const log = program.command('log').description('the verifiable log: checkpoints, entries, proofs')
+
+  common(log.command('checkpoint').description('sign a checkpoint of the log now, anchor it on-chain, wait for the receipt')).action(
+    action(async (opts: CommonOptions) => {
+      await withChain(opts, async (p, chain) => {
+        const a = await anchorNow(p, chain)
+        const json = {
+          treeSize: a.checkpoint.treeSize,
+          rootHash: a.checkpoint.rootHash.toString('hex'),
+          anchoredSize: a.anchoredSize,
+          anchoredRoot: a.anchoredRoot.toString('hex'),
+          anchoredNow: a.anchoredNow,
+          transactionHash: a.transactionHash,
+          blockNumber: a.blockNumber,
+          anchor: chain.deployment.CheckpointAnchor,
+          note: a.checkpoint.note,
+        }
+        emit(opts, json, () =>
+          [
+            a.anchoredNow ? `Anchored checkpoint of size ${a.anchoredSize}` : `Nothing new: the log's ${a.anchoredSize} entries are anchored already`,
+            `  root    ${json.anchoredRoot}`,
+            `  anchor  ${chain.deployment.CheckpointAnchor} on chain ${chain.client.chainId}${a.transactionHash ? `, tx ${a.transactionHash}` : ''}`,
+            '',
+            a.checkpoint.note.trimEnd(),
+          ].join('\n'),
+        )
+      })
+    }),
+  )
+
+  common(log.command('entries').description("print the log's entries with their exact leaf bytes (base64 in --json)"))
+    .option('--from <n>', 'first index (default 0)', int('--from'))
+    .option('--to <m>', 'end index, exclusive (default: the log size)', int('--to'))
+    .action(
+      action(async (opts: CommonOptions & { from?: number; to?: number }) => {
+        await withProvena(opts, async (p) => {
+          const size = p.log.size()
+          const entries = [...p.log.entries(opts.from ?? 0, opts.to ?? size)]
+          emit(
+            opts,
+            {
+              treeSize: size,
+              origin: p.signer.origin,
+              entries: entries.map((e) => ({ index: e.index, leaf: e.leaf.toString('base64'), leafHash: e.leafHash.toString('hex') })),
+            },
+            () => entries.map((e) => `${String(e.index).padStart(6)}  ${short(e.leafHash.toString('hex'))}  ${e.leaf.toString('utf8')}`).join('\n') || '(no entries)',
+          )
+        })
+      }),
+    )
+
+  common(log.command('prove').argument('<index>', 'entry index', int('INDEX')).description('inclusion proof of an entry against the latest anchored checkpoint')).action(
+    action(async (index: number, opts: CommonOptions) => {
+      await withChain(opts, async (p, chain) => {
+        const anchored = await readLatestAnchor(chain.client.publicClient, chain.deployment.CheckpointAnchor)
+        if (index >= p.log.size()) throw new ProvenaError('LOG_OUT_OF_RANGE', `no log entry ${index}: the log has ${p.log.size()} entries`)
+        if (index >= anchored.treeSize) {
+          throw new ProvenaError('LOG_NOT_ANCHORED', `entry ${index} is not covered by the anchored checkpoint (size ${anchored.treeSize})`, { hint: 'run provena log checkpoint' })
+        }
+        const entry = p.log.entry(index)
+        const proof = p.log.inclusionProof(index, anchored.treeSize)
+        verifyInclusion(index, anchored.treeSize, entry.leafHash, proof, anchored.rootHash)
+        const json = {
+          index,
+          treeSize: anchored.treeSize,
+          leafHash: entry.leafHash.toString('hex'),
+          rootHash: anchored.rootHash.toString('hex'),
+          proof: proof.map((h) => h.toString('hex')),
+          leaf: entry.leaf.toString('base64'),
+          anchor: chain.deployment.CheckpointAnchor,
+          chainId: chain.client.chainId,
+          verified: true,
+        }
+        emit(opts, json, () =>
+          [
+            `Entry ${index} is in the anchored log of size ${anchored.treeSize} (RFC 9162 inclusion proof verified)`,
+            `  leaf hash  ${json.leafHash}`,
+            `  root       ${json.rootHash}  (CheckpointAnchor ${json.anchor}.latest())`,
+            `  proof      ${proof.length} hashes`,
+            ...json.proof.map((h, i) => `    [${i}] ${h}`),
+          ].join('\n'),
+        )
+      })
+    }),
+  )
+}

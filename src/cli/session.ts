@@ -1,0 +1,53 @@
+import { Command } from 'commander'
+import { openChain, openProvena, resolveDataDir, type ChainSession, type Provena } from '../app/index.js'
+import type { RegistryWriteContext } from '../registry/index.js'
+import { EXIT, reportError, VerificationFailed, type CommonOptions } from './output.js'
+
+/** Adds the options every command takes. */
+export function common(cmd: Command): Command {
+  return cmd
+    .option('--dir <dir>', 'data dir (default: $PROVENA_DIR, else ./.provena)')
+    .option('--json', 'print exactly one JSON document on stdout')
+    .option('--rpc-url <url>', 'use this EVM JSON-RPC node instead of the embedded one (default: $PROVENA_RPC_URL)')
+    .option('--verbose', 'show error details')
+}
+
+/** Runs a command action: errors become one line (or JSON) and an exit code. */
+export function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    const cmd = args[args.length - 1] as Command
+    const opts = cmd.opts() as CommonOptions
+    try {
+      await fn(...args)
+    } catch (error) {
+      process.exitCode = error instanceof VerificationFailed ? EXIT.verification : reportError(error, opts)
+    }
+  }
+}
+
+/** Opens the data dir for the duration of `fn`. */
+export async function withProvena<T>(opts: CommonOptions, fn: (p: Provena) => Promise<T>): Promise<T> {
+  const p = openProvena(resolveDataDir(opts.dir))
+  try {
+    return await fn(p)
+  } finally {
+    p.close()
+  }
+}
+
+/** Opens the data dir and the chain (starting the embedded node if needed) for `fn`. */
+export async function withChain<T>(opts: CommonOptions, fn: (p: Provena, chain: ChainSession) => Promise<T>): Promise<T> {
+  return withProvena(opts, async (p) => {
+    const chain = await openChain(p, { rpcUrl: opts.rpcUrl })
+    try {
+      return await fn(p, chain)
+    } finally {
+      await chain.close()
+    }
+  })
+}
+
+/** The registry's view of an open data dir and chain. */
+export function registryContext(p: Provena, chain: ChainSession): RegistryWriteContext {
+  return { db: p.db, log: p.log, signer: p.signer, operatorDid: p.operatorDid, outbox: chain.outbox }
+}

@@ -1,0 +1,2 @@
+export { accuracy, predictLogistic, standardiser, trainLogistic, type LogisticModel } from './logisticRegression.js'
+export { decodeSafetensors, encodeSafetensors, type Tensor } from './safetensors.js'

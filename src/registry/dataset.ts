@@ -1,0 +1,249 @@
+import { randomBytes } from 'node:crypto'
+import { basename } from 'node:path'
+import type { Hex } from 'viem'
+import { enqueueOutbox, flushOutbox, simulateWrite, type OutboxWrite } from '../chain/index.js'
+import { canonicalJson, canonicalJsonBytes, sha256Hex } from '../crypto/index.js'
+import { CompactRange, hashLeaf } from '../log/index.js'
+import { findByContent, getAsset, insertAsset, type Asset } from './assets.js'
+import { commitRecord, RECORD_DOMAIN } from './commitment.js'
+import { ASSET_REGISTERED, type AssetRegisteredEvent, type RegistryContext, type RegistryWriteContext } from './context.js'
+import { registryErrors } from './errors.js'
+import { openDataset, type DatasetFormat } from './readDataset.js'
+
+/** The manifest whose digest is a dataset's id. */
+export interface DatasetManifest {
+  _type: 'provena.dataset.manifest/v1'
+  format: DatasetFormat
+  schema: { columns: string[] } | null
+  records: number
+  root: string
+  commitment: string
+}
+
+/** A dataset read, salted and committed, not yet stored. */
+export interface CommittedDataset {
+  id: string
+  manifest: DatasetManifest
+  root: Buffer
+  contentDigest: string
+  lines: number[]
+  salts: Buffer[]
+  commitments: Buffer[]
+}
+
+/** Progress callback: bytes read so far of `total`. */
+export type OnProgress = (done: number, total: number) => void
+
+const COMMITMENT_RULE = `sha256("${RECORD_DOMAIN}\\0" || uint64be(index) || salt32 || jcs(record))`
+
+/**
+ * Reads a dataset, canonicalises each record (RFC 8785), salts it with 32 random bytes,
+ * commits it, and computes the RFC 9162 root over the commitments and the id (digest of
+ * the manifest). Throws REGISTRY_PARSE naming file and line on bad input.
+ */
+export async function commitDataset(path: string, onProgress?: OnProgress): Promise<CommittedDataset> {
+  const source = openDataset(path)
+  const range = new CompactRange()
+  const lines: number[] = []
+  const salts: Buffer[] = []
+  const commitments: Buffer[] = []
+  let pool = Buffer.alloc(0)
+  let at = 0
+  for await (const r of source.records((n) => onProgress?.(n, source.size))) {
+    if (at === pool.length) {
+      pool = randomBytes(32 * 2048)
+      at = 0
+    }
+    const salt = pool.subarray(at, at + 32)
+    at += 32
+    const index = commitments.length
+    const c = commitRecord(index, salt, r.canonical)
+    range.appendLeafHash(hashLeaf(c))
+    lines.push(r.line)
+    salts.push(salt)
+    commitments.push(c)
+  }
+  if (commitments.length === 0) throw registryErrors.empty(path, source.format === 'csv' ? 'a header but no rows' : 'no records')
+  const root = range.root()
+  const manifest: DatasetManifest = {
+    _type: 'provena.dataset.manifest/v1',
+    format: source.format,
+    schema: source.columns ? { columns: source.columns } : null,
+    records: commitments.length,
+    root: root.toString('hex'),
+    commitment: COMMITMENT_RULE,
+  }
+  return { id: sha256Hex(canonicalJsonBytes(manifest)), manifest, root, contentDigest: source.contentDigest().toString('hex'), lines, salts, commitments }
+}
+
+/** What `dataset register` reports. */
+export interface DatasetRegistration {
+  id: string
+  name: string
+  root: string
+  records: number
+  format: DatasetFormat
+  logIndex: number
+  /** True when this content was registered before: nothing new was written. */
+  existing: boolean
+  transactionHash: Hex | null
+  blockNumber: number | null
+}
+
+const toHex0x = (h: string) => `0x${h}` as Hex
+
+/**
+ * Registers a dataset: commitments and salts in the data dir, a log entry, and the
+ * AssetRegistry registration through the outbox, all decided in one transaction after
+ * the chain accepted a simulation of the write. Registering the same content again
+ * returns the first registration.
+ */
+export async function registerDataset(
+  ctx: RegistryWriteContext,
+  path: string,
+  opts: { name?: string | undefined; onProgress?: OnProgress | undefined } = {},
+): Promise<DatasetRegistration> {
+  const committed = await commitDataset(path, opts.onProgress)
+  const existing = findByContent(ctx.db, 'dataset', committed.contentDigest)
+  if (existing) {
+    await flushOutbox(ctx.outbox)
+    return report(ctx, existing, true)
+  }
+  const name = opts.name ?? basename(path)
+  const metadata = { name, manifest: committed.manifest }
+  const metadataDigest = sha256Hex(canonicalJsonBytes(metadata))
+  const write: OutboxWrite = {
+    kind: 'asset',
+    payload: { id: toHex0x(committed.id), kind: 'dataset', root: toHex0x(committed.manifest.root), metadataDigest: toHex0x(metadataDigest), parents: [] },
+  }
+  await simulateWrite(ctx.outbox, write)
+  const event: AssetRegisteredEvent = {
+    type: ASSET_REGISTERED,
+    actor: ctx.operatorDid,
+    time: new Date().toISOString(),
+    asset: { id: committed.id, kind: 'dataset', name, root: committed.manifest.root, metadataDigest, parents: [], records: committed.manifest.records },
+  }
+  ctx.db.transaction(() => {
+    const logIndex = ctx.log.append([Buffer.from(canonicalJson(event), 'utf8')])
+    insertAsset(ctx.db, {
+      id: committed.id,
+      kind: 'dataset',
+      name,
+      root: committed.manifest.root,
+      metadataDigest,
+      contentDigest: committed.contentDigest,
+      records: committed.manifest.records,
+      metadata,
+      statement: null,
+      parents: [],
+      logIndex,
+    })
+    const insert = ctx.db.prepare('INSERT INTO registry_records (dataset, idx, line, salt, commitment) VALUES (?, ?, ?, ?, ?)')
+    for (let i = 0; i < committed.commitments.length; i++) insert.run(committed.id, i, committed.lines[i], committed.salts[i], committed.commitments[i])
+    enqueueOutbox(ctx.db, ctx.outbox.client.chainId, write)
+  })()
+  await flushOutbox(ctx.outbox)
+  return report(ctx, getAsset(ctx.db, committed.id), false)
+}
+
+function report(ctx: RegistryWriteContext, a: Asset, existing: boolean): DatasetRegistration {
+  const row = ctx.db.prepare("SELECT tx_hash, block_number FROM chain_outbox WHERE chain_id = ? AND key = ?").get(ctx.outbox.client.chainId, `asset:0x${a.id}`) as
+    | { tx_hash: Hex | null; block_number: number | null }
+    | undefined
+  return {
+    id: a.id,
+    name: a.name,
+    root: a.root,
+    records: a.records ?? 0,
+    format: (a.metadata.manifest as DatasetManifest).format,
+    logIndex: a.logIndex,
+    existing,
+    transactionHash: row?.tx_hash ?? null,
+    blockNumber: row?.block_number ?? null,
+  }
+}
+
+/** What `dataset verify` reports: 1-based line numbers. */
+export interface DatasetVerification {
+  id: string
+  ok: boolean
+  records: number
+  /** Lines of the file whose record differs from the registered one. */
+  changed: number[]
+  /** Lines of the file with records that were not registered. */
+  added: number[]
+  /** Lines (as registered) of records no longer in the file. */
+  missing: number[]
+  /** The CSV header differs from the registered schema. */
+  schemaChanged: boolean
+}
+
+// How far apart a record may have moved (by insertions or deletions) and still be matched.
+const RESYNC_WINDOW = 64
+
+/**
+ * Re-reads a dataset and compares it with a registered one, record by record, using the
+ * stored salts: reports which records changed, appeared or disappeared. First checks
+ * that the stored commitments still give the registered root.
+ */
+export async function verifyDataset(ctx: RegistryContext, path: string, idOrPrefix: string, onProgress?: OnProgress): Promise<DatasetVerification> {
+  const asset = getAsset(ctx.db, idOrPrefix)
+  if (asset.kind !== 'dataset') throw registryErrors.wrongKind(asset.id, asset.kind, 'dataset')
+  const stored = ctx.db.prepare('SELECT line, salt, commitment FROM registry_records WHERE dataset = ? ORDER BY idx').all(asset.id) as {
+    line: number
+    salt: Buffer
+    commitment: Buffer
+  }[]
+  const range = new CompactRange()
+  for (const s of stored) range.appendLeafHash(hashLeaf(s.commitment))
+  if (stored.length !== asset.records || range.root().toString('hex') !== asset.root) {
+    throw registryErrors.corrupt(asset.id, `${stored.length} stored commitments give root ${range.root().toString('hex')}, registered ${asset.root}`)
+  }
+  const manifest = asset.metadata.manifest as DatasetManifest
+  const source = openDataset(path)
+  const fresh: { line: number; canonical: Buffer }[] = []
+  for await (const r of source.records((n) => onProgress?.(n, source.size))) fresh.push(r)
+  const schemaChanged = manifest.format !== source.format || canonicalJson(manifest.schema?.columns ?? null) !== canonicalJson(source.columns ?? null)
+
+  const matches = (i: number, j: number) => commitRecord(i, stored[i]!.salt, fresh[j]!.canonical).equals(stored[i]!.commitment)
+  const changed: number[] = []
+  const added: number[] = []
+  const missing: number[] = []
+  let i = 0
+  let j = 0
+  while (i < stored.length && j < fresh.length) {
+    if (matches(i, j)) {
+      i++
+      j++
+      continue
+    }
+    let resynced = false
+    for (let d = 1; d <= RESYNC_WINDOW && !resynced; d++) {
+      if (i + d < stored.length && matches(i + d, j)) {
+        for (let k = i; k < i + d; k++) missing.push(stored[k]!.line)
+        i += d
+        resynced = true
+      } else if (j + d < fresh.length && matches(i, j + d)) {
+        for (let k = j; k < j + d; k++) added.push(fresh[k]!.line)
+        j += d
+        resynced = true
+      }
+    }
+    if (!resynced) {
+      changed.push(fresh[j]!.line)
+      i++
+      j++
+    }
+  }
+  for (; i < stored.length; i++) missing.push(stored[i]!.line)
+  for (; j < fresh.length; j++) added.push(fresh[j]!.line)
+  return {
+    id: asset.id,
+    ok: changed.length === 0 && added.length === 0 && missing.length === 0 && !schemaChanged,
+    records: stored.length,
+    changed,
+    added,
+    missing,
+    schemaChanged,
+  }
+}

@@ -1,0 +1,22 @@
+import { ProvenaError } from '../errors.js'
+
+export const registryErrors = {
+  unreadable: (path: string, cause: unknown) =>
+    new ProvenaError('REGISTRY_UNREADABLE', `cannot read ${path}: ${(cause as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (cause as Error).message}`, { cause }),
+  empty: (path: string, why = 'it is empty') => new ProvenaError('REGISTRY_EMPTY', `${path} holds no records: ${why}`),
+  parse: (path: string, line: number, what: string, field?: string) =>
+    new ProvenaError('REGISTRY_PARSE', `${path}:${line}: ${what}`, { details: { file: path, line, field } }),
+  unsupported: (path: string) =>
+    new ProvenaError('REGISTRY_UNSUPPORTED_FORMAT', `${path}: not a CSV (.csv), JSON Lines (.jsonl, .ndjson) file or a directory`, {
+      hint: 'name CSV files *.csv and JSON Lines files *.jsonl',
+    }),
+  unknownAsset: (id: string) =>
+    new ProvenaError('REGISTRY_UNKNOWN_ASSET', `no asset ${id} in this registry`, { hint: 'list assets with provena lineage, or check the id' }),
+  ambiguousId: (prefix: string, count: number) => new ProvenaError('REGISTRY_AMBIGUOUS_ID', `id prefix ${prefix} matches ${count} assets; give more digits`),
+  wrongKind: (id: string, kind: string, expected: string) => new ProvenaError('REGISTRY_WRONG_KIND', `asset ${id} is a ${kind}, not a ${expected}`),
+  conflict: (id: string, what: string) => new ProvenaError('REGISTRY_CONFLICT', `asset ${id} is registered already ${what}`),
+  corrupt: (id: string, what: string) =>
+    new ProvenaError('REGISTRY_STORE_CORRUPT', `stored commitments of ${id} do not match its registered root: ${what}`, {
+      hint: 'the data dir was altered; restore it from a backup',
+    }),
+}

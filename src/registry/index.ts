@@ -1,0 +1,17 @@
+export { findByContent, getAsset, listAssets, normaliseId, type Asset } from './assets.js'
+export { commitRecord, RECORD_DOMAIN } from './commitment.js'
+export { ASSET_REGISTERED, type AssetRegisteredEvent, type RegistryContext, type RegistryWriteContext } from './context.js'
+export {
+  commitDataset,
+  registerDataset,
+  verifyDataset,
+  type CommittedDataset,
+  type DatasetManifest,
+  type DatasetRegistration,
+  type DatasetVerification,
+  type OnProgress,
+} from './dataset.js'
+export { registryErrors } from './errors.js'
+export { formatLineage, lineageOf, type Lineage } from './lineage.js'
+export { registerModel, TRAINING_BUILD_TYPE, type ModelRegistration, type ProvenanceStatement } from './model.js'
+export { openDataset, splitCsv, type DatasetFormat, type DatasetSource, type SourceRecord } from './readDataset.js'
