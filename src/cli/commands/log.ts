@@ -1,4 +1,4 @@
-import type { Command } from 'commander'
+import { InvalidArgumentError, type Command } from 'commander'
 import { anchorNow } from '../../app/index.js'
 import { readLatestAnchor } from '../../chain/index.js'
 import { ProvenaError } from '../../errors.js'
@@ -7,7 +7,7 @@ import { emit, short, type CommonOptions } from '../output.js'
 import { action, common, withChain, withProvena } from '../session.js'
 
 const int = (name: string) => (v: string) => {
-  if (!/^\d+$/.test(v)) throw new ProvenaError('CLI_BAD_ARGUMENT', `${name} must be a non-negative integer, got "${v}"`)
+  if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`${name} must be a non-negative integer, got "${v}"`)
   return Number(v)
 }
 
