@@ -24,3 +24,45 @@ export async function startTestChain(): Promise<{ rpcUrl: string; dir: string; s
   const info = await startEmbeddedNode(dir, true)
   return { rpcUrl: info.rpcUrl, dir, stop: async () => void (await stopEmbeddedNode(dir)) }
 }
+
+import { spawn } from 'node:child_process'
+
+/** The result of one `provena` run. */
+export interface CliRun {
+  code: number | null
+  signal: NodeJS.Signals | null
+  stdout: string
+  stderr: string
+  /** stdout parsed as JSON (for --json runs). */
+  json<T = Record<string, unknown>>(): T
+}
+
+/** Runs the built `provena` CLI with Node 22 (this process's node) and waits for it. */
+export function runCli(args: string[], env: Record<string, string | undefined> = {}): Promise<CliRun> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [join(repoRoot, 'bin', 'provena.js'), ...args], {
+      env: { ...process.env, PROVENA_RPC_URL: undefined, PROVENA_FAULT: undefined, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+    child.on('error', reject)
+    child.on('close', (code, signal) =>
+      resolvePromise({
+        code,
+        signal,
+        stdout,
+        stderr,
+        json<T>() {
+          try {
+            return JSON.parse(stdout) as T
+          } catch {
+            throw new Error(`not JSON (exit ${code}, signal ${signal}):\n${stdout}\n${stderr}`)
+          }
+        },
+      }),
+    )
+  })
+}

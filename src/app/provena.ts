@@ -74,7 +74,7 @@ export async function openChain(p: Provena, opts: { rpcUrl?: string | undefined;
   let lease: EmbeddedNodeLease | undefined
   if (!rpcUrl) lease = await acquireEmbeddedNode(p.dir)
   try {
-    const client = await connectChain(rpcUrl ?? lease!.info.rpcUrl, p.evmPrivateKey)
+    const client = await connectChain(rpcUrl ?? lease!.info.rpcUrl, p.evmPrivateKey, { embedded: lease !== undefined })
     await ensureFunded(client)
     const { deployment } = await ensureDeployment(p.db, client, {
       logKey: `0x${p.signer.publicKey.toString('hex')}`,
@@ -121,7 +121,7 @@ export async function anchorNow(p: Provena, chain: ChainSession): Promise<Anchor
     checkpoint = p.db.transaction(() => {
       const c = recordCheckpoint(p.db, p.log, p.signer, EMPTY_MAP_ROOT)
       if (c.treeSize > before.treeSize) {
-        enqueueOutbox(p.db, chain.client.chainId, {
+        enqueueOutbox(p.db, chain.client.chainKey, {
           kind: 'checkpoint',
           payload: {
             treeSize: c.treeSize,

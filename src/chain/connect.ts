@@ -16,6 +16,12 @@ import { chainErrors } from './errors.js'
 export interface ChainClient {
   rpcUrl: string
   chainId: number
+  /**
+   * Which chain this is, for the records of deployments and the outbox: 'embedded' for the
+   * data dir's own node (anvil gives it a new genesis hash at every start), otherwise
+   * eip155:<chain id>:<genesis block hash>.
+   */
+  chainKey: string
   chain: Chain
   account: Account & { address: Address }
   publicClient: PublicClient
@@ -26,11 +32,14 @@ export interface ChainClient {
  * Connects to the EVM JSON-RPC node at `rpcUrl` as the account of `operatorKey`.
  * Throws CHAIN_UNREACHABLE when the node does not answer.
  */
-export async function connectChain(rpcUrl: string, operatorKey: `0x${string}`): Promise<ChainClient> {
+export async function connectChain(rpcUrl: string, operatorKey: `0x${string}`, opts: { embedded?: boolean } = {}): Promise<ChainClient> {
   const transport = http(rpcUrl, { retryCount: 0, timeout: 30_000 })
   let chainId: number
+  let chainKey = 'embedded'
   try {
-    chainId = await createPublicClient({ transport }).getChainId()
+    const probe = createPublicClient({ transport })
+    chainId = await probe.getChainId()
+    if (!opts.embedded) chainKey = `eip155:${chainId}:${(await probe.getBlock({ blockNumber: 0n })).hash}`
   } catch (cause) {
     throw chainErrors.unreachable(rpcUrl, cause)
   }
@@ -43,7 +52,7 @@ export async function connectChain(rpcUrl: string, operatorKey: `0x${string}`): 
   const account = privateKeyToAccount(operatorKey)
   const publicClient = createPublicClient({ chain, transport, pollingInterval: 50 }) as PublicClient
   const walletClient = createWalletClient({ chain, transport, account })
-  return { rpcUrl, chainId, chain, account, publicClient, walletClient }
+  return { rpcUrl, chainId, chainKey, chain, account, publicClient, walletClient }
 }
 
 /**

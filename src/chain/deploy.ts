@@ -22,7 +22,7 @@ export async function deployContract(client: ChainClient, name: ContractName, ar
 
 /** The recorded deployment on this chain, if its contracts still have code there. */
 export async function findDeployment(db: Db, client: ChainClient, log: LogIdentity): Promise<Deployment | undefined> {
-  const rows = db.prepare('SELECT name, address, block_number FROM chain_deployments WHERE chain_id = ?').all(client.chainId) as {
+  const rows = db.prepare('SELECT name, address, block_number FROM chain_deployments WHERE chain = ?').all(client.chainKey) as {
     name: string
     address: Address
     block_number: number | null
@@ -53,11 +53,11 @@ export async function deployCore(db: Db, client: ChainClient, log: LogIdentity):
   const registry = await deployContract(client, 'AssetRegistry', [client.account.address])
   const anchor = await deployContract(client, 'CheckpointAnchor', [client.account.address, log.logKey, log.origin])
   const insert = db.prepare(
-    'INSERT OR REPLACE INTO chain_deployments (chain_id, name, address, tx_hash, block_number, deployed_at) VALUES (?, ?, ?, ?, ?, ?)',
+    'INSERT OR REPLACE INTO chain_deployments (chain, chain_id, name, address, tx_hash, block_number, deployed_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
   )
   db.transaction(() => {
-    insert.run(client.chainId, 'AssetRegistry', registry.address, registry.hash, Number(registry.blockNumber), Date.now())
-    insert.run(client.chainId, 'CheckpointAnchor', anchor.address, anchor.hash, Number(anchor.blockNumber), Date.now())
+    insert.run(client.chainKey, client.chainId, 'AssetRegistry', registry.address, registry.hash, Number(registry.blockNumber), Date.now())
+    insert.run(client.chainKey, client.chainId, 'CheckpointAnchor', anchor.address, anchor.hash, Number(anchor.blockNumber), Date.now())
   })()
   return { chainId: client.chainId, AssetRegistry: registry.address, CheckpointAnchor: anchor.address, fromBlock: registry.blockNumber }
 }

@@ -34,7 +34,7 @@ export type OutboxWrite = { kind: 'asset'; payload: AssetPayload } | { kind: 'ch
 
 export interface OutboxRow {
   id: number
-  chainId: number
+  chain: string
   kind: OutboxWrite['kind']
   key: string
   payload: AssetPayload | CheckpointPayload
@@ -65,28 +65,28 @@ export function outboxKey(w: OutboxWrite): string {
  * Records a decided chain write (call inside the domain's transaction). Idempotent:
  * returns the existing row's id when the same write was decided before.
  */
-export function enqueueOutbox(db: Db, chainId: number, write: OutboxWrite, now = Date.now()): number {
+export function enqueueOutbox(db: Db, chain: string, write: OutboxWrite, now = Date.now()): number {
   const key = outboxKey(write)
   db.prepare(
-    `INSERT INTO chain_outbox (chain_id, kind, key, payload, status, created_at, updated_at)
-     VALUES (?, ?, ?, ?, 'decided', ?, ?) ON CONFLICT (chain_id, key) DO NOTHING`,
-  ).run(chainId, write.kind, key, JSON.stringify(write.payload), now, now)
-  return (db.prepare('SELECT id FROM chain_outbox WHERE chain_id = ? AND key = ?').pluck().get(chainId, key) as number)
+    `INSERT INTO chain_outbox (chain, kind, key, payload, status, created_at, updated_at)
+     VALUES (?, ?, ?, ?, 'decided', ?, ?) ON CONFLICT (chain, key) DO NOTHING`,
+  ).run(chain, write.kind, key, JSON.stringify(write.payload), now, now)
+  return (db.prepare('SELECT id FROM chain_outbox WHERE chain = ? AND key = ?').pluck().get(chain, key) as number)
 }
 
 /** Outbox rows of a chain, optionally by status. */
-export function listOutbox(db: Db, chainId: number, statuses?: OutboxStatus[]): OutboxRow[] {
+export function listOutbox(db: Db, chain: string, statuses?: OutboxStatus[]): OutboxRow[] {
   const rows = db
     .prepare(
-      `SELECT * FROM chain_outbox WHERE chain_id = ? ${statuses ? `AND status IN (${statuses.map(() => '?').join(',')})` : ''} ORDER BY id`,
+      `SELECT * FROM chain_outbox WHERE chain = ? ${statuses ? `AND status IN (${statuses.map(() => '?').join(',')})` : ''} ORDER BY id`,
     )
-    .all(chainId, ...(statuses ?? [])) as RawRow[]
+    .all(chain, ...(statuses ?? [])) as RawRow[]
   return rows.map(fromRaw)
 }
 
 /** The outbox row of a write, if decided. */
-export function findOutbox(db: Db, chainId: number, write: OutboxWrite): OutboxRow | undefined {
-  const row = db.prepare('SELECT * FROM chain_outbox WHERE chain_id = ? AND key = ?').get(chainId, outboxKey(write)) as RawRow | undefined
+export function findOutbox(db: Db, chain: string, write: OutboxWrite): OutboxRow | undefined {
+  const row = db.prepare('SELECT * FROM chain_outbox WHERE chain = ? AND key = ?').get(chain, outboxKey(write)) as RawRow | undefined
   return row && fromRaw(row)
 }
 
@@ -226,7 +226,7 @@ async function resume(ctx: OutboxContext, row: OutboxRow): Promise<void> {
  */
 export async function flushOutbox(ctx: OutboxContext): Promise<OutboxRow[]> {
   const done: OutboxRow[] = []
-  for (const row of listOutbox(ctx.db, ctx.client.chainId, ['decided', 'sent'])) {
+  for (const row of listOutbox(ctx.db, ctx.client.chainKey, ['decided', 'sent'])) {
     const effect = effects[row.kind]
     if (await effect.isApplied(ctx, row.payload as never)) {
       update(ctx.db, row.id, { status: 'mined', error: null })
@@ -247,7 +247,7 @@ export async function flushOutbox(ctx: OutboxContext): Promise<OutboxRow[]> {
 export async function recoverOutbox(ctx: OutboxContext): Promise<number> {
   const head = Number(await ctx.client.publicClient.getBlockNumber())
   let reset = 0
-  for (const row of listOutbox(ctx.db, ctx.client.chainId, ['mined'])) {
+  for (const row of listOutbox(ctx.db, ctx.client.chainKey, ['mined'])) {
     const recent = row.blockNumber === null || row.blockNumber > head - 1024
     if (!recent) continue
     if (await effects[row.kind].isApplied(ctx, row.payload as never)) continue
@@ -263,7 +263,7 @@ function findById(db: Db, id: number): OutboxRow {
 
 interface RawRow {
   id: number
-  chain_id: number
+  chain: string
   kind: OutboxRow['kind']
   key: string
   payload: string
@@ -279,7 +279,7 @@ interface RawRow {
 function fromRaw(r: RawRow): OutboxRow {
   return {
     id: r.id,
-    chainId: r.chain_id,
+    chain: r.chain,
     kind: r.kind,
     key: r.key,
     payload: JSON.parse(r.payload) as AssetPayload | CheckpointPayload,

@@ -33,18 +33,20 @@ export const migrations: readonly { version: number; description: string; sql: s
       );
 
       -- chain: contract deployments per chain, and the transactional outbox of chain writes.
+      -- chain: 'embedded' for the data dir's own node, else eip155:<chain id>:<genesis hash>.
       CREATE TABLE chain_deployments (
+        chain TEXT NOT NULL,
         chain_id INTEGER NOT NULL,
         name TEXT NOT NULL,
         address TEXT NOT NULL,
         tx_hash TEXT,
         block_number INTEGER,
         deployed_at INTEGER NOT NULL,
-        PRIMARY KEY (chain_id, name)
+        PRIMARY KEY (chain, name)
       );
       CREATE TABLE chain_outbox (
         id INTEGER PRIMARY KEY,
-        chain_id INTEGER NOT NULL,
+        chain TEXT NOT NULL,
         kind TEXT NOT NULL,
         key TEXT NOT NULL,
         payload TEXT NOT NULL,
@@ -57,7 +59,7 @@ export const migrations: readonly { version: number; description: string; sql: s
         attempts INTEGER NOT NULL DEFAULT 0,
         created_at INTEGER NOT NULL,
         updated_at INTEGER NOT NULL,
-        UNIQUE (chain_id, key)
+        UNIQUE (chain, key)
       );
       CREATE INDEX chain_outbox_pending ON chain_outbox (status, id);
 

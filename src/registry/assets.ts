@@ -1,5 +1,5 @@
 import type { Db } from '../db/index.js'
-import type { AssetKind } from '../chain/index.js'
+import type { AssetKind, OutboxWrite } from '../chain/index.js'
 import { registryErrors } from './errors.js'
 
 /** An asset as this registry holds it. */
@@ -91,4 +91,12 @@ export function insertAsset(db: Db, a: Omit<Asset, 'createdAt'>, now = Date.now(
   ).run(a.id, a.kind, a.name, a.root, a.metadataDigest, a.contentDigest, a.records, JSON.stringify(a.metadata), a.statement, a.logIndex, now)
   const edge = db.prepare('INSERT INTO registry_parents (child, parent) VALUES (?, ?)')
   for (const p of a.parents) edge.run(a.id, p)
+}
+
+/** The chain write that registers an asset in AssetRegistry. */
+export function assetWrite(a: Pick<Asset, 'id' | 'kind' | 'root' | 'metadataDigest' | 'parents'>): OutboxWrite {
+  return {
+    kind: 'asset',
+    payload: { id: `0x${a.id}`, kind: a.kind, root: `0x${a.root}`, metadataDigest: `0x${a.metadataDigest}`, parents: a.parents.map((p) => `0x${p}` as const) },
+  }
 }

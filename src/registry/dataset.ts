@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import { basename } from 'node:path'
 import type { Hex } from 'viem'
-import { enqueueOutbox, flushOutbox, simulateWrite, type OutboxWrite } from '../chain/index.js'
+import { enqueueOutbox, findOutbox, flushOutbox, simulateWrite } from '../chain/index.js'
 import { canonicalJson, canonicalJsonBytes, sha256Hex } from '../crypto/index.js'
 import { CompactRange, hashLeaf } from '../log/index.js'
-import { findByContent, getAsset, insertAsset, type Asset } from './assets.js'
+import { assetWrite, findByContent, getAsset, insertAsset, type Asset } from './assets.js'
 import { commitRecord, RECORD_DOMAIN } from './commitment.js'
 import { ASSET_REGISTERED, type AssetRegisteredEvent, type RegistryContext, type RegistryWriteContext } from './context.js'
 import { registryErrors } from './errors.js'
@@ -90,8 +90,6 @@ export interface DatasetRegistration {
   blockNumber: number | null
 }
 
-const toHex0x = (h: string) => `0x${h}` as Hex
-
 /**
  * Registers a dataset: commitments and salts in the data dir, a log entry, and the
  * AssetRegistry registration through the outbox, all decided in one transaction after
@@ -112,10 +110,7 @@ export async function registerDataset(
   const name = opts.name ?? basename(path)
   const metadata = { name, manifest: committed.manifest }
   const metadataDigest = sha256Hex(canonicalJsonBytes(metadata))
-  const write: OutboxWrite = {
-    kind: 'asset',
-    payload: { id: toHex0x(committed.id), kind: 'dataset', root: toHex0x(committed.manifest.root), metadataDigest: toHex0x(metadataDigest), parents: [] },
-  }
+  const write = assetWrite({ id: committed.id, kind: 'dataset', root: committed.manifest.root, metadataDigest, parents: [] })
   await simulateWrite(ctx.outbox, write)
   const event: AssetRegisteredEvent = {
     type: ASSET_REGISTERED,
@@ -140,16 +135,14 @@ export async function registerDataset(
     })
     const insert = ctx.db.prepare('INSERT INTO registry_records (dataset, idx, line, salt, commitment) VALUES (?, ?, ?, ?, ?)')
     for (let i = 0; i < committed.commitments.length; i++) insert.run(committed.id, i, committed.lines[i], committed.salts[i], committed.commitments[i])
-    enqueueOutbox(ctx.db, ctx.outbox.client.chainId, write)
+    enqueueOutbox(ctx.db, ctx.outbox.client.chainKey, write)
   })()
   await flushOutbox(ctx.outbox)
   return report(ctx, getAsset(ctx.db, committed.id), false)
 }
 
 function report(ctx: RegistryWriteContext, a: Asset, existing: boolean): DatasetRegistration {
-  const row = ctx.db.prepare("SELECT tx_hash, block_number FROM chain_outbox WHERE chain_id = ? AND key = ?").get(ctx.outbox.client.chainId, `asset:0x${a.id}`) as
-    | { tx_hash: Hex | null; block_number: number | null }
-    | undefined
+  const row = findOutbox(ctx.db, ctx.outbox.client.chainKey, assetWrite(a))
   return {
     id: a.id,
     name: a.name,
@@ -158,8 +151,8 @@ function report(ctx: RegistryWriteContext, a: Asset, existing: boolean): Dataset
     format: (a.metadata.manifest as DatasetManifest).format,
     logIndex: a.logIndex,
     existing,
-    transactionHash: row?.tx_hash ?? null,
-    blockNumber: row?.block_number ?? null,
+    transactionHash: row?.txHash ?? null,
+    blockNumber: row?.blockNumber ?? null,
   }
 }
 

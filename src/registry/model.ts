@@ -1,9 +1,9 @@
 import { statSync } from 'node:fs'
 import { basename } from 'node:path'
 import type { Hex } from 'viem'
-import { enqueueOutbox, flushOutbox, simulateWrite, type AssetKind, type OutboxWrite } from '../chain/index.js'
+import { enqueueOutbox, findOutbox, flushOutbox, simulateWrite, type AssetKind } from '../chain/index.js'
 import { canonicalJson, canonicalJsonBytes, IN_TOTO_PAYLOAD_TYPE, sha256File, sha256Hex, signDsse, type DsseEnvelope } from '../crypto/index.js'
-import { findByContent, getAsset, insertAsset, normaliseId, type Asset } from './assets.js'
+import { assetWrite, findByContent, getAsset, insertAsset, normaliseId, type Asset } from './assets.js'
 import { ASSET_REGISTERED, type AssetRegisteredEvent, type RegistryWriteContext } from './context.js'
 import type { DatasetManifest, OnProgress } from './dataset.js'
 import { registryErrors } from './errors.js'
@@ -86,10 +86,7 @@ export async function registerModel(
   const envelopeText = canonicalJson(envelope)
   const statementDigest = sha256Hex(Buffer.from(envelopeText, 'utf8'))
   const id = digest
-  const write: OutboxWrite = {
-    kind: 'asset',
-    payload: { id: `0x${id}`, kind, root: `0x${digest}`, metadataDigest: `0x${statementDigest}`, parents: parents.map((p) => `0x${p.id}` as Hex) },
-  }
+  const write = assetWrite({ id, kind, root: digest, metadataDigest: statementDigest, parents: parents.map((p) => p.id) })
   await simulateWrite(ctx.outbox, write)
   const event: AssetRegisteredEvent = {
     type: ASSET_REGISTERED,
@@ -112,7 +109,7 @@ export async function registerModel(
       parents: parents.map((p) => p.id),
       logIndex,
     })
-    enqueueOutbox(ctx.db, ctx.outbox.client.chainId, write)
+    enqueueOutbox(ctx.db, ctx.outbox.client.chainKey, write)
   })()
   await flushOutbox(ctx.outbox)
   return report(ctx, getAsset(ctx.db, id), size, false)
@@ -129,7 +126,7 @@ function dependency(a: Asset): ProvenanceStatement['predicate']['buildDefinition
 }
 
 function report(ctx: RegistryWriteContext, a: Asset, size: number, existing: boolean): ModelRegistration {
-  const tx = ctx.db.prepare('SELECT tx_hash FROM chain_outbox WHERE chain_id = ? AND key = ?').pluck().get(ctx.outbox.client.chainId, `asset:0x${a.id}`) as Hex | null | undefined
+  const tx = findOutbox(ctx.db, ctx.outbox.client.chainKey, assetWrite(a))?.txHash
   return {
     id: a.id,
     name: a.name,

@@ -19,7 +19,7 @@ async function chainInfo(p: Provena, chain: ChainSession) {
     contracts: { AssetRegistry: chain.deployment.AssetRegistry, CheckpointAnchor: chain.deployment.CheckpointAnchor },
     anchored: { treeSize: anchored.treeSize, rootHash: anchored.rootHash.toString('hex') },
     logSize: p.log.size(),
-    outboxPending: listOutbox(p.db, chain.client.chainId, ['decided', 'sent']).length,
+    outboxPending: listOutbox(p.db, chain.client.chainKey, ['decided', 'sent']).length,
   }
 }
 

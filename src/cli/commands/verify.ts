@@ -66,7 +66,7 @@ export function registerVerify(program: Command): void {
         const rpcUrl = opts.rpcUrl ?? process.env.PROVENA_RPC_URL
         const lease = rpcUrl ? undefined : await acquireEmbeddedNode(dir)
         try {
-          const client = await connectChain(rpcUrl ?? lease!.info.rpcUrl, p.evmPrivateKey)
+          const client = await connectChain(rpcUrl ?? lease!.info.rpcUrl, p.evmPrivateKey, { embedded: lease !== undefined })
           const deployment = await findDeployment(p.db, client, { logKey: `0x${p.signer.publicKey.toString('hex')}`, origin: p.signer.origin })
           if (!deployment) throw chainErrors.notDeployed('CheckpointAnchor', client.chainId)
           const evidence = await readChainEvidence(client.publicClient, deployment, deployment.fromBlock)
