@@ -1,20 +1,29 @@
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 
 // RFC 9162 §2.1.1: domain separation of leaves (0x00) and interior nodes (0x01).
-const LEAF_PREFIX = Buffer.of(0x00)
-const NODE_PREFIX = Buffer.of(0x01)
+// One-shot crypto.hash over a reused scratch buffer: about 1.7× faster than
+// createHash().update().digest() for these short inputs (see BENCHMARKS.md).
+const node = Buffer.alloc(65)
+node[0] = 0x01
+let leafScratch = Buffer.alloc(1024)
 
 /** MTH({}) = SHA-256 of the empty string. */
-export const EMPTY_ROOT: Buffer = createHash('sha256').digest()
+export const EMPTY_ROOT: Buffer = hash('sha256', Buffer.alloc(0), 'buffer')
 
 /** MTH({d}) = SHA-256(0x00 ‖ d). */
 export function hashLeaf(leaf: Uint8Array): Buffer {
-  return createHash('sha256').update(LEAF_PREFIX).update(leaf).digest()
+  if (leaf.length + 1 > leafScratch.length) leafScratch = Buffer.alloc(2 * (leaf.length + 1))
+  leafScratch[0] = 0x00
+  leafScratch.set(leaf, 1)
+  return hash('sha256', leafScratch.subarray(0, leaf.length + 1), 'buffer')
 }
 
-/** SHA-256(0x01 ‖ left ‖ right). */
+/** SHA-256(0x01 ‖ left ‖ right); both 32 bytes. */
 export function hashChildren(left: Uint8Array, right: Uint8Array): Buffer {
-  return createHash('sha256').update(NODE_PREFIX).update(left).update(right).digest()
+  if (left.length !== 32 || right.length !== 32) throw new RangeError(`node hashes are 32 bytes, got ${left.length} and ${right.length}`)
+  node.set(left, 1)
+  node.set(right, 33)
+  return hash('sha256', node, 'buffer')
 }
 
 /** The largest power of two strictly smaller than n; requires n >= 2. */

@@ -22,16 +22,12 @@ export interface LogEntry {
  */
 export class SqliteLog implements NodeReader {
   readonly #db: Db
-  readonly #insertEntry: Statement
-  readonly #insertNode: Statement
   readonly #selectNode: Statement
   readonly #selectLeafHash: Statement
   readonly #selectSize: Statement
 
   constructor(db: Db) {
     this.#db = db
-    this.#insertEntry = db.prepare('INSERT INTO log_entries (idx, leaf, leaf_hash, appended_at) VALUES (?, ?, ?, ?)')
-    this.#insertNode = db.prepare('INSERT INTO log_nodes (level, idx, hash) VALUES (?, ?, ?)')
     this.#selectNode = db.prepare('SELECT hash FROM log_nodes WHERE level = ? AND idx = ?').pluck()
     this.#selectLeafHash = db.prepare('SELECT leaf_hash FROM log_entries WHERE idx = ?').pluck()
     this.#selectSize = db.prepare('SELECT coalesce(max(idx) + 1, 0) FROM log_entries').pluck()
@@ -57,14 +53,38 @@ export class SqliteLog implements NodeReader {
     return this.#db.transaction(() => {
       const range = this.#border()
       const first = range.size
-      const onNode = (level: number, index: number, hash: Buffer) => this.#insertNode.run(level, index, hash)
+      const entryRows: unknown[] = []
+      const nodeRows: unknown[] = []
+      const onNode = (level: number, index: number, hash: Buffer) => nodeRows.push(level, index, hash)
       for (const leaf of leaves) {
         const leafHash = hashLeaf(leaf)
-        this.#insertEntry.run(range.size, leaf, leafHash, now)
+        entryRows.push(range.size, leaf, leafHash, now)
         range.appendLeafHash(leafHash, onNode)
       }
+      this.#insertMany('log_entries (idx, leaf, leaf_hash, appended_at)', 4, entryRows)
+      this.#insertMany('log_nodes (level, idx, hash)', 3, nodeRows)
       return first
     })()
+  }
+
+  // Multi-row INSERTs: one statement per ROWS rows costs far less than one per row.
+  readonly #statements = new Map<string, Statement>()
+  #insertMany(target: string, width: number, values: unknown[]): void {
+    const ROWS = 200
+    const rows = values.length / width
+    const statement = (n: number) => {
+      const key = `${target}/${n}`
+      let st = this.#statements.get(key)
+      if (!st) {
+        const row = `(${Array(width).fill('?').join(',')})`
+        st = this.#db.prepare(`INSERT INTO ${target} VALUES ${Array(n).fill(row).join(',')}`)
+        this.#statements.set(key, st)
+      }
+      return st
+    }
+    let at = 0
+    for (; at + ROWS <= rows; at += ROWS) statement(ROWS).run(values.slice(at * width, (at + ROWS) * width))
+    if (at < rows) statement(rows - at).run(values.slice(at * width))
   }
 
   /** MTH of the first `treeSize` entries (default: all). */
