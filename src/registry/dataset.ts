@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto'
+import { randomFillSync } from 'node:crypto'
 import { basename } from 'node:path'
 import type { Hex } from 'viem'
 import { enqueueOutbox, findOutbox, flushOutbox, simulateWrite } from '../chain/index.js'
 import { canonicalJson, canonicalJsonBytes, sha256Hex } from '../crypto/index.js'
-import { CompactRange, hashLeaf } from '../log/index.js'
+import { CompactRange } from '../log/index.js'
 import { assetWrite, findByContent, getAsset, insertAsset, type Asset } from './assets.js'
 import { commitRecord, RECORD_DOMAIN } from './commitment.js'
 import { ASSET_REGISTERED, type AssetRegisteredEvent, type RegistryContext, type RegistryWriteContext } from './context.js'
@@ -26,15 +26,18 @@ export interface CommittedDataset {
   manifest: DatasetManifest
   root: Buffer
   contentDigest: string
-  lines: number[]
-  salts: Buffer[]
-  commitments: Buffer[]
+  /** 1-based starting line of each record. */
+  lines: Uint32Array
+  /** Record i's salt is bytes [32i, 32i+32). */
+  salts: Buffer
+  /** Record i's commitment is bytes [32i, 32i+32). */
+  commitments: Buffer
 }
 
 /** Progress callback: bytes read so far of `total`. */
 export type OnProgress = (done: number, total: number) => void
 
-const COMMITMENT_RULE = `sha256("${RECORD_DOMAIN}\\0" || uint64be(index) || salt32 || jcs(record))`
+const COMMITMENT_RULE = `sha256(0x00 || "${RECORD_DOMAIN}\\0" || uint64be(index) || salt32 || jcs(record)), the RFC 9162 leaf hash`
 
 /**
  * Reads a dataset, canonicalises each record (RFC 8785), salts it with 32 random bytes,
@@ -44,36 +47,53 @@ const COMMITMENT_RULE = `sha256("${RECORD_DOMAIN}\\0" || uint64be(index) || salt
 export async function commitDataset(path: string, onProgress?: OnProgress): Promise<CommittedDataset> {
   const source = openDataset(path)
   const range = new CompactRange()
-  const lines: number[] = []
-  const salts: Buffer[] = []
-  const commitments: Buffer[] = []
-  let pool = Buffer.alloc(0)
-  let at = 0
-  for await (const r of source.records((n) => onProgress?.(n, source.size))) {
-    if (at === pool.length) {
-      pool = randomBytes(32 * 2048)
-      at = 0
+  let capacity = 1024
+  let lines = new Uint32Array(capacity)
+  let salts = Buffer.alloc(32 * capacity)
+  let commitments = Buffer.alloc(32 * capacity)
+  let n = 0
+  for await (const batch of source.batches((bytes) => onProgress?.(bytes, source.size))) {
+    for (const r of batch) {
+      if (n === capacity) {
+        capacity *= 2
+        const l = new Uint32Array(capacity)
+        l.set(lines)
+        lines = l
+        const s = Buffer.alloc(32 * capacity)
+        salts.copy(s)
+        salts = s
+        const c = Buffer.alloc(32 * capacity)
+        commitments.copy(c)
+        commitments = c
+      }
+      if (n % 1024 === 0) randomFillSync(salts, 32 * n, 32 * Math.min(1024, capacity - n))
+      const c = commitRecord(n, salts.subarray(32 * n, 32 * n + 32), r.canonical)
+      c.copy(commitments, 32 * n)
+      // The commitment is the record's RFC 9162 leaf hash (see commitRecord).
+      range.appendLeafHash(c)
+      lines[n] = r.line
+      n++
     }
-    const salt = pool.subarray(at, at + 32)
-    at += 32
-    const index = commitments.length
-    const c = commitRecord(index, salt, r.canonical)
-    range.appendLeafHash(hashLeaf(c))
-    lines.push(r.line)
-    salts.push(salt)
-    commitments.push(c)
   }
-  if (commitments.length === 0) throw registryErrors.empty(path, source.format === 'csv' ? 'a header but no rows' : 'no records')
+  if (n === 0) throw registryErrors.empty(path, source.format === 'csv' ? 'a header but no rows' : 'no records')
   const root = range.root()
   const manifest: DatasetManifest = {
     _type: 'provena.dataset.manifest/v1',
     format: source.format,
     schema: source.columns ? { columns: source.columns } : null,
-    records: commitments.length,
+    records: n,
     root: root.toString('hex'),
     commitment: COMMITMENT_RULE,
   }
-  return { id: sha256Hex(canonicalJsonBytes(manifest)), manifest, root, contentDigest: source.contentDigest().toString('hex'), lines, salts, commitments }
+  return {
+    id: sha256Hex(canonicalJsonBytes(manifest)),
+    manifest,
+    root,
+    contentDigest: source.contentDigest().toString('hex'),
+    lines: lines.subarray(0, n),
+    salts: salts.subarray(0, 32 * n),
+    commitments: commitments.subarray(0, 32 * n),
+  }
 }
 
 /** What `dataset register` reports. */
@@ -134,7 +154,9 @@ export async function registerDataset(
       logIndex,
     })
     const insert = ctx.db.prepare('INSERT INTO registry_records (dataset, idx, line, salt, commitment) VALUES (?, ?, ?, ?, ?)')
-    for (let i = 0; i < committed.commitments.length; i++) insert.run(committed.id, i, committed.lines[i], committed.salts[i], committed.commitments[i])
+    for (let i = 0; i < committed.manifest.records; i++) {
+      insert.run(committed.id, i, committed.lines[i], committed.salts.subarray(32 * i, 32 * i + 32), committed.commitments.subarray(32 * i, 32 * i + 32))
+    }
     enqueueOutbox(ctx.db, ctx.outbox.client.chainKey, write)
   })()
   await flushOutbox(ctx.outbox)
@@ -188,13 +210,13 @@ export async function verifyDataset(ctx: RegistryContext, path: string, idOrPref
     commitment: Buffer
   }[]
   const range = new CompactRange()
-  for (const s of stored) range.appendLeafHash(hashLeaf(s.commitment))
+  for (const s of stored) range.appendLeafHash(s.commitment)
   if (stored.length !== asset.records || range.root().toString('hex') !== asset.root) {
     throw registryErrors.corrupt(asset.id, `${stored.length} stored commitments give root ${range.root().toString('hex')}, registered ${asset.root}`)
   }
   const manifest = asset.metadata.manifest as DatasetManifest
   const source = openDataset(path)
-  const fresh: { line: number; canonical: Buffer }[] = []
+  const fresh: { line: number; canonical: string }[] = []
   for await (const r of source.records((n) => onProgress?.(n, source.size))) fresh.push(r)
   const schemaChanged = manifest.format !== source.format || canonicalJson(manifest.schema?.columns ?? null) !== canonicalJson(source.columns ?? null)
 

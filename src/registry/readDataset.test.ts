@@ -10,7 +10,7 @@ const tmp = () => mkdtempSync(join(tmpdir(), 'provena-read-'))
 async function read(path: string) {
   const src = openDataset(path)
   const out = []
-  for await (const r of src.records()) out.push({ line: r.line, json: JSON.parse(r.canonical.toString()) as unknown, canonical: r.canonical.toString() })
+  for await (const r of src.records()) out.push({ line: r.line, json: JSON.parse(r.canonical) as unknown, canonical: r.canonical })
   return { src, out }
 }
 

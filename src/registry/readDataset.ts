@@ -6,23 +6,27 @@ import { registryErrors } from './errors.js'
 
 export type DatasetFormat = 'csv' | 'jsonl' | 'dir'
 
-/** One record as read: where it starts in the file and its canonical (RFC 8785) bytes. */
+/** One record as read: where it starts in the file and its canonical (RFC 8785) JSON text. */
 export interface SourceRecord {
   /** 1-based line where the record starts (CSV, JSON Lines); for a directory, its 1-based position. */
   line: number
-  canonical: Buffer
+  /** RFC 8785 canonical JSON of the record; its UTF-8 bytes are what is committed. */
+  canonical: string
   /** For a directory, the file's path relative to it. */
   path?: string
 }
 
-/** A dataset opened for reading; `records()` streams it once. */
+/** A dataset opened for reading; `batches()` (or `records()`) streams it once. */
 export interface DatasetSource {
   path: string
   format: DatasetFormat
-  /** CSV header; undefined for JSON Lines and directories. */
+  /** CSV header; undefined for JSON Lines and directories (set once reading starts). */
   columns: string[] | undefined
+  /** The records in file order, a chunk of the file at a time. */
+  batches(onBytes?: (bytes: number) => void): AsyncGenerator<SourceRecord[]>
+  /** The records one by one. */
   records(onBytes?: (bytes: number) => void): AsyncGenerator<SourceRecord>
-  /** SHA-256 of the bytes read (CSV, JSON Lines) or of the directory listing; after records(). */
+  /** SHA-256 of the bytes read (CSV, JSON Lines) or of the directory listing; after reading. */
   contentDigest(): Buffer
   /** Total size in bytes, for progress. */
   size: number
@@ -43,16 +47,30 @@ export function openDataset(path: string): DatasetSource {
   throw registryErrors.unsupported(path)
 }
 
-/** Lines of a text file, streamed, with their 1-based numbers; `\r\n` is accepted. */
-async function* lines(path: string, hash: ReturnType<typeof createHash>, onBytes?: (n: number) => void): AsyncGenerator<[number, string]> {
+function withRecords(source: Omit<DatasetSource, 'records'>): DatasetSource {
+  return {
+    ...source,
+    get columns() {
+      return source.columns
+    },
+    async *records(onBytes) {
+      for await (const batch of source.batches(onBytes)) yield* batch
+    },
+  }
+}
+
+/**
+ * Lines of a text file, a chunk at a time (4 MiB), with the number of the first;
+ * `\r\n` is accepted. Hashes the bytes as it reads them.
+ */
+async function* lineBatches(path: string, hash: ReturnType<typeof createHash>, onBytes?: (n: number) => void): AsyncGenerator<{ first: number; lines: string[] }> {
   const decoder = new TextDecoder('utf-8', { fatal: true })
   let carry = ''
-  let lineNo = 0
+  let next = 1
   let read = 0
-  let stream
+  const crlf = (l: string) => (l.charCodeAt(l.length - 1) === 13 ? l.slice(0, -1) : l)
   try {
-    stream = createReadStream(path, { highWaterMark: 4 << 20 })
-    for await (const chunk of stream) {
+    for await (const chunk of createReadStream(path, { highWaterMark: 4 << 20 })) {
       const buf = chunk as Buffer
       hash.update(buf)
       read += buf.length
@@ -61,22 +79,21 @@ async function* lines(path: string, hash: ReturnType<typeof createHash>, onBytes
       try {
         text = carry + decoder.decode(buf, { stream: true })
       } catch {
-        throw registryErrors.parse(path, lineNo + 1, 'not valid UTF-8')
+        throw registryErrors.parse(path, next, 'not valid UTF-8')
       }
-      let start = 0
-      for (let nl = text.indexOf('\n', start); nl >= 0; nl = text.indexOf('\n', start)) {
-        const end = nl > start && text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl
-        yield [++lineNo, text.slice(start, end)]
-        start = nl + 1
-      }
-      carry = text.slice(start)
+      const lines = text.split('\n')
+      carry = lines.pop()!
+      if (lines.length === 0) continue
+      for (let i = 0; i < lines.length; i++) if (lines[i]!.charCodeAt(lines[i]!.length - 1) === 13) lines[i] = crlf(lines[i]!)
+      yield { first: next, lines }
+      next += lines.length
     }
   } catch (error) {
     if ((error as { code?: string }).code?.startsWith('REGISTRY_')) throw error
     throw registryErrors.unreadable(path, error)
   }
   carry += decoder.decode()
-  if (carry.length > 0) yield [++lineNo, carry.endsWith('\r') ? carry.slice(0, -1) : carry]
+  if (carry.length > 0) yield { first: next, lines: [crlf(carry)] }
 }
 
 /**
@@ -119,87 +136,106 @@ export function splitCsv(text: string, path: string, line: number): string[] | u
   }
 }
 
+// Characters that JSON.stringify would escape, or that need a UTF-8 encoder: their
+// absence lets a field be quoted as it is.
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\u007f-\uffff]/
+
 function openCsv(path: string, size: number): DatasetSource {
   const hash = createHash('sha256')
-  const source: DatasetSource = {
+  const source: Omit<DatasetSource, 'records'> = {
     path,
     format: 'csv',
     columns: undefined,
     size,
     contentDigest: () => hash.copy().digest(),
-    async *records(onBytes) {
+    async *batches(onBytes) {
       let header: string[] | undefined
-      let keyPrefixes: string[] = []
+      let parts: string[] = []
       let order: number[] = []
       let pending = ''
       let pendingLine = 0
-      for await (const [lineNo, text] of lines(path, hash, onBytes)) {
-        const recordText = pending ? `${pending}\n${text}` : text
-        const startLine = pending ? pendingLine : lineNo
-        const fields = splitCsv(recordText, path, startLine)
-        if (fields === undefined) {
-          pending = recordText
-          pendingLine = startLine
-          continue
-        }
-        pending = ''
-        if (!header) {
-          if (recordText.trim() === '') throw registryErrors.parse(path, startLine, 'the header line is empty')
-          header = fields
-          const seen = new Set<string>()
-          for (const [i, c] of header.entries()) {
-            if (c === '') throw registryErrors.parse(path, startLine, `header column ${i + 1} has no name`)
-            if (seen.has(c)) throw registryErrors.parse(path, startLine, `duplicate column name "${c}"`, c)
-            seen.add(c)
+      for await (const { first, lines } of lineBatches(path, hash, onBytes)) {
+        const out: SourceRecord[] = []
+        for (let k = 0; k < lines.length; k++) {
+          const lineNo = first + k
+          const text = lines[k]!
+          const recordText = pending ? `${pending}\n${text}` : text
+          const startLine = pending ? pendingLine : lineNo
+          const fields = splitCsv(recordText, path, startLine)
+          if (fields === undefined) {
+            pending = recordText
+            pendingLine = startLine
+            continue
           }
-          source.columns = header
-          // RFC 8785 member order: sort names by UTF-16 code units once, not per record.
-          order = header.map((_, i) => i).sort((a, b) => (header![a]! < header![b]! ? -1 : header![a]! > header![b]! ? 1 : 0))
-          keyPrefixes = order.map((i, k) => `${k === 0 ? '{' : ','}${canonicalJson(header![i])}:`)
-          continue
+          pending = ''
+          if (!header) {
+            if (recordText.trim() === '') throw registryErrors.parse(path, startLine, 'the header line is empty')
+            header = fields
+            const seen = new Set<string>()
+            for (const [i, c] of header.entries()) {
+              if (c === '') throw registryErrors.parse(path, startLine, `header column ${i + 1} has no name`)
+              if (seen.has(c)) throw registryErrors.parse(path, startLine, `duplicate column name "${c}"`, c)
+              seen.add(c)
+            }
+            source.columns = header
+            // RFC 8785 member order: sort names by UTF-16 code units once, not per record.
+            order = header.map((_, i) => i).sort((a, b) => (header![a]! < header![b]! ? -1 : header![a]! > header![b]! ? 1 : 0))
+            // parts = [prefix0, value0, prefix1, value1, …, '}'], prefixes fixed once.
+            parts = order.flatMap((i, j) => [`${j === 0 ? '{' : ','}${canonicalJson(header![i])}:`, ''])
+            parts.push('}')
+            continue
+          }
+          if (fields.length !== header.length) {
+            if (recordText === '') throw registryErrors.parse(path, startLine, 'empty line inside the data')
+            throw registryErrors.parse(path, startLine, `ragged row: ${fields.length} fields, the header has ${header.length}`)
+          }
+          // One join, not a chain of +=: a rope of 2n+1 pieces per record costs the GC dearly.
+          const escape = NEEDS_ESCAPE.test(recordText)
+          for (let j = 0; j < order.length; j++) {
+            const v = fields[order[j]!]!
+            parts[2 * j + 1] = escape ? JSON.stringify(v) : `"${v}"`
+          }
+          out.push({ line: startLine, canonical: parts.join('') })
         }
-        if (fields.length !== header.length) {
-          if (recordText === '') throw registryErrors.parse(path, startLine, 'empty line inside the data')
-          throw registryErrors.parse(path, startLine, `ragged row: ${fields.length} fields, the header has ${header.length}`)
-        }
-        let json = ''
-        for (let k = 0; k < order.length; k++) json += keyPrefixes[k]! + JSON.stringify(fields[order[k]!])
-        yield { line: startLine, canonical: Buffer.from(json + '}', 'utf8') }
+        if (out.length > 0) yield out
       }
       if (pending) throw registryErrors.parse(path, pendingLine, 'a quoted field is not closed before the end of the file')
       if (!header) throw registryErrors.empty(path, 'the file is empty')
     },
   }
-  return source
+  return withRecords(source)
 }
 
 function openJsonl(path: string, size: number): DatasetSource {
   const hash = createHash('sha256')
-  return {
+  return withRecords({
     path,
     format: 'jsonl',
     columns: undefined,
     size,
     contentDigest: () => hash.copy().digest(),
-    async *records(onBytes) {
-      for await (const [lineNo, text] of lines(path, hash, onBytes)) {
-        if (text.trim() === '') continue
-        let value: unknown
-        try {
-          value = JSON.parse(text)
-        } catch (e) {
-          throw registryErrors.parse(path, lineNo, `invalid JSON: ${(e as Error).message}`)
+    async *batches(onBytes) {
+      for await (const { first, lines } of lineBatches(path, hash, onBytes)) {
+        const out: SourceRecord[] = []
+        for (let k = 0; k < lines.length; k++) {
+          const text = lines[k]!
+          if (text.trim() === '') continue
+          let value: unknown
+          try {
+            value = JSON.parse(text)
+          } catch (e) {
+            throw registryErrors.parse(path, first + k, `invalid JSON: ${(e as Error).message}`)
+          }
+          try {
+            out.push({ line: first + k, canonical: canonicalJson(value) })
+          } catch (e) {
+            throw registryErrors.parse(path, first + k, (e as Error).message)
+          }
         }
-        let canonical: string
-        try {
-          canonical = canonicalJson(value)
-        } catch (e) {
-          throw registryErrors.parse(path, lineNo, (e as Error).message)
-        }
-        yield { line: lineNo, canonical: Buffer.from(canonical, 'utf8') }
+        if (out.length > 0) yield out
       }
     },
-  }
+  })
 }
 
 function listFiles(root: string, dir = root): string[] {
@@ -214,13 +250,13 @@ function openDirectory(path: string): DatasetSource {
   const files = listFiles(path).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
   const listing = createHash('sha256')
   const size = files.reduce((s, f) => s + statSync(join(path, f)).size, 0)
-  return {
+  return withRecords({
     path,
     format: 'dir',
     columns: undefined,
     size,
     contentDigest: () => listing.copy().digest(),
-    async *records(onBytes) {
+    async *batches(onBytes) {
       let read = 0
       for (const [i, rel] of files.entries()) {
         const h = createHash('sha256')
@@ -235,11 +271,10 @@ function openDirectory(path: string): DatasetSource {
         } catch (cause) {
           throw registryErrors.unreadable(join(path, rel), cause)
         }
-        const record = { path: rel, sha256: h.digest('hex'), size: bytes }
-        const canonical = Buffer.from(canonicalJson(record), 'utf8')
+        const canonical = canonicalJson({ path: rel, sha256: h.digest('hex'), size: bytes })
         listing.update(canonical).update('\n')
-        yield { line: i + 1, canonical, path: rel }
+        yield [{ line: i + 1, canonical, path: rel }]
       }
     },
-  }
+  })
 }
