@@ -11,6 +11,18 @@ const HEAD = DOMAIN_BYTES.length + 8 + 32
 let scratch = Buffer.alloc(HEAD + 4096)
 DOMAIN_BYTES.copy(scratch)
 
+function room(n: number): void {
+  if (HEAD + n > scratch.length) {
+    scratch = Buffer.alloc(2 * (HEAD + n))
+    DOMAIN_BYTES.copy(scratch)
+  }
+}
+
+function header(index: number): void {
+  scratch.writeUInt32BE(Math.floor(index / 2 ** 32), DOMAIN_BYTES.length)
+  scratch.writeUInt32BE(index >>> 0, DOMAIN_BYTES.length + 4)
+}
+
 /**
  * A record's commitment: SHA-256(0x00 ‖ "provena.record.v1\0" ‖ uint64be(index) ‖ salt ‖
  * canonical bytes), `canonical` given as bytes or as text (UTF-8 encoded here). The
@@ -18,21 +30,21 @@ DOMAIN_BYTES.copy(scratch)
  */
 export function commitRecord(index: number, salt: Uint8Array, canonical: Uint8Array | string): Buffer {
   if (salt.length !== 32) throw new RangeError(`a record salt is 32 bytes, got ${salt.length}`)
-  const max = typeof canonical === 'string' ? 3 * canonical.length : canonical.length
-  if (HEAD + max > scratch.length) {
-    scratch = Buffer.alloc(2 * (HEAD + max))
-    DOMAIN_BYTES.copy(scratch)
-  }
-  scratch.writeUInt32BE(Math.floor(index / 2 ** 32), DOMAIN_BYTES.length)
-  scratch.writeUInt32BE(index >>> 0, DOMAIN_BYTES.length + 4)
+  room(typeof canonical === 'string' ? 3 * canonical.length : canonical.length)
+  header(index)
   scratch.set(salt, DOMAIN_BYTES.length + 8)
   const length = typeof canonical === 'string' ? scratch.write(canonical, HEAD, 'utf8') : (scratch.set(canonical, HEAD), canonical.length)
   return hash('sha256', scratch.subarray(0, HEAD + length), 'buffer')
 }
 
-/** The RFC 9162 leaf bytes behind a commitment (what an inclusion proof's leaf hash hashes, minus 0x00). */
-export function recordLeaf(index: number, salt: Uint8Array, canonical: Uint8Array | string): Buffer {
-  const idx = Buffer.alloc(8)
-  idx.writeBigUInt64BE(BigInt(index))
-  return Buffer.concat([DOMAIN_BYTES.subarray(1), idx, salt, typeof canonical === 'string' ? Buffer.from(canonical, 'utf8') : canonical])
+/**
+ * commitRecord for record bytes source[start, end) and the salt at salts[saltAt, saltAt+32),
+ * without making views: the hot loop of dataset registration.
+ */
+export function commitRecordAt(index: number, salts: Buffer, saltAt: number, source: Buffer, start: number, end: number): Buffer {
+  room(end - start)
+  header(index)
+  salts.copy(scratch, DOMAIN_BYTES.length + 8, saltAt, saltAt + 32)
+  source.copy(scratch, HEAD, start, end)
+  return hash('sha256', scratch.subarray(0, HEAD + end - start), 'buffer')
 }

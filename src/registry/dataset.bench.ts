@@ -53,7 +53,7 @@ progress('per-record registration of the same file')
 let n = 0
 const tRead = await time(async () => {
   n = 0
-  for await (const batch of openDataset(file).batches()) n += batch.length
+  for await (const batch of openDataset(file).batches()) n += batch.count
 })
 let committed = 0
 const tCommit = await time(async () => {

@@ -5,10 +5,10 @@ import { enqueueOutbox, findOutbox, flushOutbox, simulateWrite } from '../chain/
 import { canonicalJson, canonicalJsonBytes, sha256Hex } from '../crypto/index.js'
 import { CompactRange } from '../log/index.js'
 import { assetWrite, findByContent, getAsset, insertAsset, type Asset } from './assets.js'
-import { commitRecord, RECORD_DOMAIN } from './commitment.js'
+import { commitRecord, commitRecordAt, RECORD_DOMAIN } from './commitment.js'
 import { ASSET_REGISTERED, type AssetRegisteredEvent, type RegistryContext, type RegistryWriteContext } from './context.js'
 import { registryErrors } from './errors.js'
-import { openDataset, type DatasetFormat } from './readDataset.js'
+import { openDataset, recordBytes, type DatasetFormat } from './readDataset.js'
 
 /** The manifest whose digest is a dataset's id. */
 export interface DatasetManifest {
@@ -53,26 +53,25 @@ export async function commitDataset(path: string, onProgress?: OnProgress): Prom
   let commitments = Buffer.alloc(32 * capacity)
   let n = 0
   for await (const batch of source.batches((bytes) => onProgress?.(bytes, source.size))) {
-    for (const r of batch) {
-      if (n === capacity) {
-        capacity *= 2
-        const l = new Uint32Array(capacity)
-        l.set(lines)
-        lines = l
-        const s = Buffer.alloc(32 * capacity)
-        salts.copy(s)
-        salts = s
-        const c = Buffer.alloc(32 * capacity)
-        commitments.copy(c)
-        commitments = c
-      }
-      if (n % 1024 === 0) randomFillSync(salts, 32 * n, 32 * Math.min(1024, capacity - n))
-      const c = commitRecord(n, salts.subarray(32 * n, 32 * n + 32), r.canonical)
+    while (n + batch.count > capacity) {
+      capacity *= 2
+      const l = new Uint32Array(capacity)
+      l.set(lines)
+      lines = l
+      const s = Buffer.alloc(32 * capacity)
+      salts.copy(s)
+      salts = s
+      const c = Buffer.alloc(32 * capacity)
+      commitments.copy(c)
+      commitments = c
+    }
+    randomFillSync(salts, 32 * n, 32 * batch.count)
+    lines.set(batch.lines, n)
+    for (let i = 0; i < batch.count; i++, n++) {
+      const c = commitRecordAt(n, salts, 32 * n, batch.bytes, i === 0 ? 0 : batch.ends[i - 1]!, batch.ends[i]!)
       c.copy(commitments, 32 * n)
       // The commitment is the record's RFC 9162 leaf hash (see commitRecord).
       range.appendLeafHash(c)
-      lines[n] = r.line
-      n++
     }
   }
   if (n === 0) throw registryErrors.empty(path, source.format === 'csv' ? 'a header but no rows' : 'no records')
@@ -216,8 +215,10 @@ export async function verifyDataset(ctx: RegistryContext, path: string, idOrPref
   }
   const manifest = asset.metadata.manifest as DatasetManifest
   const source = openDataset(path)
-  const fresh: { line: number; canonical: string }[] = []
-  for await (const r of source.records((n) => onProgress?.(n, source.size))) fresh.push(r)
+  const fresh: { line: number; canonical: Buffer }[] = []
+  for await (const b of source.batches((n) => onProgress?.(n, source.size))) {
+    for (let i = 0; i < b.count; i++) fresh.push({ line: b.lines[i]!, canonical: recordBytes(b, i) })
+  }
   const schemaChanged = manifest.format !== source.format || canonicalJson(manifest.schema?.columns ?? null) !== canonicalJson(source.columns ?? null)
 
   const matches = (i: number, j: number) => commitRecord(i, stored[i]!.salt, fresh[j]!.canonical).equals(stored[i]!.commitment)

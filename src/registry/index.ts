@@ -1,5 +1,5 @@
 export { findByContent, getAsset, listAssets, normaliseId, type Asset } from './assets.js'
-export { commitRecord, RECORD_DOMAIN } from './commitment.js'
+export { commitRecord, commitRecordAt, RECORD_DOMAIN } from './commitment.js'
 export { ASSET_REGISTERED, type AssetRegisteredEvent, type RegistryContext, type RegistryWriteContext } from './context.js'
 export {
   commitDataset,
@@ -14,4 +14,4 @@ export {
 export { registryErrors } from './errors.js'
 export { formatLineage, lineageOf, type Lineage } from './lineage.js'
 export { registerModel, TRAINING_BUILD_TYPE, type ModelRegistration, type ProvenanceStatement } from './model.js'
-export { openDataset, splitCsv, type DatasetFormat, type DatasetSource, type SourceRecord } from './readDataset.js'
+export { openDataset, recordBytes, splitCsv, type DatasetFormat, type DatasetSource, type RecordBatch, type SourceRecord } from './readDataset.js'
