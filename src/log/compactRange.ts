@@ -44,6 +44,25 @@ export class CompactRange {
     this.#size++
   }
 
+  /**
+   * Appends the root of a perfect subtree of 2^level leaves that starts at the current
+   * size; requires size to be a multiple of 2^level no smaller than its lowest set bit
+   * (as the pieces of `rangeNodes` are, appended in order).
+   */
+  appendSubtree(hash: Buffer, level: number): void {
+    const width = 2 ** level
+    if (this.#size % width !== 0) throw new RangeError(`a subtree of ${width} leaves cannot start at ${this.#size}`)
+    let h = hash
+    // A binary counter: merge with the border's last subtree while they are siblings.
+    let n = this.#size / width
+    while (n % 2 === 1) {
+      h = hashChildren(this.#hashes.pop()!, h)
+      n = (n - 1) / 2
+    }
+    this.#hashes.push(h)
+    this.#size += width
+  }
+
   /** Appends a leaf (hashed as RFC 9162 leaf). */
   appendLeaf(leaf: Uint8Array): void {
     this.appendLeafHash(hashLeaf(leaf))
@@ -77,4 +96,32 @@ export function rootOfLeafHashes(leafHashes: Iterable<Buffer>): Buffer {
   const r = new CompactRange()
   for (const h of leafHashes) r.appendLeafHash(h)
   return r.root()
+}
+
+/**
+ * The perfect subtrees that cover leaves [begin, end) of a larger tree, left to right:
+ * each the largest aligned power of two that fits. Appending their roots in this order
+ * with CompactRange.appendSubtree extends a tree of size `begin` to size `end`.
+ */
+export function rangeNodes(begin: number, end: number): { level: number; index: number }[] {
+  const out: { level: number; index: number }[] = []
+  let pos = begin
+  while (pos < end) {
+    let level = 0
+    while (pos % 2 ** (level + 1) === 0 && pos + 2 ** (level + 1) <= end) level++
+    out.push({ level, index: pos / 2 ** level })
+    pos += 2 ** level
+  }
+  return out
+}
+
+/** The root of a perfect subtree given its 2^k leaf hashes (k >= 0). */
+export function perfectRoot(leafHashes: Buffer[]): Buffer {
+  let row = leafHashes
+  while (row.length > 1) {
+    const next: Buffer[] = new Array(row.length / 2)
+    for (let i = 0; i < next.length; i++) next[i] = hashChildren(row[2 * i]!, row[2 * i + 1]!)
+    row = next
+  }
+  return row[0]!
 }

@@ -8,7 +8,7 @@ export {
   type Checkpoint,
 } from './checkpoint.js'
 export { checkpointAt, EMPTY_MAP_ROOT, latestCheckpoint, recordCheckpoint, type LogSigner, type StoredCheckpoint } from './checkpointStore.js'
-export { borderNodes, CompactRange, rootOfLeafHashes } from './compactRange.js'
+export { borderNodes, CompactRange, perfectRoot, rangeNodes, rootOfLeafHashes } from './compactRange.js'
 export { EMPTY_ROOT, hashChildren, hashLeaf } from './hasher.js'
 export { consistencyProof, inclusionProof, MemoryNodes, subtreeHash, type NodeReader } from './proofs.js'
 export { SqliteLog, type LogEntry } from './sqliteLog.js'

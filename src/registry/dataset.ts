@@ -1,9 +1,10 @@
-import { randomFillSync } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { basename } from 'node:path'
 import type { Hex } from 'viem'
 import { enqueueOutbox, findOutbox, flushOutbox, simulateWrite } from '../chain/index.js'
 import { canonicalJson, canonicalJsonBytes, sha256Hex } from '../crypto/index.js'
 import { CompactRange } from '../log/index.js'
+import { CommitmentBuilder, commitFileParallel, workerCount } from './commitParallel.js'
 import { assetWrite, findByContent, getAsset, insertAsset, type Asset } from './assets.js'
 import { commitRecord, commitRecordAt, RECORD_DOMAIN } from './commitment.js'
 import { ASSET_REGISTERED, type AssetRegisteredEvent, type RegistryContext, type RegistryWriteContext } from './context.js'
@@ -44,42 +45,38 @@ const COMMITMENT_RULE = `sha256(0x00 || "${RECORD_DOMAIN}\\0" || uint64be(index)
  * commits it, and computes the RFC 9162 root over the commitments and the id (digest of
  * the manifest). Throws REGISTRY_PARSE naming file and line on bad input.
  */
-export async function commitDataset(path: string, onProgress?: OnProgress): Promise<CommittedDataset> {
+export async function commitDataset(path: string, onProgress?: OnProgress, opts: { workers?: number; regionBytes?: number } = {}): Promise<CommittedDataset> {
   const source = openDataset(path)
-  const range = new CompactRange()
-  let capacity = 1024
-  let lines = new Uint32Array(capacity)
-  let salts = Buffer.alloc(32 * capacity)
-  let commitments = Buffer.alloc(32 * capacity)
-  let n = 0
-  for await (const batch of source.batches((bytes) => onProgress?.(bytes, source.size))) {
-    while (n + batch.count > capacity) {
-      capacity *= 2
-      const l = new Uint32Array(capacity)
-      l.set(lines)
-      lines = l
-      const s = Buffer.alloc(32 * capacity)
-      salts.copy(s)
-      salts = s
-      const c = Buffer.alloc(32 * capacity)
-      commitments.copy(c)
-      commitments = c
+  const workers = opts.workers ?? workerCount()
+  let builder: CommitmentBuilder
+  let columns: string[] | undefined
+  let contentDigest: Buffer
+  if (source.format !== 'dir' && workers > 0 && (source.size >= PARALLEL_FROM_BYTES || opts.regionBytes !== undefined)) {
+    ;({ builder, columns, contentDigest } = await commitFileParallel(path, source.format, {
+      workers,
+      regionBytes: opts.regionBytes,
+      onBytes: (bytes) => onProgress?.(bytes, source.size),
+    }))
+  } else {
+    builder = new CommitmentBuilder()
+    for await (const batch of source.batches((bytes) => onProgress?.(bytes, source.size))) {
+      const salts = randomBytes(32 * batch.count)
+      const commitments = Buffer.allocUnsafe(32 * batch.count)
+      for (let i = 0; i < batch.count; i++) {
+        commitRecordAt(builder.count + i, salts, 32 * i, batch.bytes, i === 0 ? 0 : batch.ends[i - 1]!, batch.ends[i]!).copy(commitments, 32 * i)
+      }
+      builder.add(batch.lines, salts, commitments, 0)
     }
-    randomFillSync(salts, 32 * n, 32 * batch.count)
-    lines.set(batch.lines, n)
-    for (let i = 0; i < batch.count; i++, n++) {
-      const c = commitRecordAt(n, salts, 32 * n, batch.bytes, i === 0 ? 0 : batch.ends[i - 1]!, batch.ends[i]!)
-      c.copy(commitments, 32 * n)
-      // The commitment is the record's RFC 9162 leaf hash (see commitRecord).
-      range.appendLeafHash(c)
-    }
+    columns = source.columns
+    contentDigest = source.contentDigest()
   }
+  const n = builder.count
   if (n === 0) throw registryErrors.empty(path, source.format === 'csv' ? 'a header but no rows' : 'no records')
-  const root = range.root()
+  const root = builder.tree.root()
   const manifest: DatasetManifest = {
     _type: 'provena.dataset.manifest/v1',
     format: source.format,
-    schema: source.columns ? { columns: source.columns } : null,
+    schema: columns ? { columns } : null,
     records: n,
     root: root.toString('hex'),
     commitment: COMMITMENT_RULE,
@@ -88,12 +85,15 @@ export async function commitDataset(path: string, onProgress?: OnProgress): Prom
     id: sha256Hex(canonicalJsonBytes(manifest)),
     manifest,
     root,
-    contentDigest: source.contentDigest().toString('hex'),
-    lines: lines.subarray(0, n),
-    salts: salts.subarray(0, 32 * n),
-    commitments: commitments.subarray(0, 32 * n),
+    contentDigest: contentDigest.toString('hex'),
+    lines: builder.lines.subarray(0, n),
+    salts: builder.salts.subarray(0, 32 * n),
+    commitments: builder.commitments.subarray(0, 32 * n),
   }
 }
+
+// Below this size a file is committed on the calling thread: workers cost more than they save.
+const PARALLEL_FROM_BYTES = 16 << 20
 
 /** What `dataset register` reports. */
 export interface DatasetRegistration {

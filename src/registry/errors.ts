@@ -5,7 +5,7 @@ export const registryErrors = {
     new ProvenaError('REGISTRY_UNREADABLE', `cannot read ${path}: ${(cause as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (cause as Error).message}`, { cause }),
   empty: (path: string, why = 'it is empty') => new ProvenaError('REGISTRY_EMPTY', `${path} holds no records: ${why}`),
   parse: (path: string, line: number, what: string, field?: string) =>
-    new ProvenaError('REGISTRY_PARSE', `${path}:${line}: ${what}`, { details: { file: path, line, field } }),
+    new ProvenaError('REGISTRY_PARSE', `${path}:${line}: ${what}`, { details: { file: path, line, field, what } }),
   unsupported: (path: string) =>
     new ProvenaError('REGISTRY_UNSUPPORTED_FORMAT', `${path}: not a CSV (.csv), JSON Lines (.jsonl, .ndjson) file or a directory`, {
       hint: 'name CSV files *.csv and JSON Lines files *.jsonl',
