@@ -21,8 +21,11 @@ export function hashLeaf(leaf: Uint8Array): Buffer {
 /** SHA-256(0x01 ‖ left ‖ right); both 32 bytes. */
 export function hashChildren(left: Uint8Array, right: Uint8Array): Buffer {
   if (left.length !== 32 || right.length !== 32) throw new RangeError(`node hashes are 32 bytes, got ${left.length} and ${right.length}`)
-  node.set(left, 1)
-  node.set(right, 33)
+  // Buffer#copy is measurably cheaper than TypedArray#set here (hot path of every proof).
+  if (Buffer.isBuffer(left)) left.copy(node, 1)
+  else node.set(left, 1)
+  if (Buffer.isBuffer(right)) right.copy(node, 33)
+  else node.set(right, 33)
   return hash('sha256', node, 'buffer')
 }
 

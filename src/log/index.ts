@@ -12,4 +12,4 @@ export { borderNodes, CompactRange, perfectRoot, rangeNodes, rootOfLeafHashes } 
 export { EMPTY_ROOT, hashChildren, hashLeaf } from './hasher.js'
 export { consistencyProof, inclusionProof, MemoryNodes, subtreeHash, type NodeReader } from './proofs.js'
 export { SqliteLog, type LogEntry } from './sqliteLog.js'
-export { rootFromInclusionProof, rootsFromConsistencyProof, verifyConsistency, verifyInclusion } from './verify.js'
+export { inclusionProofLength, rootFromInclusionProof, rootsFromConsistencyProof, verifyConsistency, verifyInclusion, verifyInclusionBatch } from './verify.js'

@@ -8,6 +8,7 @@ import { progress, report, time } from '../bench/harness.js'
 import { sha256File } from '../crypto/index.js'
 import { repoRoot } from '../testing.js'
 import { commitDataset, openDataset } from './index.js'
+import { workerCount } from './commitParallel.js'
 
 const GiB = 2 ** 30
 const dir = join(repoRoot, 'bench-out')
@@ -56,16 +57,28 @@ const tRead = await time(async () => {
   for await (const batch of openDataset(file).batches()) n += batch.count
 })
 let committed = 0
-const tCommit = await time(async () => {
-  committed = (await commitDataset(file)).manifest.records
+const tSeq = await time(async () => {
+  committed = (await commitDataset(file, undefined, { workers: 0 })).manifest.records
 })
 if (committed !== n) throw new Error(`record counts differ: ${committed} vs ${n}`)
+const workers = workerCount()
+const tPar = await time(async () => {
+  committed = (await commitDataset(file, undefined, { workers })).manifest.records
+})
 report({
-  name: `per-record registration: canonicalise + salt + commit + tree (${(n / 1e6).toFixed(2)} M records)`,
-  value: n / tCommit,
+  name: `per-record registration: canonicalise + salt + commit + tree, one core (${(n / 1e6).toFixed(2)} M records)`,
+  value: n / tSeq,
   unit: 'records/s',
   baseline: { name: 'read + split + canonicalise only', value: n / tRead, unit: 'records/s' },
-  ratio: tRead / tCommit,
+  ratio: tRead / tSeq,
   target: '>= 300,000 records/s',
-  note: `${(size / n).toFixed(0)} bytes a record; storing salts and commitments in SQLite is not included (see dataset register timing)`,
+  note: `${(size / n).toFixed(0)} bytes a CSV row, ~${(4 * (size / n)).toFixed(0)} bytes of canonical JSON; storing salts and commitments in SQLite is not included`,
+})
+report({
+  name: `per-record registration with ${workers} worker threads (what dataset register does on files >= 16 MiB)`,
+  value: n / tPar,
+  unit: 'records/s',
+  baseline: { name: 'one core (above)', value: n / tSeq, unit: 'records/s' },
+  ratio: tSeq / tPar,
+  target: '>= 300,000 records/s',
 })
