@@ -175,6 +175,29 @@ describe('provena CLI end to end on the shipped breast-cancer CSV', () => {
     }
   })
 
+  it('chain deploy --rpc-url puts the contracts on an external node; PROVENA_RPC_URL then sends every command there', async () => {
+    const external = await startTestChain()
+    try {
+      const d = await cli('chain', 'deploy', '--rpc-url', external.rpcUrl, '--json')
+      assert.equal(d.code, 0, d.stderr)
+      const info = d.json<{ rpcUrl: string; embedded: boolean; contracts: { CheckpointAnchor: string } }>()
+      assert.equal(info.rpcUrl, external.rpcUrl)
+      assert.equal(info.embedded, false)
+      const env = { PROVENA_RPC_URL: external.rpcUrl }
+      writeFileSync(join(work, 'external.csv'), 'id,v\n1,2\n')
+      const r = await runCli(['dataset', 'register', join(work, 'external.csv'), '--json', '--dir', dir], env)
+      assert.equal(r.code, 0, r.stderr)
+      const v = await runCli(['verify', '--json', '--dir', dir], env)
+      assert.equal(v.code, 0, v.stdout)
+      // A fresh deployment on this chain: its anchor holds the whole log, its registry only this dataset.
+      assert.equal(v.json<{ assetsOnChain: number }>().assetsOnChain, 1)
+      const again = await runCli(['chain', 'info', '--json', '--dir', dir], env)
+      assert.equal(again.json<{ contracts: { CheckpointAnchor: string } }>().contracts.CheckpointAnchor, info.contracts.CheckpointAnchor, 'deployed once')
+    } finally {
+      await external.stop()
+    }
+  })
+
   it('refuses a data dir written by a newer version', async () => {
     const copy = mkdtempSync(join(tmpdir(), 'provena-newer-'))
     cpSync(dir, copy, { recursive: true, filter: (src) => !src.includes(`${join(dir, 'node')}`) })

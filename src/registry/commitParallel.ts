@@ -188,7 +188,7 @@ export async function commitFileParallel(
       }
       dispatch(data.subarray(0, cut + 1), false, columns)
       carry = Buffer.from(data.subarray(cut + 1))
-      await waitFor(() => jobs.length - nextMerge <= 2 * workers.length)
+      await waitFor(() => jobs.length - nextMerge <= 4 * workers.length)
     }
     if (header && !columns) {
       // No newline after the header (or an empty file): let the sequential parser decide.
