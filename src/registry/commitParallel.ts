@@ -61,19 +61,12 @@ export function workerCount(): number {
   return Math.min(4, availableParallelism())
 }
 
-interface Job {
-  worker: Worker
-  count?: number
-  lineCount?: number
-  error?: Extract<WorkerReply, { type: 'error' }>
-  result?: Extract<WorkerReply, { type: 'committed' }>
-  lineOffset?: number
-}
-
 /**
  * Reads a CSV or JSON Lines file and salts and commits its records on worker threads, in
- * regions cut at record boundaries (a CSV newline outside quotes); the main thread hashes
- * the content and builds the tree in order. Same result as the sequential reader.
+ * regions cut at record boundaries (a CSV newline outside quotes). The main thread hashes
+ * the content, counts each region's lines and records (so every region is committed in
+ * one pass, its first index known) and extends the tree in order. Same result as the
+ * sequential reader.
  */
 export async function commitFileParallel(
   path: string,
@@ -83,11 +76,9 @@ export async function commitFileParallel(
   const hash = createHash('sha256')
   const builder = new CommitmentBuilder()
   const workers = Array.from({ length: opts.workers }, () => new Worker(new URL('./commitWorker.js', import.meta.url)))
-  const jobs: Job[] = []
-  let nextStart = 0 // first job whose start index is not known yet
-  let startIndex = 0
-  let lineOffset = 0
-  let nextMerge = 0
+  const results: (Extract<WorkerReply, { type: 'committed' }> | undefined)[] = []
+  let dispatched = 0
+  let merged = 0
   let failure: Error | undefined
   let wake: (() => void) | undefined
   const notify = () => {
@@ -95,66 +86,45 @@ export async function commitFileParallel(
     wake = undefined
     w?.()
   }
-
-  const advance = () => {
-    while (!failure && jobs[nextStart] && (jobs[nextStart]!.count !== undefined || jobs[nextStart]!.error)) {
-      const job = jobs[nextStart]!
-      if (job.error) {
-        const e = job.error
-        failure =
-          e.code === 'REGISTRY_PARSE' && e.line !== undefined
-            ? registryErrors.parse(path, lineOffset + e.line, e.what ?? e.message, e.field)
-            : new ProvenaError(e.code, e.message)
-        break
-      }
-      job.lineOffset = lineOffset
-      job.worker.postMessage({ type: 'commit', id: nextStart, startIndex } satisfies WorkerRequest)
-      startIndex += job.count!
-      lineOffset += job.lineCount!
-      nextStart++
-    }
-    while (!failure && jobs[nextMerge]?.result) {
-      const job = jobs[nextMerge]!
-      const r = job.result!
-      builder.add(r.lines, r.salts, r.commitments, job.lineOffset!, { levels: r.levels, nodes: r.nodes })
-      jobs[nextMerge] = { worker: job.worker } // release the arrays
-      nextMerge++
-    }
-    notify()
-  }
   for (const w of workers) {
     w.on('message', (m: WorkerReply) => {
-      const job = jobs[m.id]!
-      if (m.type === 'parsed') {
-        job.count = m.count
-        job.lineCount = m.lineCount
-      } else if (m.type === 'committed') job.result = m
-      else job.error = m
-      advance()
+      if (m.type === 'error') {
+        failure ??= new ProvenaError(m.code, m.message, m.details ? { details: m.details } : {})
+      } else {
+        results[m.id] = m
+        for (let r = results[merged]; r; r = results[merged]) {
+          builder.add(r.lines, r.salts, r.commitments, 0, { levels: r.levels, nodes: r.nodes })
+          results[merged++] = undefined
+        }
+      }
+      notify()
     })
     w.on('error', (e) => {
       failure ??= e
       notify()
     })
   }
-
-  const dispatch = (region: Buffer, last: boolean, columns?: string[]) => {
-    const bytes = new Uint8Array(region.length)
-    bytes.set(region)
-    const id = jobs.length
-    const worker = workers[id % workers.length]!
-    jobs.push({ worker })
-    const request: WorkerRequest = { type: 'parse', id, format, path, bytes, last }
-    if (columns) request.columns = columns
-    worker.postMessage(request, [bytes.buffer])
-  }
   const waitFor = async (ready: () => boolean) => {
     while (!ready() && !failure) await new Promise<void>((r) => (wake = r))
     if (failure) throw failure
   }
 
+  let nextLine = 1
+  let nextIndex = 0
+  let columns: string[] | undefined
+  const dispatch = (region: Buffer) => {
+    const { lines, records } = format === 'csv' ? countCsv(region) : countJsonl(region)
+    const bytes = new Uint8Array(region.length)
+    bytes.set(region)
+    const id = dispatched++
+    const request: WorkerRequest = { id, format, path, bytes, firstLine: nextLine, startIndex: nextIndex, records }
+    if (columns) request.columns = columns
+    workers[id % workers.length]!.postMessage(request, [bytes.buffer])
+    nextLine += lines
+    nextIndex += records
+  }
+
   try {
-    let columns: string[] | undefined
     let carry: Buffer = Buffer.alloc(0)
     let read = 0
     let header = format === 'csv' ? new CsvParser(path, new BatchWriter(1024)) : undefined
@@ -167,18 +137,19 @@ export async function commitFileParallel(
       if (header && !columns) {
         // The header, on the main thread: every worker needs its columns.
         let pos = 0
+        let line = 0
         for (let nl = data.indexOf(10, pos); nl >= 0 && !header.columns; nl = data.indexOf(10, pos)) {
-          header.line(data, pos, nl > pos && data[nl - 1] === 13 ? nl - 1 : nl, ++lineOffset)
+          header.line(data, pos, nl > pos && data[nl - 1] === 13 ? nl - 1 : nl, ++line)
           pos = nl + 1
         }
         if (!header.columns) {
           // The header runs on into the next chunk: parse it again from its start.
           carry = Buffer.from(data)
-          lineOffset = 0
           header = new CsvParser(path, new BatchWriter(1024))
           continue
         }
         columns = header.columns
+        nextLine = line + 1
         data = data.subarray(pos)
       }
       const cut = format === 'csv' ? recordBoundary(data) : data.lastIndexOf(10)
@@ -186,19 +157,19 @@ export async function commitFileParallel(
         carry = Buffer.from(data)
         continue
       }
-      dispatch(data.subarray(0, cut + 1), false, columns)
+      dispatch(data.subarray(0, cut + 1))
       carry = Buffer.from(data.subarray(cut + 1))
-      await waitFor(() => jobs.length - nextMerge <= 4 * workers.length)
+      await waitFor(() => dispatched - merged <= 3 * workers.length)
     }
     if (header && !columns) {
-      // No newline after the header (or an empty file): let the sequential parser decide.
-      if (carry.length > 0) header.line(carry, 0, carry.length, ++lineOffset)
+      // No newline after the header (or an empty file): the sequential parser's errors apply.
+      if (carry.length > 0) header.line(carry, 0, carry.length, 1)
       header.end()
       columns = header.columns
     } else if (carry.length > 0) {
-      dispatch(carry, true, columns)
+      dispatch(carry)
     }
-    await waitFor(() => nextMerge === jobs.length)
+    await waitFor(() => merged === dispatched)
     return { builder, columns, contentDigest: hash.digest() }
   } catch (error) {
     if ((error as { code?: string }).code?.startsWith('REGISTRY_')) throw error
@@ -206,6 +177,49 @@ export async function commitFileParallel(
   } finally {
     await Promise.all(workers.map((w) => w.terminate()))
   }
+}
+
+/**
+ * Lines and records of a CSV region that starts at a record boundary: a record ends at
+ * each newline outside double quotes (blank lines are errors the parser reports).
+ */
+function countCsv(region: Buffer): { lines: number; records: number } {
+  let lines = 0
+  for (let nl = region.indexOf(10); nl >= 0; nl = region.indexOf(10, nl + 1)) lines++
+  const open = region.length > 0 && region[region.length - 1] !== 10 ? 1 : 0
+  if (region.indexOf(34) < 0) return { lines: lines + open, records: lines + open }
+  let records = 0
+  let inQuotes = false
+  for (let i = 0; i < region.length; i++) {
+    const c = region[i]
+    if (c === 34) inQuotes = !inQuotes
+    else if (c === 10 && !inQuotes) records++
+  }
+  return { lines: lines + open, records: records + open }
+}
+
+/** Lines and records (non-blank lines) of a JSON Lines region. */
+function countJsonl(region: Buffer): { lines: number; records: number } {
+  let lines = 0
+  let records = 0
+  let pos = 0
+  const isBlank = (s: number, e: number) => {
+    for (let i = s; i < e; i++) {
+      const c = region[i]
+      if (c !== 32 && c !== 9 && c !== 13) return false
+    }
+    return true
+  }
+  for (let nl = region.indexOf(10); nl >= 0; nl = region.indexOf(10, pos)) {
+    lines++
+    if (!isBlank(pos, nl)) records++
+    pos = nl + 1
+  }
+  if (pos < region.length) {
+    lines++
+    if (!isBlank(pos, region.length)) records++
+  }
+  return { lines, records }
 }
 
 /**

@@ -6,40 +6,41 @@ import { parentPort } from 'node:worker_threads'
 import { isProvenaError } from '../errors.js'
 import { perfectRoot, rangeNodes } from '../log/index.js'
 import { commitRecordAt } from './commitment.js'
-import type { RecordBatch } from './readDataset.js'
 import { BatchWriter, CsvParser, JsonlParser } from './recordParsers.js'
 
-export type WorkerRequest =
-  | { type: 'parse'; id: number; format: 'csv' | 'jsonl'; path: string; columns?: string[]; bytes: Uint8Array; last: boolean }
-  | { type: 'commit'; id: number; startIndex: number }
+/** A region of the file: whole records, the first on line `firstLine`, numbered from `startIndex`. */
+export interface WorkerRequest {
+  id: number
+  format: 'csv' | 'jsonl'
+  path: string
+  columns?: string[]
+  bytes: Uint8Array
+  firstLine: number
+  startIndex: number
+  /** Records the main thread counted in the region (a cross-check). */
+  records: number
+}
 
 export type WorkerReply =
-  | { type: 'parsed'; id: number; count: number; lineCount: number }
   | { type: 'committed'; id: number; lines: Uint32Array; salts: Uint8Array; commitments: Uint8Array; levels: Uint8Array; nodes: Uint8Array }
-  | { type: 'error'; id: number; code: string; message: string; line?: number; what?: string; field?: string }
+  | { type: 'error'; id: number; code: string; message: string; details?: Record<string, unknown> }
 
-const held = new Map<number, RecordBatch>()
-
-function parse(m: Extract<WorkerRequest, { type: 'parse' }>): WorkerReply {
+/** Parses, salts and commits one region; returns the reply and the buffers to transfer. */
+function commitRegion(m: WorkerRequest): [WorkerReply, ArrayBuffer[]] {
   const data = Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength)
   const writer = new BatchWriter(data.length * 5)
   const parser = m.format === 'csv' ? new CsvParser(m.path, writer, m.columns) : new JsonlParser(m.path, writer)
-  let lineNo = 0
+  let lineNo = m.firstLine - 1
   let pos = 0
   for (let nl = data.indexOf(10, pos); nl >= 0; nl = data.indexOf(10, pos)) {
     parser.line(data, pos, nl > pos && data[nl - 1] === 13 ? nl - 1 : nl, ++lineNo)
     pos = nl + 1
   }
   if (pos < data.length) parser.line(data, pos, data[data.length - 1] === 13 ? data.length - 1 : data.length, ++lineNo)
-  if (m.last) parser.end()
-  const batch = writer.finish()
-  held.set(m.id, batch)
-  return { type: 'parsed', id: m.id, count: batch.count, lineCount: lineNo }
-}
-
-function commit(m: Extract<WorkerRequest, { type: 'commit' }>): [WorkerReply, ArrayBuffer[]] {
-  const b = held.get(m.id)!
-  held.delete(m.id)
+  // A region ends at a record boundary, so a quoted field open at its end is broken quoting.
+  parser.end()
+  const b = writer.finish()
+  if (b.count !== m.records) throw new Error(`region ${m.id}: ${b.count} records parsed, ${m.records} counted`)
   const salts = Buffer.alloc(32 * b.count)
   randomFillSync(salts)
   const commitments = Buffer.alloc(32 * b.count)
@@ -68,21 +69,15 @@ function commit(m: Extract<WorkerRequest, { type: 'commit' }>): [WorkerReply, Ar
 
 parentPort!.on('message', (m: WorkerRequest) => {
   try {
-    if (m.type === 'parse') parentPort!.postMessage(parse(m))
-    else {
-      const [reply, transfer] = commit(m)
-      parentPort!.postMessage(reply, transfer)
-    }
+    const [reply, transfer] = commitRegion(m)
+    parentPort!.postMessage(reply, transfer)
   } catch (e) {
-    const details = isProvenaError(e) ? e.details : undefined
     parentPort!.postMessage({
       type: 'error',
       id: m.id,
       code: isProvenaError(e) ? e.code : 'INTERNAL',
       message: (e as Error).message,
-      line: details?.line as number | undefined,
-      what: details?.what as string | undefined,
-      field: details?.field as string | undefined,
+      details: isProvenaError(e) ? e.details : undefined,
     } satisfies WorkerReply)
   }
 })

@@ -209,6 +209,9 @@ export class CsvParser {
   }
 }
 
+// A blank line (skipped): spaces and tabs only. Anything else must parse as JSON.
+const BLANK = /^[ \t\r]*$/
+
 /** Turns JSON Lines into canonical JSON records; blank lines are skipped. */
 export class JsonlParser {
   writer: BatchWriter
@@ -222,7 +225,7 @@ export class JsonlParser {
 
   line(data: Buffer, s: number, e: number, lineNo: number): void {
     const text = decodeLine(this.#decoder, data, s, e, this.#path, lineNo)
-    if (text.trim() === '') return
+    if (BLANK.test(text)) return
     let value: unknown
     try {
       value = JSON.parse(text)
