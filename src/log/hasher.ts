@@ -1,8 +1,9 @@
 import { hash } from 'node:crypto'
 
 // RFC 9162 §2.1.1: domain separation of leaves (0x00) and interior nodes (0x01).
-// One-shot crypto.hash over a reused scratch buffer: about 1.7× faster than
-// createHash().update().digest() for these short inputs (see BENCHMARKS.md).
+// One-shot crypto.hash over a reused scratch buffer, its digest returned as a latin1
+// ('binary') string and copied into a pooled Buffer: about 2× faster than a digest
+// Buffer of its own, and 3× faster than createHash().update().digest() (BENCHMARKS.md).
 const node = Buffer.alloc(65)
 node[0] = 0x01
 let leafScratch = Buffer.alloc(1024)
@@ -15,7 +16,7 @@ export function hashLeaf(leaf: Uint8Array): Buffer {
   if (leaf.length + 1 > leafScratch.length) leafScratch = Buffer.alloc(2 * (leaf.length + 1))
   leafScratch[0] = 0x00
   leafScratch.set(leaf, 1)
-  return hash('sha256', leafScratch.subarray(0, leaf.length + 1), 'buffer')
+  return digest(leafScratch.subarray(0, leaf.length + 1))
 }
 
 /** SHA-256(0x01 ‖ left ‖ right); both 32 bytes. */
@@ -26,7 +27,12 @@ export function hashChildren(left: Uint8Array, right: Uint8Array): Buffer {
   else node.set(left, 1)
   if (Buffer.isBuffer(right)) right.copy(node, 33)
   else node.set(right, 33)
-  return hash('sha256', node, 'buffer')
+  return digest(node)
+}
+
+/** SHA-256 of `data` as a Buffer (pooled: cheap to make, never transfer its .buffer). */
+export function digest(data: Uint8Array): Buffer {
+  return Buffer.from(hash('sha256', data, 'binary'), 'latin1')
 }
 
 /** The largest power of two strictly smaller than n; requires n >= 2. */

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { progress, report, time } from '../bench/harness.js'
 import { openDatabase } from '../db/index.js'
-import { hashLeaf, MemoryNodes, inclusionProof, SqliteLog, verifyInclusion, verifyInclusionBatch } from './index.js'
+import { hashLeaf, MemoryNodes, inclusionProof, SqliteLog, verifyInclusion } from './index.js'
 
 const N = 200_000
 const BATCH = 1_000
@@ -60,19 +60,4 @@ report({
   baseline: { name: `raw SHA-256 of 65 bytes, ${(hashes / P).toFixed(1)} per proof`, value: P / tSha, unit: 'proofs/s' },
   ratio: tSha / tVerify,
   target: '>= 50,000 proofs/s',
-})
-
-let failures: number[] = []
-const tBatch = await time(() => {
-  failures = verifyInclusionBatch(M, root, cases)
-}, 3)
-if (failures.length > 0) throw new Error(`${failures.length} proofs failed`)
-report({
-  name: 'inclusion-proof verification, batch of 100,000 against one root (tree of 1,000,000)',
-  value: P / tBatch,
-  unit: 'proofs/s',
-  baseline: { name: 'one proof at a time (above)', value: P / tVerify, unit: 'proofs/s' },
-  ratio: tVerify / tBatch,
-  target: '>= 50,000 proofs/s',
-  note: 'verifyInclusionBatch remembers authenticated nodes: each proof hashes only up to the first node already verified, and compares the rest',
 })

@@ -1,4 +1,4 @@
-import { hash } from 'node:crypto'
+import { digest } from '../log/index.js'
 
 /** Domain tag of record commitments (ARCHITECTURE principle 1). */
 export const RECORD_DOMAIN = 'provena.record.v1'
@@ -34,7 +34,7 @@ export function commitRecord(index: number, salt: Uint8Array, canonical: Uint8Ar
   header(index)
   scratch.set(salt, DOMAIN_BYTES.length + 8)
   const length = typeof canonical === 'string' ? scratch.write(canonical, HEAD, 'utf8') : (scratch.set(canonical, HEAD), canonical.length)
-  return hash('sha256', scratch.subarray(0, HEAD + length), 'buffer')
+  return digest(scratch.subarray(0, HEAD + length))
 }
 
 /**
@@ -46,5 +46,5 @@ export function commitRecordAt(index: number, salts: Buffer, saltAt: number, sou
   header(index)
   salts.copy(scratch, DOMAIN_BYTES.length + 8, saltAt, saltAt + 32)
   source.copy(scratch, HEAD, start, end)
-  return hash('sha256', scratch.subarray(0, HEAD + end - start), 'buffer')
+  return digest(scratch.subarray(0, HEAD + end - start))
 }
