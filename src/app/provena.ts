@@ -1,10 +1,12 @@
 import type { Hex } from 'viem'
 import {
   acquireEmbeddedNode,
+  chainErrors,
   connectChain,
   enqueueOutbox,
   ensureDeployment,
   ensureFunded,
+  findDeployment,
   flushOutbox,
   readLatestAnchor,
   recoverOutbox,
@@ -64,22 +66,33 @@ export interface ChainSession {
   close(): Promise<void>
 }
 
-/**
- * Connects to the chain: `rpcUrl`, else PROVENA_RPC_URL, else the embedded node (started
- * if none runs). Funds the operator on a dev node, deploys the contracts on first use,
- * re-checks what the outbox believes mined, and sends what is pending.
- */
-export async function openChain(p: Provena, opts: { rpcUrl?: string | undefined; deploy?: boolean } = {}): Promise<ChainSession> {
-  const rpcUrl = opts.rpcUrl ?? process.env.PROVENA_RPC_URL
-  let lease: EmbeddedNodeLease | undefined
-  if (!rpcUrl) lease = await acquireEmbeddedNode(p.dir)
+/** The log identity a data dir's CheckpointAnchor is deployed for. */
+function logIdentity(p: Provena) {
+  return { logKey: `0x${p.signer.publicKey.toString('hex')}` as const, origin: p.signer.origin }
+}
+
+/** Connects to `rpcUrl`, else PROVENA_RPC_URL, else the data dir's embedded node (started if none runs). */
+async function connect(p: Provena, rpcUrl: string | undefined): Promise<{ client: ChainClient; lease: EmbeddedNodeLease | undefined }> {
+  const url = rpcUrl ?? process.env.PROVENA_RPC_URL
+  const lease = url ? undefined : await acquireEmbeddedNode(p.dir)
   try {
-    const client = await connectChain(rpcUrl ?? lease!.info.rpcUrl, p.evmPrivateKey, { embedded: lease !== undefined })
+    return { client: await connectChain(url ?? lease!.info.rpcUrl, p.evmPrivateKey, { embedded: lease !== undefined }), lease }
+  } catch (error) {
+    await lease?.release()
+    throw error
+  }
+}
+
+/**
+ * Connects to the chain (see connect), funds the operator on a dev node, deploys the
+ * contracts on first use, re-checks what the outbox believes mined, and sends what is
+ * pending.
+ */
+export async function openChain(p: Provena, opts: { rpcUrl?: string | undefined } = {}): Promise<ChainSession> {
+  const { client, lease } = await connect(p, opts.rpcUrl)
+  try {
     await ensureFunded(client)
-    const { deployment } = await ensureDeployment(p.db, client, {
-      logKey: `0x${p.signer.publicKey.toString('hex')}`,
-      origin: p.signer.origin,
-    })
+    const { deployment } = await ensureDeployment(p.db, client, logIdentity(p))
     const outbox: OutboxContext = {
       db: p.db,
       client,
@@ -89,6 +102,22 @@ export async function openChain(p: Provena, opts: { rpcUrl?: string | undefined;
     await recoverOutbox(outbox)
     await flushOutbox(outbox)
     return { client, deployment, outbox, embedded: lease !== undefined, close: async () => lease?.release() }
+  } catch (error) {
+    await lease?.release()
+    throw error
+  }
+}
+
+/** The chain and this data dir's deployment on it, to read only: nothing deployed or sent. */
+export async function openChainReadOnly(
+  p: Provena,
+  opts: { rpcUrl?: string | undefined } = {},
+): Promise<{ client: ChainClient; deployment: Deployment; close(): Promise<void> }> {
+  const { client, lease } = await connect(p, opts.rpcUrl)
+  try {
+    const deployment = await findDeployment(p.db, client, logIdentity(p))
+    if (!deployment) throw chainErrors.notDeployed('CheckpointAnchor', client.chainId)
+    return { client, deployment, close: async () => lease?.release() }
   } catch (error) {
     await lease?.release()
     throw error

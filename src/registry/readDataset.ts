@@ -73,6 +73,24 @@ const CR = 13
 
 export { splitCsv } from './recordParsers.js'
 
+/** Runs a parser over a file's lines, one RecordBatch per chunk read, then its end checks. */
+async function* parseLines(
+  path: string,
+  hash: ReturnType<typeof createHash>,
+  onBytes: ((n: number) => void) | undefined,
+  parser: CsvParser | JsonlParser,
+): AsyncGenerator<RecordBatch> {
+  parser.writer = new BatchWriter(8 << 20)
+  const flush = () => {
+    if (parser.writer.count === 0) return undefined
+    const batch = parser.writer.finish()
+    parser.writer = new BatchWriter(batch.bytes.length + 1024)
+    return batch
+  }
+  yield* scanLines(path, hash, onBytes, (d, s, e, n) => parser.line(d, s, e, n), flush)
+  parser.end()
+}
+
 /**
  * The lines of a file as byte ranges, a 4 MiB chunk at a time: `onLine(data, start, end,
  * lineNo)` for each (without the line break; `\r\n` accepted). Hashes the bytes as it reads.
@@ -127,18 +145,8 @@ function openCsv(path: string, size: number): DatasetSource {
     size,
     contentDigest: () => hash.copy().digest(),
     async *batches(onBytes) {
-      let writer = new BatchWriter(8 << 20)
-      parser = new CsvParser(path, writer)
-      const p = parser
-      const flush = () => {
-        if (writer.count === 0) return undefined
-        const batch = writer.finish()
-        writer = new BatchWriter(batch.bytes.length + 1024)
-        p.writer = writer
-        return batch
-      }
-      yield* scanLines(path, hash, onBytes, (d, s, e, n) => p.line(d, s, e, n), flush)
-      p.end()
+      parser = new CsvParser(path, new BatchWriter(0))
+      yield* parseLines(path, hash, onBytes, parser)
     },
   })
 }
@@ -152,16 +160,7 @@ function openJsonl(path: string, size: number): DatasetSource {
     size,
     contentDigest: () => hash.copy().digest(),
     async *batches(onBytes) {
-      let writer = new BatchWriter(8 << 20)
-      const parser = new JsonlParser(path, writer)
-      const flush = () => {
-        if (writer.count === 0) return undefined
-        const batch = writer.finish()
-        writer = new BatchWriter(batch.bytes.length + 1024)
-        parser.writer = writer
-        return batch
-      }
-      yield* scanLines(path, hash, onBytes, (d, s, e, n) => parser.line(d, s, e, n), flush)
+      yield* parseLines(path, hash, onBytes, new JsonlParser(path, new BatchWriter(0)))
     },
   })
 }

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs'
 import type { Command } from 'commander'
 import { createPublicClient, http, isAddress, type Address, type PublicClient } from 'viem'
-import { openProvena, resolveDataDir } from '../../app/index.js'
+import { openChainReadOnly, openProvena, resolveDataDir } from '../../app/index.js'
 import { readChainEvidence, verifyLog, type VerifyReport } from '../../audit/index.js'
-import { acquireEmbeddedNode, chainErrors, connectChain, findDeployment } from '../../chain/index.js'
+import { chainErrors } from '../../chain/index.js'
 import { ProvenaError } from '../../errors.js'
 import { emit, VerificationFailed, type CommonOptions } from '../output.js'
 import { action, common } from '../session.js'
@@ -61,20 +61,18 @@ export function registerVerify(program: Command): void {
         })
         report = verifyLog({ ...evidence, entries: readEntriesFile(opts.entries) })
       } else {
-        const dir = resolveDataDir(opts.dir)
-        const p = openProvena(dir)
-        const rpcUrl = opts.rpcUrl ?? process.env.PROVENA_RPC_URL
-        const lease = rpcUrl ? undefined : await acquireEmbeddedNode(dir)
+        const p = openProvena(resolveDataDir(opts.dir))
         try {
-          const client = await connectChain(rpcUrl ?? lease!.info.rpcUrl, p.evmPrivateKey, { embedded: lease !== undefined })
-          const deployment = await findDeployment(p.db, client, { logKey: `0x${p.signer.publicKey.toString('hex')}`, origin: p.signer.origin })
-          if (!deployment) throw chainErrors.notDeployed('CheckpointAnchor', client.chainId)
-          const evidence = await readChainEvidence(client.publicClient, deployment, deployment.fromBlock)
-          // Only the log's exported entries are read from the data dir, never the registry tables.
-          report = verifyLog({ ...evidence, entries: p.log.entries() })
+          const chain = await openChainReadOnly(p, { rpcUrl: opts.rpcUrl })
+          try {
+            const evidence = await readChainEvidence(chain.client.publicClient, chain.deployment, chain.deployment.fromBlock)
+            // Only the log's exported entries are read from the data dir, never the registry tables.
+            report = verifyLog({ ...evidence, entries: p.log.entries() })
+          } finally {
+            await chain.close()
+          }
         } finally {
           p.close()
-          await lease?.release()
         }
       }
       emit(opts, report, () => reportText(report))
