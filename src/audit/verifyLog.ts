@@ -1,4 +1,5 @@
 import type { AnchoredCheckpoint, RegisteredAsset } from '../chain/index.js'
+import { canonicalJsonBytes, sha256Hex, verifyDsse, type DsseEnvelope } from '../crypto/index.js'
 import { isProvenaError } from '../errors.js'
 import { consistencyProof, hashLeaf, isCheckpointSignatureValid, MemoryNodes, verifyConsistency } from '../log/index.js'
 
@@ -70,10 +71,18 @@ export function verifyLog(input: VerifyInput): VerifyReport {
     const leaf = Buffer.from(e.leaf.buffer, e.leaf.byteOffset, e.leaf.byteLength)
     if (leaf.indexOf('provena.asset.registered/') < 0) continue
     try {
-      const event = JSON.parse(leaf.toString('utf8')) as { type?: string; asset?: { id: string; kind: string; root: string; metadataDigest: string; parents: string[] } }
+      const event = JSON.parse(leaf.toString('utf8')) as {
+        type?: string
+        asset?: { id: string; kind: string; root: string; metadataDigest: string; parents: string[] }
+        statement?: DsseEnvelope
+      }
       if (event.type === 'provena.asset.registered/v1' && event.asset) {
         const a = event.asset
         if (!logged.has(strip(a.id))) logged.set(strip(a.id), { index: e.index, kind: a.kind, root: strip(a.root), metadataDigest: strip(a.metadataDigest), parents: a.parents.map(strip).sort() })
+        if (event.statement) {
+          const problem = checkStatement(event.statement, a, input.logInfo.logKey)
+          if (problem) fail('VERIFY_BAD_STATEMENT', `log entry ${e.index}: the provenance of ${strip(a.id)} ${problem}`)
+        }
       }
     } catch {
       fail('VERIFY_BAD_ENTRY', `log entry ${e.index} is not valid JSON`)
@@ -134,4 +143,27 @@ export function verifyLog(input: VerifyInput): VerifyReport {
     assetsPendingOnChain: pending,
     failures,
   }
+}
+
+/**
+ * Checks a model's provenance envelope: its digest is the registered metadata digest, the
+ * operator's log key signed it, and the in-toto Statement names the file and the parents
+ * that were registered. Returns what is wrong, or undefined.
+ */
+function checkStatement(
+  envelope: DsseEnvelope,
+  asset: { root: string; metadataDigest: string; parents: string[] },
+  logKey: Uint8Array,
+): string | undefined {
+  if (sha256Hex(canonicalJsonBytes(envelope)) !== strip(asset.metadataDigest)) return 'does not hash to its registered metadata digest'
+  let statement: { subject?: { digest?: { sha256?: string } }[]; predicate?: { buildDefinition?: { resolvedDependencies?: { digest?: { sha256?: string } }[] } } }
+  try {
+    statement = JSON.parse(verifyDsse(envelope, logKey).toString('utf8'))
+  } catch {
+    return "is not signed by the log operator's key"
+  }
+  if (!statement.subject?.some((s) => s.digest?.sha256 === strip(asset.root))) return 'does not name the registered file as its subject'
+  const deps = (statement.predicate?.buildDefinition?.resolvedDependencies ?? []).map((d) => d.digest?.sha256 ?? '').sort()
+  if (deps.join() !== asset.parents.map(strip).sort().join()) return 'names other training data than the registration'
+  return undefined
 }

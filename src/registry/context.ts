@@ -1,4 +1,5 @@
 import type { OutboxContext } from '../chain/index.js'
+import type { DsseEnvelope } from '../crypto/index.js'
 import type { Db } from '../db/index.js'
 import type { LogSigner, SqliteLog } from '../log/index.js'
 
@@ -29,6 +30,12 @@ export interface AssetRegisteredEvent {
     parents: string[]
     records?: number
   }
+  /**
+   * For a model or artifact: its signed provenance (a DSSE envelope of an in-toto
+   * Statement), whose SHA-256 over RFC 8785 JSON is the metadata digest. In the log so that
+   * an outsider checks lineage from the exported entries alone.
+   */
+  statement?: DsseEnvelope
 }
 
 export const ASSET_REGISTERED = 'provena.asset.registered/v1'

@@ -93,6 +93,7 @@ export async function registerModel(
     actor: ctx.operatorDid,
     time: now,
     asset: { id, kind, name, root: digest, metadataDigest: statementDigest, parents: parents.map((p) => p.id) },
+    statement: envelope,
   }
   ctx.db.transaction(() => {
     const logIndex = ctx.log.append([Buffer.from(canonicalJson(event), 'utf8')])

@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import type { AnchoredCheckpoint, RegisteredAsset } from '../chain/index.js'
+import { canonicalJson, canonicalJsonBytes, generateEd25519, IN_TOTO_PAYLOAD_TYPE, sha256Hex, signDsse } from '../crypto/index.js'
+import { hashLeaf, MemoryNodes, signCheckpoint } from '../log/index.js'
+import { verifyLog, type VerifyInput } from './index.js'
+
+const key = generateEd25519()
+const origin = 'test.log/1'
+const hex = (c: string) => c.repeat(64)
+
+function scenario() {
+  const dataset = { id: hex('a'), kind: 'dataset', name: 'd', root: hex('b'), metadataDigest: hex('c'), parents: [] as string[] }
+  const statement = signDsse(
+    IN_TOTO_PAYLOAD_TYPE,
+    canonicalJsonBytes({ _type: 'https://in-toto.io/Statement/v1', subject: [{ name: 'm', digest: { sha256: hex('d') } }], predicate: { buildDefinition: { resolvedDependencies: [{ digest: { sha256: dataset.id } }] } } }),
+    'did:key:test',
+    key.privateKey,
+  )
+  const model = { id: hex('d'), kind: 'model', name: 'm', root: hex('d'), metadataDigest: sha256Hex(canonicalJsonBytes(statement)), parents: [dataset.id] }
+  const events = [
+    { type: 'provena.asset.registered/v1', actor: 'did:key:test', time: 't', asset: dataset },
+    { type: 'other/v1', n: 1 },
+    { type: 'provena.asset.registered/v1', actor: 'did:key:test', time: 't', asset: model, statement },
+  ]
+  const leaves = events.map((e) => Buffer.from(canonicalJson(e)))
+  return { dataset, model, leaves, statement }
+}
+
+function evidence(leaves: Buffer[], sizes: number[], assets: RegisteredAsset[]): VerifyInput {
+  const nodes = new MemoryNodes(leaves.map((l) => hashLeaf(l)))
+  const checkpoints: AnchoredCheckpoint[] = sizes.map((treeSize, index) => {
+    const rootHash = nodes.root(treeSize)
+    const { signature } = signCheckpoint({ origin, treeSize, rootHash }, origin, key.privateKey, key.publicKeyBytes)
+    return { index, treeSize, rootHash, mapRoot: Buffer.alloc(32), timestamp: 0, noteSignature: signature, blockNumber: 1n, transactionHash: undefined }
+  })
+  return { entries: leaves.map((leaf, index) => ({ index, leaf })), logInfo: { logKey: key.publicKeyBytes, origin }, checkpoints, assets }
+}
+
+const onChain = (a: { id: string; kind: string; root: string; metadataDigest: string; parents: string[] }): RegisteredAsset => ({
+  id: `0x${a.id}`,
+  owner: '0x0000000000000000000000000000000000000001',
+  kind: a.kind as RegisteredAsset['kind'],
+  root: `0x${a.root}`,
+  metadataDigest: `0x${a.metadataDigest}`,
+  parents: a.parents.map((p) => `0x${p}` as const),
+  blockNumber: 1n,
+  transactionHash: '0x00',
+})
+
+describe('verifyLog (the independent verifier, pure)', () => {
+  it('accepts a consistent log, its checkpoints and registrations', () => {
+    const s = scenario()
+    const r = verifyLog(evidence(s.leaves, [1, 3], [onChain(s.dataset), onChain(s.model)]))
+    assert.deepEqual(r.failures, [])
+    assert.equal(r.ok, true)
+    assert.deepEqual([r.entries, r.checkpoints, r.anchoredSize, r.assetsOnChain], [3, 2, 3, 2])
+  })
+
+  it('names the first failure: edited entry, missing entry, foreign signature, unlogged or altered asset, forged statement', () => {
+    const s = scenario()
+    const good = evidence(s.leaves, [1, 3], [onChain(s.dataset), onChain(s.model)])
+    const entries = s.leaves.map((leaf, index) => ({ index, leaf }))
+    const codes = (input: VerifyInput) => verifyLog(input).failures.map((f) => f.code)
+
+    const edited = [...s.leaves]
+    edited[1] = Buffer.from('{"type":"other/v1","n":2}')
+    assert.deepEqual(codes({ ...good, entries: edited.map((leaf, index) => ({ index, leaf })) }), ['VERIFY_ROOT_MISMATCH'])
+    assert.deepEqual(codes({ ...good, entries: entries.slice(0, 2) }), ['VERIFY_ENTRIES_MISSING', 'VERIFY_ASSET_NOT_LOGGED'])
+    assert.ok(codes({ ...good, entries: entries.filter((e) => e.index !== 1) }).includes('VERIFY_LOG_GAP'))
+    assert.deepEqual(codes({ ...good, logInfo: { ...good.logInfo, logKey: generateEd25519().publicKeyBytes } }).slice(0, 1), ['VERIFY_BAD_SIGNATURE'])
+    assert.deepEqual(codes({ ...good, assets: [...good.assets, onChain({ ...s.dataset, id: hex('e') })] }), ['VERIFY_ASSET_NOT_LOGGED'])
+    assert.deepEqual(codes({ ...good, assets: [onChain({ ...s.dataset, root: hex('f') }), onChain(s.model)] }), ['VERIFY_ASSET_MISMATCH'])
+
+    const forged = { ...s.statement, payload: Buffer.from('{"_type":"forged"}').toString('base64') }
+    const events = s.leaves.map((l) => JSON.parse(l.toString()))
+    events[2].statement = forged
+    events[2].asset.metadataDigest = sha256Hex(canonicalJsonBytes(forged))
+    const leaves = events.map((e) => Buffer.from(canonicalJson(e)))
+    const model = { ...s.model, metadataDigest: events[2].asset.metadataDigest }
+    assert.deepEqual(codes(evidence(leaves, [3], [onChain(s.dataset), onChain(model)])), ['VERIFY_BAD_STATEMENT'])
+  })
+})
