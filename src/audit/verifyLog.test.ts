@@ -68,7 +68,8 @@ describe('verifyLog (the independent verifier, pure)', () => {
     assert.deepEqual(codes({ ...good, entries: edited.map((leaf, index) => ({ index, leaf })) }), ['VERIFY_ROOT_MISMATCH'])
     assert.deepEqual(codes({ ...good, entries: entries.slice(0, 2) }), ['VERIFY_ENTRIES_MISSING', 'VERIFY_ASSET_NOT_LOGGED'])
     assert.ok(codes({ ...good, entries: entries.filter((e) => e.index !== 1) }).includes('VERIFY_LOG_GAP'))
-    assert.deepEqual(codes({ ...good, logInfo: { ...good.logInfo, logKey: generateEd25519().publicKeyBytes } }).slice(0, 1), ['VERIFY_BAD_SIGNATURE'])
+    // Another log key: the model's statement and every checkpoint note fail to verify.
+    assert.deepEqual(codes({ ...good, logInfo: { ...good.logInfo, logKey: generateEd25519().publicKeyBytes } }), ['VERIFY_BAD_STATEMENT', 'VERIFY_BAD_SIGNATURE', 'VERIFY_BAD_SIGNATURE'])
     assert.deepEqual(codes({ ...good, assets: [...good.assets, onChain({ ...s.dataset, id: hex('e') })] }), ['VERIFY_ASSET_NOT_LOGGED'])
     assert.deepEqual(codes({ ...good, assets: [onChain({ ...s.dataset, root: hex('f') }), onChain(s.model)] }), ['VERIFY_ASSET_MISMATCH'])
 
