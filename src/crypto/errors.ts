@@ -8,4 +8,5 @@ export const cryptoErrors = {
   badSignature: (what: string) => new ProvenaError('CRYPTO_BAD_SIGNATURE', `signature does not verify: ${what}`),
   badEnvelope: (what: string) => new ProvenaError('CRYPTO_BAD_ENVELOPE', `invalid DSSE envelope: ${what}`),
   badDid: (did: string, why: string) => new ProvenaError('CRYPTO_BAD_DID', `invalid did:key ${did}: ${why}`),
+  decryptFailed: (what: string) => new ProvenaError('CRYPTO_DECRYPT_FAILED', what),
 }

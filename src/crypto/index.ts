@@ -11,3 +11,19 @@ export {
   type Ed25519KeyPair,
 } from './ed25519.js'
 export { fromHex, sha256, sha256File, sha256Hex, toHex } from './sha256.js'
+export {
+  contextExport,
+  contextOpen,
+  contextSeal,
+  deriveX25519KeyPair,
+  generateX25519,
+  HPKE_AEAD,
+  openWith,
+  sealTo,
+  setupBaseRecipient,
+  setupBaseSender,
+  x25519PublicKey,
+  type HpkeAead,
+  type HpkeContext,
+  type X25519KeyPair,
+} from './hpke.js'
