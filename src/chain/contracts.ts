@@ -1,5 +1,7 @@
 import type { Abi, Address, Hex } from 'viem'
 import {
+  AccessPolicyAbi,
+  AccessPolicyBytecode,
   AssetRegistryAbi,
   AssetRegistryBytecode,
   CheckpointAnchorAbi,
@@ -8,10 +10,11 @@ import {
   PerEntryLogBytecode,
 } from './artifacts.generated.js'
 
-export { AssetRegistryAbi, CheckpointAnchorAbi, PerEntryLogAbi }
+export { AccessPolicyAbi, AssetRegistryAbi, CheckpointAnchorAbi, PerEntryLogAbi }
 
 /** The contracts Provena deploys, by name. */
 export const CONTRACTS = {
+  AccessPolicy: { abi: AccessPolicyAbi as Abi, bytecode: AccessPolicyBytecode as Hex },
   AssetRegistry: { abi: AssetRegistryAbi as Abi, bytecode: AssetRegistryBytecode as Hex },
   CheckpointAnchor: { abi: CheckpointAnchorAbi as Abi, bytecode: CheckpointAnchorBytecode as Hex },
   PerEntryLog: { abi: PerEntryLogAbi as Abi, bytecode: PerEntryLogBytecode as Hex },

@@ -27,3 +27,4 @@ export {
   type HpkeContext,
   type X25519KeyPair,
 } from './hpke.js'
+export { aeadOpen, aeadSeal } from './aead.js'

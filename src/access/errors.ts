@@ -1,0 +1,15 @@
+import { ProvenaError } from '../errors.js'
+
+export const accessErrors = {
+  noPassphrase: () =>
+    new ProvenaError('ACCESS_NO_PASSPHRASE', 'the keystore needs a passphrase and none was given', {
+      hint: 'set PROVENA_PASSPHRASE (scripts), or run in a terminal to be asked',
+    }),
+  wrongPassphrase: (path: string) => new ProvenaError('ACCESS_WRONG_PASSPHRASE', `wrong passphrase for the keystore ${path}`),
+  unknownIdentity: (name: string) => new ProvenaError('ACCESS_UNKNOWN_IDENTITY', `no identity "${name}" in this data dir`, { hint: 'list them with provena identity list' }),
+  duplicateIdentity: (name: string) => new ProvenaError('ACCESS_DUPLICATE_IDENTITY', `an identity named "${name}" exists already`),
+  badName: (name: string) =>
+    new ProvenaError('ACCESS_BAD_NAME', `identity name "${name}" must be 1-64 characters of letters, digits, '.', '_' or '-'`),
+  badRole: (role: string) => new ProvenaError('ACCESS_BAD_ROLE', `unknown role "${role}"`, { hint: 'roles: controller, processor, trainer, auditor' }),
+  corruptKeystore: (path: string, why: string) => new ProvenaError('ACCESS_KEYSTORE_CORRUPT', `keystore ${path} is not readable: ${why}`),
+}

@@ -1,0 +1,81 @@
+import { join } from 'node:path'
+import type { Hex } from 'viem'
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
+import { didKeyFromEd25519, ed25519FromSeed, ed25519Seed, generateEd25519, generateX25519, type Ed25519KeyPair } from '../crypto/index.js'
+import { accessErrors } from './errors.js'
+import { Keystore } from './keystore.js'
+
+/** Roles of consortium members (AccessPolicy's roles on-chain). */
+export const ROLES = ['controller', 'processor', 'trainer', 'auditor'] as const
+export type Role = (typeof ROLES)[number]
+
+/** An identity's public facts. */
+export interface Identity {
+  name: string
+  role: Role
+  /** did:key of its Ed25519 signing key. */
+  did: string
+  /** X25519 public key (hex) that HPKE seals data keys to. */
+  x25519PublicKey: string
+  /** Its EVM account. */
+  address: Hex
+  createdAt: string
+}
+
+/** An identity with its secrets, after the keystore was unlocked. */
+export interface UnlockedIdentity extends Identity {
+  signing: Ed25519KeyPair
+  x25519PrivateKey: Buffer
+  evmPrivateKey: Hex
+}
+
+export const keystorePath = (dir: string) => join(dir, 'keys', 'keystore.json')
+
+/** The keystore passphrase: PROVENA_PASSPHRASE. Throws ACCESS_NO_PASSPHRASE without one. */
+export function passphraseFromEnv(): string {
+  const p = process.env.PROVENA_PASSPHRASE
+  if (p === undefined || p === '') throw accessErrors.noPassphrase()
+  return p
+}
+
+/** Creates an identity: Ed25519 (did:key), X25519 and EVM keys, sealed in the keystore. */
+export function createIdentity(dir: string, name: string, role: string, passphrase: string): Identity {
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(name)) throw accessErrors.badName(name)
+  if (!(ROLES as readonly string[]).includes(role)) throw accessErrors.badRole(role)
+  const ks = Keystore.open(keystorePath(dir), passphrase, true)
+  if (ks.has(name)) throw accessErrors.duplicateIdentity(name)
+  const signing = generateEd25519()
+  const x = generateX25519()
+  const evm = generatePrivateKey()
+  const identity: Identity = {
+    name,
+    role: role as Role,
+    did: didKeyFromEd25519(signing.publicKeyBytes),
+    x25519PublicKey: x.publicKey.toString('hex'),
+    address: privateKeyToAccount(evm).address,
+    createdAt: new Date().toISOString(),
+  }
+  ks.add(name, { ...identity }, { ed25519Seed: ed25519Seed(signing.privateKey).toString('hex'), x25519: x.privateKey.toString('hex'), evm })
+  ks.save()
+  return identity
+}
+
+/** Every identity's public facts, without the passphrase. */
+export function listIdentities(dir: string): Identity[] {
+  return Object.values(Keystore.readPublic(keystorePath(dir))) as unknown as Identity[]
+}
+
+/** One identity's public facts, by name or DID. */
+export function findIdentity(dir: string, nameOrDid: string): Identity {
+  const found = listIdentities(dir).find((i) => i.name === nameOrDid || i.did === nameOrDid)
+  if (!found) throw accessErrors.unknownIdentity(nameOrDid)
+  return found
+}
+
+/** An identity with its secrets (needs the passphrase). */
+export function unlockIdentity(dir: string, name: string, passphrase: string): UnlockedIdentity {
+  const ks = Keystore.open(keystorePath(dir), passphrase)
+  const pub = ks.publicOf(name) as unknown as Identity
+  const s = ks.secretsOf(name)
+  return { ...pub, signing: ed25519FromSeed(Buffer.from(s.ed25519Seed!, 'hex')), x25519PrivateKey: Buffer.from(s.x25519!, 'hex'), evmPrivateKey: s.evm as Hex }
+}
