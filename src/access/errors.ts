@@ -3,7 +3,7 @@ import { ProvenaError } from '../errors.js'
 export const accessErrors = {
   noPassphrase: () =>
     new ProvenaError('ACCESS_NO_PASSPHRASE', 'the keystore needs a passphrase and none was given', {
-      hint: 'set PROVENA_PASSPHRASE (scripts), or run in a terminal to be asked',
+      hint: 'set PROVENA_PASSPHRASE, or run the command in a terminal to be asked for it',
     }),
   wrongPassphrase: (path: string) => new ProvenaError('ACCESS_WRONG_PASSPHRASE', `wrong passphrase for the keystore ${path}`),
   unknownIdentity: (name: string) => new ProvenaError('ACCESS_UNKNOWN_IDENTITY', `no identity "${name}" in this data dir`, { hint: 'list them with provena identity list' }),

@@ -27,6 +27,7 @@ export interface Deployment {
   chainId: number
   AssetRegistry: Address
   CheckpointAnchor: Address
+  AccessPolicy: Address
   /** Block where the first contract was deployed: where event scans start. */
   fromBlock: bigint
 }
@@ -36,4 +37,4 @@ export const ASSET_KINDS = ['dataset', 'model', 'artifact'] as const
 export type AssetKind = (typeof ASSET_KINDS)[number]
 
 /** Every custom error of the contracts, for decoding reverts. */
-export const ALL_ERRORS_ABI = [...AssetRegistryAbi, ...CheckpointAnchorAbi].filter((e) => e.type === 'error') as Abi
+export const ALL_ERRORS_ABI = [...AssetRegistryAbi, ...CheckpointAnchorAbi, ...AccessPolicyAbi].filter((e) => e.type === 'error') as Abi

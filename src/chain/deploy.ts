@@ -20,51 +20,64 @@ export async function deployContract(client: ChainClient, name: ContractName, ar
   return { address: receipt.contractAddress, hash, blockNumber: receipt.blockNumber }
 }
 
-/** The recorded deployment on this chain, if its contracts still have code there. */
-export async function findDeployment(db: Db, client: ChainClient, log: LogIdentity): Promise<Deployment | undefined> {
+/** The core contracts, in deployment order. */
+const CORE = ['AssetRegistry', 'CheckpointAnchor', 'AccessPolicy'] as const
+type CoreName = (typeof CORE)[number]
+
+const constructorArgs = (client: ChainClient, log: LogIdentity, name: CoreName): readonly unknown[] =>
+  name === 'CheckpointAnchor' ? [client.account.address, log.logKey, log.origin] : [client.account.address]
+
+/** Recorded core contracts of this chain that still have code there (and, for the anchor, this log's identity). */
+async function liveContracts(db: Db, client: ChainClient, log: LogIdentity): Promise<Map<CoreName, { address: Address; blockNumber: number | null }>> {
   const rows = db.prepare('SELECT name, address, block_number FROM chain_deployments WHERE chain = ?').all(client.chainKey) as {
-    name: string
+    name: CoreName
     address: Address
     block_number: number | null
   }[]
-  const byName = new Map(rows.map((r) => [r.name, r]))
-  const registry = byName.get('AssetRegistry')
-  const anchor = byName.get('CheckpointAnchor')
-  if (!registry || !anchor) return undefined
-  for (const r of [registry, anchor]) {
+  const live = new Map<CoreName, { address: Address; blockNumber: number | null }>()
+  for (const r of rows) {
+    if (!(CORE as readonly string[]).includes(r.name)) continue
     const code = await client.publicClient.getCode({ address: r.address })
-    if (!code || code === '0x') return undefined
+    if (!code || code === '0x') continue
+    if (r.name === 'CheckpointAnchor') {
+      const [operator, logKey, origin] = (await client.publicClient.readContract({ address: r.address, abi: CheckpointAnchorAbi, functionName: 'logInfo' })) as [Address, Hex, string]
+      if (operator.toLowerCase() !== client.account.address.toLowerCase() || logKey.toLowerCase() !== log.logKey.toLowerCase() || origin !== log.origin) continue
+    }
+    live.set(r.name, { address: r.address, blockNumber: r.block_number })
   }
-  const [operator, logKey, origin] = (await client.publicClient.readContract({ address: anchor.address, abi: CheckpointAnchorAbi, functionName: 'logInfo' })) as [Address, Hex, string]
-  if (operator.toLowerCase() !== client.account.address.toLowerCase() || logKey.toLowerCase() !== log.logKey.toLowerCase() || origin !== log.origin) return undefined
+  return live
+}
+
+function toDeployment(client: ChainClient, live: Map<CoreName, { address: Address; blockNumber: number | null }>): Deployment {
   return {
     chainId: client.chainId,
-    AssetRegistry: registry.address,
-    CheckpointAnchor: anchor.address,
-    fromBlock: BigInt(Math.min(registry.block_number ?? 0, anchor.block_number ?? 0)),
+    AssetRegistry: live.get('AssetRegistry')!.address,
+    CheckpointAnchor: live.get('CheckpointAnchor')!.address,
+    AccessPolicy: live.get('AccessPolicy')!.address,
+    fromBlock: BigInt(Math.min(...[...live.values()].map((c) => c.blockNumber ?? 0))),
   }
+}
+
+/** The recorded deployment on this chain, if all its contracts still have code there. */
+export async function findDeployment(db: Db, client: ChainClient, log: LogIdentity): Promise<Deployment | undefined> {
+  const live = await liveContracts(db, client, log)
+  return CORE.every((n) => live.has(n)) ? toDeployment(client, live) : undefined
 }
 
 /**
- * Deploys AssetRegistry and CheckpointAnchor for this log and operator, and records
- * them as this data dir's deployment on the chain (replacing a stale record).
+ * The data dir's deployment on this chain: the contracts found, and those missing
+ * deployed now and recorded ("deployed on first use").
  */
-export async function deployCore(db: Db, client: ChainClient, log: LogIdentity): Promise<Deployment> {
-  const registry = await deployContract(client, 'AssetRegistry', [client.account.address])
-  const anchor = await deployContract(client, 'CheckpointAnchor', [client.account.address, log.logKey, log.origin])
+export async function ensureDeployment(db: Db, client: ChainClient, log: LogIdentity): Promise<{ deployment: Deployment; deployedNow: boolean }> {
+  const live = await liveContracts(db, client, log)
+  const missing = CORE.filter((n) => !live.has(n))
   const insert = db.prepare(
     'INSERT OR REPLACE INTO chain_deployments (chain, chain_id, name, address, tx_hash, block_number, deployed_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
   )
-  db.transaction(() => {
-    insert.run(client.chainKey, client.chainId, 'AssetRegistry', registry.address, registry.hash, Number(registry.blockNumber), Date.now())
-    insert.run(client.chainKey, client.chainId, 'CheckpointAnchor', anchor.address, anchor.hash, Number(anchor.blockNumber), Date.now())
-  })()
-  return { chainId: client.chainId, AssetRegistry: registry.address, CheckpointAnchor: anchor.address, fromBlock: registry.blockNumber }
-}
-
-/** The data dir's deployment on this chain: found, or deployed now ("deployed on first use"). */
-export async function ensureDeployment(db: Db, client: ChainClient, log: LogIdentity): Promise<{ deployment: Deployment; deployedNow: boolean }> {
-  const found = await findDeployment(db, client, log)
-  if (found) return { deployment: found, deployedNow: false }
-  return { deployment: await deployCore(db, client, log), deployedNow: true }
+  for (const name of missing) {
+    const d = await deployContract(client, name, constructorArgs(client, log, name))
+    insert.run(client.chainKey, client.chainId, name, d.address, d.hash, Number(d.blockNumber), Date.now())
+    live.set(name, { address: d.address, blockNumber: Number(d.blockNumber) })
+  }
+  return { deployment: toDeployment(client, live), deployedNow: missing.length > 0 }
 }

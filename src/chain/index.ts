@@ -1,6 +1,6 @@
 export { connectChain, ensureFunded, type ChainClient } from './connect.js'
 export { AccessPolicyAbi, ALL_ERRORS_ABI, ASSET_KINDS, AssetRegistryAbi, CheckpointAnchorAbi, CONTRACTS, PerEntryLogAbi, type AssetKind, type Deployment } from './contracts.js'
-export { deployContract, deployCore, ensureDeployment, findDeployment, type LogIdentity } from './deploy.js'
+export { deployContract, ensureDeployment, findDeployment, type LogIdentity } from './deploy.js'
 export {
   acquireEmbeddedNode,
   anvilBinary,
@@ -22,6 +22,7 @@ export {
   simulateWrite,
   type AssetPayload,
   type CheckpointPayload,
+  type MemberPayload,
   type OutboxContext,
   type OutboxRow,
   type OutboxWrite,

@@ -1,7 +1,7 @@
-import { BaseError, ContractFunctionRevertedError, encodeFunctionData, keccak256, type Abi, type Address, type Hex } from 'viem'
+import { BaseError, ContractFunctionRevertedError, encodeFunctionData, keccak256, toHex, type Abi, type Address, type Hex } from 'viem'
 import type { Db } from '../db/index.js'
 import type { ChainClient } from './connect.js'
-import { ASSET_KINDS, AssetRegistryAbi, CheckpointAnchorAbi, type AssetKind, type Deployment } from './contracts.js'
+import { AccessPolicyAbi, ASSET_KINDS, AssetRegistryAbi, CheckpointAnchorAbi, type AssetKind, type Deployment } from './contracts.js'
 import { chainErrors } from './errors.js'
 
 /**
@@ -30,14 +30,23 @@ export interface CheckpointPayload {
   signature: Hex
 }
 
-export type OutboxWrite = { kind: 'asset'; payload: AssetPayload } | { kind: 'checkpoint'; payload: CheckpointPayload }
+/** A consortium member to add in AccessPolicy; `role` is the role's name, e.g. TRAINER_ROLE. */
+export interface MemberPayload {
+  address: Address
+  role: 'CONTROLLER_ROLE' | 'PROCESSOR_ROLE' | 'TRAINER_ROLE' | 'AUDITOR_ROLE'
+}
+
+export type OutboxWrite =
+  | { kind: 'asset'; payload: AssetPayload }
+  | { kind: 'checkpoint'; payload: CheckpointPayload }
+  | { kind: 'member'; payload: MemberPayload }
 
 export interface OutboxRow {
   id: number
   chain: string
   kind: OutboxWrite['kind']
   key: string
-  payload: AssetPayload | CheckpointPayload
+  payload: AssetPayload | CheckpointPayload | MemberPayload
   status: OutboxStatus
   txHash: Hex | null
   rawTx: Hex | null
@@ -58,7 +67,14 @@ export interface OutboxContext {
 
 /** The idempotency key of a write: one row per asset and per checkpoint size. */
 export function outboxKey(w: OutboxWrite): string {
-  return w.kind === 'asset' ? `asset:${w.payload.id}` : `checkpoint:${w.payload.treeSize}`
+  switch (w.kind) {
+    case 'asset':
+      return `asset:${w.payload.id}`
+    case 'checkpoint':
+      return `checkpoint:${w.payload.treeSize}`
+    case 'member':
+      return `member:${w.payload.address.toLowerCase()}:${w.payload.role}`
+  }
 }
 
 /**
@@ -107,6 +123,16 @@ const effects: Record<OutboxRow['kind'], Effect> = {
       abi: AssetRegistryAbi as Abi,
       functionName: 'register',
       args: [p.id, ASSET_KINDS.indexOf(p.kind), p.root, p.metadataDigest, p.parents],
+    }),
+  },
+  member: {
+    isApplied: async (ctx, p: MemberPayload) =>
+      (await ctx.client.publicClient.readContract({ address: ctx.deployment.AccessPolicy, abi: AccessPolicyAbi, functionName: 'hasRole', args: [keccak256(toHex(p.role)), p.address] })) as boolean,
+    call: async (ctx, p: MemberPayload) => ({
+      address: ctx.deployment.AccessPolicy,
+      abi: AccessPolicyAbi as Abi,
+      functionName: 'addMember',
+      args: [p.address, keccak256(toHex(p.role))],
     }),
   },
   checkpoint: {
@@ -282,7 +308,7 @@ function fromRaw(r: RawRow): OutboxRow {
     chain: r.chain,
     kind: r.kind,
     key: r.key,
-    payload: JSON.parse(r.payload) as AssetPayload | CheckpointPayload,
+    payload: JSON.parse(r.payload) as OutboxRow['payload'],
     status: r.status,
     txHash: r.tx_hash,
     rawTx: r.raw_tx,

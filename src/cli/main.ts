@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander'
 import { registerChain } from './commands/chain.js'
 import { registerDataset_ } from './commands/dataset.js'
 import { registerDemo } from './commands/demo.js'
+import { registerIdentity } from './commands/identity.js'
 import { registerInit } from './commands/init.js'
 import { registerLog } from './commands/log.js'
 import { registerModel_ } from './commands/model.js'
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
   registerModel_(program)
   registerLog(program)
   registerChain(program)
+  registerIdentity(program)
   registerVerify(program)
   registerDemo(program)
   return program

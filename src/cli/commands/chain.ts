@@ -16,7 +16,7 @@ async function chainInfo(p: Provena, chain: ChainSession) {
     operatorDid: p.operatorDid,
     origin: p.signer.origin,
     logKey: p.signer.publicKey.toString('hex'),
-    contracts: { AssetRegistry: chain.deployment.AssetRegistry, CheckpointAnchor: chain.deployment.CheckpointAnchor },
+    contracts: { AssetRegistry: chain.deployment.AssetRegistry, CheckpointAnchor: chain.deployment.CheckpointAnchor, AccessPolicy: chain.deployment.AccessPolicy },
     anchored: { treeSize: anchored.treeSize, rootHash: anchored.rootHash.toString('hex') },
     logSize: p.log.size(),
     outboxPending: listOutbox(p.db, chain.client.chainKey, ['decided', 'sent']).length,
@@ -30,6 +30,7 @@ function infoText(i: Awaited<ReturnType<typeof chainInfo>>): string {
     `operator          ${i.operator}`,
     `AssetRegistry     ${i.contracts.AssetRegistry}`,
     `CheckpointAnchor  ${i.contracts.CheckpointAnchor}`,
+    `AccessPolicy      ${i.contracts.AccessPolicy}`,
     `anchored          size ${i.anchored.treeSize} of ${i.logSize} entries, root ${i.anchored.rootHash}`,
     `outbox            ${i.outboxPending} pending`,
   ].join('\n')

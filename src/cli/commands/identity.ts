@@ -1,0 +1,47 @@
+import type { Command } from 'commander'
+import { createIdentity, listIdentities, ROLES } from '../../access/index.js'
+import { anchorNow, resolveDataDir } from '../../app/index.js'
+import { enqueueOutbox, findOutbox, flushOutbox, type OutboxWrite } from '../../chain/index.js'
+import { canonicalJson } from '../../crypto/index.js'
+import { emit, type CommonOptions } from '../output.js'
+import { askPassphrase } from '../passphrase.js'
+import { action, common, withChain } from '../session.js'
+
+export function registerIdentity(program: Command): void {
+  const identity = program.command('identity').description('consortium identities: signing (did:key), HPKE and EVM keys in a passphrase-sealed keystore')
+
+  common(identity.command('create').argument('<name>', 'a name: letters, digits, . _ -').description('create an identity and make it a member in AccessPolicy (PROVENA_PASSPHRASE unlocks the keystore)'))
+    .option('--role <role>', `one of ${ROLES.join(', ')}`, 'controller')
+    .action(
+      action(async (name: string, opts: CommonOptions & { role: string }) => {
+        const passphrase = await askPassphrase()
+        await withChain(opts, async (p, chain) => {
+          const id = createIdentity(resolveDataDir(opts.dir), name, opts.role, passphrase)
+          const write: OutboxWrite = { kind: 'member', payload: { address: id.address, role: `${id.role.toUpperCase()}_ROLE` as never } }
+          const event = { type: 'provena.identity.created/v1', actor: p.operatorDid, time: id.createdAt, identity: { name: id.name, role: id.role, did: id.did, x25519PublicKey: id.x25519PublicKey, address: id.address } }
+          p.db.transaction(() => {
+            p.log.append([Buffer.from(canonicalJson(event), 'utf8')])
+            enqueueOutbox(p.db, chain.client.chainKey, write)
+          })()
+          await flushOutbox(chain.outbox)
+          await anchorNow(p, chain)
+          const tx = findOutbox(p.db, chain.client.chainKey, write)?.txHash ?? null
+          emit(opts, { ...id, member: true, accessPolicy: chain.deployment.AccessPolicy, transactionHash: tx }, () =>
+            [
+              `Created identity ${id.name} (${id.role})`,
+              `  did      ${id.did}`,
+              `  HPKE     X25519 ${id.x25519PublicKey}`,
+              `  account  ${id.address}, member of AccessPolicy ${chain.deployment.AccessPolicy}`,
+            ].join('\n'),
+          )
+        })
+      }),
+    )
+
+  common(identity.command('list').description('the identities of this data dir (public facts; no passphrase needed)')).action(
+    action(async (opts: CommonOptions) => {
+      const ids = listIdentities(resolveDataDir(opts.dir))
+      emit(opts, { identities: ids }, () => ids.map((i) => `${i.name.padEnd(16)} ${i.role.padEnd(10)} ${i.address}  ${i.did}`).join('\n') || '(no identities: provena identity create NAME)')
+    }),
+  )
+}
