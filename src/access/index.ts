@@ -12,3 +12,4 @@ export {
   type UnlockedIdentity,
 } from './identities.js'
 export { Keystore, type KeystoreFile } from './keystore.js'
+export { controllerSecrets, eraseSubject, exportDataset, importDataset, pseudonymOf, type DataPlaneContext, type ErasureReport, type ExportReport } from './dataPlane.js'

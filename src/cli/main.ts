@@ -6,6 +6,7 @@ import { registerIdentity } from './commands/identity.js'
 import { registerInit } from './commands/init.js'
 import { registerLog } from './commands/log.js'
 import { registerModel_ } from './commands/model.js'
+import { registerSubject } from './commands/subject.js'
 import { registerVerify } from './commands/verify.js'
 import { EXIT } from './output.js'
 
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerLog(program)
   registerChain(program)
   registerIdentity(program)
+  registerSubject(program)
   registerVerify(program)
   registerDemo(program)
   return program

@@ -1,6 +1,9 @@
 import { Command } from 'commander'
 import { openChain, openProvena, resolveDataDir, type ChainSession, type Provena } from '../app/index.js'
+import { join } from 'node:path'
+import type { DataPlaneContext } from '../access/index.js'
 import type { RegistryWriteContext } from '../registry/index.js'
+import { FsBlobStore } from '../store/index.js'
 import { EXIT, reportError, VerificationFailed, type CommonOptions } from './output.js'
 
 /** Adds the options every command takes. */
@@ -50,4 +53,9 @@ export async function withChain<T>(opts: CommonOptions, fn: (p: Provena, chain: 
 /** The registry's view of an open data dir and chain. */
 export function registryContext(p: Provena, chain: ChainSession): RegistryWriteContext {
   return { db: p.db, log: p.log, signer: p.signer, operatorDid: p.operatorDid, outbox: chain.outbox }
+}
+
+/** The data plane's view: the registry's plus the data dir's block store. */
+export function dataPlaneContext(p: Provena, chain: ChainSession): DataPlaneContext {
+  return { ...registryContext(p, chain), store: new FsBlobStore(join(p.dir, 'blobs')) }
 }

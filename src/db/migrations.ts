@@ -94,6 +94,39 @@ export const migrations: readonly { version: number; description: string; sql: s
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 2,
+    description: 'encrypted data plane: per-subject data keys, encrypted record locations',
+    sql: `
+      -- access: one data key per subject per controller, sealed under the controller's
+      -- key-encryption key; the row's key is destroyed at erasure (secure_delete is on).
+      CREATE TABLE access_subject_keys (
+        controller TEXT NOT NULL,
+        pseudonym TEXT NOT NULL,
+        wrapped_key BLOB,
+        created_at INTEGER NOT NULL,
+        erased_at INTEGER,
+        PRIMARY KEY (controller, pseudonym)
+      ) WITHOUT ROWID;
+      CREATE TABLE access_datasets (
+        dataset TEXT PRIMARY KEY,
+        controller TEXT NOT NULL,
+        subject_column TEXT NOT NULL,
+        format TEXT NOT NULL,
+        columns TEXT
+      );
+      CREATE TABLE access_records (
+        dataset TEXT NOT NULL,
+        idx INTEGER NOT NULL,
+        pseudonym TEXT NOT NULL,
+        cid TEXT NOT NULL,
+        offset INTEGER NOT NULL,
+        length INTEGER NOT NULL,
+        PRIMARY KEY (dataset, idx)
+      ) WITHOUT ROWID;
+      CREATE INDEX access_records_subject ON access_records (pseudonym);
+    `,
+  },
 ]
 
 /** The newest schema version this code knows. */

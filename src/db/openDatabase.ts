@@ -20,6 +20,8 @@ export function openDatabase(path: string): Db {
     db.pragma('journal_mode = WAL')
     db.pragma('synchronous = FULL')
     db.pragma('foreign_keys = ON')
+    // Deleted content is overwritten, not left in free pages: erased keys must not linger.
+    db.pragma('secure_delete = ON')
     db.pragma('busy_timeout = 10000')
     migrate(db, path)
     return db

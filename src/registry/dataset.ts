@@ -121,12 +121,26 @@ export async function registerDataset(
   opts: { name?: string | undefined; onProgress?: OnProgress | undefined } = {},
 ): Promise<DatasetRegistration> {
   const committed = await commitDataset(path, opts.onProgress)
+  return storeDatasetRegistration(ctx, committed, opts.name ?? basename(path))
+}
+
+/**
+ * Records a committed dataset: asset, salts and commitments, log entry and the chain write,
+ * decided in one transaction after the chain accepted a simulation; `alsoInTransaction`
+ * adds the caller's own rows to that transaction (an encrypted import's storage map).
+ * The same content registered before returns the first registration.
+ */
+export async function storeDatasetRegistration(
+  ctx: RegistryWriteContext,
+  committed: CommittedDataset,
+  name: string,
+  alsoInTransaction?: () => void,
+): Promise<DatasetRegistration> {
   const existing = findByContent(ctx.db, 'dataset', committed.contentDigest)
   if (existing) {
     await flushOutbox(ctx.outbox)
     return report(ctx, existing, true)
   }
-  const name = opts.name ?? basename(path)
   const metadata = { name, manifest: committed.manifest }
   const metadataDigest = sha256Hex(canonicalJsonBytes(metadata))
   const write = assetWrite({ id: committed.id, kind: 'dataset', root: committed.manifest.root, metadataDigest, parents: [] })
@@ -156,10 +170,23 @@ export async function registerDataset(
     for (let i = 0; i < committed.manifest.records; i++) {
       insert.run(committed.id, i, committed.lines[i], committed.salts.subarray(32 * i, 32 * i + 32), committed.commitments.subarray(32 * i, 32 * i + 32))
     }
+    alsoInTransaction?.()
     enqueueOutbox(ctx.db, ctx.outbox.client.chainKey, write)
   })()
   await flushOutbox(ctx.outbox)
   return report(ctx, getAsset(ctx.db, committed.id), false)
+}
+
+/** Zero salt: the mark of a record whose salt was destroyed (erasure). A random salt is never all zeros. */
+export const ERASED_SALT = Buffer.alloc(32)
+
+/**
+ * Destroys the salts of records (a subject's, at erasure): their commitments stay in the
+ * tree, but can no longer be linked to any record. Inside the caller's transaction.
+ */
+export function destroySalts(ctx: RegistryContext, dataset: string, indexes: readonly number[]): void {
+  const st = ctx.db.prepare('UPDATE registry_records SET salt = ? WHERE dataset = ? AND idx = ?')
+  for (const i of indexes) st.run(ERASED_SALT, dataset, i)
 }
 
 function report(ctx: RegistryWriteContext, a: Asset, existing: boolean): DatasetRegistration {
@@ -188,6 +215,8 @@ export interface DatasetVerification {
   added: number[]
   /** Lines (as registered) of records no longer in the file. */
   missing: number[]
+  /** Lines (as registered) of records whose subject was erased: not checked, not tampering. */
+  erased: number[]
   /** The CSV header differs from the registered schema. */
   schemaChanged: boolean
 }
@@ -221,7 +250,8 @@ export async function verifyDataset(ctx: RegistryContext, path: string, idOrPref
   }
   const schemaChanged = manifest.format !== source.format || canonicalJson(manifest.schema?.columns ?? null) !== canonicalJson(source.columns ?? null)
 
-  const matches = (i: number, j: number) => commitRecord(i, stored[i]!.salt, fresh[j]!.canonical).equals(stored[i]!.commitment)
+  const erased = stored.flatMap((s, i) => (s.salt.equals(ERASED_SALT) ? [i] : []))
+  const matches = (i: number, j: number) => !stored[i]!.salt.equals(ERASED_SALT) && commitRecord(i, stored[i]!.salt, fresh[j]!.canonical).equals(stored[i]!.commitment)
   const changed: number[] = []
   const added: number[] = []
   const missing: number[] = []
@@ -253,13 +283,20 @@ export async function verifyDataset(ctx: RegistryContext, path: string, idOrPref
   }
   for (; i < stored.length; i++) missing.push(stored[i]!.line)
   for (; j < fresh.length; j++) added.push(fresh[j]!.line)
+  // An erased record cannot be compared (its salt is gone): whatever stands on its line is
+  // reported as erased, not as changed, and one left out of the file is not missing.
+  const erasedLines = new Set(erased.map((k) => stored[k]!.line))
+  const notErased = (l: number) => !erasedLines.has(l)
+  const c = changed.filter(notErased)
+  const m = missing.filter(notErased)
   return {
     id: asset.id,
-    ok: changed.length === 0 && added.length === 0 && missing.length === 0 && !schemaChanged,
+    ok: c.length === 0 && added.length === 0 && m.length === 0 && !schemaChanged,
     records: stored.length,
-    changed,
+    changed: c,
     added,
-    missing,
+    missing: m,
+    erased: [...erasedLines].sort((x, y) => x - y),
     schemaChanged,
   }
 }

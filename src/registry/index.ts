@@ -3,7 +3,10 @@ export { commitRecord, commitRecordAt, RECORD_DOMAIN } from './commitment.js'
 export { ASSET_REGISTERED, type AssetRegisteredEvent, type RegistryContext, type RegistryWriteContext } from './context.js'
 export {
   commitDataset,
+  destroySalts,
+  ERASED_SALT,
   registerDataset,
+  storeDatasetRegistration,
   verifyDataset,
   type CommittedDataset,
   type DatasetManifest,

@@ -1,8 +1,11 @@
 import type { Command } from 'commander'
 import { anchorNow } from '../../app/index.js'
+import { exportDataset, importDataset, unlockIdentity } from '../../access/index.js'
 import { registerDataset, verifyDataset } from '../../registry/index.js'
+import { resolveDataDir } from '../../app/index.js'
+import { askPassphrase } from '../passphrase.js'
 import { emit, progressBar, short, VerificationFailed, type CommonOptions } from '../output.js'
-import { action, common, registryContext, withChain, withProvena } from '../session.js'
+import { action, common, dataPlaneContext, registryContext, withChain, withProvena } from '../session.js'
 
 const lineList = (lines: number[]) => (lines.length > 20 ? `${lines.slice(0, 20).join(', ')}, … (${lines.length} in all)` : lines.join(', '))
 
@@ -34,6 +37,47 @@ export function registerDataset_(program: Command): void {
       }),
     )
 
+  common(dataset.command('import').argument('<file>', 'CSV file with a header, or JSON Lines file').description('register a dataset and store its records encrypted, one data key per subject'))
+    .requiredOption('--subject-column <col>', 'the column (or JSON field) holding the subject id')
+    .requiredOption('--as <name>', 'the controller identity that holds the keys')
+    .option('--name <name>', 'a name for people (default: the file name)')
+    .action(
+      action(async (file: string, opts: CommonOptions & { subjectColumn: string; as: string; name?: string }) => {
+        const controller = unlockIdentity(resolveDataDir(opts.dir), opts.as, await askPassphrase())
+        await withChain(opts, async (p, chain) => {
+          const r = await importDataset(dataPlaneContext(p, chain), file, { subjectColumn: opts.subjectColumn, controller, name: opts.name })
+          const anchor = await anchorNow(p, chain)
+          emit(opts, { ...r, checkpoint: { treeSize: anchor.anchoredSize, rootHash: anchor.anchoredRoot.toString('hex') } }, () =>
+            [
+              r.existing ? `Already imported: ${r.name}` : `Imported dataset ${r.name}, encrypted`,
+              `  id        ${r.id}`,
+              `  root      ${r.root}`,
+              `  records   ${r.records} of ${r.subjects} subjects, AES-256-GCM under per-subject keys, in ${r.segments} segment(s)`,
+              `  log       entry ${r.logIndex}, anchored in checkpoint of size ${anchor.anchoredSize}`,
+            ].join('\n'),
+          )
+        })
+      }),
+    )
+
+  common(dataset.command('export').argument('<dataset>', 'dataset id (or a unique prefix)').description('decrypt a dataset into the format it was imported in; logged'))
+    .requiredOption('--as <name>', 'who exports (today: the dataset\'s controller)')
+    .requiredOption('--purpose <purpose>', 'why, e.g. dpv:ScientificResearch (recorded in the log)')
+    .requiredOption('--out <file>', 'where to write it')
+    .action(
+      action(async (id: string, opts: CommonOptions & { as: string; purpose: string; out: string }) => {
+        const who = unlockIdentity(resolveDataDir(opts.dir), opts.as, await askPassphrase())
+        await withChain(opts, async (p, chain) => {
+          try {
+            const r = await exportDataset(dataPlaneContext(p, chain), id, { as: who, purpose: opts.purpose, out: opts.out })
+            emit(opts, r, () => `Exported ${r.records} record(s) of ${short(r.dataset)} to ${r.out}${r.erased ? `; ${r.erased} record(s) of erased subjects left out` : ''}`)
+          } finally {
+            await anchorNow(p, chain)
+          }
+        })
+      }),
+    )
+
   common(dataset.command('verify').argument('<file>', 'the dataset file to check').description('re-read a file and report which records changed, appeared or disappeared'))
     .requiredOption('--id <id>', 'the registered dataset id (or a unique prefix)')
     .action(
@@ -43,12 +87,14 @@ export function registerDataset_(program: Command): void {
           const v = await verifyDataset({ db: p.db, log: p.log, signer: p.signer, operatorDid: p.operatorDid }, file, opts.id, bar.update)
           bar.end()
           emit(opts, v, () => {
-            if (v.ok) return `OK: all ${v.records} records of ${short(v.id)} match ${file}`
+            const erased = v.erased.length ? ` (${v.erased.length} erased record(s) not checked: line ${lineList(v.erased)})` : ''
+            if (v.ok) return `OK: the ${v.records - v.erased.length} records of ${short(v.id)} match ${file}${erased}`
             const out = [`TAMPERED: ${file} differs from dataset ${short(v.id)}`]
             if (v.schemaChanged) out.push('  the header (columns) changed')
             if (v.changed.length) out.push(`  changed  line ${lineList(v.changed)}`)
             if (v.added.length) out.push(`  added    line ${lineList(v.added)}`)
             if (v.missing.length) out.push(`  missing  line ${lineList(v.missing)} (as registered)`)
+            if (v.erased.length) out.push(`  erased   line ${lineList(v.erased)} (subject erased: not checked)`)
             return out.join('\n')
           })
           if (!v.ok) throw new VerificationFailed()

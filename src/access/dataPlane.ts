@@ -1,0 +1,258 @@
+import { createHmac, hkdfSync, randomBytes } from 'node:crypto'
+import { writeFileSync } from 'node:fs'
+import { basename } from 'node:path'
+import { aeadOpen, aeadSeal, canonicalJson } from '../crypto/index.js'
+import { ProvenaError } from '../errors.js'
+import {
+  commitRecord,
+  destroySalts,
+  findByContent,
+  getAsset,
+  openDataset,
+  recordBytes,
+  registryErrors,
+  storeDatasetRegistration,
+  type CommittedDataset,
+  type DatasetManifest,
+  type DatasetRegistration,
+  type RegistryWriteContext,
+} from '../registry/index.js'
+import { CompactRange } from '../log/index.js'
+import { canonicalJsonBytes, ed25519Seed, sha256Hex } from '../crypto/index.js'
+import { SegmentWriter, type BlobStore } from '../store/index.js'
+import type { UnlockedIdentity } from './identities.js'
+
+/** What the data plane needs: the registry's write context and the block store. */
+export interface DataPlaneContext extends RegistryWriteContext {
+  store: BlobStore
+}
+
+/**
+ * A controller's two long-term secrets, derived from its identity seed with HKDF-SHA256
+ * (RFC 5869) under separate labels: the key-encryption key that wraps subjects' data keys,
+ * and the HMAC key that turns subject ids into pseudonyms.
+ */
+export function controllerSecrets(controller: UnlockedIdentity): { kek: Buffer; pseudonymKey: Buffer } {
+  const seed = ed25519Seed(controller.signing.privateKey)
+  const derive = (label: string) => Buffer.from(hkdfSync('sha256', seed, Buffer.from('provena'), Buffer.from(label), 32))
+  return { kek: derive('provena/kek/v1'), pseudonymKey: derive('provena/pseudonym/v1') }
+}
+
+/** The pseudonym of a subject id: HMAC-SHA256 under the controller's key (hex). */
+export function pseudonymOf(pseudonymKey: Uint8Array, subjectId: string): string {
+  return createHmac('sha256', pseudonymKey).update(subjectId, 'utf8').digest('hex')
+}
+
+const recordAad = (dataset: string, index: number) => Buffer.from(`provena.record/v1:${dataset}:${index}`, 'utf8')
+const keyAad = (controller: string, pseudonym: string) => Buffer.from(`provena.subject-key/v1:${controller}:${pseudonym}`, 'utf8')
+
+function requireController(id: UnlockedIdentity): void {
+  if (id.role !== 'controller') throw new ProvenaError('ACCESS_NOT_CONTROLLER', `identity ${id.name} is a ${id.role}, not a controller`, { hint: 'import as a controller identity (--as NAME)' })
+}
+
+/**
+ * Imports a dataset encrypted: each record is committed as `dataset register` does (the
+ * same root, so `dataset verify` works on the clear file), then encrypted with AES-256-GCM
+ * under its subject's data key (dataset id and record index as additional data) and packed
+ * into content-addressed segments. Subject ids are pseudonymised with the controller's
+ * HMAC key; data keys are wrapped under its key-encryption key. One transaction records it all.
+ */
+export async function importDataset(
+  ctx: DataPlaneContext,
+  path: string,
+  opts: { subjectColumn: string; controller: UnlockedIdentity; name?: string | undefined },
+): Promise<DatasetRegistration & { subjects: number; segments: number }> {
+  requireController(opts.controller)
+  const source = openDataset(path)
+  if (source.format === 'dir') throw registryErrors.unsupported(path)
+  const { kek, pseudonymKey } = controllerSecrets(opts.controller)
+
+  // Pass 1: read, canonicalise, salt, commit.
+  const records: { line: number; canonical: Buffer; pseudonym: string }[] = []
+  const range = new CompactRange()
+  const salts: Buffer[] = []
+  const commitments: Buffer[] = []
+  for await (const batch of source.batches()) {
+    if (source.columns && !source.columns.includes(opts.subjectColumn)) {
+      throw registryErrors.parse(path, 1, `no column "${opts.subjectColumn}" (columns: ${source.columns.join(', ')})`, opts.subjectColumn)
+    }
+    for (let i = 0; i < batch.count; i++) {
+      const canonical = recordBytes(batch, i)
+      const subject = (JSON.parse(canonical.toString('utf8')) as Record<string, unknown>)[opts.subjectColumn]
+      if (typeof subject !== 'string' && typeof subject !== 'number') {
+        throw registryErrors.parse(path, batch.lines[i]!, `the record has no subject id in "${opts.subjectColumn}"`, opts.subjectColumn)
+      }
+      const index = records.length
+      const salt = randomBytes(32)
+      const c = commitRecord(index, salt, canonical)
+      range.appendLeafHash(c)
+      salts.push(salt)
+      commitments.push(c)
+      records.push({ line: batch.lines[i]!, canonical, pseudonym: pseudonymOf(pseudonymKey, String(subject)) })
+    }
+  }
+  if (records.length === 0) throw registryErrors.empty(path)
+  const manifest: DatasetManifest = {
+    _type: 'provena.dataset.manifest/v1',
+    format: source.format,
+    schema: source.columns ? { columns: source.columns } : null,
+    records: records.length,
+    root: range.root().toString('hex'),
+    commitment: `sha256(0x00 || "provena.record.v1\\0" || uint64be(index) || salt32 || jcs(record)), the RFC 9162 leaf hash`,
+  }
+  const committed: CommittedDataset = {
+    id: sha256Hex(canonicalJsonBytes(manifest)),
+    manifest,
+    root: range.root(),
+    contentDigest: source.contentDigest().toString('hex'),
+    lines: Uint32Array.from(records.map((r) => r.line)),
+    salts: Buffer.concat(salts),
+    commitments: Buffer.concat(commitments),
+  }
+
+  const before = findByContent(ctx.db, 'dataset', committed.contentDigest)
+  if (before) {
+    const imported = ctx.db.prepare('SELECT 1 FROM access_datasets WHERE dataset = ?').get(before.id)
+    if (!imported) throw registryErrors.conflict(before.id, 'in clear (dataset register): its records were never encrypted; import another copy name or a new data dir')
+  }
+
+  // Pass 2: one data key per subject (an existing one is reused), encrypt, pack.
+  const controller = opts.controller.did
+  const keys = new Map<string, { key: Buffer; wrapped: Buffer | undefined }>()
+  const existing = ctx.db.prepare('SELECT wrapped_key FROM access_subject_keys WHERE controller = ? AND pseudonym = ?').pluck()
+  for (const r of records) {
+    if (keys.has(r.pseudonym)) continue
+    const row = existing.get(controller, r.pseudonym) as Buffer | null | undefined
+    if (row === null) throw new ProvenaError('ACCESS_SUBJECT_ERASED', `a record of ${path} belongs to a subject who was erased`, { hint: 'remove their records before importing' })
+    if (row) keys.set(r.pseudonym, { key: aeadOpen(kek, row, keyAad(controller, r.pseudonym), 'a subject data key'), wrapped: undefined })
+    else {
+      const key = randomBytes(32)
+      keys.set(r.pseudonym, { key, wrapped: aeadSeal(kek, key, keyAad(controller, r.pseudonym)) })
+    }
+  }
+  const segments = new SegmentWriter(ctx.store)
+  for (const [index, r] of records.entries()) await segments.add(aeadSeal(keys.get(r.pseudonym)!.key, r.canonical, recordAad(committed.id, index)))
+  const refs = await segments.finish()
+
+  const registration = await storeDatasetRegistration(ctx, committed, opts.name ?? basename(path), () => {
+    const now = Date.now()
+    const key = ctx.db.prepare('INSERT INTO access_subject_keys (controller, pseudonym, wrapped_key, created_at) VALUES (?, ?, ?, ?)')
+    for (const [pseudonym, k] of keys) if (k.wrapped) key.run(controller, pseudonym, k.wrapped, now)
+    ctx.db
+      .prepare('INSERT INTO access_datasets (dataset, controller, subject_column, format, columns) VALUES (?, ?, ?, ?, ?)')
+      .run(committed.id, controller, opts.subjectColumn, source.format, source.columns ? JSON.stringify(source.columns) : null)
+    const rec = ctx.db.prepare('INSERT INTO access_records (dataset, idx, pseudonym, cid, offset, length) VALUES (?, ?, ?, ?, ?, ?)')
+    records.forEach((r, i) => rec.run(committed.id, i, r.pseudonym, refs[i]!.cid, refs[i]!.offset, refs[i]!.length))
+  })
+  return { ...registration, subjects: keys.size, segments: new Set(refs.map((r) => r.cid)).size }
+}
+
+/** What an export reports. */
+export interface ExportReport {
+  dataset: string
+  out: string
+  records: number
+  /** Records left out because their subject was erased. */
+  erased: number
+  logIndex: number
+}
+
+/**
+ * Decrypts a dataset for its controller and writes it in the format it was imported in
+ * (CSV with the same columns, or JSON Lines); records of erased subjects are left out and
+ * counted. Every export is an event in the log. A record whose ciphertext fails its GCM
+ * tag is named.
+ */
+export async function exportDataset(ctx: DataPlaneContext, idOrPrefix: string, opts: { as: UnlockedIdentity; purpose: string; out: string }): Promise<ExportReport> {
+  const asset = getAsset(ctx.db, idOrPrefix)
+  const meta = ctx.db.prepare('SELECT * FROM access_datasets WHERE dataset = ?').get(asset.id) as
+    | { controller: string; subject_column: string; format: string; columns: string | null }
+    | undefined
+  if (!meta) throw new ProvenaError('ACCESS_NOT_IMPORTED', `dataset ${asset.id} was registered, not imported: there is nothing encrypted to export`, { hint: 'use provena dataset import' })
+  const logExport = (outcome: string, records: number, erased: number) =>
+    ctx.log.append([
+      Buffer.from(
+        canonicalJson({ type: 'provena.access.export/v1', actor: opts.as.did, time: new Date().toISOString(), dataset: asset.id, purpose: opts.purpose, records, erased, outcome }),
+        'utf8',
+      ),
+    ])
+  if (meta.controller !== opts.as.did) {
+    logExport('refused: not the controller', 0, 0)
+    throw new ProvenaError('ACCESS_DENIED', `${opts.as.name} is not the controller of dataset ${asset.id.slice(0, 12)}`, {
+      hint: 'exports to other members under an on-chain grant come with provena access grant',
+    })
+  }
+  const { kek } = controllerSecrets(opts.as)
+  const rows = ctx.db
+    .prepare(
+      `SELECT r.idx, r.pseudonym, r.cid, r.offset, r.length, k.wrapped_key, l.line
+       FROM access_records r JOIN access_subject_keys k ON k.controller = ? AND k.pseudonym = r.pseudonym
+       JOIN registry_records l ON l.dataset = r.dataset AND l.idx = r.idx
+       WHERE r.dataset = ? ORDER BY r.idx`,
+    )
+    .all(meta.controller, asset.id) as { idx: number; pseudonym: string; cid: string; offset: number; length: number; wrapped_key: Buffer | null; line: number }[]
+  const segments = new Map<string, Buffer>()
+  const keys = new Map<string, Buffer>()
+  const columns = meta.columns ? (JSON.parse(meta.columns) as string[]) : undefined
+  const out: string[] = columns ? [columns.map(csvField).join(',')] : []
+  let erased = 0
+  for (const r of rows) {
+    if (!r.wrapped_key) {
+      erased++
+      continue
+    }
+    let key = keys.get(r.pseudonym)
+    if (!key) keys.set(r.pseudonym, (key = aeadOpen(kek, r.wrapped_key, keyAad(meta.controller, r.pseudonym), 'a subject data key')))
+    let segment = segments.get(r.cid)
+    if (!segment) segments.set(r.cid, (segment = await ctx.store.get(r.cid)))
+    const plain = aeadOpen(key, segment.subarray(r.offset, r.offset + r.length), recordAad(asset.id, r.idx), `record ${r.idx} (line ${r.line} as imported)`)
+    if (columns) {
+      const rec = JSON.parse(plain.toString('utf8')) as Record<string, string>
+      out.push(columns.map((c) => csvField(rec[c] ?? '')).join(','))
+    } else out.push(plain.toString('utf8'))
+  }
+  writeFileSync(opts.out, out.length ? `${out.join('\n')}\n` : '')
+  const logIndex = ctx.db.transaction(() => logExport('granted', rows.length - erased, erased))()
+  return { dataset: asset.id, out: opts.out, records: rows.length - erased, erased, logIndex }
+}
+
+/** RFC 4180 quoting of one CSV field. */
+function csvField(v: string): string {
+  return /[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v
+}
+
+/** What an erasure reports. */
+export interface ErasureReport {
+  pseudonym: string
+  records: number
+  datasets: string[]
+  logIndex: number
+}
+
+/**
+ * Erases a subject: destroys their data key (no record of theirs can be decrypted again)
+ * and the salts of their records (their commitments become unlinkable), and logs it.
+ */
+export function eraseSubject(ctx: DataPlaneContext, subjectId: string, controller: UnlockedIdentity): ErasureReport {
+  requireController(controller)
+  const pseudonym = pseudonymOf(controllerSecrets(controller).pseudonymKey, subjectId)
+  const row = ctx.db.prepare('SELECT wrapped_key, erased_at FROM access_subject_keys WHERE controller = ? AND pseudonym = ?').get(controller.did, pseudonym) as
+    | { wrapped_key: Buffer | null; erased_at: number | null }
+    | undefined
+  if (!row) throw new ProvenaError('ACCESS_UNKNOWN_SUBJECT', `no data of subject "${subjectId}" under controller ${controller.name}`)
+  if (row.erased_at !== null) throw new ProvenaError('ACCESS_ALREADY_ERASED', `subject "${subjectId}" was erased already`)
+  const recs = ctx.db.prepare('SELECT dataset, idx FROM access_records WHERE pseudonym = ? ORDER BY dataset, idx').all(pseudonym) as { dataset: string; idx: number }[]
+  const byDataset = new Map<string, number[]>()
+  for (const r of recs) byDataset.set(r.dataset, [...(byDataset.get(r.dataset) ?? []), r.idx])
+  const report = ctx.db.transaction(() => {
+    ctx.db.prepare('UPDATE access_subject_keys SET wrapped_key = NULL, erased_at = ? WHERE controller = ? AND pseudonym = ?').run(Date.now(), controller.did, pseudonym)
+    for (const [dataset, indexes] of byDataset) destroySalts(ctx, dataset, indexes)
+    const event = { type: 'provena.subject.erased/v1', actor: controller.did, time: new Date().toISOString(), pseudonym, records: recs.length, datasets: [...byDataset.keys()] }
+    const logIndex = ctx.log.append([Buffer.from(canonicalJson(event), 'utf8')])
+    return { pseudonym, records: recs.length, datasets: [...byDataset.keys()], logIndex }
+  })()
+  // secure_delete overwrote the key in the database pages; the write-ahead log still holds
+  // the pages as they were until a checkpoint copies and truncates it.
+  ctx.db.pragma('wal_checkpoint(TRUNCATE)')
+  return report
+}

@@ -1,0 +1,28 @@
+import type { Command } from 'commander'
+import { eraseSubject, unlockIdentity } from '../../access/index.js'
+import { anchorNow, resolveDataDir } from '../../app/index.js'
+import { emit, type CommonOptions } from '../output.js'
+import { askPassphrase } from '../passphrase.js'
+import { action, common, dataPlaneContext, withChain } from '../session.js'
+
+export function registerSubject(program: Command): void {
+  const subject = program.command('subject').description("a data subject's rights")
+  common(subject.command('erase').argument('<subject-id>', "the controller's own id of the subject").description('erase a subject: destroy their data key and salts, log it'))
+    .requiredOption('--as <name>', 'the controller identity')
+    .action(
+      action(async (subjectId: string, opts: CommonOptions & { as: string }) => {
+        const controller = unlockIdentity(resolveDataDir(opts.dir), opts.as, await askPassphrase())
+        await withChain(opts, async (p, chain) => {
+          const r = eraseSubject(dataPlaneContext(p, chain), subjectId, controller)
+          const a = await anchorNow(p, chain)
+          emit(opts, { ...r, checkpoint: { treeSize: a.anchoredSize } }, () =>
+            [
+              `Erased subject ${subjectId}: ${r.records} record(s) in ${r.datasets.length} dataset(s) can no longer be decrypted or linked`,
+              `  pseudonym  ${r.pseudonym}`,
+              `  log        entry ${r.logIndex}, anchored in checkpoint of size ${a.anchoredSize}`,
+            ].join('\n'),
+          )
+        })
+      }),
+    )
+}

@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import Database from 'better-sqlite3'
+import { repoRoot, runCli } from '../testing.js'
+
+const CSV = join(repoRoot, 'data', 'breast_cancer.csv')
+
+describe('encrypted data plane: import, export, erasure (breast-cancer CSV)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'provena-plane-'))
+  const work = mkdtempSync(join(tmpdir(), 'provena-plane-files-'))
+  const env = { PROVENA_PASSPHRASE: 'pw for tests' }
+  const cli = (...args: string[]) => runCli([...args, '--dir', dir], env)
+  let id = ''
+  before(async () => {
+    assert.equal((await cli('init')).code, 0)
+    assert.equal((await cli('node', 'start')).code, 0)
+    assert.equal((await cli('identity', 'create', 'st-mary', '--role', 'controller')).code, 0)
+    assert.equal((await cli('identity', 'create', 'lab-1', '--role', 'trainer')).code, 0)
+  })
+  after(async () => void (await cli('node', 'stop')))
+
+  it('imports encrypted: no clear record in the block store; the export is the original file, byte for byte', async () => {
+    const r = await cli('dataset', 'import', CSV, '--subject-column', 'patient_id', '--as', 'st-mary', '--json')
+    assert.equal(r.code, 0, r.stderr)
+    const j = r.json<{ id: string; records: number; subjects: number }>()
+    assert.deepEqual([j.records, j.subjects], [569, 569])
+    id = j.id
+    const blobs = join(dir, 'blobs')
+    const stored = readdirSync(blobs).flatMap((s) => readdirSync(join(blobs, s)).map((f) => readFileSync(join(blobs, s, f))))
+    assert.ok(stored.length >= 1)
+    for (const b of stored) assert.equal(b.indexOf('BC-0001'), -1, 'subject ids are not stored in clear')
+    const e = await cli('dataset', 'export', id, '--as', 'st-mary', '--purpose', 'dpv:ScientificResearch', '--out', join(work, 'out.csv'), '--json')
+    assert.equal(e.code, 0, e.stderr)
+    assert.ok(readFileSync(join(work, 'out.csv')).equals(readFileSync(CSV)))
+    assert.equal((await cli('dataset', 'verify', CSV, '--id', id)).code, 0, 'the registered root is the same as dataset register gives')
+  })
+
+  it('refuses a member who is not the controller, and logs the refusal; refuses a missing subject column', async () => {
+    const r = await cli('dataset', 'export', id, '--as', 'lab-1', '--purpose', 'dpv:ScientificResearch', '--out', join(work, 'no.csv'))
+    assert.equal(r.code, 1)
+    assert.match(r.stderr, /lab-1 is not the controller/)
+    assert.equal(existsSync(join(work, 'no.csv')), false)
+    const leaves = (await cli('log', 'entries', '--json')).json<{ entries: { leaf: string }[] }>().entries.map((x) => JSON.parse(Buffer.from(x.leaf, 'base64').toString()))
+    assert.ok(leaves.some((l) => l.type === 'provena.access.export/v1' && l.outcome.startsWith('refused')))
+    assert.ok(leaves.some((l) => l.type === 'provena.access.export/v1' && l.outcome === 'granted'))
+    const bad = await cli('dataset', 'import', CSV, '--subject-column', 'nope', '--as', 'st-mary')
+    assert.match(bad.stderr, /no column "nope"/)
+  })
+
+  it('a tampered segment is refused before decryption: its bytes no longer match their content address', async () => {
+    const db = new Database(join(dir, 'provena.db'), { readonly: true })
+    const rec = db.prepare('SELECT cid, offset FROM access_records WHERE dataset = ? AND idx = 7').get(id) as { cid: string; offset: number }
+    db.close()
+    const path = join(dir, 'blobs', rec.cid.slice(-2), rec.cid)
+    const original = readFileSync(path)
+    const bytes = Buffer.from(original)
+    bytes[rec.offset + 20]! ^= 1
+    writeFileSync(path, bytes)
+    try {
+      const r = await cli('dataset', 'export', id, '--as', 'st-mary', '--purpose', 'dpv:ScientificResearch', '--out', join(work, 't.csv'))
+      assert.equal(r.code, 1)
+      assert.match(r.stderr, /does not match its content address/, 'the block store catches it first')
+    } finally {
+      writeFileSync(path, original)
+    }
+  })
+
+  it('erasure: the key is gone from the database files, the export leaves the subject out, verify reports erased not tampered', async () => {
+    const db = new Database(join(dir, 'provena.db'), { readonly: true })
+    const wrapped = db.prepare('SELECT wrapped_key FROM access_subject_keys WHERE pseudonym = (SELECT pseudonym FROM access_records WHERE dataset = ? AND idx = 41)').pluck().get(id) as Buffer
+    db.close()
+    const r = await cli('subject', 'erase', 'BC-0042', '--as', 'st-mary', '--json')
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(r.json<{ records: number }>().records, 1)
+    for (const f of ['provena.db', 'provena.db-wal']) {
+      if (existsSync(join(dir, f))) assert.equal(readFileSync(join(dir, f)).indexOf(wrapped), -1, `the erased key lingers in ${f}`)
+    }
+    const e = (await cli('dataset', 'export', id, '--as', 'st-mary', '--purpose', 'dpv:ScientificResearch', '--out', join(work, 'after.csv'), '--json')).json<{ records: number; erased: number }>()
+    assert.deepEqual([e.records, e.erased], [568, 1])
+    assert.ok(!readFileSync(join(work, 'after.csv'), 'utf8').includes('BC-0042'))
+    const v = (await cli('dataset', 'verify', CSV, '--id', id, '--json')).json<{ ok: boolean; erased: number[]; changed: number[] }>()
+    assert.deepEqual([v.ok, v.erased, v.changed], [true, [43], []])
+    assert.match((await cli('subject', 'erase', 'BC-0042', '--as', 'st-mary')).stderr, /erased already/)
+    assert.match((await cli('subject', 'erase', 'nobody', '--as', 'st-mary')).stderr, /no data of subject "nobody"/)
+    assert.equal((await cli('verify')).code, 0)
+  })
+})
