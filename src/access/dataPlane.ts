@@ -1,7 +1,7 @@
 import { createHmac, hkdfSync, randomBytes } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { basename } from 'node:path'
-import { aeadOpen, aeadSeal, canonicalJson } from '../crypto/index.js'
+import { aeadOpen, aeadSeal, canonicalJson, openWith, sealTo } from '../crypto/index.js'
 import { ProvenaError } from '../errors.js'
 import {
   commitRecord,
@@ -163,7 +163,19 @@ export interface ExportReport {
  * counted. Every export is an event in the log. A record whose ciphertext fails its GCM
  * tag is named.
  */
-export async function exportDataset(ctx: DataPlaneContext, idOrPrefix: string, opts: { as: UnlockedIdentity; purpose: string; out: string }): Promise<ExportReport> {
+export async function exportDataset(
+  ctx: DataPlaneContext,
+  idOrPrefix: string,
+  opts: {
+    as: UnlockedIdentity
+    purpose: string
+    out: string
+    /** Whether AccessPolicy allows `address` to use the dataset for the purpose, now. */
+    isAllowed: (dataset: string, address: string, purpose: string) => Promise<boolean>
+    /** The controller's side, to release data keys to a grantee (its keystore entry). */
+    unlockController: (did: string) => UnlockedIdentity
+  },
+): Promise<ExportReport> {
   const asset = getAsset(ctx.db, idOrPrefix)
   const meta = ctx.db.prepare('SELECT * FROM access_datasets WHERE dataset = ?').get(asset.id) as
     | { controller: string; subject_column: string; format: string; columns: string | null }
@@ -176,13 +188,25 @@ export async function exportDataset(ctx: DataPlaneContext, idOrPrefix: string, o
         'utf8',
       ),
     ])
-  if (meta.controller !== opts.as.did) {
-    logExport('refused: not the controller', 0, 0)
-    throw new ProvenaError('ACCESS_DENIED', `${opts.as.name} is not the controller of dataset ${asset.id.slice(0, 12)}`, {
-      hint: 'exports to other members under an on-chain grant come with provena access grant',
+  const isController = meta.controller === opts.as.did
+  if (!(await opts.isAllowed(asset.id, opts.as.address, opts.purpose))) {
+    logExport('refused: no active grant on-chain', 0, 0)
+    throw new ProvenaError('ACCESS_DENIED', `AccessPolicy does not allow ${opts.as.name} to use dataset ${asset.id.slice(0, 12)} for ${opts.purpose} now`, {
+      hint: isController ? 'the dataset is not claimed on-chain yet: grant access once, or re-import' : 'ask its controller: provena access grant DATASET --to NAME --purpose P --as CONTROLLER',
     })
   }
-  const { kek } = controllerSecrets(opts.as)
+  // The data keys: the controller unwraps its own; a grantee receives each one sealed to its
+  // X25519 key with HPKE by the controller's side, and opens it with its own private key.
+  const controller = isController ? opts.as : opts.unlockController(meta.controller)
+  const { kek } = controllerSecrets(controller)
+  const releaseInfo = Buffer.from('provena/key-release/v1')
+  const dataKey = (pseudonym: string, wrapped: Buffer): Buffer => {
+    const key = aeadOpen(kek, wrapped, keyAad(meta.controller, pseudonym), 'a subject data key')
+    if (isController) return key
+    const aad = Buffer.from(`${asset.id}:${pseudonym}:${opts.as.did}`)
+    const sealed = sealTo(Buffer.from(opts.as.x25519PublicKey, 'hex'), releaseInfo, aad, key)
+    return openWith(opts.as.x25519PrivateKey, releaseInfo, aad, sealed)
+  }
   const rows = ctx.db
     .prepare(
       `SELECT r.idx, r.pseudonym, r.cid, r.offset, r.length, k.wrapped_key, l.line
@@ -202,17 +226,18 @@ export async function exportDataset(ctx: DataPlaneContext, idOrPrefix: string, o
       continue
     }
     let key = keys.get(r.pseudonym)
-    if (!key) keys.set(r.pseudonym, (key = aeadOpen(kek, r.wrapped_key, keyAad(meta.controller, r.pseudonym), 'a subject data key')))
+    if (!key) keys.set(r.pseudonym, (key = dataKey(r.pseudonym, r.wrapped_key)))
     let segment = segments.get(r.cid)
     if (!segment) segments.set(r.cid, (segment = await ctx.store.get(r.cid)))
     const plain = aeadOpen(key, segment.subarray(r.offset, r.offset + r.length), recordAad(asset.id, r.idx), `record ${r.idx} (line ${r.line} as imported)`)
-    if (columns) {
-      const rec = JSON.parse(plain.toString('utf8')) as Record<string, string>
-      out.push(columns.map((c) => csvField(rec[c] ?? '')).join(','))
-    } else out.push(plain.toString('utf8'))
+    const rec = JSON.parse(plain.toString('utf8')) as Record<string, unknown>
+    // Only the controller sees its own subject ids; anyone else gets the pseudonyms.
+    if (!isController) rec[meta.subject_column] = r.pseudonym
+    if (columns) out.push(columns.map((c) => csvField(String(rec[c] ?? ''))).join(','))
+    else out.push(canonicalJson(rec))
   }
   writeFileSync(opts.out, out.length ? `${out.join('\n')}\n` : '')
-  const logIndex = ctx.db.transaction(() => logExport('granted', rows.length - erased, erased))()
+  const logIndex = logExport('granted', rows.length - erased, erased)
   return { dataset: asset.id, out: opts.out, records: rows.length - erased, erased, logIndex }
 }
 

@@ -19,6 +19,7 @@ export {
   listOutbox,
   outboxKey,
   recoverOutbox,
+  revertOf,
   simulateWrite,
   type AssetPayload,
   type CheckpointPayload,

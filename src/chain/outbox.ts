@@ -161,7 +161,8 @@ function update(db: Db, id: number, fields: Partial<Record<'status' | 'tx_hash' 
   db.prepare(`UPDATE chain_outbox SET ${keys.map((k) => `${k} = ?`).join(', ')}, updated_at = ? WHERE id = ?`).run(...Object.values(fields), Date.now(), id)
 }
 
-function revertOf(error: unknown): ContractFunctionRevertedError | undefined {
+/** The contract revert inside a viem error, if that is what it is. */
+export function revertOf(error: unknown): ContractFunctionRevertedError | undefined {
   if (!(error instanceof BaseError)) return undefined
   const found = error.walk((e) => e instanceof ContractFunctionRevertedError)
   return found instanceof ContractFunctionRevertedError ? found : undefined

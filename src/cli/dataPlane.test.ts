@@ -38,16 +38,45 @@ describe('encrypted data plane: import, export, erasure (breast-cancer CSV)', ()
     assert.equal((await cli('dataset', 'verify', CSV, '--id', id)).code, 0, 'the registered root is the same as dataset register gives')
   })
 
-  it('refuses a member who is not the controller, and logs the refusal; refuses a missing subject column', async () => {
+  it('refuses a member without a grant, and logs the refusal; refuses a missing subject column', async () => {
     const r = await cli('dataset', 'export', id, '--as', 'lab-1', '--purpose', 'dpv:ScientificResearch', '--out', join(work, 'no.csv'))
     assert.equal(r.code, 1)
-    assert.match(r.stderr, /lab-1 is not the controller/)
+    assert.match(r.stderr, /AccessPolicy does not allow lab-1/)
     assert.equal(existsSync(join(work, 'no.csv')), false)
     const leaves = (await cli('log', 'entries', '--json')).json<{ entries: { leaf: string }[] }>().entries.map((x) => JSON.parse(Buffer.from(x.leaf, 'base64').toString()))
     assert.ok(leaves.some((l) => l.type === 'provena.access.export/v1' && l.outcome.startsWith('refused')))
     assert.ok(leaves.some((l) => l.type === 'provena.access.export/v1' && l.outcome === 'granted'))
     const bad = await cli('dataset', 'import', CSV, '--subject-column', 'nope', '--as', 'st-mary')
     assert.match(bad.stderr, /no column "nope"/)
+  })
+
+  it('an on-chain grant lets a member export (pseudonyms, keys released by HPKE) for that purpose only, until revoked or expired', async () => {
+    const out = join(work, 'lab.csv')
+    const exportAs = (who: string, purpose: string) => cli('dataset', 'export', id, '--as', who, '--purpose', purpose, '--out', out, '--json')
+    assert.equal((await cli('access', 'grant', id, '--to', 'lab-1', '--purpose', 'dpv:ScientificResearch', '--as', 'st-mary')).code, 0)
+    const ok = await exportAs('lab-1', 'dpv:ScientificResearch')
+    assert.equal(ok.code, 0, ok.stderr)
+    const rows = readFileSync(out, 'utf8').trimEnd().split('\n')
+    const original = readFileSync(CSV, 'utf8').trimEnd().split('\n')
+    assert.equal(rows.length, original.length)
+    assert.equal(rows[0], original[0], 'same columns')
+    assert.match(rows[1]!, /^[0-9a-f]{64},/, 'subject ids are pseudonyms for a grantee')
+    assert.equal(rows[1]!.slice(65), original[1]!.slice(original[1]!.indexOf(',') + 1), 'the rest of the record is the original')
+    assert.equal((await exportAs('lab-1', 'dpv:Marketing')).code, 1, 'another purpose')
+    assert.equal((await cli('access', 'revoke', id, '--to', 'lab-1', '--as', 'st-mary')).code, 0)
+    assert.equal((await exportAs('lab-1', 'dpv:ScientificResearch')).code, 1, 'revoked')
+    assert.match((await cli('access', 'revoke', id, '--to', 'lab-1', '--as', 'st-mary')).stderr, /no active grant/)
+    assert.match((await cli('access', 'grant', id, '--to', 'lab-1', '--purpose', 'p', '--expires', '2001-01-01T00:00:00Z', '--as', 'st-mary')).stderr, /is in the past/)
+    assert.match((await cli('access', 'grant', id, '--to', 'nobody', '--purpose', 'p', '--as', 'st-mary')).stderr, /no identity "nobody"/)
+    // A grant for an hour, then the chain's clock moves past it.
+    const inAnHour = new Date(Date.now() + 3600_000).toISOString()
+    assert.equal((await cli('access', 'grant', id, '--to', 'lab-1', '--purpose', 'dpv:ScientificResearch', '--expires', inAnHour, '--as', 'st-mary')).code, 0)
+    assert.equal((await exportAs('lab-1', 'dpv:ScientificResearch')).code, 0)
+    const rpcUrl = (await cli('chain', 'info', '--json')).json<{ rpcUrl: string }>().rpcUrl
+    const rpc = (method: string, params: unknown[]) => fetch(rpcUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) })
+    await rpc('evm_increaseTime', [7200])
+    await rpc('evm_mine', [])
+    assert.equal((await exportAs('lab-1', 'dpv:ScientificResearch')).code, 1, 'expired')
   })
 
   it('a tampered segment is refused before decryption: its bytes no longer match their content address', async () => {

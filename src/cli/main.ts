@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander'
+import { registerAccess } from './commands/access.js'
 import { registerChain } from './commands/chain.js'
 import { registerDataset_ } from './commands/dataset.js'
 import { registerDemo } from './commands/demo.js'
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerChain(program)
   registerIdentity(program)
   registerSubject(program)
+  registerAccess(program)
   registerVerify(program)
   registerDemo(program)
   return program

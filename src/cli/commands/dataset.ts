@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import { anchorNow } from '../../app/index.js'
-import { exportDataset, importDataset, unlockIdentity } from '../../access/index.js'
+import { claimDataset, exportDataset, findIdentity, importDataset, isAllowed, memberClient, unlockIdentity } from '../../access/index.js'
 import { registerDataset, verifyDataset } from '../../registry/index.js'
 import { resolveDataDir } from '../../app/index.js'
 import { askPassphrase } from '../passphrase.js'
@@ -46,6 +46,8 @@ export function registerDataset_(program: Command): void {
         const controller = unlockIdentity(resolveDataDir(opts.dir), opts.as, await askPassphrase())
         await withChain(opts, async (p, chain) => {
           const r = await importDataset(dataPlaneContext(p, chain), file, { subjectColumn: opts.subjectColumn, controller, name: opts.name })
+          // The controller claims the dataset in AccessPolicy: from now on the chain decides who may use it.
+          await claimDataset(await memberClient(chain.client, controller), chain.deployment, r.id)
           const anchor = await anchorNow(p, chain)
           emit(opts, { ...r, checkpoint: { treeSize: anchor.anchoredSize, rootHash: anchor.anchoredRoot.toString('hex') } }, () =>
             [
@@ -61,15 +63,23 @@ export function registerDataset_(program: Command): void {
     )
 
   common(dataset.command('export').argument('<dataset>', 'dataset id (or a unique prefix)').description('decrypt a dataset into the format it was imported in; logged'))
-    .requiredOption('--as <name>', 'who exports (today: the dataset\'s controller)')
+    .requiredOption('--as <name>', 'who exports: the controller, or a member with an on-chain grant')
     .requiredOption('--purpose <purpose>', 'why, e.g. dpv:ScientificResearch (recorded in the log)')
     .requiredOption('--out <file>', 'where to write it')
     .action(
       action(async (id: string, opts: CommonOptions & { as: string; purpose: string; out: string }) => {
-        const who = unlockIdentity(resolveDataDir(opts.dir), opts.as, await askPassphrase())
+        const passphrase = await askPassphrase()
+        const dir = resolveDataDir(opts.dir)
+        const who = unlockIdentity(dir, opts.as, passphrase)
         await withChain(opts, async (p, chain) => {
           try {
-            const r = await exportDataset(dataPlaneContext(p, chain), id, { as: who, purpose: opts.purpose, out: opts.out })
+            const r = await exportDataset(dataPlaneContext(p, chain), id, {
+              as: who,
+              purpose: opts.purpose,
+              out: opts.out,
+              isAllowed: (dataset, address, purpose) => isAllowed(chain.client, chain.deployment, dataset, address, purpose),
+              unlockController: (did) => unlockIdentity(dir, findIdentity(dir, did).name, passphrase),
+            })
             emit(opts, r, () => `Exported ${r.records} record(s) of ${short(r.dataset)} to ${r.out}${r.erased ? `; ${r.erased} record(s) of erased subjects left out` : ''}`)
           } finally {
             await anchorNow(p, chain)
