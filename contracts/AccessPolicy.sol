@@ -46,6 +46,9 @@ contract AccessPolicy is AccessControl {
     event AccessGranted(bytes32 indexed dataset, address indexed grantee, bytes32 indexed purpose, uint64 expiresAt);
     /// @notice A grant was revoked.
     event AccessRevoked(bytes32 indexed dataset, address indexed grantee, bytes32 indexed purpose);
+    /// @notice A controller erased a subject: grantees must delete what they exported of these
+    /// datasets under that pseudonym.
+    event SubjectErased(address indexed controller, bytes32 indexed pseudonym, bytes32[] datasets);
 
     /// @param admin The consortium admin: adds and removes members.
     constructor(address admin) {
@@ -120,6 +123,18 @@ contract AccessPolicy is AccessControl {
         if (!g.active) revert AccessPolicyNoGrant(dataset, grantee, purpose);
         g.active = false;
         emit AccessRevoked(dataset, grantee, purpose);
+    }
+
+    /**
+     * @notice Announces that the caller erased the subject behind `pseudonym` (its keyed
+     * pseudonym, never the subject's id) from `datasets`.
+     *
+     * Requirements:
+     * - the caller owns every one of `datasets`.
+     */
+    function announceErasure(bytes32 pseudonym, bytes32[] calldata datasets) external {
+        for (uint256 i = 0; i < datasets.length; ++i) _checkOwner(datasets[i]);
+        emit SubjectErased(msg.sender, pseudonym, datasets);
     }
 
     /**

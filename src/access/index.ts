@@ -13,4 +13,4 @@ export {
 } from './identities.js'
 export { Keystore, type KeystoreFile } from './keystore.js'
 export { controllerSecrets, eraseSubject, exportDataset, importDataset, pseudonymOf, type DataPlaneContext, type ErasureReport, type ExportReport } from './dataPlane.js'
-export { claimDataset, datasetOwner, grantAccess, isAllowed, memberClient, purposeId, revokeAccess } from './policy.js'
+export { announceErasure, claimDataset, datasetOwner, grantAccess, isAllowed, memberClient, purposeId, revokeAccess } from './policy.js'

@@ -80,3 +80,8 @@ export async function isAllowed(client: ChainClient, deployment: Deployment, dat
     args: [`0x${dataset}`, account as Address, purposeId(purpose)],
   })) as boolean
 }
+
+/** Announces an erasure on-chain (AccessPolicy.SubjectErased) for grantees to act on. */
+export async function announceErasure(client: ChainClient, deployment: Deployment, pseudonym: string, datasets: string[]): Promise<Hex> {
+  return send(client, deployment, 'announceErasure', [`0x${pseudonym}`, datasets.map((d) => `0x${d}`)])
+}

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import Database from 'better-sqlite3'
+import { createPublicClient, http, type PublicClient } from 'viem'
+import { AccessPolicyAbi } from '../chain/index.js'
 import { repoRoot, runCli } from '../testing.js'
 
 const CSV = join(repoRoot, 'data', 'breast_cancer.csv')
@@ -104,6 +106,12 @@ describe('encrypted data plane: import, export, erasure (breast-cancer CSV)', ()
     const r = await cli('subject', 'erase', 'BC-0042', '--as', 'st-mary', '--json')
     assert.equal(r.code, 0, r.stderr)
     assert.equal(r.json<{ records: number }>().records, 1)
+    const info = (await cli('chain', 'info', '--json')).json<{ rpcUrl: string; contracts: { AccessPolicy: `0x${string}` } }>()
+    const client = createPublicClient({ transport: http(info.rpcUrl) }) as PublicClient
+    const events = await client.getContractEvents({ address: info.contracts.AccessPolicy, abi: AccessPolicyAbi, eventName: 'SubjectErased', fromBlock: 0n })
+    assert.equal(events.length, 1)
+    assert.equal((events[0]!.args as { pseudonym: string }).pseudonym, `0x${r.json<{ pseudonym: string }>().pseudonym}`)
+    assert.deepEqual((events[0]!.args as { datasets: string[] }).datasets, [`0x${id}`])
     for (const f of ['provena.db', 'provena.db-wal']) {
       if (existsSync(join(dir, f))) assert.equal(readFileSync(join(dir, f)).indexOf(wrapped), -1, `the erased key lingers in ${f}`)
     }

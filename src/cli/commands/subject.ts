@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import { eraseSubject, unlockIdentity } from '../../access/index.js'
+import { announceErasure, eraseSubject, memberClient, unlockIdentity } from '../../access/index.js'
 import { anchorNow, resolveDataDir } from '../../app/index.js'
 import { emit, type CommonOptions } from '../output.js'
 import { askPassphrase } from '../passphrase.js'
@@ -14,12 +14,15 @@ export function registerSubject(program: Command): void {
         const controller = unlockIdentity(resolveDataDir(opts.dir), opts.as, await askPassphrase())
         await withChain(opts, async (p, chain) => {
           const r = eraseSubject(dataPlaneContext(p, chain), subjectId, controller)
+          // Tell grantees on-chain to delete what they exported (the erasure is final already).
+          const tx = await announceErasure(await memberClient(chain.client, controller), chain.deployment, r.pseudonym, r.datasets)
           const a = await anchorNow(p, chain)
-          emit(opts, { ...r, checkpoint: { treeSize: a.anchoredSize } }, () =>
+          emit(opts, { ...r, announcement: tx, checkpoint: { treeSize: a.anchoredSize } }, () =>
             [
               `Erased subject ${subjectId}: ${r.records} record(s) in ${r.datasets.length} dataset(s) can no longer be decrypted or linked`,
               `  pseudonym  ${r.pseudonym}`,
               `  log        entry ${r.logIndex}, anchored in checkpoint of size ${a.anchoredSize}`,
+              `  chain      AccessPolicy.SubjectErased in tx ${tx}: grantees delete their copies`,
             ].join('\n'),
           )
         })
