@@ -259,25 +259,42 @@ export interface ErasureReport {
  * and the salts of their records (their commitments become unlinkable), and logs it.
  */
 export function eraseSubject(ctx: DataPlaneContext, subjectId: string, controller: UnlockedIdentity): ErasureReport {
+  return eraseSubjects(ctx, [subjectId], controller)[0]!
+}
+
+/**
+ * Erases many subjects in one transaction (one log entry each), then checkpoints the
+ * write-ahead log so that no copy of a destroyed key stays on disk.
+ */
+export function eraseSubjects(ctx: DataPlaneContext, subjectIds: readonly string[], controller: UnlockedIdentity): ErasureReport[] {
   requireController(controller)
-  const pseudonym = pseudonymOf(controllerSecrets(controller).pseudonymKey, subjectId)
-  const row = ctx.db.prepare('SELECT wrapped_key, erased_at FROM access_subject_keys WHERE controller = ? AND pseudonym = ?').get(controller.did, pseudonym) as
-    | { wrapped_key: Buffer | null; erased_at: number | null }
-    | undefined
-  if (!row) throw new ProvenaError('ACCESS_UNKNOWN_SUBJECT', `no data of subject "${subjectId}" under controller ${controller.name}`)
-  if (row.erased_at !== null) throw new ProvenaError('ACCESS_ALREADY_ERASED', `subject "${subjectId}" was erased already`)
-  const recs = ctx.db.prepare('SELECT dataset, idx FROM access_records WHERE pseudonym = ? ORDER BY dataset, idx').all(pseudonym) as { dataset: string; idx: number }[]
-  const byDataset = new Map<string, number[]>()
-  for (const r of recs) byDataset.set(r.dataset, [...(byDataset.get(r.dataset) ?? []), r.idx])
-  const report = ctx.db.transaction(() => {
-    ctx.db.prepare('UPDATE access_subject_keys SET wrapped_key = NULL, erased_at = ? WHERE controller = ? AND pseudonym = ?').run(Date.now(), controller.did, pseudonym)
-    for (const [dataset, indexes] of byDataset) destroySalts(ctx, dataset, indexes)
-    const event = { type: 'provena.subject.erased/v1', actor: controller.did, time: new Date().toISOString(), pseudonym, records: recs.length, datasets: [...byDataset.keys()] }
-    const logIndex = ctx.log.append([Buffer.from(canonicalJson(event), 'utf8')])
-    return { pseudonym, records: recs.length, datasets: [...byDataset.keys()], logIndex }
+  const { pseudonymKey } = controllerSecrets(controller)
+  const keyRow = ctx.db.prepare('SELECT erased_at FROM access_subject_keys WHERE controller = ? AND pseudonym = ?')
+  const recsOf = ctx.db.prepare('SELECT dataset, idx FROM access_records WHERE pseudonym = ? ORDER BY dataset, idx')
+  const destroy = ctx.db.prepare('UPDATE access_subject_keys SET wrapped_key = NULL, erased_at = ? WHERE controller = ? AND pseudonym = ?')
+  const reports = ctx.db.transaction(() => {
+    const leaves: Buffer[] = []
+    const out = subjectIds.map((subjectId) => {
+      const pseudonym = pseudonymOf(pseudonymKey, subjectId)
+      const row = keyRow.get(controller.did, pseudonym) as { erased_at: number | null } | undefined
+      if (!row) throw new ProvenaError('ACCESS_UNKNOWN_SUBJECT', `no data of subject "${subjectId}" under controller ${controller.name}`)
+      if (row.erased_at !== null) throw new ProvenaError('ACCESS_ALREADY_ERASED', `subject "${subjectId}" was erased already`)
+      const recs = recsOf.all(pseudonym) as { dataset: string; idx: number }[]
+      const byDataset = new Map<string, number[]>()
+      for (const r of recs) byDataset.set(r.dataset, [...(byDataset.get(r.dataset) ?? []), r.idx])
+      destroy.run(Date.now(), controller.did, pseudonym)
+      for (const [dataset, indexes] of byDataset) destroySalts(ctx, dataset, indexes)
+      const event = { type: 'provena.subject.erased/v1', actor: controller.did, time: new Date().toISOString(), pseudonym, records: recs.length, datasets: [...byDataset.keys()] }
+      leaves.push(Buffer.from(canonicalJson(event), 'utf8'))
+      return { pseudonym, records: recs.length, datasets: [...byDataset.keys()], logIndex: -1 }
+    })
+    // One append for all the events: the log's batch path.
+    const first = ctx.log.append(leaves)
+    out.forEach((r, k) => (r.logIndex = first + k))
+    return out
   })()
-  // secure_delete overwrote the key in the database pages; the write-ahead log still holds
+  // secure_delete overwrote the keys in the database pages; the write-ahead log still holds
   // the pages as they were until a checkpoint copies and truncates it.
   ctx.db.pragma('wal_checkpoint(TRUNCATE)')
-  return report
+  return reports
 }

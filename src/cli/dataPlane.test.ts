@@ -38,6 +38,8 @@ describe('encrypted data plane: import, export, erasure (breast-cancer CSV)', ()
     assert.equal(e.code, 0, e.stderr)
     assert.ok(readFileSync(join(work, 'out.csv')).equals(readFileSync(CSV)))
     assert.equal((await cli('dataset', 'verify', CSV, '--id', id)).code, 0, 'the registered root is the same as dataset register gives')
+    const info = (await cli('store', 'info', '--verify', '--json')).json<{ backend: string; blocks: number; referencedBlocks: number; verified: boolean }>()
+    assert.deepEqual([info.backend, info.blocks, info.referencedBlocks, info.verified], ['fs', stored.length, stored.length, true])
   })
 
   it('refuses a member without a grant, and logs the refusal; refuses a missing subject column', async () => {

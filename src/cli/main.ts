@@ -7,6 +7,7 @@ import { registerIdentity } from './commands/identity.js'
 import { registerInit } from './commands/init.js'
 import { registerLog } from './commands/log.js'
 import { registerModel_ } from './commands/model.js'
+import { registerStore } from './commands/store.js'
 import { registerSubject } from './commands/subject.js'
 import { registerVerify } from './commands/verify.js'
 import { EXIT } from './output.js'
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerIdentity(program)
   registerSubject(program)
   registerAccess(program)
+  registerStore(program)
   registerVerify(program)
   registerDemo(program)
   return program
