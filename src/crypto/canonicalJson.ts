@@ -18,12 +18,13 @@ export function canonicalJsonBytes(value: unknown): Buffer {
   return Buffer.from(canonicalJson(value), 'utf8')
 }
 
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+// String.prototype.isWellFormed (ES2024): false when the string holds a lone surrogate.
+const isWellFormed = (s: string) => (s as unknown as { isWellFormed(): boolean }).isWellFormed()
 
 function serialize(value: unknown, path: string): string {
   switch (typeof value) {
     case 'string':
-      if (LONE_SURROGATE.test(value)) throw cryptoErrors.nonCanonicalValue(path, 'a lone surrogate')
+      if (!isWellFormed(value)) throw cryptoErrors.nonCanonicalValue(path, 'a lone surrogate')
       return JSON.stringify(value)
     case 'number':
       if (!Number.isFinite(value)) throw cryptoErrors.nonCanonicalValue(path, String(value))
