@@ -1,7 +1,7 @@
 import { createHmac, hkdfSync, randomBytes } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { basename } from 'node:path'
-import { aeadOpen, aeadSeal, canonicalJson, openWith, sealTo } from '../crypto/index.js'
+import { aeadOpen, aeadSeal, canonicalJson, openWith, randomBytesPooled, sealTo } from '../crypto/index.js'
 import { ProvenaError } from '../errors.js'
 import {
   commitRecord,
@@ -17,6 +17,7 @@ import {
   type DatasetRegistration,
   type RegistryWriteContext,
 } from '../registry/index.js'
+import { insertMany } from '../db/index.js'
 import { CompactRange } from '../log/index.js'
 import { canonicalJsonBytes, ed25519Seed, sha256Hex } from '../crypto/index.js'
 import { SegmentWriter, type BlobStore } from '../store/index.js'
@@ -41,6 +42,28 @@ export function controllerSecrets(controller: UnlockedIdentity): { kek: Buffer; 
 /** The pseudonym of a subject id: HMAC-SHA256 under the controller's key (hex). */
 export function pseudonymOf(pseudonymKey: Uint8Array, subjectId: string): string {
   return createHmac('sha256', pseudonymKey).update(subjectId, 'utf8').digest('hex')
+}
+
+/**
+ * Reads the subject id of a canonical record. A CSV record is a flat object of strings, so
+ * its `"col":"value"` is read straight from the bytes when the value holds no escape (a
+ * member name inside a string would be escaped); anything else is parsed. Undefined if absent.
+ */
+function subjectReader(column: string, flat: boolean): (canonical: Buffer) => string | undefined {
+  const key = Buffer.from(`${JSON.stringify(column)}:"`, 'utf8')
+  return (canonical) => {
+    if (flat) {
+      const at = canonical.indexOf(key)
+      if (at >= 0) {
+        const start = at + key.length
+        const end = canonical.indexOf(34, start)
+        const escape = canonical.indexOf(92, start)
+        if (end >= 0 && (escape === -1 || escape > end)) return canonical.toString('utf8', start, end)
+      }
+    }
+    const v = (JSON.parse(canonical.toString('utf8')) as Record<string, unknown>)[column]
+    return typeof v === 'string' || typeof v === 'number' ? String(v) : undefined
+  }
 }
 
 const recordAad = (dataset: string, index: number) => Buffer.from(`provena.record/v1:${dataset}:${index}`, 'utf8')
@@ -72,18 +95,20 @@ export async function importDataset(
   const range = new CompactRange()
   const salts: Buffer[] = []
   const commitments: Buffer[] = []
+  const subjectOf = subjectReader(opts.subjectColumn, source.format === 'csv')
   for await (const batch of source.batches()) {
     if (source.columns && !source.columns.includes(opts.subjectColumn)) {
       throw registryErrors.parse(path, 1, `no column "${opts.subjectColumn}" (columns: ${source.columns.join(', ')})`, opts.subjectColumn)
     }
+    const batchSalts = randomBytes(32 * batch.count)
     for (let i = 0; i < batch.count; i++) {
       const canonical = recordBytes(batch, i)
-      const subject = (JSON.parse(canonical.toString('utf8')) as Record<string, unknown>)[opts.subjectColumn]
-      if (typeof subject !== 'string' && typeof subject !== 'number') {
+      const subject = subjectOf(canonical)
+      if (subject === undefined) {
         throw registryErrors.parse(path, batch.lines[i]!, `the record has no subject id in "${opts.subjectColumn}"`, opts.subjectColumn)
       }
       const index = records.length
-      const salt = randomBytes(32)
+      const salt = batchSalts.subarray(32 * i, 32 * i + 32)
       const c = commitRecord(index, salt, canonical)
       range.appendLeafHash(c)
       salts.push(salt)
@@ -126,7 +151,7 @@ export async function importDataset(
     if (row === null) throw new ProvenaError('ACCESS_SUBJECT_ERASED', `a record of ${path} belongs to a subject who was erased`, { hint: 'remove their records before importing' })
     if (row) keys.set(r.pseudonym, { key: aeadOpen(kek, row, keyAad(controller, r.pseudonym), 'a subject data key'), wrapped: undefined })
     else {
-      const key = randomBytes(32)
+      const key = randomBytesPooled(32)
       keys.set(r.pseudonym, { key, wrapped: aeadSeal(kek, key, keyAad(controller, r.pseudonym)) })
     }
   }
@@ -136,13 +161,15 @@ export async function importDataset(
 
   const registration = await storeDatasetRegistration(ctx, committed, opts.name ?? basename(path), () => {
     const now = Date.now()
-    const key = ctx.db.prepare('INSERT INTO access_subject_keys (controller, pseudonym, wrapped_key, created_at) VALUES (?, ?, ?, ?)')
-    for (const [pseudonym, k] of keys) if (k.wrapped) key.run(controller, pseudonym, k.wrapped, now)
+    const keyRows: unknown[] = []
+    for (const [pseudonym, k] of keys) if (k.wrapped) keyRows.push(controller, pseudonym, k.wrapped, now)
+    insertMany(ctx.db, 'access_subject_keys (controller, pseudonym, wrapped_key, created_at)', 4, keyRows)
     ctx.db
       .prepare('INSERT INTO access_datasets (dataset, controller, subject_column, format, columns) VALUES (?, ?, ?, ?, ?)')
       .run(committed.id, controller, opts.subjectColumn, source.format, source.columns ? JSON.stringify(source.columns) : null)
-    const rec = ctx.db.prepare('INSERT INTO access_records (dataset, idx, pseudonym, cid, offset, length) VALUES (?, ?, ?, ?, ?, ?)')
-    records.forEach((r, i) => rec.run(committed.id, i, r.pseudonym, refs[i]!.cid, refs[i]!.offset, refs[i]!.length))
+    const recRows: unknown[] = []
+    records.forEach((r, i) => recRows.push(committed.id, i, r.pseudonym, refs[i]!.cid, refs[i]!.offset, refs[i]!.length))
+    insertMany(ctx.db, 'access_records (dataset, idx, pseudonym, cid, offset, length)', 6, recRows)
   })
   return { ...registration, subjects: keys.size, segments: new Set(refs.map((r) => r.cid)).size }
 }

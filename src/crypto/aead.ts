@@ -1,5 +1,6 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
+import { createCipheriv, createDecipheriv } from 'node:crypto'
 import { cryptoErrors } from './errors.js'
+import { randomBytesPooled } from './random.js'
 
 const NONCE = 12
 const TAG = 16
@@ -11,7 +12,7 @@ const TAG = 16
  */
 export function aeadSeal(key: Uint8Array, plaintext: Uint8Array, aad: Uint8Array = Buffer.alloc(0)): Buffer {
   if (key.length !== 32) throw cryptoErrors.badKey(`AES-256-GCM key must be 32 bytes, got ${key.length}`)
-  const nonce = randomBytes(NONCE)
+  const nonce = randomBytesPooled(NONCE)
   const c = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG })
   c.setAAD(aad)
   return Buffer.concat([nonce, c.update(plaintext), c.final(), c.getAuthTag()])

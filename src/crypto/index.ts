@@ -28,3 +28,4 @@ export {
   type X25519KeyPair,
 } from './hpke.js'
 export { aeadOpen, aeadSeal } from './aead.js'
+export { randomBytesPooled } from './random.js'

@@ -1,5 +1,5 @@
 import type { Statement } from 'better-sqlite3'
-import type { Db } from '../db/index.js'
+import { insertMany, type Db } from '../db/index.js'
 import { borderNodes, CompactRange } from './compactRange.js'
 import { logErrors } from './errors.js'
 import { hashLeaf } from './hasher.js'
@@ -61,30 +61,10 @@ export class SqliteLog implements NodeReader {
         entryRows.push(range.size, leaf, leafHash, now)
         range.appendLeafHash(leafHash, onNode)
       }
-      this.#insertMany('log_entries (idx, leaf, leaf_hash, appended_at)', 4, entryRows)
-      this.#insertMany('log_nodes (level, idx, hash)', 3, nodeRows)
+      insertMany(this.#db, 'log_entries (idx, leaf, leaf_hash, appended_at)', 4, entryRows)
+      insertMany(this.#db, 'log_nodes (level, idx, hash)', 3, nodeRows)
       return first
     })()
-  }
-
-  // Multi-row INSERTs: one statement per ROWS rows costs far less than one per row.
-  readonly #statements = new Map<string, Statement>()
-  #insertMany(target: string, width: number, values: unknown[]): void {
-    const ROWS = 200
-    const rows = values.length / width
-    const statement = (n: number) => {
-      const key = `${target}/${n}`
-      let st = this.#statements.get(key)
-      if (!st) {
-        const row = `(${Array(width).fill('?').join(',')})`
-        st = this.#db.prepare(`INSERT INTO ${target} VALUES ${Array(n).fill(row).join(',')}`)
-        this.#statements.set(key, st)
-      }
-      return st
-    }
-    let at = 0
-    for (; at + ROWS <= rows; at += ROWS) statement(ROWS).run(values.slice(at * width, (at + ROWS) * width))
-    if (at < rows) statement(rows - at).run(values.slice(at * width))
   }
 
   /** MTH of the first `treeSize` entries (default: all). */

@@ -3,6 +3,7 @@ import { basename } from 'node:path'
 import type { Hex } from 'viem'
 import { enqueueOutbox, findOutbox, flushOutbox, simulateWrite } from '../chain/index.js'
 import { canonicalJson, canonicalJsonBytes, sha256Hex } from '../crypto/index.js'
+import { insertMany } from '../db/index.js'
 import { CompactRange } from '../log/index.js'
 import { CommitmentBuilder, commitFileParallel, workerCount } from './commitParallel.js'
 import { assetWrite, findByContent, getAsset, insertAsset, type Asset } from './assets.js'
@@ -166,10 +167,11 @@ export async function storeDatasetRegistration(
       parents: [],
       logIndex,
     })
-    const insert = ctx.db.prepare('INSERT INTO registry_records (dataset, idx, line, salt, commitment) VALUES (?, ?, ?, ?, ?)')
+    const rows: unknown[] = []
     for (let i = 0; i < committed.manifest.records; i++) {
-      insert.run(committed.id, i, committed.lines[i], committed.salts.subarray(32 * i, 32 * i + 32), committed.commitments.subarray(32 * i, 32 * i + 32))
+      rows.push(committed.id, i, committed.lines[i], committed.salts.subarray(32 * i, 32 * i + 32), committed.commitments.subarray(32 * i, 32 * i + 32))
     }
+    insertMany(ctx.db, 'registry_records (dataset, idx, line, salt, commitment)', 5, rows)
     alsoInTransaction?.()
     enqueueOutbox(ctx.db, ctx.outbox.client.chainKey, write)
   })()
