@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { generatePrivateKey } from 'viem/accounts'
 import { ed25519Seed, generateEd25519 } from '../crypto/index.js'
@@ -11,6 +11,8 @@ export interface DataDirConfig {
   createdAt: string
   /** When to anchor while a process runs: after this many entries or this many ms. */
   checkpoint: { everyEntries: number; everyMs: number }
+  /** Where encrypted records live (default fs); `provena store migrate` changes it. */
+  store?: { backend: 'fs' | 'ipfs' }
 }
 
 /** The operator's secrets, in keys/operator.json (mode 0600). */
@@ -75,4 +77,13 @@ export function readOperatorKeys(dir: string): OperatorKeyFile {
     keys = { ...keys, evmPrivateKey: k as `0x${string}` }
   }
   return keys
+}
+
+/** Rewrites provena.json atomically with `change` applied. */
+export function updateConfig(dir: string, change: (c: DataDirConfig) => DataDirConfig): DataDirConfig {
+  const next = change(readConfig(dir))
+  const tmp = `${configPath(dir)}.tmp-${process.pid}`
+  writeFileSync(tmp, JSON.stringify(next, null, 2) + '\n')
+  renameSync(tmp, configPath(dir))
+  return next
 }

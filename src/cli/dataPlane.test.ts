@@ -101,6 +101,21 @@ describe('encrypted data plane: import, export, erasure (breast-cancer CSV)', ()
     }
   })
 
+  it('store migrate moves every block to IPFS (Helia, offline) and back, verified; exports read from either', async () => {
+    const before = (await cli('store', 'info', '--json')).json<{ blocks: number }>().blocks
+    const m = await cli('store', 'migrate', '--to', 'ipfs', '--json')
+    assert.equal(m.code, 0, m.stderr)
+    assert.deepEqual([m.json<{ blocks: number }>().blocks, m.json<{ verified: boolean }>().verified], [before, true])
+    const info = (await cli('store', 'info', '--verify', '--json')).json<{ backend: string; blocks: number; verified: boolean }>()
+    assert.deepEqual([info.backend, info.blocks, info.verified], ['ipfs', before, true])
+    const e = await cli('dataset', 'export', id, '--as', 'st-mary', '--purpose', 'dpv:ScientificResearch', '--out', join(work, 'from-ipfs.csv'))
+    assert.equal(e.code, 0, e.stderr)
+    assert.ok(readFileSync(join(work, 'from-ipfs.csv')).equals(readFileSync(CSV)))
+    assert.match((await cli('store', 'migrate', '--to', 'ipfs')).stderr, /ipfs already/)
+    assert.equal((await cli('store', 'migrate', '--to', 'fs')).code, 0)
+    assert.equal((await cli('store', 'info', '--json')).json<{ backend: string }>().backend, 'fs')
+  })
+
   it('erasure: the key is gone from the database files, the export leaves the subject out, verify reports erased not tampered', async () => {
     const db = new Database(join(dir, 'provena.db'), { readonly: true })
     const wrapped = db.prepare('SELECT wrapped_key FROM access_subject_keys WHERE pseudonym = (SELECT pseudonym FROM access_records WHERE dataset = ? AND idx = 41)').pluck().get(id) as Buffer

@@ -1,9 +1,8 @@
 import { Command } from 'commander'
 import { openChain, openProvena, resolveDataDir, type ChainSession, type Provena } from '../app/index.js'
-import { join } from 'node:path'
 import type { DataPlaneContext } from '../access/index.js'
 import type { RegistryWriteContext } from '../registry/index.js'
-import { FsBlobStore } from '../store/index.js'
+import { openStore } from '../store/index.js'
 import { EXIT, reportError, VerificationFailed, type CommonOptions } from './output.js'
 
 /** Adds the options every command takes. */
@@ -55,7 +54,14 @@ export function registryContext(p: Provena, chain: ChainSession): RegistryWriteC
   return { db: p.db, log: p.log, signer: p.signer, operatorDid: p.operatorDid, outbox: chain.outbox }
 }
 
-/** The data plane's view: the registry's plus the data dir's block store. */
-export function dataPlaneContext(p: Provena, chain: ChainSession): DataPlaneContext {
-  return { ...registryContext(p, chain), store: new FsBlobStore(join(p.dir, 'blobs')) }
+/** Opens the data dir, the chain and the configured block store for the data plane. */
+export async function withDataPlane<T>(opts: CommonOptions, fn: (p: Provena, chain: ChainSession, ctx: DataPlaneContext) => Promise<T>): Promise<T> {
+  return withChain(opts, async (p, chain) => {
+    const store = await openStore(p.dir, p.config.store?.backend ?? 'fs')
+    try {
+      return await fn(p, chain, { ...registryContext(p, chain), store })
+    } finally {
+      await store.close?.()
+    }
+  })
 }

@@ -17,6 +17,8 @@ export interface BlobStore {
   has(cid: string): Promise<boolean>
   delete(cid: string): Promise<void>
   list(): AsyncIterable<string>
+  /** Releases what the backend holds (a node, connections). */
+  close?(): Promise<void>
 }
 
 /** Blocks as files under a directory: <dir>/<two characters of the CID>/<CID>, written atomically and fsynced. */

@@ -5,7 +5,7 @@ import { registerDataset, verifyDataset } from '../../registry/index.js'
 import { resolveDataDir } from '../../app/index.js'
 import { askPassphrase } from '../passphrase.js'
 import { emit, progressBar, short, VerificationFailed, type CommonOptions } from '../output.js'
-import { action, common, dataPlaneContext, registryContext, withChain, withProvena } from '../session.js'
+import { action, common, registryContext, withChain, withDataPlane, withProvena } from '../session.js'
 
 const lineList = (lines: number[]) => (lines.length > 20 ? `${lines.slice(0, 20).join(', ')}, … (${lines.length} in all)` : lines.join(', '))
 
@@ -44,8 +44,8 @@ export function registerDataset_(program: Command): void {
     .action(
       action(async (file: string, opts: CommonOptions & { subjectColumn: string; as: string; name?: string }) => {
         const controller = unlockIdentity(resolveDataDir(opts.dir), opts.as, await askPassphrase())
-        await withChain(opts, async (p, chain) => {
-          const r = await importDataset(dataPlaneContext(p, chain), file, { subjectColumn: opts.subjectColumn, controller, name: opts.name })
+        await withDataPlane(opts, async (p, chain, plane) => {
+          const r = await importDataset(plane, file, { subjectColumn: opts.subjectColumn, controller, name: opts.name })
           // The controller claims the dataset in AccessPolicy: from now on the chain decides who may use it.
           await claimDataset(await memberClient(chain.client, controller), chain.deployment, r.id)
           const anchor = await anchorNow(p, chain)
@@ -71,9 +71,9 @@ export function registerDataset_(program: Command): void {
         const passphrase = await askPassphrase()
         const dir = resolveDataDir(opts.dir)
         const who = unlockIdentity(dir, opts.as, passphrase)
-        await withChain(opts, async (p, chain) => {
+        await withDataPlane(opts, async (p, chain, plane) => {
           try {
-            const r = await exportDataset(dataPlaneContext(p, chain), id, {
+            const r = await exportDataset(plane, id, {
               as: who,
               purpose: opts.purpose,
               out: opts.out,

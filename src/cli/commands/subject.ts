@@ -3,7 +3,7 @@ import { announceErasure, eraseSubject, memberClient, unlockIdentity } from '../
 import { anchorNow, resolveDataDir } from '../../app/index.js'
 import { emit, type CommonOptions } from '../output.js'
 import { askPassphrase } from '../passphrase.js'
-import { action, common, dataPlaneContext, withChain } from '../session.js'
+import { action, common, withDataPlane } from '../session.js'
 
 export function registerSubject(program: Command): void {
   const subject = program.command('subject').description("a data subject's rights")
@@ -12,8 +12,8 @@ export function registerSubject(program: Command): void {
     .action(
       action(async (subjectId: string, opts: CommonOptions & { as: string }) => {
         const controller = unlockIdentity(resolveDataDir(opts.dir), opts.as, await askPassphrase())
-        await withChain(opts, async (p, chain) => {
-          const r = eraseSubject(dataPlaneContext(p, chain), subjectId, controller)
+        await withDataPlane(opts, async (p, chain, plane) => {
+          const r = eraseSubject(plane, subjectId, controller)
           // Tell grantees on-chain to delete what they exported (the erasure is final already).
           const tx = await announceErasure(await memberClient(chain.client, controller), chain.deployment, r.pseudonym, r.datasets)
           const a = await anchorNow(p, chain)
