@@ -14,6 +14,7 @@ export function readVector<T>(name: string): T {
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { startEmbeddedNode, stopEmbeddedNode } from './chain/embeddedNode.js'
+import { revertOf } from './chain/outbox.js'
 
 /** Anvil's first pre-funded dev account (public test mnemonic): a non-operator in tests. */
 export const ANVIL_DEV_KEY_1 = '0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d' as const
@@ -65,4 +66,16 @@ export function runCli(args: string[], env: Record<string, string | undefined> =
       }),
     )
   })
+}
+
+/** The custom error name a contract call reverts with; throws when it does not revert. */
+export async function revertName(p: Promise<unknown>): Promise<string> {
+  try {
+    await p
+  } catch (e) {
+    const r = revertOf(e)
+    if (r) return r.data?.errorName ?? 'unknown'
+    throw e
+  }
+  throw new Error('expected a revert')
 }

@@ -1,24 +1,14 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { BaseError, ContractFunctionRevertedError, keccak256, toHex, type Address, type Hex } from 'viem'
+import { keccak256, toHex, type Address, type Hex } from 'viem'
 import { generatePrivateKey } from 'viem/accounts'
-import { startTestChain } from '../testing.js'
+import { revertName, startTestChain } from '../testing.js'
 import { AccessPolicyAbi, connectChain, deployContract, ensureFunded, type ChainClient } from './index.js'
 
 const role = (name: string) => keccak256(toHex(name))
 const purpose = (p: string) => keccak256(toHex(p))
 const DATASET = `0x${'d5'.repeat(32)}` as Hex
 
-async function revertName(p: Promise<unknown>): Promise<string> {
-  try {
-    await p
-  } catch (e) {
-    const r = e instanceof BaseError ? e.walk((x) => x instanceof ContractFunctionRevertedError) : undefined
-    if (r instanceof ContractFunctionRevertedError) return r.data?.errorName ?? 'unknown'
-    throw e
-  }
-  assert.fail('expected a revert')
-}
 
 describe('AccessPolicy on the embedded chain: allow, deny, expiry, revocation', () => {
   let chain: Awaited<ReturnType<typeof startTestChain>>

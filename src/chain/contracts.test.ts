@@ -1,25 +1,14 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { BaseError, ContractFunctionRevertedError, type Address, type Hex } from 'viem'
+import { type Address, type Hex } from 'viem'
 import { generatePrivateKey } from 'viem/accounts'
 import { hashLeaf, MemoryNodes, consistencyProof } from '../log/index.js'
-import { ANVIL_DEV_KEY_1, readVector, startTestChain } from '../testing.js'
+import { ANVIL_DEV_KEY_1, readVector, revertName, startTestChain } from '../testing.js'
 import { AssetRegistryAbi, CheckpointAnchorAbi, connectChain, deployContract, ensureFunded, type ChainClient } from './index.js'
 
 const h = (b: Buffer | string): Hex => `0x${typeof b === 'string' ? b : b.toString('hex')}`
 const ZERO = h(Buffer.alloc(32))
 
-/** The custom error name a call reverts with (or fails the test). */
-async function revertName(p: Promise<unknown>): Promise<string> {
-  try {
-    await p
-  } catch (e) {
-    const r = e instanceof BaseError ? e.walk((x) => x instanceof ContractFunctionRevertedError) : undefined
-    if (r instanceof ContractFunctionRevertedError) return r.data?.errorName ?? 'unknown'
-    throw e
-  }
-  assert.fail('expected a revert')
-}
 
 describe('contracts on the embedded chain', () => {
   let chain: Awaited<ReturnType<typeof startTestChain>>
