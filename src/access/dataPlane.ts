@@ -1,7 +1,7 @@
 import { createHmac, hkdfSync, randomBytes } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { basename } from 'node:path'
-import { aeadOpen, aeadSeal, canonicalJson, openWith, randomBytesPooled, sealTo } from '../crypto/index.js'
+import { aeadOpen, aeadSeal, canonicalJson, cryptoErrors, openWith, randomBytesPooled, sealTo } from '../crypto/index.js'
 import { ProvenaError } from '../errors.js'
 import {
   commitRecord,
@@ -236,12 +236,13 @@ export async function exportDataset(
   }
   const rows = ctx.db
     .prepare(
-      `SELECT r.idx, r.pseudonym, r.cid, r.offset, r.length, k.wrapped_key, l.line
+      `SELECT r.idx, r.pseudonym, r.cid, r.offset, r.length, k.wrapped_key
        FROM access_records r JOIN access_subject_keys k ON k.controller = ? AND k.pseudonym = r.pseudonym
-       JOIN registry_records l ON l.dataset = r.dataset AND l.idx = r.idx
        WHERE r.dataset = ? ORDER BY r.idx`,
     )
-    .all(meta.controller, asset.id) as { idx: number; pseudonym: string; cid: string; offset: number; length: number; wrapped_key: Buffer | null; line: number }[]
+    .all(meta.controller, asset.id) as { idx: number; pseudonym: string; cid: string; offset: number; length: number; wrapped_key: Buffer | null }[]
+  // A record's line as imported, for error messages only.
+  const lineOf = (idx: number) => ctx.db.prepare('SELECT line FROM registry_records WHERE dataset = ? AND idx = ?').pluck().get(asset.id, idx) as number
   const segments = new Map<string, Buffer>()
   const keys = new Map<string, Buffer>()
   const columns = meta.columns ? (JSON.parse(meta.columns) as string[]) : undefined
@@ -256,8 +257,13 @@ export async function exportDataset(
     if (!key) keys.set(r.pseudonym, (key = dataKey(r.pseudonym, r.wrapped_key)))
     let segment = segments.get(r.cid)
     if (!segment) segments.set(r.cid, (segment = await ctx.store.get(r.cid)))
-    const plain = aeadOpen(key, segment.subarray(r.offset, r.offset + r.length), recordAad(asset.id, r.idx), `record ${r.idx} (line ${r.line} as imported)`)
-    const rec = JSON.parse(plain.toString('utf8')) as Record<string, unknown>
+    let plain: Buffer
+    try {
+      plain = aeadOpen(key, segment.subarray(r.offset, r.offset + r.length), recordAad(asset.id, r.idx))
+    } catch {
+      throw cryptoErrors.decryptFailed(`record ${r.idx} (line ${lineOf(r.idx)} as imported) does not decrypt: its ciphertext or key was altered (GCM tag mismatch)`)
+    }
+    const rec = columns ? parseFlatRecord(plain.toString('utf8')) : (JSON.parse(plain.toString('utf8')) as Record<string, unknown>)
     // Only the controller sees its own subject ids; anyone else gets the pseudonyms.
     if (!isController) rec[meta.subject_column] = r.pseudonym
     if (columns) out.push(columns.map((c) => csvField(String(rec[c] ?? ''))).join(','))
@@ -266,6 +272,22 @@ export async function exportDataset(
   writeFileSync(opts.out, out.length ? `${out.join('\n')}\n` : '')
   const logIndex = logExport('granted', rows.length - erased, erased)
   return { dataset: asset.id, out: opts.out, records: rows.length - erased, erased, logIndex }
+}
+
+/**
+ * Parses the RFC 8785 JSON of a CSV record — a flat object of strings — without JSON.parse:
+ * in it a raw `","` or `":"` can only stand between members (a quote inside a string is
+ * escaped). Values with escapes, or anything unexpected, go through JSON.parse.
+ */
+export function parseFlatRecord(json: string): Record<string, unknown> {
+  if (!json.startsWith('{"') || !json.endsWith('"}') || json.includes('\\')) return JSON.parse(json) as Record<string, unknown>
+  const out: Record<string, string> = {}
+  for (const member of json.slice(2, -2).split('","')) {
+    const sep = member.indexOf('":"')
+    if (sep < 0) return JSON.parse(json) as Record<string, unknown>
+    out[member.slice(0, sep)] = member.slice(sep + 3)
+  }
+  return out
 }
 
 /** RFC 4180 quoting of one CSV field. */

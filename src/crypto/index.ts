@@ -29,3 +29,4 @@ export {
 } from './hpke.js'
 export { aeadOpen, aeadSeal } from './aead.js'
 export { randomBytesPooled } from './random.js'
+export { cryptoErrors } from './errors.js'
