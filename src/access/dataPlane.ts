@@ -162,7 +162,8 @@ export async function importDataset(
   const registration = await storeDatasetRegistration(ctx, committed, opts.name ?? basename(path), () => {
     const now = Date.now()
     const keyRows: unknown[] = []
-    for (const [pseudonym, k] of keys) if (k.wrapped) keyRows.push(controller, pseudonym, k.wrapped, now)
+    // In key order: B-tree inserts in order touch each page once.
+    for (const [pseudonym, k] of [...keys].sort(([a], [b]) => (a < b ? -1 : 1))) if (k.wrapped) keyRows.push(controller, pseudonym, k.wrapped, now)
     insertMany(ctx.db, 'access_subject_keys (controller, pseudonym, wrapped_key, created_at)', 4, keyRows)
     ctx.db
       .prepare('INSERT INTO access_datasets (dataset, controller, subject_column, format, columns) VALUES (?, ?, ?, ?, ?)')
