@@ -5,6 +5,7 @@ import { aeadOpen, aeadSeal, canonicalJson, cryptoErrors, openWith, randomBytesP
 import { ProvenaError } from '../errors.js'
 import {
   commitRecord,
+  datasetManifest,
   destroySalts,
   findByContent,
   getAsset,
@@ -13,7 +14,6 @@ import {
   registryErrors,
   storeDatasetRegistration,
   type CommittedDataset,
-  type DatasetManifest,
   type DatasetRegistration,
   type RegistryWriteContext,
 } from '../registry/index.js'
@@ -117,14 +117,7 @@ export async function importDataset(
     }
   }
   if (records.length === 0) throw registryErrors.empty(path)
-  const manifest: DatasetManifest = {
-    _type: 'provena.dataset.manifest/v1',
-    format: source.format,
-    schema: source.columns ? { columns: source.columns } : null,
-    records: records.length,
-    root: range.root().toString('hex'),
-    commitment: `sha256(0x00 || "provena.record.v1\\0" || uint64be(index) || salt32 || jcs(record)), the RFC 9162 leaf hash`,
-  }
+  const manifest = datasetManifest(source.format, source.columns, records.length, range.root())
   const committed: CommittedDataset = {
     id: sha256Hex(canonicalJsonBytes(manifest)),
     manifest,

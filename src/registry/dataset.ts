@@ -74,14 +74,7 @@ export async function commitDataset(path: string, onProgress?: OnProgress, opts:
   const n = builder.count
   if (n === 0) throw registryErrors.empty(path, source.format === 'csv' ? 'a header but no rows' : 'no records')
   const root = builder.tree.root()
-  const manifest: DatasetManifest = {
-    _type: 'provena.dataset.manifest/v1',
-    format: source.format,
-    schema: columns ? { columns } : null,
-    records: n,
-    root: root.toString('hex'),
-    commitment: COMMITMENT_RULE,
-  }
+  const manifest = datasetManifest(source.format, columns, n, root)
   return {
     id: sha256Hex(canonicalJsonBytes(manifest)),
     manifest,
@@ -95,6 +88,18 @@ export async function commitDataset(path: string, onProgress?: OnProgress, opts:
 
 // Below this size a file is committed on the calling thread: workers cost more than they save.
 const PARALLEL_FROM_BYTES = 16 << 20
+
+/** The manifest of a committed dataset; its RFC 8785 digest is the dataset id. */
+export function datasetManifest(format: DatasetFormat, columns: string[] | undefined, records: number, root: Buffer): DatasetManifest {
+  return {
+    _type: 'provena.dataset.manifest/v1',
+    format,
+    schema: columns ? { columns } : null,
+    records,
+    root: root.toString('hex'),
+    commitment: COMMITMENT_RULE,
+  }
+}
 
 /** What `dataset register` reports. */
 export interface DatasetRegistration {

@@ -3,6 +3,7 @@ export { commitRecord, commitRecordAt, RECORD_DOMAIN } from './commitment.js'
 export { ASSET_REGISTERED, type AssetRegisteredEvent, type RegistryContext, type RegistryWriteContext } from './context.js'
 export {
   commitDataset,
+  datasetManifest,
   destroySalts,
   ERASED_SALT,
   registerDataset,
