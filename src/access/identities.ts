@@ -38,8 +38,12 @@ export function passphraseFromEnv(): string {
   return p
 }
 
-/** Creates an identity: Ed25519 (did:key), X25519 and EVM keys, sealed in the keystore. */
-export function createIdentity(dir: string, name: string, role: string, passphrase: string): Identity {
+/**
+ * Prepares an identity: Ed25519 (did:key), X25519 and EVM keys, sealed for the keystore;
+ * `save()` writes it. Callers that record the identity elsewhere too (the log, the chain
+ * outbox) call `save()` inside their database transaction, so that all or nothing lands.
+ */
+export function prepareIdentity(dir: string, name: string, role: string, passphrase: string): { identity: Identity; save(): void } {
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(name)) throw accessErrors.badName(name)
   if (!(ROLES as readonly string[]).includes(role)) throw accessErrors.badRole(role)
   const ks = Keystore.open(keystorePath(dir), passphrase, true)
@@ -56,7 +60,13 @@ export function createIdentity(dir: string, name: string, role: string, passphra
     createdAt: new Date().toISOString(),
   }
   ks.add(name, { ...identity }, { ed25519Seed: ed25519Seed(signing.privateKey).toString('hex'), x25519: x.privateKey.toString('hex'), evm })
-  ks.save()
+  return { identity, save: () => ks.save() }
+}
+
+/** Creates and saves an identity (see prepareIdentity). */
+export function createIdentity(dir: string, name: string, role: string, passphrase: string): Identity {
+  const { identity, save } = prepareIdentity(dir, name, role, passphrase)
+  save()
   return identity
 }
 

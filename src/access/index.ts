@@ -5,6 +5,7 @@ export {
   keystorePath,
   listIdentities,
   passphraseFromEnv,
+  prepareIdentity,
   ROLES,
   unlockIdentity,
   type Identity,
