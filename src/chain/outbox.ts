@@ -156,7 +156,7 @@ function faultPoint(point: string): void {
   if (process.env.PROVENA_FAULT === point) process.kill(process.pid, 'SIGKILL')
 }
 
-function update(db: Db, id: number, fields: Partial<Record<'status' | 'tx_hash' | 'raw_tx' | 'nonce' | 'block_number' | 'error', unknown>>): void {
+function update(db: Db, id: number, fields: Partial<Record<'status' | 'tx_hash' | 'raw_tx' | 'nonce' | 'block_number' | 'block_hash' | 'error', unknown>>): void {
   const keys = Object.keys(fields)
   db.prepare(`UPDATE chain_outbox SET ${keys.map((k) => `${k} = ?`).join(', ')}, updated_at = ? WHERE id = ?`).run(...Object.values(fields), Date.now(), id)
 }
@@ -225,7 +225,7 @@ async function send(ctx: OutboxContext, row: OutboxRow): Promise<void> {
 
 async function awaitReceipt(ctx: OutboxContext, id: number, hash: Hex): Promise<void> {
   const receipt = await ctx.client.publicClient.waitForTransactionReceipt({ hash, timeout: 120_000 })
-  if (receipt.status === 'success') update(ctx.db, id, { status: 'mined', block_number: Number(receipt.blockNumber), error: null })
+  if (receipt.status === 'success') update(ctx.db, id, { status: 'mined', block_number: Number(receipt.blockNumber), block_hash: receipt.blockHash, error: null })
   else {
     update(ctx.db, id, { status: 'failed', error: `transaction ${hash} reverted in block ${receipt.blockNumber}` })
     throw chainErrors.reverted(`transaction ${hash}`, undefined, undefined)
@@ -272,13 +272,23 @@ export async function flushOutbox(ctx: OutboxContext): Promise<OutboxRow[]> {
  * blocks) and puts back to "decided" every row whose effect is not there. Returns how many.
  */
 export async function recoverOutbox(ctx: OutboxContext): Promise<number> {
+  // Fast path: if the block of the newest mined write is still on the chain with the same
+  // hash, the chain kept everything up to it (a block hash commits to all history).
+  const newest = ctx.db
+    .prepare("SELECT block_number, block_hash FROM chain_outbox WHERE chain = ? AND status = 'mined' ORDER BY block_number DESC LIMIT 1")
+    .get(ctx.client.chainKey) as { block_number: number | null; block_hash: Hex | null } | undefined
+  if (!newest) return 0
+  if (newest.block_number !== null && newest.block_hash) {
+    const block = await ctx.client.publicClient.getBlock({ blockNumber: BigInt(newest.block_number) }).catch(() => undefined)
+    if (block?.hash === newest.block_hash) return 0
+  }
   const head = Number(await ctx.client.publicClient.getBlockNumber())
   let reset = 0
   for (const row of listOutbox(ctx.db, ctx.client.chainKey, ['mined'])) {
     const recent = row.blockNumber === null || row.blockNumber > head - 1024
     if (!recent) continue
     if (await effects[row.kind].isApplied(ctx, row.payload as never)) continue
-    update(ctx.db, row.id, { status: 'decided', tx_hash: null, raw_tx: null, nonce: null, block_number: null, error: 'lost from the chain; re-sending' })
+    update(ctx.db, row.id, { status: 'decided', tx_hash: null, raw_tx: null, nonce: null, block_number: null, block_hash: null, error: 'lost from the chain; re-sending' })
     reset++
   }
   return reset

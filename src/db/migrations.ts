@@ -55,6 +55,7 @@ export const migrations: readonly { version: number; description: string; sql: s
         raw_tx TEXT,
         nonce INTEGER,
         block_number INTEGER,
+        block_hash TEXT,
         error TEXT,
         attempts INTEGER NOT NULL DEFAULT 0,
         created_at INTEGER NOT NULL,
