@@ -149,7 +149,11 @@ export async function importDataset(
     }
   }
   const segments = new SegmentWriter(ctx.store)
-  for (const [index, r] of records.entries()) await segments.add(aeadSeal(keys.get(r.pseudonym)!.key, r.canonical, recordAad(committed.id, index)))
+  for (let index = 0; index < records.length; index++) {
+    const r = records[index]!
+    const full = segments.add(aeadSeal(keys.get(r.pseudonym)!.key, r.canonical, recordAad(committed.id, index)))
+    if (full) await full
+  }
   const refs = await segments.finish()
 
   const registration = await storeDatasetRegistration(ctx, committed, opts.name ?? basename(path), () => {

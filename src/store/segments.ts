@@ -25,14 +25,17 @@ export class SegmentWriter {
     this.#target = target
   }
 
-  /** Appends a ciphertext; its BlockRef (in `refs`, same order) gets its CID when the segment is written. */
-  async add(bytes: Uint8Array): Promise<void> {
+  /**
+   * Appends a ciphertext; its BlockRef (in `refs`, same order) gets its CID when the segment
+   * is written. Returns a promise only when a full segment is being written (await it then).
+   */
+  add(bytes: Uint8Array): Promise<void> | undefined {
     const ref: BlockRef = { cid: '', offset: this.#size, length: bytes.length }
     this.#parts.push(bytes)
     this.#size += bytes.length
     this.#pending.push({ ref })
     this.refs.push(ref)
-    if (this.#size >= this.#target) await this.#flush()
+    return this.#size >= this.#target ? this.#flush() : undefined
   }
 
   /** Writes the last, partial segment. */
