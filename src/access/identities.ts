@@ -31,13 +31,6 @@ export interface UnlockedIdentity extends Identity {
 
 export const keystorePath = (dir: string) => join(dir, 'keys', 'keystore.json')
 
-/** The keystore passphrase: PROVENA_PASSPHRASE. Throws ACCESS_NO_PASSPHRASE without one. */
-export function passphraseFromEnv(): string {
-  const p = process.env.PROVENA_PASSPHRASE
-  if (p === undefined || p === '') throw accessErrors.noPassphrase()
-  return p
-}
-
 /**
  * Prepares an identity: Ed25519 (did:key), X25519 and EVM keys, sealed for the keystore;
  * `save()` writes it. Callers that record the identity elsewhere too (the log, the chain

@@ -4,7 +4,6 @@ export {
   findIdentity,
   keystorePath,
   listIdentities,
-  passphraseFromEnv,
   prepareIdentity,
   ROLES,
   unlockIdentity,

@@ -35,6 +35,3 @@ export interface Deployment {
 /** AssetRegistry.Kind, in contract order. */
 export const ASSET_KINDS = ['dataset', 'model', 'artifact'] as const
 export type AssetKind = (typeof ASSET_KINDS)[number]
-
-/** Every custom error of the contracts, for decoding reverts. */
-export const ALL_ERRORS_ABI = [...AssetRegistryAbi, ...CheckpointAnchorAbi, ...AccessPolicyAbi].filter((e) => e.type === 'error') as Abi

@@ -1,5 +1,5 @@
 export { connectChain, ensureFunded, type ChainClient } from './connect.js'
-export { AccessPolicyAbi, ALL_ERRORS_ABI, ASSET_KINDS, AssetRegistryAbi, CheckpointAnchorAbi, CONTRACTS, PerEntryLogAbi, type AssetKind, type Deployment } from './contracts.js'
+export { AccessPolicyAbi, ASSET_KINDS, AssetRegistryAbi, CheckpointAnchorAbi, CONTRACTS, PerEntryLogAbi, type AssetKind, type Deployment } from './contracts.js'
 export { deployContract, ensureDeployment, findDeployment, type LogIdentity } from './deploy.js'
 export {
   acquireEmbeddedNode,

@@ -44,7 +44,3 @@ export function migrate(db: Db, path = db.name): void {
   }
 }
 
-/** The schema version of an open database. */
-export function schemaVersion(db: Db): number {
-  return db.pragma('user_version', { simple: true }) as number
-}

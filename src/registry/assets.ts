@@ -73,11 +73,6 @@ export function findByContent(db: Db, kind: AssetKind, contentDigest: string): A
   return row && fromRow(db, row)
 }
 
-/** Every asset, oldest first. */
-export function listAssets(db: Db): Asset[] {
-  return (db.prepare('SELECT * FROM registry_assets ORDER BY created_at, id').all() as AssetRow[]).map((r) => fromRow(db, r))
-}
-
 /** Ids of the assets that name `id` as a parent. */
 export function childrenOf(db: Db, id: string): string[] {
   return db.prepare('SELECT child FROM registry_parents WHERE parent = ? ORDER BY child').pluck().all(id) as string[]

@@ -3,7 +3,7 @@ import { basename } from 'node:path'
 import type { Hex } from 'viem'
 import { enqueueOutbox, findOutbox, flushOutbox, simulateWrite, type AssetKind } from '../chain/index.js'
 import { canonicalJson, canonicalJsonBytes, IN_TOTO_PAYLOAD_TYPE, sha256File, sha256Hex, signDsse, type DsseEnvelope } from '../crypto/index.js'
-import { assetWrite, findByContent, getAsset, insertAsset, normaliseId, type Asset } from './assets.js'
+import { assetWrite, findByContent, getAsset, insertAsset, type Asset } from './assets.js'
 import { ASSET_REGISTERED, type AssetRegisteredEvent, type RegistryWriteContext } from './context.js'
 import type { DatasetManifest, OnProgress } from './dataset.js'
 import { registryErrors } from './errors.js'
@@ -140,6 +140,3 @@ function report(ctx: RegistryWriteContext, a: Asset, size: number, existing: boo
     transactionHash: tx ?? null,
   }
 }
-
-/** Normalised ids, for callers that compare. */
-export { normaliseId }
