@@ -17,7 +17,7 @@ import {
 } from '../chain/index.js'
 import { didKeyFromEd25519, ed25519FromSeed, sha256 } from '../crypto/index.js'
 import { openDatabase, type Db } from '../db/index.js'
-import { EMPTY_MAP_ROOT, latestCheckpoint, recordCheckpoint, SqliteLog, type LogSigner, type StoredCheckpoint } from '../log/index.js'
+import { latestCheckpoint, recordCheckpoint, SqliteLog, StoredMap, type LogSigner, type StoredCheckpoint } from '../log/index.js'
 import { dbPath, readConfig, readOperatorKeys, type DataDirConfig } from './dataDir.js'
 
 /** An open data dir: database, log and the operator's identity. */
@@ -26,6 +26,8 @@ export interface Provena {
   config: DataDirConfig
   db: Db
   log: SqliteLog
+  /** The log's state map (the consent map): its root goes into every checkpoint. */
+  map: StoredMap
   signer: LogSigner
   /** did:key of the operator's Ed25519 key: the actor of the operator's log entries. */
   operatorDid: string
@@ -49,6 +51,7 @@ export function openProvena(dir: string): Provena {
     config,
     db,
     log: new SqliteLog(db),
+    map: new StoredMap(db),
     signer: { origin: logOrigin(pair.publicKeyBytes), privateKey: pair.privateKey, publicKey: pair.publicKeyBytes },
     operatorDid: didKeyFromEd25519(pair.publicKeyBytes),
     evmPrivateKey: keys.evmPrivateKey,
@@ -148,7 +151,7 @@ export async function anchorNow(p: Provena, chain: ChainSession): Promise<Anchor
   let checkpoint = latestCheckpoint(p.db)
   if (size > before.treeSize || !checkpoint) {
     checkpoint = p.db.transaction(() => {
-      const c = recordCheckpoint(p.db, p.log, p.signer, EMPTY_MAP_ROOT)
+      const c = recordCheckpoint(p.db, p.log, p.signer, p.map.root())
       if (c.treeSize > before.treeSize) {
         enqueueOutbox(p.db, chain.client.chainKey, {
           kind: 'checkpoint',

@@ -110,7 +110,7 @@ export function verifyLog(input: VerifyInput): VerifyReport {
       }
     }
     if (!c.noteSignature) fail('VERIFY_NO_SIGNATURE', `${where}: no CheckpointAnchored event with its note signature`)
-    else if (!isCheckpointSignatureValid({ origin: input.logInfo.origin, treeSize: c.treeSize, rootHash: c.rootHash }, input.logInfo.logKey, c.noteSignature)) {
+    else if (!isCheckpointSignatureValid({ origin: input.logInfo.origin, treeSize: c.treeSize, rootHash: c.rootHash, mapRoot: c.mapRoot }, input.logInfo.logKey, c.noteSignature)) {
       fail('VERIFY_BAD_SIGNATURE', `${where}: the checkpoint note signature does not verify under the log key held by the contract`)
     }
     previous = c

@@ -128,6 +128,42 @@ export const migrations: readonly { version: number; description: string; sql: s
       CREATE INDEX access_records_subject ON access_records (pseudonym);
     `,
   },
+  {
+    version: 3,
+    description: 'consent: records, current state, the sparse Merkle map, training manifests',
+    sql: `
+      -- log: the state map (sparse Merkle map); its leaves and the 4,096 subtrees at depth 12.
+      CREATE TABLE map_leaves (key BLOB PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+      CREATE TABLE map_buckets (bucket INTEGER PRIMARY KEY, hash BLOB NOT NULL, count INTEGER NOT NULL);
+      -- consent: every record (history), by its hash; the current one per (subject, purpose).
+      CREATE TABLE consent_records (
+        hash BLOB PRIMARY KEY,
+        map_key BLOB NOT NULL,
+        log_index INTEGER NOT NULL,
+        record TEXT NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX consent_records_key ON consent_records (map_key, log_index);
+      CREATE TABLE consent_current (
+        map_key BLOB PRIMARY KEY,
+        record BLOB NOT NULL,
+        subject TEXT NOT NULL,
+        purpose TEXT NOT NULL,
+        state TEXT NOT NULL,
+        valid_from INTEGER NOT NULL,
+        valid_until INTEGER
+      ) WITHOUT ROWID;
+      CREATE INDEX consent_current_subject ON consent_current (subject);
+      CREATE TABLE consent_manifests (
+        hash TEXT PRIMARY KEY,
+        dataset TEXT NOT NULL,
+        purpose TEXT NOT NULL,
+        at TEXT NOT NULL,
+        log_index INTEGER NOT NULL,
+        included BLOB NOT NULL
+      );
+      CREATE INDEX consent_manifests_dataset ON consent_manifests (dataset);
+    `,
+  },
 ]
 
 /** The newest schema version this code knows. */

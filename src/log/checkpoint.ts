@@ -2,20 +2,30 @@ import type { KeyObject } from 'node:crypto'
 import { sha256, signEd25519, verifyEd25519 } from '../crypto/index.js'
 import { logErrors } from './errors.js'
 
-/** A log checkpoint (C2SP tlog-checkpoint): the log's origin, size and root. */
+/**
+ * A log checkpoint (C2SP tlog-checkpoint): the log's origin, size and root, and the root of
+ * the log's state map (the consent map) as an extension line when it is not empty.
+ */
 export interface Checkpoint {
   origin: string
   treeSize: number
   rootHash: Buffer
+  mapRoot?: Buffer | undefined
 }
+
+const MAP_LINE = 'provena-map '
 
 // C2SP signed-note: Ed25519 is signature type 0x01.
 const ED25519_ALG = 0x01
 
-/** The checkpoint body: three lines, "<origin>\n<size>\n<base64 root>\n". */
+/**
+ * The checkpoint body: "<origin>\n<size>\n<base64 root>\n", then "provena-map <base64 map
+ * root>\n" when the map root is given and not 32 zero bytes (an empty map).
+ */
 export function formatCheckpoint(c: Checkpoint): string {
   if (c.origin.length === 0 || /[\n+ ]/.test(c.origin)) throw logErrors.badCheckpoint(`origin "${c.origin}" must be non-empty, with no space, plus or newline`)
-  return `${c.origin}\n${c.treeSize}\n${c.rootHash.toString('base64')}\n`
+  const map = c.mapRoot && c.mapRoot.some((b) => b !== 0) ? `${MAP_LINE}${c.mapRoot.toString('base64')}\n` : ''
+  return `${c.origin}\n${c.treeSize}\n${c.rootHash.toString('base64')}\n${map}`
 }
 
 /** The 4-byte key id of an Ed25519 note key: SHA-256(name ‖ "\n" ‖ 0x01 ‖ key)[:4]. */
@@ -63,7 +73,10 @@ export function openCheckpoint(note: string, name: string, publicKey: Uint8Array
       return raw.length === 68 && raw.subarray(0, 4).equals(keyId) && verifyEd25519(publicKey, Buffer.from(body, 'utf8'), raw.subarray(4))
     })
   if (!verified) throw logErrors.badCheckpoint(`no valid signature by ${name} on the checkpoint`)
-  return { origin, treeSize: Number(sizeText), rootHash }
+  const mapLine = lines.slice(3).find((l) => l.startsWith(MAP_LINE))
+  const mapRoot = mapLine ? Buffer.from(mapLine.slice(MAP_LINE.length), 'base64') : Buffer.alloc(32)
+  if (mapRoot.length !== 32) throw logErrors.badCheckpoint('map root is not 32 bytes of base64')
+  return { origin, treeSize: Number(sizeText), rootHash, mapRoot }
 }
 
 /** Verifies a raw Ed25519 signature over a checkpoint body (as emitted on-chain). */

@@ -27,13 +27,13 @@ export const EMPTY_MAP_ROOT = Buffer.alloc(32)
  * Signs a checkpoint of the log's current size and stores it; returns the stored one when
  * a checkpoint of that size exists already (signing is idempotent per size).
  */
-export function recordCheckpoint(db: Db, log: SqliteLog, signer: LogSigner, mapRoot = EMPTY_MAP_ROOT, now = Date.now()): StoredCheckpoint {
+export function recordCheckpoint(db: Db, log: SqliteLog, signer: LogSigner, mapRoot: Buffer = EMPTY_MAP_ROOT, now = Date.now()): StoredCheckpoint {
   return db.transaction(() => {
     const treeSize = log.size()
     const existing = checkpointAt(db, treeSize)
     if (existing) return existing
     const rootHash = log.rootAt(treeSize)
-    const { note, signature } = signCheckpoint({ origin: signer.origin, treeSize, rootHash }, signer.origin, signer.privateKey, signer.publicKey)
+    const { note, signature } = signCheckpoint({ origin: signer.origin, treeSize, rootHash, mapRoot }, signer.origin, signer.privateKey, signer.publicKey)
     db.prepare('INSERT INTO log_checkpoints (tree_size, root_hash, map_root, note, signature, created_at) VALUES (?, ?, ?, ?, ?, ?)').run(
       treeSize,
       rootHash,

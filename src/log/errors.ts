@@ -10,4 +10,5 @@ export const logErrors = {
     }),
   outOfRange: (what: string) => new ProvenaError('LOG_OUT_OF_RANGE', what),
   badCheckpoint: (what: string) => new ProvenaError('LOG_BAD_CHECKPOINT', what),
+  badMapProof: (what: string) => new ProvenaError('LOG_BAD_MAP_PROOF', what),
 }

@@ -13,3 +13,20 @@ export { digest, EMPTY_ROOT, hashChildren, hashLeaf } from './hasher.js'
 export { consistencyProof, inclusionProof, MemoryNodes, subtreeHash, type NodeReader } from './proofs.js'
 export { SqliteLog, type LogEntry } from './sqliteLog.js'
 export { rootFromInclusionProof, rootsFromConsistencyProof, verifyConsistency, verifyInclusion } from './verify.js'
+export {
+  keyBit,
+  LeavesNode,
+  MAP_EMPTY,
+  mapLeafHash,
+  mapRootOf,
+  proveKey,
+  proveKeys,
+  rootFromMapProof,
+  sortLeaves,
+  verifyMapMultiProof,
+  verifyMapProof,
+  type MapMultiProof,
+  type MapNode,
+  type MapProof,
+} from './sparseMap.js'
+export { StoredMap, type MapChange } from './storedMap.js'

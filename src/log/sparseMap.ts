@@ -1,0 +1,292 @@
+// A sparse Merkle map of 256-bit keys to 32-byte values, with empty subtrees collapsed:
+//
+//   EMPTY             = 32 zero bytes (an empty subtree, at any depth)
+//   leaf(key, value)  = SHA-256(0x00 ‖ key ‖ value)
+//   node(left, right) = SHA-256(0x01 ‖ left ‖ right)
+//
+// A subtree holding no key is EMPTY; one holding exactly one key is that key's leaf hash,
+// wherever it stands (the key inside the leaf fixes its position); one holding two or more
+// is a node of its two halves, split on the next bit of the key (most significant first).
+// So a proof has about log2(n) siblings instead of 256, and the same domain separation as
+// RFC 9162 keeps leaves and nodes apart. contracts/ConsentVerifier.sol checks the same
+// single-key proofs.
+import { hash } from 'node:crypto'
+import { hashChildren } from './hasher.js'
+import { logErrors } from './errors.js'
+
+export const MAP_EMPTY: Buffer = Buffer.alloc(32)
+export const MAP_KEY_BITS = 256
+
+const leafScratch = Buffer.alloc(65)
+
+/** leaf(key, value) = SHA-256(0x00 ‖ key ‖ value). */
+export function mapLeafHash(key: Uint8Array, value: Uint8Array): Buffer {
+  leafScratch[0] = 0
+  leafScratch.set(key, 1)
+  leafScratch.set(value, 33)
+  return Buffer.from(hash('sha256', leafScratch, 'binary'), 'latin1')
+}
+
+/** Bit `depth` of a key, most significant bit of byte 0 first. */
+export function keyBit(key: Uint8Array, depth: number): number {
+  return (key[depth >> 3]! >> (7 - (depth & 7))) & 1
+}
+
+/** Whether two keys agree on their first `bits` bits. */
+export function samePrefix(a: Uint8Array, b: Uint8Array, bits: number): boolean {
+  const whole = bits >> 3
+  for (let i = 0; i < whole; i++) if (a[i] !== b[i]) return false
+  const rest = bits & 7
+  if (rest === 0) return true
+  const mask = (0xff << (8 - rest)) & 0xff
+  return (a[whole]! & mask) === (b[whole]! & mask)
+}
+
+/** Sorted keys with their values: the leaves of a subtree. */
+export interface Leaves {
+  keys: Buffer[]
+  values: Buffer[]
+}
+
+/** First index in [lo, hi) whose key has bit `depth` set (keys sorted, sharing the prefix). */
+function splitLeaves(keys: Buffer[], lo: number, hi: number, depth: number): number {
+  let a = lo
+  let b = hi
+  while (a < b) {
+    const m = (a + b) >>> 1
+    if (keyBit(keys[m]!, depth)) b = m
+    else a = m + 1
+  }
+  return a
+}
+
+/** The hash of the subtree at `depth` holding leaves [lo, hi) (sorted, sharing `depth` bits). */
+export function subtreeOfLeaves(l: Leaves, lo: number, hi: number, depth: number): Buffer {
+  const n = hi - lo
+  if (n === 0) return MAP_EMPTY
+  if (n === 1) return mapLeafHash(l.keys[lo]!, l.values[lo]!)
+  if (depth >= MAP_KEY_BITS) throw logErrors.badMapProof('duplicate key in a map')
+  const mid = splitLeaves(l.keys, lo, hi, depth)
+  return hashChildren(subtreeOfLeaves(l, lo, mid, depth + 1), subtreeOfLeaves(l, mid, hi, depth + 1))
+}
+
+// ---------------------------------------------------------------------------------------
+// Proofs
+
+/**
+ * A proof for one key: the siblings of the path from the root down to where the key's
+ * subtree holds at most one leaf. `bitmap[d]` is '1' when the sibling at depth d is not
+ * EMPTY (only those are listed, root first). `value` is the key's value, or null when the
+ * key is absent; an absent key's path ends either in an empty subtree or in `leaf`, the
+ * one other key stored there.
+ */
+export interface MapProof {
+  key: string
+  value: string | null
+  bitmap: string
+  siblings: string[]
+  leaf?: { key: string; value: string }
+}
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
+function bytes32(h: string, what: string): Buffer {
+  if (!/^[0-9a-f]{64}$/.test(h)) throw logErrors.badMapProof(`${what} is not 32 bytes of lowercase hex`)
+  return Buffer.from(h, 'hex')
+}
+
+/** The root a single-key proof leads to; throws LOG_BAD_MAP_PROOF when malformed. */
+export function rootFromMapProof(p: MapProof): Buffer {
+  const key = bytes32(p.key, 'key')
+  const depth = p.bitmap.length
+  if (depth > MAP_KEY_BITS || !/^[01]*$/.test(p.bitmap)) throw logErrors.badMapProof('bitmap must be at most 256 characters of 0 and 1')
+  let cur: Buffer
+  if (p.value !== null) {
+    if (p.leaf) throw logErrors.badMapProof('a proof of a present key has no other leaf')
+    cur = mapLeafHash(key, bytes32(p.value, 'value'))
+  } else if (p.leaf) {
+    const other = bytes32(p.leaf.key, 'leaf.key')
+    if (other.equals(key) || !samePrefix(other, key, depth)) throw logErrors.badMapProof('the other leaf does not stand on the key\'s path')
+    cur = mapLeafHash(other, bytes32(p.leaf.value, 'leaf.value'))
+  } else cur = MAP_EMPTY
+  let j = p.siblings.length
+  if ([...p.bitmap].filter((c) => c === '1').length !== j) throw logErrors.badMapProof('bitmap and siblings disagree')
+  for (let d = depth - 1; d >= 0; d--) {
+    const sib = p.bitmap[d] === '1' ? bytes32(p.siblings[--j]!, `sibling ${j}`) : MAP_EMPTY
+    cur = keyBit(key, d) ? hashChildren(sib, cur) : hashChildren(cur, sib)
+  }
+  return cur
+}
+
+/** Whether `p` proves its key's value (or absence) under `root`. Never throws. */
+export function verifyMapProof(root: Uint8Array, p: MapProof): boolean {
+  try {
+    return rootFromMapProof(p).equals(root)
+  } catch {
+    return false
+  }
+}
+
+/**
+ * A proof for many keys at once, sharing every node their paths share: a pre-order walk
+ * of the tree along the keys' paths. `shape` has one character per visited subtree that
+ * holds a queried key: 's' (split into its halves) or 't' (terminal: at most one leaf,
+ * given in `leaves` as [key, value] or null when empty). A half with no queried key is
+ * not visited; its hash is the next of `hashes` (EMPTY included).
+ */
+export interface MapMultiProof {
+  keys: string[]
+  shape: string
+  hashes: string[]
+  leaves: ([string, string] | null)[]
+}
+
+/**
+ * Verifies a multiproof against `root` and returns each key's proven value (hex, or null
+ * when absent). Throws LOG_BAD_MAP_PROOF when it is malformed or leads to another root.
+ */
+export function verifyMapMultiProof(root: Uint8Array, p: MapMultiProof): Map<string, string | null> {
+  const keys = p.keys.map((k, i) => bytes32(k, `keys[${i}]`))
+  for (let i = 1; i < keys.length; i++) if (Buffer.compare(keys[i - 1]!, keys[i]!) >= 0) throw logErrors.badMapProof('keys must be sorted and distinct')
+  const out = new Map<string, string | null>()
+  let si = 0
+  let hi = 0
+  let li = 0
+  const visit = (depth: number, lo: number, up: number): Buffer => {
+    const op = p.shape[si++]
+    if (op === 't') {
+      if (li >= p.leaves.length) throw logErrors.badMapProof('too few leaves')
+      const leaf = p.leaves[li++]!
+      if (leaf === null) {
+        for (let i = lo; i < up; i++) out.set(p.keys[i]!, null)
+        return MAP_EMPTY
+      }
+      const k = bytes32(leaf[0], 'leaf key')
+      const v = bytes32(leaf[1], 'leaf value')
+      if (!samePrefix(k, keys[lo]!, depth)) throw logErrors.badMapProof('a leaf does not stand on its keys\' path')
+      for (let i = lo; i < up; i++) out.set(p.keys[i]!, keys[i]!.equals(k) ? leaf[1] : null)
+      return mapLeafHash(k, v)
+    }
+    if (op !== 's' || depth >= MAP_KEY_BITS) throw logErrors.badMapProof('malformed shape')
+    let mid = lo
+    while (mid < up && !keyBit(keys[mid]!, depth)) mid++
+    const next = () => {
+      if (hi >= p.hashes.length) throw logErrors.badMapProof('too few hashes')
+      return bytes32(p.hashes[hi++]!, 'hash')
+    }
+    const left = mid > lo ? visit(depth + 1, lo, mid) : next()
+    const right = up > mid ? visit(depth + 1, mid, up) : next()
+    return hashChildren(left, right)
+  }
+  if (keys.length === 0) throw logErrors.badMapProof('a multiproof proves at least one key')
+  const computed = visit(0, 0, keys.length)
+  if (si !== p.shape.length || hi !== p.hashes.length || li !== p.leaves.length) throw logErrors.badMapProof('proof has unused parts')
+  if (!computed.equals(root)) throw logErrors.badMapProof('the proof leads to another root')
+  return out
+}
+
+// ---------------------------------------------------------------------------------------
+// A tree view: the same walk over an in-memory leaf set or over a stored map's buckets.
+
+/** A subtree the walks below can inspect and split. */
+export interface MapNode {
+  depth: number
+  count(): number
+  hash(): Buffer
+  /** The single leaf of a subtree holding exactly one. */
+  single(): [Buffer, Buffer]
+  /** The two halves (count() >= 2). */
+  children(): [MapNode, MapNode]
+}
+
+/** A subtree over sorted in-memory leaves. */
+export class LeavesNode implements MapNode {
+  constructor(
+    readonly leaves: Leaves,
+    readonly lo: number,
+    readonly hi: number,
+    readonly depth: number,
+  ) {}
+  count(): number {
+    return this.hi - this.lo
+  }
+  hash(): Buffer {
+    return subtreeOfLeaves(this.leaves, this.lo, this.hi, this.depth)
+  }
+  single(): [Buffer, Buffer] {
+    return [this.leaves.keys[this.lo]!, this.leaves.values[this.lo]!]
+  }
+  children(): [MapNode, MapNode] {
+    if (this.depth >= MAP_KEY_BITS) throw logErrors.badMapProof('duplicate key in a map')
+    const mid = splitLeaves(this.leaves.keys, this.lo, this.hi, this.depth)
+    return [new LeavesNode(this.leaves, this.lo, mid, this.depth + 1), new LeavesNode(this.leaves, mid, this.hi, this.depth + 1)]
+  }
+}
+
+/** The single-key proof of `key` in the tree under `root`. */
+export function proveKey(root: MapNode, key: Uint8Array): MapProof {
+  let node = root
+  let bitmap = ''
+  const siblings: string[] = []
+  while (node.count() >= 2) {
+    const [l, r] = node.children()
+    const right = keyBit(key, node.depth) === 1
+    const sib = (right ? l : r).hash()
+    if (sib.equals(MAP_EMPTY)) bitmap += '0'
+    else {
+      bitmap += '1'
+      siblings.push(hex(sib))
+    }
+    node = right ? r : l
+  }
+  const proof: MapProof = { key: hex(key), value: null, bitmap, siblings }
+  if (node.count() === 1) {
+    const [k, v] = node.single()
+    if (k.equals(key)) proof.value = hex(v)
+    else proof.leaf = { key: hex(k), value: hex(v) }
+  }
+  return proof
+}
+
+/** The multiproof of `keys` (any order; duplicates dropped) in the tree under `root`. */
+export function proveKeys(root: MapNode, keys: readonly Uint8Array[]): MapMultiProof {
+  const sorted = [...new Set(keys.map(hex))].sort().map((k) => Buffer.from(k, 'hex'))
+  const proof: MapMultiProof = { keys: sorted.map(hex), shape: '', hashes: [], leaves: [] }
+  const shape: string[] = []
+  const visit = (node: MapNode, lo: number, up: number) => {
+    const n = node.count()
+    if (n <= 1) {
+      shape.push('t')
+      if (n === 0) proof.leaves.push(null)
+      else {
+        const [k, v] = node.single()
+        proof.leaves.push([hex(k), hex(v)])
+      }
+      return
+    }
+    shape.push('s')
+    const [l, r] = node.children()
+    let mid = lo
+    while (mid < up && !keyBit(sorted[mid]!, node.depth)) mid++
+    if (mid > lo) visit(l, lo, mid)
+    else proof.hashes.push(hex(l.hash()))
+    if (up > mid) visit(r, mid, up)
+    else proof.hashes.push(hex(r.hash()))
+  }
+  if (sorted.length > 0) visit(root, 0, sorted.length)
+  proof.shape = shape.join('')
+  return proof
+}
+
+/** Sorts leaves by key (in place on copies) and checks they are distinct. */
+export function sortLeaves(entries: Iterable<[Uint8Array, Uint8Array]>): Leaves {
+  const pairs = [...entries].map(([k, v]) => [Buffer.from(k), Buffer.from(v)] as const)
+  pairs.sort((a, b) => Buffer.compare(a[0], b[0]))
+  for (let i = 1; i < pairs.length; i++) if (pairs[i - 1]![0].equals(pairs[i]![0])) throw logErrors.badMapProof('duplicate key in a map')
+  return { keys: pairs.map((p) => p[0]), values: pairs.map((p) => p[1]) }
+}
+
+/** The root of a map given as key/value pairs (any order). */
+export function mapRootOf(entries: Iterable<[Uint8Array, Uint8Array]>): Buffer {
+  const l = sortLeaves(entries)
+  return subtreeOfLeaves(l, 0, l.keys.length, 0)
+}
