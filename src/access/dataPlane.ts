@@ -345,3 +345,22 @@ export function eraseSubjects(ctx: DataPlaneContext, subjectIds: readonly string
   ctx.db.pragma('wal_checkpoint(TRUNCATE)')
   return reports
 }
+
+/**
+ * Whose each record of an imported dataset is: the controller, and per record the
+ * subject's pseudonym, or null when the subject was erased. Undefined when the dataset
+ * was registered in clear (not imported).
+ */
+export function datasetSubjects(db: DataPlaneContext['db'], dataset: string): { controller: string; subjects: (string | null)[] } | undefined {
+  const meta = db.prepare('SELECT controller FROM access_datasets WHERE dataset = ?').get(dataset) as { controller: string } | undefined
+  if (!meta) return undefined
+  const rows = db
+    .prepare(
+      `SELECT r.pseudonym, k.wrapped_key IS NOT NULL FROM access_records r
+       JOIN access_subject_keys k ON k.controller = ? AND k.pseudonym = r.pseudonym
+       WHERE r.dataset = ? ORDER BY r.idx`,
+    )
+    .raw()
+    .all(meta.controller, dataset) as [string, number][]
+  return { controller: meta.controller, subjects: rows.map(([p, live]) => (live ? p : null)) }
+}

@@ -13,6 +13,8 @@ export interface DataDirConfig {
   checkpoint: { everyEntries: number; everyMs: number }
   /** Where encrypted records live (default fs); `provena store migrate` changes it. */
   store?: { backend: 'fs' | 'ipfs' }
+  /** The controller's own consent purposes: id → the W3C DPV concept it specialises. */
+  purposes?: Record<string, { dpv: string; description?: string }>
 }
 
 /** The operator's secrets, in keys/operator.json (mode 0600). */

@@ -6,17 +6,20 @@ import {
   AssetRegistryBytecode,
   CheckpointAnchorAbi,
   CheckpointAnchorBytecode,
+  ConsentVerifierAbi,
+  ConsentVerifierBytecode,
   PerEntryLogAbi,
   PerEntryLogBytecode,
 } from './artifacts.generated.js'
 
-export { AccessPolicyAbi, AssetRegistryAbi, CheckpointAnchorAbi, PerEntryLogAbi }
+export { AccessPolicyAbi, AssetRegistryAbi, CheckpointAnchorAbi, ConsentVerifierAbi, PerEntryLogAbi }
 
 /** The contracts Provena deploys, by name. */
 export const CONTRACTS = {
   AccessPolicy: { abi: AccessPolicyAbi as Abi, bytecode: AccessPolicyBytecode as Hex },
   AssetRegistry: { abi: AssetRegistryAbi as Abi, bytecode: AssetRegistryBytecode as Hex },
   CheckpointAnchor: { abi: CheckpointAnchorAbi as Abi, bytecode: CheckpointAnchorBytecode as Hex },
+  ConsentVerifier: { abi: ConsentVerifierAbi as Abi, bytecode: ConsentVerifierBytecode as Hex },
   PerEntryLog: { abi: PerEntryLogAbi as Abi, bytecode: PerEntryLogBytecode as Hex },
 } as const
 
@@ -28,6 +31,7 @@ export interface Deployment {
   AssetRegistry: Address
   CheckpointAnchor: Address
   AccessPolicy: Address
+  ConsentVerifier: Address
   /** Block where the first contract was deployed: where event scans start. */
   fromBlock: bigint
 }

@@ -1,7 +1,7 @@
 import type { Address, Hex } from 'viem'
 import type { Db } from '../db/index.js'
 import type { ChainClient } from './connect.js'
-import { CONTRACTS, CheckpointAnchorAbi, type ContractName, type Deployment } from './contracts.js'
+import { CONTRACTS, CheckpointAnchorAbi, ConsentVerifierAbi, type ContractName, type Deployment } from './contracts.js'
 import { chainErrors } from './errors.js'
 
 /** The log identity a CheckpointAnchor is deployed for. */
@@ -21,11 +21,14 @@ export async function deployContract(client: ChainClient, name: ContractName, ar
 }
 
 /** The core contracts, in deployment order. */
-const CORE = ['AssetRegistry', 'CheckpointAnchor', 'AccessPolicy'] as const
+const CORE = ['AssetRegistry', 'CheckpointAnchor', 'AccessPolicy', 'ConsentVerifier'] as const
 type CoreName = (typeof CORE)[number]
 
-const constructorArgs = (client: ChainClient, log: LogIdentity, name: CoreName): readonly unknown[] =>
-  name === 'CheckpointAnchor' ? [client.account.address, log.logKey, log.origin] : [client.account.address]
+function constructorArgs(client: ChainClient, log: LogIdentity, name: CoreName, live: Map<CoreName, { address: Address }>): readonly unknown[] {
+  if (name === 'CheckpointAnchor') return [client.account.address, log.logKey, log.origin]
+  if (name === 'ConsentVerifier') return [live.get('CheckpointAnchor')!.address]
+  return [client.account.address]
+}
 
 /** Recorded core contracts of this chain that still have code there (and, for the anchor, this log's identity). */
 async function liveContracts(db: Db, client: ChainClient, log: LogIdentity): Promise<Map<CoreName, { address: Address; blockNumber: number | null }>> {
@@ -45,6 +48,12 @@ async function liveContracts(db: Db, client: ChainClient, log: LogIdentity): Pro
     }
     live.set(r.name, { address: r.address, blockNumber: r.block_number })
   }
+  // The verifier reads the anchor it was deployed with: not live without that anchor.
+  const verifier = live.get('ConsentVerifier')
+  if (verifier) {
+    const anchor = (await client.publicClient.readContract({ address: verifier.address, abi: ConsentVerifierAbi, functionName: 'anchor' })) as Address
+    if (anchor.toLowerCase() !== live.get('CheckpointAnchor')?.address.toLowerCase()) live.delete('ConsentVerifier')
+  }
   return live
 }
 
@@ -54,6 +63,7 @@ function toDeployment(client: ChainClient, live: Map<CoreName, { address: Addres
     AssetRegistry: live.get('AssetRegistry')!.address,
     CheckpointAnchor: live.get('CheckpointAnchor')!.address,
     AccessPolicy: live.get('AccessPolicy')!.address,
+    ConsentVerifier: live.get('ConsentVerifier')!.address,
     fromBlock: BigInt(Math.min(...[...live.values()].map((c) => c.blockNumber ?? 0))),
   }
 }
@@ -75,7 +85,7 @@ export async function ensureDeployment(db: Db, client: ChainClient, log: LogIden
     'INSERT OR REPLACE INTO chain_deployments (chain, chain_id, name, address, tx_hash, block_number, deployed_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
   )
   for (const name of missing) {
-    const d = await deployContract(client, name, constructorArgs(client, log, name))
+    const d = await deployContract(client, name, constructorArgs(client, log, name, live))
     insert.run(client.chainKey, client.chainId, name, d.address, d.hash, Number(d.blockNumber), Date.now())
     live.set(name, { address: d.address, blockNumber: Number(d.blockNumber) })
   }

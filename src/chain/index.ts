@@ -1,5 +1,5 @@
 export { connectChain, ensureFunded, type ChainClient } from './connect.js'
-export { AccessPolicyAbi, ASSET_KINDS, AssetRegistryAbi, CheckpointAnchorAbi, CONTRACTS, PerEntryLogAbi, type AssetKind, type Deployment } from './contracts.js'
+export { AccessPolicyAbi, ASSET_KINDS, AssetRegistryAbi, CheckpointAnchorAbi, ConsentVerifierAbi, CONTRACTS, PerEntryLogAbi, type AssetKind, type Deployment } from './contracts.js'
 export { deployContract, ensureDeployment, findDeployment, type LogIdentity } from './deploy.js'
 export {
   acquireEmbeddedNode,
@@ -28,4 +28,4 @@ export {
   type OutboxRow,
   type OutboxWrite,
 } from './outbox.js'
-export { readAnchoredCheckpoints, readLatestAnchor, readLogInfo, readRegisteredAssets, type AnchoredCheckpoint, type RegisteredAsset } from './reader.js'
+export { readAnchoredCheckpoints, readAssetRoot, readCheckpointAt, readLatestAnchor, readLatestCheckpoint, readLogInfo, readRegisteredAssets, type AnchoredCheckpoint, type RegisteredAsset } from './reader.js'

@@ -90,3 +90,27 @@ export async function readRegisteredAssets(client: PublicClient, registry: Addre
     }
   })
 }
+
+/** Anchored checkpoint number `index`, or undefined when there is none. */
+export async function readCheckpointAt(client: PublicClient, anchor: Address, index: number): Promise<{ treeSize: number; rootHash: Buffer; mapRoot: Buffer; timestamp: number } | undefined> {
+  const count = Number(await client.readContract({ address: anchor, abi: CheckpointAnchorAbi, functionName: 'checkpointCount' }))
+  if (!Number.isInteger(index) || index < 0 || index >= count) return undefined
+  const c = (await client.readContract({ address: anchor, abi: CheckpointAnchorAbi, functionName: 'checkpointAt', args: [BigInt(index)] })) as { treeSize: bigint; timestamp: bigint; rootHash: Hex; mapRoot: Hex }
+  return { treeSize: Number(c.treeSize), rootHash: unhex(c.rootHash), mapRoot: unhex(c.mapRoot), timestamp: Number(c.timestamp) }
+}
+
+/** The root an asset is registered with in AssetRegistry, or undefined when not registered. */
+export async function readAssetRoot(client: PublicClient, registry: Address, id: string): Promise<Buffer | undefined> {
+  const hexId = `0x${id.replace(/^0x/, '')}` as Hex
+  if (!(await client.readContract({ address: registry, abi: AssetRegistryAbi, functionName: 'isRegistered', args: [hexId] }))) return undefined
+  const a = (await client.readContract({ address: registry, abi: AssetRegistryAbi, functionName: 'getAsset', args: [hexId] })) as { root: Hex }
+  return unhex(a.root)
+}
+
+/** The latest anchored checkpoint with its index, or undefined before the first. */
+export async function readLatestCheckpoint(client: PublicClient, anchor: Address): Promise<{ index: number; treeSize: number; rootHash: Buffer; mapRoot: Buffer; timestamp: number } | undefined> {
+  const count = Number(await client.readContract({ address: anchor, abi: CheckpointAnchorAbi, functionName: 'checkpointCount' }))
+  if (count === 0) return undefined
+  const c = await readCheckpointAt(client, anchor, count - 1)
+  return c && { index: count - 1, ...c }
+}

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander'
 import { registerAccess } from './commands/access.js'
 import { registerChain } from './commands/chain.js'
+import { registerConsent } from './commands/consent.js'
 import { registerDataset_ } from './commands/dataset.js'
 import { registerDemo } from './commands/demo.js'
 import { registerIdentity } from './commands/identity.js'
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerIdentity(program)
   registerSubject(program)
   registerAccess(program)
+  registerConsent(program)
   registerStore(program)
   registerVerify(program)
   registerDemo(program)

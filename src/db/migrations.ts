@@ -150,8 +150,10 @@ export const migrations: readonly { version: number; description: string; sql: s
         purpose TEXT NOT NULL,
         state TEXT NOT NULL,
         valid_from INTEGER NOT NULL,
-        valid_until INTEGER
+        valid_until INTEGER,
+        dataset TEXT
       ) WITHOUT ROWID;
+      CREATE INDEX consent_current_purpose ON consent_current (purpose);
       CREATE INDEX consent_current_subject ON consent_current (subject);
       CREATE TABLE consent_manifests (
         hash TEXT PRIMARY KEY,

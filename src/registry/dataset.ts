@@ -307,3 +307,9 @@ export async function verifyDataset(ctx: RegistryContext, path: string, idOrPref
     schemaChanged,
   }
 }
+
+/** The record commitments of a registered dataset, 32 bytes each in index order. */
+export function datasetCommitments(db: RegistryContext['db'], id: string): Buffer {
+  const rows = db.prepare('SELECT commitment FROM registry_records WHERE dataset = ? ORDER BY idx').pluck().all(id) as Buffer[]
+  return Buffer.concat(rows)
+}

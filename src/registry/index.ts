@@ -4,6 +4,7 @@ export { ASSET_REGISTERED, type AssetRegisteredEvent, type RegistryContext, type
 export {
   commitDataset,
   datasetManifest,
+  datasetCommitments,
   destroySalts,
   ERASED_SALT,
   registerDataset,

@@ -16,7 +16,12 @@ async function chainInfo(p: Provena, chain: ChainSession) {
     operatorDid: p.operatorDid,
     origin: p.signer.origin,
     logKey: p.signer.publicKey.toString('hex'),
-    contracts: { AssetRegistry: chain.deployment.AssetRegistry, CheckpointAnchor: chain.deployment.CheckpointAnchor, AccessPolicy: chain.deployment.AccessPolicy },
+    contracts: {
+      AssetRegistry: chain.deployment.AssetRegistry,
+      CheckpointAnchor: chain.deployment.CheckpointAnchor,
+      AccessPolicy: chain.deployment.AccessPolicy,
+      ConsentVerifier: chain.deployment.ConsentVerifier,
+    },
     anchored: { treeSize: anchored.treeSize, rootHash: anchored.rootHash.toString('hex') },
     logSize: p.log.size(),
     outboxPending: listOutbox(p.db, chain.client.chainKey, ['decided', 'sent']).length,
@@ -31,6 +36,7 @@ function infoText(i: Awaited<ReturnType<typeof chainInfo>>): string {
     `AssetRegistry     ${i.contracts.AssetRegistry}`,
     `CheckpointAnchor  ${i.contracts.CheckpointAnchor}`,
     `AccessPolicy      ${i.contracts.AccessPolicy}`,
+    `ConsentVerifier   ${i.contracts.ConsentVerifier}`,
     `anchored          size ${i.anchored.treeSize} of ${i.logSize} entries, root ${i.anchored.rootHash}`,
     `outbox            ${i.outboxPending} pending`,
   ].join('\n')

@@ -1,0 +1,278 @@
+import { readFileSync, writeFileSync } from 'node:fs'
+import type { Command } from 'commander'
+import { createPublicClient, http, type Address, type PublicClient } from 'viem'
+import { controllerSecrets, datasetSubjects, pseudonymOf, unlockIdentity, type UnlockedIdentity } from '../../access/index.js'
+import { anchorNow, resolveDataDir, updateConfig, type ChainSession, type Provena } from '../../app/index.js'
+import { acquireEmbeddedNode, chainErrors, readAssetRoot, readCheckpointAt, readLatestCheckpoint } from '../../chain/index.js'
+import { sha256Hex } from '../../crypto/index.js'
+import {
+  applyConsentChanges,
+  buildManifest,
+  checkOwnPurpose,
+  consentErrors,
+  consentKey,
+  currentRecord,
+  readConsentFile,
+  recordHistory,
+  recordManifest,
+  resolvePurpose,
+  stateAt,
+  verifyManifest,
+  type AppliedChange,
+  type ConsentChange,
+  type ConsentContext,
+  type ManifestReport,
+  type TrainingManifest,
+} from '../../consent/index.js'
+import { ProvenaError } from '../../errors.js'
+import { verifyMapProof } from '../../log/index.js'
+import { datasetCommitments, getAsset } from '../../registry/index.js'
+import { emit, short, VerificationFailed, type CommonOptions } from '../output.js'
+import { askPassphrase } from '../passphrase.js'
+import { action, common, withChain } from '../session.js'
+
+/** The consent layer's view of an open data dir. */
+export function consentContext(p: Provena): ConsentContext {
+  return { db: p.db, log: p.log, map: p.map, ownPurposes: p.config.purposes }
+}
+
+/** Applies changes and anchors the checkpoint that carries the new map root. */
+async function applyAndAnchor(p: Provena, chain: ChainSession, controller: UnlockedIdentity, changes: ConsentChange[]) {
+  const applied = applyConsentChanges(consentContext(p), controller.did, changes)
+  const a = await anchorNow(p, chain)
+  return { applied, checkpoint: { treeSize: a.anchoredSize, mapRoot: p.map.root().toString('hex'), transactionHash: a.transactionHash } }
+}
+
+function changeText(a: AppliedChange, subject: string): string {
+  const r = a.record
+  return `${r.state === 'given' ? 'Consent given' : r.state === 'withdrawn' ? 'Consent withdrawn' : 'Consent refused'}: subject ${subject} for ${r.purpose.id}${r.validUntil ? ` until ${r.validUntil}` : ''} (record ${short(a.hash)}, log entry ${a.logIndex})`
+}
+
+interface ChangeOptions extends CommonOptions {
+  subject: string
+  purpose: string
+  as: string
+  expires?: string
+  dataset?: string
+  signer?: string
+  issued?: string
+  signature?: string
+}
+
+export function registerConsent(program: Command): void {
+  const consent = program.command('consent').description('consent records, the consent map and the training gate')
+
+  const change = (name: 'grant' | 'withdraw' | 'refuse', state: 'given' | 'withdrawn' | 'refused', description: string) => {
+    const cmd = common(consent.command(name).description(description))
+      .requiredOption('--subject <id>', "the controller's own subject id (pseudonymised before use)")
+      .requiredOption('--purpose <purpose>', 'a W3C DPV purpose (dpv:ScientificResearch) or one of your own')
+      .requiredOption('--as <name>', 'the controller identity')
+      .option('--dataset <id>', 'limit the consent to one dataset')
+      .option('--signer <did>', "the subject's did:key, when the subject signed the statement")
+      .option('--issued <iso-time>', 'when the subject signed it')
+      .option('--signature <base64>', "the subject's Ed25519 signature of the consent statement")
+    if (state === 'given') cmd.option('--expires <iso-time>', 'when the consent ends (default: until withdrawn)')
+    cmd.action(
+      action(async (opts: ChangeOptions) => {
+        const controller = unlockIdentity(resolveDataDir(opts.dir), opts.as, await askPassphrase())
+        const { pseudonymKey } = controllerSecrets(controller)
+        if ((opts.signer || opts.signature || opts.issued) && !(opts.signer && opts.signature && opts.issued)) {
+          throw new ProvenaError('CLI_BAD_ARGUMENT', 'a subject signature needs --signer, --issued and --signature together')
+        }
+        await withChain(opts, async (p, chain) => {
+          const dataset = opts.dataset ? getAsset(p.db, opts.dataset).id : null
+          const c: ConsentChange = {
+            pseudonym: pseudonymOf(pseudonymKey, opts.subject),
+            subjectId: opts.subject,
+            purpose: opts.purpose,
+            state,
+            expires: opts.expires ?? null,
+            dataset,
+            signature: opts.signer ? { signer: opts.signer, issued: opts.issued!, signature: opts.signature! } : undefined,
+          }
+          const r = await applyAndAnchor(p, chain, controller, [c])
+          const a = r.applied[0]!
+          emit(opts, { ...a, checkpoint: r.checkpoint }, () => `${changeText(a, opts.subject)}\n  map root ${r.checkpoint.mapRoot}, anchored at size ${r.checkpoint.treeSize}`)
+        })
+      }),
+    )
+  }
+  change('grant', 'given', "record a subject's consent to a purpose")
+  change('withdraw', 'withdrawn', "record a subject's withdrawal: every later manifest leaves their records out")
+  change('refuse', 'refused', "record a subject's refusal of a purpose")
+
+  common(consent.command('import').argument('<file>', 'CSV (subject,purpose,action[,expires,dataset,signer,issued,signature]) or JSON Lines').description('apply many consent changes at once: all or none'))
+    .requiredOption('--as <name>', 'the controller identity')
+    .action(
+      action(async (file: string, opts: CommonOptions & { as: string }) => {
+        const rows = readConsentFile(file)
+        const controller = unlockIdentity(resolveDataDir(opts.dir), opts.as, await askPassphrase())
+        const { pseudonymKey } = controllerSecrets(controller)
+        await withChain(opts, async (p, chain) => {
+          const changes: ConsentChange[] = rows.map((r) => ({
+            pseudonym: pseudonymOf(pseudonymKey, r.subjectId),
+            subjectId: r.subjectId,
+            purpose: r.purpose,
+            state: r.state,
+            expires: r.expires,
+            dataset: r.dataset ? getAsset(p.db, r.dataset).id : null,
+            signature: r.signature,
+            where: `${file}:${r.line}`,
+          }))
+          const r = await applyAndAnchor(p, chain, controller, changes)
+          const counts: Record<string, number> = {}
+          for (const a of r.applied) counts[a.record.state] = (counts[a.record.state] ?? 0) + 1
+          emit(opts, { file, changes: r.applied.length, byState: counts, firstLogIndex: r.applied[0]?.logIndex ?? null, checkpoint: r.checkpoint }, () =>
+            `Applied ${r.applied.length} consent change(s) from ${file} (${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ') || 'none'})\n  map root ${r.checkpoint.mapRoot}, anchored at size ${r.checkpoint.treeSize}`,
+          )
+        })
+      }),
+    )
+
+  common(consent.command('show').description("a subject's consents: current state, history, proofs against the anchored map"))
+    .requiredOption('--subject <id>', "the controller's own subject id")
+    .requiredOption('--as <name>', 'the controller identity')
+    .option('--purpose <purpose>', 'only this purpose')
+    .action(
+      action(async (opts: CommonOptions & { subject: string; as: string; purpose?: string }) => {
+        const controller = unlockIdentity(resolveDataDir(opts.dir), opts.as, await askPassphrase())
+        const pseudonym = pseudonymOf(controllerSecrets(controller).pseudonymKey, opts.subject)
+        await withChain(opts, async (p, chain) => {
+          await anchorNow(p, chain)
+          const anchored = await readLatestCheckpoint(chain.client.publicClient, chain.deployment.CheckpointAnchor)
+          const purposes = opts.purpose
+            ? [resolvePurpose(opts.purpose, p.config.purposes).id]
+            : (p.db.prepare('SELECT DISTINCT purpose FROM consent_current WHERE subject = ? ORDER BY purpose').pluck().all(pseudonym) as string[])
+          const now = Date.now()
+          const consents = purposes.map((purpose) => {
+            const key = consentKey(pseudonym, purpose)
+            const cur = currentRecord(p.db, key)
+            const proof = p.map.prove(key)
+            return {
+              purpose,
+              state: cur ? stateAt(cur.record, now) : 'no-consent',
+              record: cur?.record ?? null,
+              recordHash: cur?.hash.toString('hex') ?? null,
+              history: recordHistory(p.db, key).map((h) => ({ logIndex: h.logIndex, hash: h.hash.toString('hex'), state: h.record.state, recordedAt: h.record.recordedAt, validUntil: h.record.validUntil })),
+              mapProof: proof,
+              proofVerified: anchored ? verifyMapProof(anchored.mapRoot, proof) : false,
+            }
+          })
+          const json = { subject: opts.subject, pseudonym, checkpoint: anchored ? { index: anchored.index, treeSize: anchored.treeSize, mapRoot: anchored.mapRoot.toString('hex') } : null, consents }
+          emit(opts, json, () =>
+            [
+              `Subject ${opts.subject} (pseudonym ${short(pseudonym)})${consents.length ? '' : ': no consent recorded'}`,
+              ...consents.flatMap((c) => [
+                `  ${c.purpose}: ${c.state}${c.record?.validUntil ? ` (until ${c.record.validUntil})` : ''}; map proof ${c.proofVerified ? 'verified against the anchored map root' : 'NOT verified'}`,
+                ...c.history.map((h) => `    log ${String(h.logIndex).padStart(6)}  ${h.recordedAt}  ${h.state}  ${short(h.hash)}`),
+              ]),
+            ].join('\n'),
+          )
+        })
+      }),
+    )
+
+  common(consent.command('check').description('the training gate: which records of a dataset may be used for a purpose, as a verifiable manifest'))
+    .requiredOption('--dataset <id>', 'an imported dataset (id or unique prefix)')
+    .requiredOption('--purpose <purpose>', 'the purpose of the training')
+    .option('--at <iso-time>', 'the instant the consents must hold (default: now)')
+    .requiredOption('--out <file>', 'where to write the manifest (RFC 8785 JSON)')
+    .action(
+      action(async (opts: CommonOptions & { dataset: string; purpose: string; at?: string; out: string }) => {
+        const at = opts.at ? Date.parse(opts.at) : Date.now()
+        if (Number.isNaN(at)) throw consentErrors.badTime(opts.at!, '--at')
+        await withChain(opts, async (p, chain) => {
+          const asset = getAsset(p.db, opts.dataset)
+          const plane = datasetSubjects(p.db, asset.id)
+          if (!plane) throw consentErrors.notImported(asset.id)
+          resolvePurpose(opts.purpose, p.config.purposes)
+          // The manifest is built against an anchored checkpoint that holds the current map root.
+          await anchorNow(p, chain)
+          const cp = await readLatestCheckpoint(chain.client.publicClient, chain.deployment.CheckpointAnchor)
+          if (!cp) throw consentErrors.notAnchored('no checkpoint is anchored yet')
+          const built = buildManifest(
+            consentContext(p),
+            { id: asset.id, root: asset.root, controller: plane.controller, commitments: datasetCommitments(p.db, asset.id), subjects: plane.subjects },
+            opts.purpose,
+            at,
+            { ...cp, chainId: chain.client.chainId, checkpointAnchor: chain.deployment.CheckpointAnchor, assetRegistry: chain.deployment.AssetRegistry },
+          )
+          writeFileSync(opts.out, built.bytes)
+          const logIndex = recordManifest(consentContext(p), built.manifest, built.hash, p.operatorDid)
+          await anchorNow(p, chain)
+          const reasons: Record<string, number> = {}
+          for (const e of built.manifest.excluded) reasons[e.reason] = (reasons[e.reason] ?? 0) + 1
+          emit(opts, { manifest: opts.out, hash: built.hash, logIndex, dataset: asset.id, purpose: opts.purpose, at: built.manifest.at, included: built.manifest.included.length, excluded: reasons, checkpoint: built.manifest.checkpoint }, () =>
+            [
+              `Training manifest ${opts.out} (sha256 ${built.hash}, log entry ${logIndex})`,
+              `  dataset   ${asset.id} (${plane.subjects.length} records), purpose ${opts.purpose}, at ${built.manifest.at}`,
+              `  included  ${built.manifest.included.length}`,
+              `  excluded  ${built.manifest.excluded.length}${built.manifest.excluded.length ? ` (${Object.entries(reasons).map(([k, v]) => `${v} ${k}`).join(', ')})` : ''}`,
+              `  proofs    against the consent map root anchored at checkpoint ${built.manifest.checkpoint.index} (size ${built.manifest.checkpoint.treeSize})`,
+            ].join('\n'),
+          )
+        })
+      }),
+    )
+
+  common(consent.command('verify-manifest').argument('<manifest>', 'a training manifest').description('check a training manifest from the chain and its proofs alone: no database'))
+    .action(
+      action(async (file: string, opts: CommonOptions) => {
+        let bytes: Buffer
+        try {
+          bytes = readFileSync(file)
+        } catch (e) {
+          throw new ProvenaError('CONSENT_MANIFEST_UNREADABLE', `cannot read ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`)
+        }
+        let m: TrainingManifest
+        try {
+          m = JSON.parse(bytes.toString('utf8')) as TrainingManifest
+        } catch {
+          throw new ProvenaError('CONSENT_MANIFEST_INVALID', `${file} is not JSON`)
+        }
+        if (typeof m?.chain?.checkpointAnchor !== 'string' || typeof m?.checkpoint?.index !== 'number') throw new ProvenaError('CONSENT_MANIFEST_INVALID', `${file} is not a training manifest (no chain or checkpoint)`)
+        // Only the chain: --rpc-url, PROVENA_RPC_URL, or the data dir's embedded node.
+        const rpcUrl = opts.rpcUrl ?? process.env.PROVENA_RPC_URL
+        const lease = rpcUrl ? undefined : await acquireEmbeddedNode(resolveDataDir(opts.dir))
+        const url = rpcUrl ?? lease!.info.rpcUrl
+        let report: ManifestReport
+        try {
+          const client = createPublicClient({ transport: http(url, { retryCount: 0 }) }) as PublicClient
+          const chainId = await client.getChainId().catch((e) => {
+            throw chainErrors.unreachable(url, e)
+          })
+          if (chainId !== m.chain.chainId) throw new ProvenaError('CONSENT_MANIFEST_INVALID', `the manifest was anchored on chain ${m.chain.chainId}; ${url} is chain ${chainId}`)
+          const checkpoint = await readCheckpointAt(client, m.chain.checkpointAnchor as Address, m.checkpoint.index).catch(() => undefined)
+          const datasetRoot = await readAssetRoot(client, m.chain.assetRegistry as Address, m.dataset.id).catch(() => undefined)
+          report = verifyManifest(m, { checkpoint, datasetRoot })
+        } finally {
+          await lease?.release()
+        }
+        const hash = sha256Hex(bytes)
+        emit(opts, { ...report, manifest: file, hash }, () =>
+          report.ok
+            ? [
+                `VERIFIED: ${file} (sha256 ${hash})`,
+                `  dataset ${report.dataset}: ${report.included} record(s) included, consent valid for ${report.purpose} at ${report.at}`,
+                `  excluded: ${Object.entries(report.excluded).map(([k, v]) => `${v} ${k}`).join(', ') || 'none'}, each with its reason proven`,
+                `  against the consent map root anchored on chain ${m.chain.chainId} at checkpoint ${m.checkpoint.index}`,
+              ].join('\n')
+            : [`FAILED: ${file}: ${report.problems[0]}`, ...report.problems.slice(1, 10).map((x) => `  also: ${x}`)].join('\n'),
+        )
+        if (!report.ok) throw new VerificationFailed()
+      }),
+    )
+
+  const purpose = consent.command('purpose').description("the controller's own purposes")
+  common(purpose.command('add').argument('<id>', 'the purpose id, e.g. train-sepsis-model').description('declare an own purpose, specialising a W3C DPV purpose'))
+    .requiredOption('--dpv <concept>', 'the DPV purpose it specialises, e.g. dpv:ResearchAndDevelopment')
+    .option('--description <text>', 'what it is for')
+    .action(
+      action(async (id: string, opts: CommonOptions & { dpv: string; description?: string }) => {
+        checkOwnPurpose(id, opts.dpv)
+        const dir = resolveDataDir(opts.dir)
+        updateConfig(dir, (c) => ({ ...c, purposes: { ...c.purposes, [id]: { dpv: opts.dpv, ...(opts.description ? { description: opts.description } : {}) } } }))
+        emit(opts, { id, dpv: opts.dpv }, () => `Purpose ${id} declared (a ${opts.dpv})`)
+      }),
+    )
+}

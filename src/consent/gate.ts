@@ -1,0 +1,188 @@
+// The training gate: which records of a dataset may be used for a purpose at a time, as a
+// training manifest that anyone can check against the chain. Outside checkers rely on
+// `included: [{index, commitment, ...}]` and `excluded: [{index, reason, ...}]`.
+import { canonicalJsonBytes, sha256Hex } from '../crypto/index.js'
+import type { MapMultiProof } from '../log/index.js'
+import { consentErrors } from './errors.js'
+import { resolvePurpose, type Purpose } from './purposes.js'
+import { consentKey, type ConsentRecord } from './records.js'
+import type { ConsentContext } from './store.js'
+
+export const MANIFEST_TYPE = 'provena.training-manifest/v1'
+
+export type ExclusionReason = 'no-consent' | 'other-dataset' | 'withdrawn' | 'refused' | 'expired' | 'not-yet-valid' | 'erased'
+
+export interface IncludedRecord {
+  index: number
+  commitment: string
+  subject: string
+  consent: string
+}
+
+export interface ExcludedRecord {
+  index: number
+  commitment: string
+  reason: ExclusionReason
+  /** The subject's pseudonym (absent for erased subjects: nothing links them any more). */
+  subject?: string
+  /** The hash of the consent record behind the reason, when there is one. */
+  consent?: string
+}
+
+export interface TrainingManifest {
+  type: typeof MANIFEST_TYPE
+  dataset: { id: string; root: string; records: number }
+  purpose: Purpose
+  at: string
+  controller: string
+  chain: { chainId: number; checkpointAnchor: string; assetRegistry: string }
+  checkpoint: { index: number; treeSize: number; rootHash: string; mapRoot: string }
+  included: IncludedRecord[]
+  excluded: ExcludedRecord[]
+  /** Every consent record the manifest relies on, by its SHA-256. */
+  consentRecords: Record<string, ConsentRecord>
+  /** One proof of every key the manifest names (present or absent) under checkpoint.mapRoot. */
+  mapProof: MapMultiProof
+  createdAt: string
+}
+
+/** What the gate needs to know of the dataset (from the registry and the data plane). */
+export interface GateDataset {
+  id: string
+  root: string
+  controller: string
+  /** Per record: the commitment (32 bytes each, in index order). */
+  commitments: Buffer
+  /** Per record: the subject's pseudonym, or null when the subject was erased. */
+  subjects: (string | null)[]
+}
+
+/** The anchored checkpoint the manifest is built against. */
+export interface AnchoredState {
+  index: number
+  treeSize: number
+  rootHash: Buffer
+  mapRoot: Buffer
+  chainId: number
+  checkpointAnchor: string
+  assetRegistry: string
+}
+
+interface CurrentRow {
+  subject: string
+  record: Buffer
+  state: string
+  valid_from: number
+  valid_until: number | null
+  dataset: string | null
+}
+
+/**
+ * Checks every record of the dataset against the subject's current consent for the
+ * purpose at `at` (ms), and builds the manifest with one multiproof of the consent map.
+ * The map must be in the state the anchored checkpoint commits to.
+ */
+export function buildManifest(
+  ctx: ConsentContext,
+  ds: GateDataset,
+  purposeId: string,
+  at: number,
+  anchored: AnchoredState,
+  onProgress?: (phase: string) => void,
+): { manifest: TrainingManifest; bytes: Buffer; hash: string; checkSeconds: number } {
+  const purpose = resolvePurpose(purposeId, ctx.ownPurposes)
+  if (!ctx.map.root().equals(anchored.mapRoot)) throw consentErrors.notAnchored('consent changed after the latest anchored checkpoint: its map root is not the current one')
+  const current = new Map<string, CurrentRow>()
+  for (const row of ctx.db.prepare('SELECT subject, record, state, valid_from, valid_until, dataset FROM consent_current WHERE purpose = ?').iterate(purpose.id) as Iterable<CurrentRow>) {
+    current.set(row.subject, row)
+  }
+  onProgress?.('checking records')
+  const t0 = performance.now()
+  const n = ds.subjects.length
+  // The check itself: one lookup and a few comparisons a record.
+  const verdict = new Array<ExclusionReason | null>(n)
+  for (let i = 0; i < n; i++) {
+    const s = ds.subjects[i]
+    if (s === null || s === undefined) {
+      verdict[i] = 'erased'
+      continue
+    }
+    const c = current.get(s)
+    if (!c) verdict[i] = 'no-consent'
+    else if (c.state !== 'given') verdict[i] = c.state as ExclusionReason
+    else if (c.valid_from > at) verdict[i] = 'not-yet-valid'
+    else if (c.valid_until !== null && at >= c.valid_until) verdict[i] = 'expired'
+    else if (c.dataset !== null && c.dataset !== ds.id) verdict[i] = 'other-dataset'
+    else verdict[i] = null
+  }
+  const checkSeconds = (performance.now() - t0) / 1000
+
+  onProgress?.('collecting records and proofs')
+  const hex = (i: number) => ds.commitments.toString('hex', 32 * i, 32 * i + 32)
+  const included: IncludedRecord[] = []
+  const excluded: ExcludedRecord[] = []
+  const hashes = new Set<string>()
+  const keys = new Map<string, Buffer>()
+  for (let i = 0; i < n; i++) {
+    const s = ds.subjects[i]
+    const v = verdict[i]
+    if (s === null || s === undefined) {
+      excluded.push({ index: i, commitment: hex(i), reason: 'erased' })
+      continue
+    }
+    if (!keys.has(s)) keys.set(s, consentKey(s, purpose.id))
+    const c = current.get(s)
+    const consent = c?.record.toString('hex')
+    if (consent) hashes.add(consent)
+    if (v === null) included.push({ index: i, commitment: hex(i), subject: s, consent: consent! })
+    else excluded.push({ index: i, commitment: hex(i), reason: v!, subject: s, ...(consent ? { consent } : {}) })
+  }
+  const consentRecords: Record<string, ConsentRecord> = {}
+  const byHash = ctx.db.prepare('SELECT record FROM consent_records WHERE hash = ?').pluck()
+  for (const h of [...hashes].sort()) consentRecords[h] = JSON.parse(byHash.get(Buffer.from(h, 'hex')) as string) as ConsentRecord
+  const mapProof: MapMultiProof = keys.size ? ctx.map.proveMany([...keys.values()]) : { keys: [], shape: '', hashes: [], leaves: [] }
+  const manifest: TrainingManifest = {
+    type: MANIFEST_TYPE,
+    dataset: { id: ds.id, root: ds.root, records: n },
+    purpose,
+    at: new Date(at).toISOString(),
+    controller: ds.controller,
+    chain: { chainId: anchored.chainId, checkpointAnchor: anchored.checkpointAnchor, assetRegistry: anchored.assetRegistry },
+    checkpoint: { index: anchored.index, treeSize: anchored.treeSize, rootHash: anchored.rootHash.toString('hex'), mapRoot: anchored.mapRoot.toString('hex') },
+    included,
+    excluded,
+    consentRecords,
+    mapProof,
+    createdAt: new Date().toISOString(),
+  }
+  const bytes = canonicalJsonBytes(manifest)
+  return { manifest, bytes, hash: sha256Hex(bytes), checkSeconds }
+}
+
+/** Logs a manifest (its hash and counts) and remembers which records it included. */
+export function recordManifest(ctx: ConsentContext, m: TrainingManifest, hash: string, actor: string): number {
+  const reasons: Record<string, number> = {}
+  for (const e of m.excluded) reasons[e.reason] = (reasons[e.reason] ?? 0) + 1
+  const event = {
+    type: 'provena.consent.manifest/v1',
+    actor,
+    time: new Date().toISOString(),
+    manifest: hash,
+    dataset: m.dataset.id,
+    purpose: m.purpose.id,
+    at: m.at,
+    checkpoint: m.checkpoint.index,
+    included: m.included.length,
+    excluded: reasons,
+  }
+  return ctx.db.transaction(() => {
+    const index = ctx.log.append([canonicalJsonBytes(event)])
+    const included = Buffer.from(Uint32Array.from(m.included.map((r) => r.index)).buffer)
+    ctx.db
+      .prepare('INSERT OR REPLACE INTO consent_manifests (hash, dataset, purpose, at, log_index, included) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(hash, m.dataset.id, m.purpose.id, m.at, index, included)
+    return index
+  })()
+}
+
+

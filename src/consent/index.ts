@@ -1,0 +1,16 @@
+export { readConsentFile, type BulkChange } from './bulk.js'
+export { consentErrors } from './errors.js'
+export { buildManifest, MANIFEST_TYPE, recordManifest, type AnchoredState, type ExclusionReason, type GateDataset, type TrainingManifest } from './gate.js'
+export { checkOwnPurpose, DPV_PURPOSES, resolvePurpose, type OwnPurposes, type Purpose } from './purposes.js'
+export {
+  checkSubjectSignature,
+  CONSENT_RECORD_TYPE,
+  consentKey,
+  encodeRecord,
+  stateAt,
+  statementBytes,
+  type ConsentRecord,
+  type ConsentState,
+} from './records.js'
+export { applyConsentChanges, currentRecord, recordHistory, type AppliedChange, type ConsentChange, type ConsentContext } from './store.js'
+export { verifyManifest, type ManifestChainFacts, type ManifestReport } from './verifyManifest.js'
