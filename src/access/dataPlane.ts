@@ -364,3 +364,13 @@ export function datasetSubjects(db: DataPlaneContext['db'], dataset: string): { 
     .all(meta.controller, dataset) as [string, number][]
   return { controller: meta.controller, subjects: rows.map(([p, live]) => (live ? p : null)) }
 }
+
+/** The records of a subject (by pseudonym) in every imported dataset, and whether erased. */
+export function subjectRecords(db: DataPlaneContext['db'], pseudonym: string): { datasets: { dataset: string; indexes: number[] }[]; erased: boolean; known: boolean } {
+  const key = db.prepare('SELECT wrapped_key IS NULL AS erased FROM access_subject_keys WHERE pseudonym = ?').get(pseudonym) as { erased: number } | undefined
+  const byDataset = new Map<string, number[]>()
+  for (const [d, i] of db.prepare('SELECT dataset, idx FROM access_records WHERE pseudonym = ? ORDER BY dataset, idx').raw().all(pseudonym) as [string, number][]) {
+    byDataset.set(d, [...(byDataset.get(d) ?? []), i])
+  }
+  return { datasets: [...byDataset].map(([dataset, indexes]) => ({ dataset, indexes })), erased: key?.erased === 1, known: key !== undefined }
+}

@@ -186,3 +186,20 @@ export function recordManifest(ctx: ConsentContext, m: TrainingManifest, hash: s
 }
 
 
+
+/** The logged manifests of a dataset that included any of `indexes`. */
+export function manifestsIncluding(ctx: Pick<ConsentContext, 'db'>, dataset: string, indexes: readonly number[]): { hash: string; purpose: string; at: string; logIndex: number; records: number[] }[] {
+  const want = new Set(indexes)
+  const rows = ctx.db.prepare('SELECT hash, purpose, at, log_index, included FROM consent_manifests WHERE dataset = ? ORDER BY log_index').all(dataset) as {
+    hash: string
+    purpose: string
+    at: string
+    log_index: number
+    included: Buffer
+  }[]
+  return rows.flatMap((r) => {
+    const included = new Uint32Array(r.included.buffer.slice(r.included.byteOffset, r.included.byteOffset + r.included.byteLength))
+    const records = [...included].filter((i) => want.has(i))
+    return records.length ? [{ hash: r.hash, purpose: r.purpose, at: r.at, logIndex: r.log_index, records }] : []
+  })
+}
