@@ -54,15 +54,27 @@ contract ConsentVerifier {
         anchor = anchor_;
     }
 
-    /// @notice The root `proof` leads to.
-    function rootOf(MapProof calldata proof) public pure returns (bytes32 h) {
+    /// @notice The root `proof` leads to; reverts with ConsentVerifierMalformedProof if malformed.
+    function rootOf(MapProof calldata proof) external pure returns (bytes32) {
+        (bool wellFormed, bytes32 root) = _rootOf(proof);
+        if (!wellFormed) revert ConsentVerifierMalformedProof();
+        return root;
+    }
+
+    /// @notice Whether `proof` is well formed and holds under `mapRoot`.
+    function verify(bytes32 mapRoot, MapProof calldata proof) public pure returns (bool) {
+        (bool wellFormed, bytes32 root) = _rootOf(proof);
+        return wellFormed && root == mapRoot;
+    }
+
+    function _rootOf(MapProof calldata proof) private pure returns (bool, bytes32 h) {
         uint256 depth = proof.depth;
-        if (depth > 256) revert ConsentVerifierMalformedProof();
+        if (depth > 256) return (false, 0);
         if (proof.value != bytes32(0)) {
-            if (proof.hasOtherLeaf) revert ConsentVerifierMalformedProof();
+            if (proof.hasOtherLeaf) return (false, 0);
             h = sha256(abi.encodePacked(bytes1(0x00), proof.key, proof.value));
         } else if (proof.hasOtherLeaf) {
-            if (proof.otherKey == proof.key || !_samePrefix(proof.otherKey, proof.key, depth)) revert ConsentVerifierMalformedProof();
+            if (proof.otherKey == proof.key || !_samePrefix(proof.otherKey, proof.key, depth)) return (false, 0);
             h = sha256(abi.encodePacked(bytes1(0x00), proof.otherKey, proof.otherValue));
         }
         uint256 j = proof.siblings.length;
@@ -72,7 +84,7 @@ contract ConsentVerifier {
             }
             bytes32 sibling;
             if ((proof.bitmap >> d) & 1 == 1) {
-                if (j == 0) revert ConsentVerifierMalformedProof();
+                if (j == 0) return (false, 0);
                 unchecked {
                     --j;
                 }
@@ -81,12 +93,9 @@ contract ConsentVerifier {
             bool right = (uint256(proof.key) >> (255 - d)) & 1 == 1;
             h = right ? sha256(abi.encodePacked(bytes1(0x01), sibling, h)) : sha256(abi.encodePacked(bytes1(0x01), h, sibling));
         }
-        if (j != 0) revert ConsentVerifierMalformedProof();
-    }
-
-    /// @notice Whether `proof` holds under `mapRoot`.
-    function verify(bytes32 mapRoot, MapProof calldata proof) public pure returns (bool) {
-        return rootOf(proof) == mapRoot;
+        // Bits set beyond the depth, or siblings left over: not a proof this verifier made sense of.
+        if (j != 0 || (depth < 256 && proof.bitmap >> depth != 0)) return (false, 0);
+        return (true, h);
     }
 
     /// @notice Whether `proof` holds under the map root of the latest anchored checkpoint.

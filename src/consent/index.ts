@@ -14,3 +14,4 @@ export {
 } from './records.js'
 export { applyConsentChanges, currentRecord, recordHistory, type AppliedChange, type ConsentChange, type ConsentContext } from './store.js'
 export { verifyManifest, type ManifestChainFacts, type ManifestReport } from './verifyManifest.js'
+export { toSolidityMapProof, verifyOnChain, type SolidityMapProof } from './onchain.js'
