@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import type { AnchoredCheckpoint, RegisteredAsset } from '../chain/index.js'
-import { canonicalJson, canonicalJsonBytes, generateEd25519, IN_TOTO_PAYLOAD_TYPE, sha256Hex, signDsse } from '../crypto/index.js'
-import { hashLeaf, MemoryNodes, signCheckpoint } from '../log/index.js'
+import { canonicalJson, canonicalJsonBytes, generateEd25519, IN_TOTO_PAYLOAD_TYPE, sha256, sha256Hex, signDsse } from '../crypto/index.js'
+import { CONSENT_RECORD_TYPE, consentKey } from '../consent/index.js'
+import { hashLeaf, mapRootOf, MemoryNodes, signCheckpoint } from '../log/index.js'
 import { verifyLog, type VerifyInput } from './index.js'
 
 const key = generateEd25519()
@@ -80,5 +81,37 @@ describe('verifyLog (the independent verifier, pure)', () => {
     const leaves = events.map((e) => Buffer.from(canonicalJson(e)))
     const model = { ...s.model, metadataDigest: events[2].asset.metadataDigest }
     assert.deepEqual(codes(evidence(leaves, [3], [onChain(s.dataset), onChain(model)])), ['VERIFY_BAD_STATEMENT'])
+  })
+})
+
+describe('verifyLog replays the consent map', () => {
+  it('accepts anchored map roots of the logged consent records, and names a root that differs', () => {
+    const record = (subject: string, state: string) =>
+      Buffer.from(canonicalJson({ type: CONSENT_RECORD_TYPE, subject, purpose: { id: 'dpv:ScientificResearch', dpv: 'dpv:ScientificResearch' }, state }))
+    const leaves = [record('aa'.repeat(32), 'given'), record('bb'.repeat(32), 'given'), record('aa'.repeat(32), 'withdrawn')]
+    const rootAfter = (n: number) => {
+      const m = new Map<string, Buffer>()
+      for (const l of leaves.slice(0, n)) {
+        const r = JSON.parse(l.toString()) as { subject: string }
+        m.set(consentKey(r.subject, 'dpv:ScientificResearch').toString('hex'), sha256(l))
+      }
+      return mapRootOf([...m].map(([k, v]) => [Buffer.from(k, 'hex'), v]))
+    }
+    const input = evidence(leaves, [2, 3], [])
+    const nodes = new MemoryNodes(leaves.map((l) => hashLeaf(l)))
+    input.checkpoints = input.checkpoints.map((c) => {
+      const mapRoot = rootAfter(c.treeSize)
+      const { signature } = signCheckpoint({ origin, treeSize: c.treeSize, rootHash: nodes.root(c.treeSize), mapRoot }, origin, key.privateKey, key.publicKeyBytes)
+      return { ...c, mapRoot, noteSignature: signature }
+    })
+    const ok = verifyLog(input)
+    assert.deepEqual(ok.failures, [])
+    assert.equal(ok.consentChanges, 3)
+    // The second checkpoint anchors the map as it was before the withdrawal.
+    const stale = { ...input, checkpoints: [input.checkpoints[0]!, { ...input.checkpoints[1]!, mapRoot: rootAfter(2) }] }
+    assert.deepEqual(
+      verifyLog(stale).failures.map((f) => f.code),
+      ['VERIFY_MAP_MISMATCH', 'VERIFY_BAD_SIGNATURE'],
+    )
   })
 })

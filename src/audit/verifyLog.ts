@@ -1,7 +1,8 @@
 import type { AnchoredCheckpoint, RegisteredAsset } from '../chain/index.js'
-import { canonicalJsonBytes, sha256Hex, verifyDsse, type DsseEnvelope } from '../crypto/index.js'
+import { canonicalJsonBytes, sha256, sha256Hex, verifyDsse, type DsseEnvelope } from '../crypto/index.js'
 import { isProvenaError } from '../errors.js'
-import { consistencyProof, hashLeaf, isCheckpointSignatureValid, MemoryNodes, verifyConsistency } from '../log/index.js'
+import { CONSENT_RECORD_TYPE, consentKey } from '../consent/index.js'
+import { consistencyProof, hashLeaf, isCheckpointSignatureValid, mapRootOf, MemoryNodes, verifyConsistency } from '../log/index.js'
 
 /** Everything the independent verifier looks at: public data only. */
 export interface VerifyInput {
@@ -31,6 +32,8 @@ export interface VerifyReport {
   assetsOnChain: number
   /** Registrations in the log not yet seen on-chain (pending in the outbox). */
   assetsPendingOnChain: number
+  /** Consent records in the log, replayed into the consent map at every checkpoint. */
+  consentChanges: number
   failures: VerifyFailure[]
 }
 
@@ -51,7 +54,8 @@ const strip = (h: string) => h.toLowerCase().replace(/^0x/, '')
  *   consistent (RFC 9162) with the one before, and its note signature verifies under the
  *   log key the contract holds;
  * - every asset registered on-chain has its registration entry in the log, with the same
- *   kind, root, metadata digest and parents.
+ *   kind, root, metadata digest and parents;
+ * - every anchored consent map root is the root of the consent records logged before it.
  * Pure: no database, no network.
  */
 export function verifyLog(input: VerifyInput): VerifyReport {
@@ -59,6 +63,10 @@ export function verifyLog(input: VerifyInput): VerifyReport {
   const fail = (code: string, message: string) => failures.push({ code, message })
   const nodes = new MemoryNodes()
   const logged = new Map<string, LoggedAsset>()
+  // The consent map is replayed from the consent records in the log, checkpoint by checkpoint.
+  const consentChanges: { index: number; key: string; value: Buffer }[] = []
+  const consentMap = new Map<string, Buffer>()
+  let replayed = 0
   let expected = 0
   for (const e of input.entries) {
     if (e.index !== expected) {
@@ -67,8 +75,19 @@ export function verifyLog(input: VerifyInput): VerifyReport {
     }
     nodes.append(hashLeaf(e.leaf))
     expected++
-    // Only registration entries matter below; skip parsing the rest.
+    // Only registration and consent entries matter below; skip parsing the rest.
     const leaf = Buffer.from(e.leaf.buffer, e.leaf.byteOffset, e.leaf.byteLength)
+    if (leaf.indexOf('provena.consent.record/') >= 0) {
+      try {
+        const r = JSON.parse(leaf.toString('utf8')) as { type?: string; subject?: string; purpose?: { id?: string } }
+        if (r.type === CONSENT_RECORD_TYPE && typeof r.subject === 'string' && typeof r.purpose?.id === 'string') {
+          consentChanges.push({ index: e.index, key: consentKey(r.subject, r.purpose.id).toString('hex'), value: sha256(leaf) })
+        }
+      } catch {
+        fail('VERIFY_BAD_ENTRY', `log entry ${e.index} is not valid JSON`)
+      }
+      continue
+    }
     if (leaf.indexOf('provena.asset.registered/') < 0) continue
     try {
       const event = JSON.parse(leaf.toString('utf8')) as {
@@ -109,6 +128,14 @@ export function verifyLog(input: VerifyInput): VerifyReport {
         fail('VERIFY_INCONSISTENT', `${where} is not consistent with #${previous.index}: ${isProvenaError(e) ? e.message : String(e)}`)
       }
     }
+    while (replayed < consentChanges.length && consentChanges[replayed]!.index < c.treeSize) {
+      const ch = consentChanges[replayed++]!
+      consentMap.set(ch.key, ch.value)
+    }
+    const mapRoot = mapRootOf([...consentMap].map(([k, v]) => [Buffer.from(k, 'hex'), v]))
+    if (!mapRoot.equals(c.mapRoot)) {
+      fail('VERIFY_MAP_MISMATCH', `${where}: consent map root on-chain ${c.mapRoot.toString('hex')}, replayed from the log's consent records ${mapRoot.toString('hex')}`)
+    }
     if (!c.noteSignature) fail('VERIFY_NO_SIGNATURE', `${where}: no CheckpointAnchored event with its note signature`)
     else if (!isCheckpointSignatureValid({ origin: input.logInfo.origin, treeSize: c.treeSize, rootHash: c.rootHash, mapRoot: c.mapRoot }, input.logInfo.logKey, c.noteSignature)) {
       fail('VERIFY_BAD_SIGNATURE', `${where}: the checkpoint note signature does not verify under the log key held by the contract`)
@@ -141,6 +168,7 @@ export function verifyLog(input: VerifyInput): VerifyReport {
     unanchoredEntries: size - anchoredSize,
     assetsOnChain: input.assets.length,
     assetsPendingOnChain: pending,
+    consentChanges: consentChanges.length,
     failures,
   }
 }

@@ -35,6 +35,7 @@ function reportText(r: VerifyReport): string {
     `  entries          ${r.entries}`,
     `  checkpoints      ${r.checkpoints} anchored, latest size ${r.anchoredSize}${r.unanchoredEntries ? ` (${r.unanchoredEntries} newer entries not anchored yet)` : ''}`,
     `  assets on-chain  ${r.assetsOnChain}, each with its log entry${r.assetsPendingOnChain ? `; ${r.assetsPendingOnChain} logged, pending on-chain` : ''}`,
+    `  consent map      ${r.consentChanges} consent record(s) replayed${r.failures.some((f) => f.code === "VERIFY_MAP_MISMATCH") ? ", an anchored map root DIFFERS" : ": every anchored map root matches"}`,
     ...r.failures.slice(1).map((f) => `  also: ${f.message}`),
   ].join('\n')
 }
