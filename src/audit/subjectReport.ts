@@ -2,7 +2,7 @@
 // records (imports, training manifests that included them, exports, erasure), each with
 // an RFC 9162 inclusion proof against the anchored log.
 import { subjectRecords } from '../access/index.js'
-import { consentKey, currentRecord, manifestsIncluding, recordHistory, stateAt, type ConsentContext } from '../consent/index.js'
+import { consentKey, currentRecord, DPV_PURPOSES, subjectPurposes, manifestsIncluding, recordHistory, stateAt, type ConsentContext } from '../consent/index.js'
 import { rootFromInclusionProof, type SqliteLog } from '../log/index.js'
 import { getAsset } from '../registry/index.js'
 
@@ -43,15 +43,15 @@ export function subjectReport(ctx: ConsentContext & { log: SqliteLog }, pseudony
     return { logIndex, type: parsed.type ?? 'unknown', time: parsed.time ?? parsed.recordedAt ?? '', summary, proof }
   }
 
-  const purposes = ctx.db.prepare('SELECT DISTINCT purpose FROM consent_current WHERE subject = ? ORDER BY purpose').pluck().all(pseudonym) as string[]
+  const purposes = subjectPurposes(ctx, pseudonym, [...DPV_PURPOSES, ...Object.keys(ctx.ownPurposes ?? {})])
   const consents = purposes.map((purpose) => {
     const key = consentKey(pseudonym, purpose)
-    const cur = currentRecord(ctx.db, key)
+    const cur = currentRecord(ctx, key)
     return {
       purpose,
       state: cur ? stateAt(cur.record, now) : 'no-consent',
       validUntil: cur?.record.validUntil ?? null,
-      history: recordHistory(ctx.db, key).map((h) => event(h.logIndex, `${h.record.state} ${purpose}${h.record.validUntil ? ` until ${h.record.validUntil}` : ''}`)),
+      history: recordHistory(ctx, key).map((h) => event(h.logIndex, `${h.record.state} ${purpose}${h.record.validUntil ? ` until ${h.record.validUntil}` : ''}`)),
     }
   })
 

@@ -3,13 +3,18 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
-import { didKeyFromEd25519, generateEd25519, sha256, signEd25519 } from '../crypto/index.js'
+import fc from 'fast-check'
+import { canonicalJson, didKeyFromEd25519, generateEd25519, sha256, signEd25519 } from '../crypto/index.js'
 import { openDatabase } from '../db/index.js'
 import { CompactRange, SqliteLog, StoredMap, verifyMapProof } from '../log/index.js'
 import {
   applyConsentChanges,
+  applyConsentChangesListed,
   buildManifest,
+  CONSENT_RECORD_TYPE,
   consentKey,
+  recordJson,
+  type ConsentRecord,
   readConsentFile,
   statementBytes,
   verifyManifest,
@@ -44,13 +49,13 @@ const facts = (m: TrainingManifest) => ({ checkpoint: { treeSize: m.checkpoint.t
 describe('consent records and the consent map', () => {
   it('a change is a log entry and a map value; the map proves it; withdrawal supersedes', () => {
     const ctx = context()
-    const [given] = applyConsentChanges(ctx, CONTROLLER, [{ pseudonym: pseudo(1), purpose: P, state: 'given', expires: '2099-01-01T00:00:00Z' }])
+    const [given] = applyConsentChangesListed(ctx, CONTROLLER, [{ pseudonym: pseudo(1), purpose: P, state: 'given', expires: '2099-01-01T00:00:00Z' }])
     assert.equal(given!.record.evidence.type, 'controller-attestation')
     assert.equal(given!.record.supersedes, null)
     assert.equal(sha256(ctx.log.entry(given!.logIndex).leaf).toString('hex'), given!.hash, 'the map value is the hash of the logged bytes')
     const key = consentKey(pseudo(1), P)
     assert.equal(ctx.map.prove(key).value, given!.hash)
-    const [withdrawn] = applyConsentChanges(ctx, CONTROLLER, [{ pseudonym: pseudo(1), purpose: P, state: 'withdrawn' }])
+    const [withdrawn] = applyConsentChangesListed(ctx, CONTROLLER, [{ pseudonym: pseudo(1), purpose: P, state: 'withdrawn' }])
     assert.equal(withdrawn!.record.supersedes, given!.hash)
     const proof = ctx.map.prove(key)
     assert.equal(proof.value, withdrawn!.hash)
@@ -71,7 +76,7 @@ describe('consent records and the consent map', () => {
     assert.throws(() => applyConsentChanges(ctx, CONTROLLER, [{ ...ok, state: 'withdrawn' }]), { code: 'CONSENT_NOTHING_TO_WITHDRAW' })
     assert.deepEqual([ctx.log.size(), ctx.map.root().toString('hex')], before)
     // An own purpose declared in the config is accepted, with its DPV concept.
-    const [own] = applyConsentChanges(ctx, CONTROLLER, [{ ...ok, purpose: 'train-sepsis' }])
+    const [own] = applyConsentChangesListed(ctx, CONTROLLER, [{ ...ok, purpose: 'train-sepsis' }])
     assert.deepEqual(own!.record.purpose, { id: 'train-sepsis', dpv: 'dpv:ResearchAndDevelopment' })
   })
 
@@ -86,7 +91,7 @@ describe('consent records and the consent map', () => {
     })
     const t1 = new Date(Date.now() - 60_000).toISOString()
     const t2 = new Date(Date.now() - 30_000).toISOString()
-    const [r] = applyConsentChanges(ctx, CONTROLLER, [{ pseudonym: pseudo(1), purpose: P, state: 'given', signature: sign('given', t1) }])
+    const [r] = applyConsentChangesListed(ctx, CONTROLLER, [{ pseudonym: pseudo(1), purpose: P, state: 'given', signature: sign('given', t1) }])
     assert.equal(r!.record.evidence.type, 'subject-signature')
     // Signed for "given" but presented as a withdrawal: the signature does not verify.
     assert.throws(() => applyConsentChanges(ctx, CONTROLLER, [{ pseudonym: pseudo(1), purpose: P, state: 'withdrawn', signature: sign('given', t2) }]), { code: 'CONSENT_BAD_SIGNATURE' })
@@ -194,5 +199,44 @@ describe('the training gate and its manifest', () => {
     const anchored = anchoredOf(ctx)
     applyConsentChanges(ctx, CONTROLLER, [{ pseudonym: pseudo(9), purpose: P, state: 'given' }])
     assert.throws(() => buildManifest(ctx, ds, P, at, anchored), { code: 'CONSENT_NOT_ANCHORED' })
+  })
+})
+
+describe('consent record encoding', () => {
+  it('recordJson writes exactly the RFC 8785 bytes of canonicalJson (property)', () => {
+    const str = fc.string({ unit: 'binary', maxLength: 12 })
+    const rec = fc.record({
+      recordId: str,
+      subject: str,
+      controller: str,
+      purpose: fc.record({ id: str, dpv: str }),
+      processing: fc.array(str, { maxLength: 3 }),
+      personalData: fc.array(str, { maxLength: 3 }),
+      legalBasis: str,
+      state: fc.constantFrom('given', 'withdrawn', 'refused'),
+      validFrom: str,
+      validUntil: fc.option(str),
+      dataset: fc.option(str),
+      evidence: fc.oneof(
+        fc.record({ type: fc.constant('controller-attestation' as const), attestedBy: str }),
+        fc.record({ type: fc.constant('subject-signature' as const), signer: str, issued: str, signature: str }),
+      ),
+      recordedAt: str,
+      supersedes: fc.option(str),
+    })
+    fc.assert(
+      fc.property(rec, (r) => {
+        const record = { type: CONSENT_RECORD_TYPE, ...r } as ConsentRecord
+        let expected: string | undefined
+        try {
+          expected = canonicalJson(record)
+        } catch {
+          expected = undefined
+        }
+        if (expected === undefined) assert.throws(() => recordJson(record))
+        else assert.equal(recordJson(record), expected)
+      }),
+      { numRuns: 500 },
+    )
   })
 })

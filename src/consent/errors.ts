@@ -6,6 +6,7 @@ export const consentErrors = {
       hint: 'use a DPV concept such as dpv:ScientificResearch, or declare your own: provena consent purpose add ID --dpv dpv:ResearchAndDevelopment',
     }),
   expiryInPast: (at: string, where = '--expires') => new ProvenaError('CONSENT_EXPIRY_IN_PAST', `${where} ${at} is not in the future`),
+  expiryNotAllowed: (state: string) => new ProvenaError('CONSENT_EXPIRY_NOT_ALLOWED', `a consent ${state === 'withdrawn' ? 'withdrawal' : 'refusal'} has no expiry: only given consent expires`),
   badTime: (text: string, where: string) => new ProvenaError('CONSENT_BAD_TIME', `${where} "${text}" is not an ISO 8601 time`, { hint: 'e.g. 2027-06-30T00:00:00Z' }),
   badLine: (file: string, line: number, message: string, field?: string) =>
     new ProvenaError('CONSENT_BAD_LINE', `${file}:${line}: ${field ? `${field}: ` : ''}${message}`, { hint: 'nothing of the file was applied; fix the line and import it again', details: { file, line, field } }),

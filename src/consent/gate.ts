@@ -6,7 +6,7 @@ import type { MapMultiProof } from '../log/index.js'
 import { consentErrors } from './errors.js'
 import { resolvePurpose, type Purpose } from './purposes.js'
 import { consentKey, type ConsentRecord } from './records.js'
-import type { ConsentContext } from './store.js'
+import { recordAt, type ConsentContext } from './store.js'
 
 export const MANIFEST_TYPE = 'provena.training-manifest/v1'
 
@@ -69,6 +69,7 @@ export interface AnchoredState {
 }
 
 interface CurrentRow {
+  log_index: number
   subject: string
   record: Buffer
   state: string
@@ -93,7 +94,7 @@ export function buildManifest(
   const purpose = resolvePurpose(purposeId, ctx.ownPurposes)
   if (!ctx.map.root().equals(anchored.mapRoot)) throw consentErrors.notAnchored('consent changed after the latest anchored checkpoint: its map root is not the current one')
   const current = new Map<string, CurrentRow>()
-  for (const row of ctx.db.prepare('SELECT subject, record, state, valid_from, valid_until, dataset FROM consent_current WHERE purpose = ?').iterate(purpose.id) as Iterable<CurrentRow>) {
+  for (const row of ctx.db.prepare('SELECT log_index, subject, record, state, valid_from, valid_until, dataset FROM consent_current WHERE purpose = ?').iterate(purpose.id) as Iterable<CurrentRow>) {
     current.set(row.subject, row)
   }
   onProgress?.('checking records')
@@ -122,6 +123,7 @@ export function buildManifest(
   const included: IncludedRecord[] = []
   const excluded: ExcludedRecord[] = []
   const hashes = new Set<string>()
+  const logIndexOf = new Map<string, number>()
   const keys = new Map<string, Buffer>()
   for (let i = 0; i < n; i++) {
     const s = ds.subjects[i]
@@ -133,13 +135,15 @@ export function buildManifest(
     if (!keys.has(s)) keys.set(s, consentKey(s, purpose.id))
     const c = current.get(s)
     const consent = c?.record.toString('hex')
-    if (consent) hashes.add(consent)
+    if (consent) {
+      hashes.add(consent)
+      logIndexOf.set(consent, c!.log_index)
+    }
     if (v === null) included.push({ index: i, commitment: hex(i), subject: s, consent: consent! })
     else excluded.push({ index: i, commitment: hex(i), reason: v!, subject: s, ...(consent ? { consent } : {}) })
   }
   const consentRecords: Record<string, ConsentRecord> = {}
-  const byHash = ctx.db.prepare('SELECT record FROM consent_records WHERE hash = ?').pluck()
-  for (const h of [...hashes].sort()) consentRecords[h] = JSON.parse(byHash.get(Buffer.from(h, 'hex')) as string) as ConsentRecord
+  for (const h of [...hashes].sort()) consentRecords[h] = recordAt(ctx.log, logIndexOf.get(h)!)
   const mapProof: MapMultiProof = keys.size ? ctx.map.proveMany([...keys.values()]) : { keys: [], shape: '', hashes: [], leaves: [] }
   const manifest: TrainingManifest = {
     type: MANIFEST_TYPE,

@@ -7,11 +7,12 @@ export {
   CONSENT_RECORD_TYPE,
   consentKey,
   encodeRecord,
+  recordJson,
   stateAt,
   statementBytes,
   type ConsentRecord,
   type ConsentState,
 } from './records.js'
-export { applyConsentChanges, currentRecord, recordHistory, type AppliedChange, type ConsentChange, type ConsentContext } from './store.js'
+export { applyConsentChanges, applyConsentChangesListed, currentRecord, recordAt, subjectPurposes, recordHistory, type AppliedBatch, type AppliedChange, type ConsentChange, type ConsentContext } from './store.js'
 export { verifyManifest, type ManifestChainFacts, type ManifestReport } from './verifyManifest.js'
 export { toSolidityMapProof, verifyOnChain, type SolidityMapProof } from './onchain.js'

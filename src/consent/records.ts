@@ -4,7 +4,7 @@
 // supersedes. Stored and logged as RFC 8785 canonical JSON; the consent map holds the
 // SHA-256 of those bytes under the key SHA-256(pseudonym ‖ purpose id).
 import { randomUUID } from 'node:crypto'
-import { canonicalJson, canonicalJsonBytes, ed25519FromDidKey, sha256, verifyEd25519 } from '../crypto/index.js'
+import { canonicalJson, ed25519FromDidKey, sha256, verifyEd25519 } from '../crypto/index.js'
 import { consentErrors } from './errors.js'
 import type { Purpose } from './purposes.js'
 
@@ -48,8 +48,37 @@ export function consentKey(pseudonym: string, purposeId: string): Buffer {
 
 /** The record's canonical bytes and their SHA-256 (the map value). */
 export function encodeRecord(r: ConsentRecord): { bytes: Buffer; hash: Buffer } {
-  const bytes = canonicalJsonBytes(r)
+  const bytes = Buffer.from(recordJson(r), 'utf8')
   return { bytes, hash: sha256(bytes) }
+}
+
+/**
+ * RFC 8785 JSON of a consent record, written member by member in sorted order: the same
+ * bytes as canonicalJson(r) (a property test holds them equal), several times faster,
+ * which matters at a million records. Anything unexpected goes the generic way.
+ */
+export function recordJson(r: ConsentRecord): string {
+  const strs = [r.controller, r.legalBasis, r.recordId, r.recordedAt, r.state, r.subject, r.type, r.validFrom, r.purpose.id, r.purpose.dpv, ...r.personalData, ...r.processing]
+  const e = r.evidence
+  const known =
+    Object.keys(r).length === 15 &&
+    Object.keys(r.purpose).length === 2 &&
+    (e.type === 'controller-attestation' ? Object.keys(e).length === 2 && typeof e.attestedBy === 'string' : Object.keys(e).length === 4 && typeof e.issued === 'string' && typeof e.signature === 'string' && typeof e.signer === 'string') &&
+    strs.every((x) => typeof x === 'string' && x.isWellFormed()) &&
+    [r.dataset, r.supersedes, r.validUntil].every((x) => x === null || (typeof x === 'string' && x.isWellFormed())) &&
+    (e.type === 'controller-attestation' ? e.attestedBy.isWellFormed() : e.issued.isWellFormed() && e.signature.isWellFormed() && e.signer.isWellFormed())
+  if (!known) return canonicalJson(r)
+  const j = JSON.stringify
+  const evidence =
+    e.type === 'controller-attestation'
+      ? `{"attestedBy":${j(e.attestedBy)},"type":${j(e.type)}}`
+      : `{"issued":${j(e.issued)},"signature":${j(e.signature)},"signer":${j(e.signer)},"type":${j(e.type)}}`
+  return (
+    `{"controller":${j(r.controller)},"dataset":${j(r.dataset)},"evidence":${evidence},"legalBasis":${j(r.legalBasis)}` +
+    `,"personalData":${j(r.personalData)},"processing":${j(r.processing)},"purpose":{"dpv":${j(r.purpose.dpv)},"id":${j(r.purpose.id)}}` +
+    `,"recordId":${j(r.recordId)},"recordedAt":${j(r.recordedAt)},"state":${j(r.state)},"subject":${j(r.subject)},"supersedes":${j(r.supersedes)}` +
+    `,"type":${j(r.type)},"validFrom":${j(r.validFrom)},"validUntil":${j(r.validUntil)}}`
+  )
 }
 
 /** What a subject signs to give, withdraw or refuse consent (RFC 8785 JSON, Ed25519). */

@@ -1,6 +1,6 @@
 // Applying consent changes: each is a record in the log and a new value in the consent
 // map, all of a batch in one transaction, or none of it.
-import type { Db } from '../db/index.js'
+import { insertMany, type Db } from '../db/index.js'
 import type { SqliteLog, StoredMap } from '../log/index.js'
 import { consentErrors } from './errors.js'
 import { resolvePurpose, type OwnPurposes } from './purposes.js'
@@ -52,86 +52,103 @@ export interface AppliedChange {
 interface CurrentRow {
   record: Buffer
   state: string
+  log_index: number
+}
+
+/** The consent record logged at `logIndex` (its bytes are the log entry). */
+export function recordAt(log: SqliteLog, logIndex: number): ConsentRecord {
+  return JSON.parse(log.entry(logIndex).leaf.toString('utf8')) as ConsentRecord
 }
 
 /** The current record of a map key, if any (parsed). */
-export function currentRecord(db: Db, key: Uint8Array): { record: ConsentRecord; hash: Buffer; logIndex: number } | undefined {
-  const row = db
-    .prepare('SELECT r.record, r.hash, r.log_index FROM consent_current c JOIN consent_records r ON r.hash = c.record WHERE c.map_key = ?')
-    .get(key) as { record: string; hash: Buffer; log_index: number } | undefined
-  return row && { record: JSON.parse(row.record) as ConsentRecord, hash: row.hash, logIndex: row.log_index }
+export function currentRecord(ctx: Pick<ConsentContext, 'db' | 'log'>, key: Uint8Array): { record: ConsentRecord; hash: Buffer; logIndex: number } | undefined {
+  const row = ctx.db.prepare('SELECT record, log_index FROM consent_current WHERE map_key = ?').get(key) as { record: Buffer; log_index: number } | undefined
+  return row && { record: recordAt(ctx.log, row.log_index), hash: row.record, logIndex: row.log_index }
 }
 
 /** Every record of a map key, oldest first. */
-export function recordHistory(db: Db, key: Uint8Array): { record: ConsentRecord; hash: Buffer; logIndex: number }[] {
-  return (db.prepare('SELECT record, hash, log_index FROM consent_records WHERE map_key = ? ORDER BY log_index').all(key) as { record: string; hash: Buffer; log_index: number }[]).map((r) => ({
-    record: JSON.parse(r.record) as ConsentRecord,
-    hash: r.hash,
-    logIndex: r.log_index,
-  }))
+export function recordHistory(ctx: Pick<ConsentContext, 'db' | 'log'>, key: Uint8Array): { record: ConsentRecord; hash: Buffer; logIndex: number }[] {
+  const out: { record: ConsentRecord; hash: Buffer; logIndex: number }[] = []
+  const step = ctx.db.prepare('SELECT hash, prev FROM consent_records WHERE log_index = ?')
+  let at = (ctx.db.prepare('SELECT log_index FROM consent_current WHERE map_key = ?').pluck().get(key) as number | undefined) ?? null
+  while (at !== null) {
+    const row = step.get(at) as { hash: Buffer; prev: number | null }
+    out.push({ record: recordAt(ctx.log, at), hash: row.hash, logIndex: at })
+    at = row.prev
+  }
+  return out.reverse()
 }
+
+/** The purposes a subject (pseudonym) has a consent record for, among `purposes`. */
+export function subjectPurposes(ctx: Pick<ConsentContext, 'db'>, pseudonym: string, purposes: readonly string[]): string[] {
+  const has = ctx.db.prepare('SELECT 1 FROM consent_current WHERE map_key = ?')
+  return purposes.filter((p) => has.get(consentKey(pseudonym, p)) !== undefined)
+}
+
+/** What a batch of changes did. */
+export interface AppliedBatch {
+  count: number
+  firstLogIndex: number
+  byState: Partial<Record<ConsentState, number>>
+}
+
+const CHUNK = 10_000
 
 /**
  * Validates every change first (purpose known, expiry in the future, no two changes of one
  * subject and purpose, something to withdraw, subject signatures valid and newer than the
  * last), then, in one transaction, appends each record to the log, stores it, makes it the
- * current one and updates the consent map. Throws before writing anything.
+ * current one and updates the consent map. Throws before writing anything. Records are
+ * built chunk by chunk, so a million changes fit in memory; `onApplied` sees each one.
  */
-export function applyConsentChanges(ctx: ConsentContext, controller: string, changes: readonly ConsentChange[], now = Date.now()): AppliedChange[] {
+export function applyConsentChanges(
+  ctx: ConsentContext,
+  controller: string,
+  changes: readonly ConsentChange[],
+  opts: { now?: number; onApplied?: (a: AppliedChange) => void } = {},
+): AppliedBatch {
+  const now = opts.now ?? Date.now()
   const nowIso = new Date(now).toISOString()
   const seen = new Map<string, ConsentChange>()
-  const current = ctx.db.prepare('SELECT c.record, c.state FROM consent_current c WHERE c.map_key = ?')
-  const recordOf = ctx.db.prepare('SELECT record FROM consent_records WHERE hash = ?').pluck()
-  const prepared = changes.map((c) => {
+  const current = ctx.db.prepare('SELECT record, state, log_index FROM consent_current WHERE map_key = ?')
+  const purposes = new Map<string, ReturnType<typeof resolvePurpose>>()
+  // Pass 1: validate, keeping only what pass 2 needs.
+  const checked = changes.map((c) => {
     const at = (e: Error & { message: string }) => {
       if (c.where) e.message = `${c.where}: ${e.message}`
       return e
     }
     const who = c.subjectId ?? c.pseudonym.slice(0, 12)
-    let purpose
-    try {
-      purpose = resolvePurpose(c.purpose, ctx.ownPurposes)
-    } catch (e) {
-      throw at(e as Error)
+    let purpose = purposes.get(c.purpose)
+    if (!purpose) {
+      try {
+        purpose = resolvePurpose(c.purpose, ctx.ownPurposes)
+      } catch (e) {
+        throw at(e as Error)
+      }
+      purposes.set(c.purpose, purpose)
     }
     const key = consentKey(c.pseudonym, purpose.id)
-    const keyHex = key.toString('hex')
-    const twin = seen.get(keyHex)
+    const keyId = key.toString('latin1')
+    const twin = seen.get(keyId)
     if (twin) throw consentErrors.conflict(`${c.where ?? 'this batch'} changes subject "${who}" for ${purpose.id} again (first at ${twin.where ?? 'an earlier change'})`)
-    seen.set(keyHex, c)
+    seen.set(keyId, c)
     let validUntil: string | null = null
     if (c.expires) {
-      if (c.state !== 'given') throw at(consentErrors.badTime(c.expires, 'an expiry on a withdrawal or refusal'))
+      if (c.state !== 'given') throw at(consentErrors.expiryNotAllowed(c.state))
       const t = parseTime(c.expires, 'expires')
       if (t <= now) throw at(consentErrors.expiryInPast(c.expires, 'expires'))
       validUntil = new Date(t).toISOString()
     }
     const prev = current.get(key) as CurrentRow | undefined
     if (c.state === 'withdrawn' && prev?.state !== 'given') throw at(consentErrors.nothingToWithdraw(who, purpose.id))
-    const record: ConsentRecord = {
-      type: CONSENT_RECORD_TYPE,
-      recordId: newRecordId(),
-      subject: c.pseudonym,
-      controller,
-      purpose,
-      processing: c.processing ?? ['dpv:Store', 'dpv:Use', 'dpv:Analyse'],
-      personalData: c.personalData ?? ['dpv:PersonalData'],
-      legalBasis: c.legalBasis ?? 'dpv:Consent',
-      state: c.state,
-      validFrom: nowIso,
-      validUntil,
-      dataset: c.dataset ?? null,
-      evidence: c.signature ? { type: 'subject-signature', ...c.signature } : { type: 'controller-attestation', attestedBy: controller },
-      recordedAt: nowIso,
-      supersedes: prev ? prev.record.toString('hex') : null,
-    }
     if (c.signature) {
       try {
-        checkSubjectSignature(record, c.signature)
+        checkSubjectSignature({ controller, purpose, state: c.state, validUntil, dataset: c.dataset ?? null }, c.signature)
         const issued = parseTime(c.signature.issued, 'issued')
         if (issued > now + 5 * 60_000) throw consentErrors.badSignature(`the statement was issued in the future (${c.signature.issued})`)
         if (prev) {
-          const before = JSON.parse(recordOf.get(prev.record) as string) as ConsentRecord
+          const before = recordAt(ctx.log, prev.log_index)
           if (before.evidence.type === 'subject-signature' && Date.parse(before.evidence.issued) >= issued) {
             throw consentErrors.badSignature(`the statement issued ${c.signature.issued} is not newer than the one already recorded (${before.evidence.issued}): a replay?`)
           }
@@ -140,22 +157,70 @@ export function applyConsentChanges(ctx: ConsentContext, controller: string, cha
         throw at(e as Error)
       }
     }
-    return { record, key, ...encodeRecord(record) }
+    return { c, purpose, key, validUntil, supersedes: prev ? prev.record.toString('hex') : null, prevIndex: prev ? prev.log_index : null }
   })
-  if (prepared.length === 0) return []
+  seen.clear()
+  const byState: Partial<Record<ConsentState, number>> = {}
+  if (checked.length === 0) return { count: 0, firstLogIndex: ctx.log.size(), byState }
+
+  // Pass 2: build, log and store, chunk by chunk, all in one transaction.
   return ctx.db.transaction(() => {
-    const first = ctx.log.append(prepared.map((p) => p.bytes), now)
-    const insRecord = ctx.db.prepare('INSERT INTO consent_records (hash, map_key, log_index, record) VALUES (?, ?, ?, ?)')
-    const setCurrent = ctx.db.prepare(
-      'INSERT OR REPLACE INTO consent_current (map_key, record, subject, purpose, state, valid_from, valid_until, dataset) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    const firstLogIndex = ctx.log.size()
+    const mapChanges: { key: Buffer; value: Buffer }[] = []
+    // The current rows go in at the end, sorted by key: B-tree inserts in key order touch each page once.
+    const currents: { key: Buffer; row: unknown[] }[] = []
+    for (let from = 0; from < checked.length; from += CHUNK) {
+      const chunk = checked.slice(from, from + CHUNK).map(({ c, purpose, key, validUntil, supersedes, prevIndex }) => {
+        const record: ConsentRecord = {
+          type: CONSENT_RECORD_TYPE,
+          recordId: newRecordId(),
+          subject: c.pseudonym,
+          controller,
+          purpose,
+          processing: c.processing ?? ['dpv:Store', 'dpv:Use', 'dpv:Analyse'],
+          personalData: c.personalData ?? ['dpv:PersonalData'],
+          legalBasis: c.legalBasis ?? 'dpv:Consent',
+          state: c.state,
+          validFrom: nowIso,
+          validUntil,
+          dataset: c.dataset ?? null,
+          evidence: c.signature ? { type: 'subject-signature', ...c.signature } : { type: 'controller-attestation', attestedBy: controller },
+          recordedAt: nowIso,
+          supersedes,
+        }
+        return { record, key, prevIndex, ...encodeRecord(record) }
+      })
+      const first = ctx.log.append(
+        chunk.map((p) => p.bytes),
+        now,
+      )
+      const records: unknown[] = []
+      chunk.forEach((p, i) => {
+        const r = p.record
+        records.push(first + i, p.hash, p.prevIndex)
+        currents.push({ key: p.key, row: [p.key, first + i, p.hash, r.subject, r.purpose.id, r.state, now, r.validUntil === null ? null : Date.parse(r.validUntil), r.dataset] })
+        mapChanges.push({ key: p.key, value: p.hash })
+        byState[r.state] = (byState[r.state] ?? 0) + 1
+        opts.onApplied?.({ record: r, hash: p.hash.toString('hex'), key: p.key.toString('hex'), logIndex: first + i })
+      })
+      insertMany(ctx.db, 'consent_records (log_index, hash, prev)', 3, records)
+    }
+    currents.sort((a, b) => Buffer.compare(a.key, b.key))
+    insertMany(
+      ctx.db,
+      'consent_current (map_key, log_index, record, subject, purpose, state, valid_from, valid_until, dataset)',
+      9,
+      currents.flatMap((c) => c.row),
+      'INSERT OR REPLACE',
     )
-    const out = prepared.map((p, i) => {
-      insRecord.run(p.hash, p.key, first + i, p.bytes.toString('utf8'))
-      const r = p.record
-      setCurrent.run(p.key, p.hash, r.subject, r.purpose.id, r.state, Date.parse(r.validFrom), r.validUntil === null ? null : Date.parse(r.validUntil), r.dataset)
-      return { record: r, hash: p.hash.toString('hex'), key: p.key.toString('hex'), logIndex: first + i }
-    })
-    ctx.map.apply(prepared.map((p) => ({ key: p.key, value: p.hash })))
-    return out
+    ctx.map.apply(mapChanges)
+    return { count: checked.length, firstLogIndex, byState }
   })()
+}
+
+/** Applies changes and returns each applied change (for small batches: keeps every record). */
+export function applyConsentChangesListed(ctx: ConsentContext, controller: string, changes: readonly ConsentChange[], now?: number): AppliedChange[] {
+  const out: AppliedChange[] = []
+  applyConsentChanges(ctx, controller, changes, { ...(now === undefined ? {} : { now }), onApplied: (a) => out.push(a) })
+  return out
 }

@@ -10,7 +10,8 @@ import { cryptoErrors } from './errors.js'
  * canonicalJson({ b: 1, a: [true, 'x'] }) // '{"a":[true,"x"],"b":1}'
  */
 export function canonicalJson(value: unknown): string {
-  return serialize(value, '$')
+  where.length = 0
+  return serialize(value)
 }
 
 /** UTF-8 bytes of canonicalJson(value). */
@@ -19,28 +20,52 @@ export function canonicalJsonBytes(value: unknown): Buffer {
 }
 
 // String.prototype.isWellFormed (ES2024): false when the string holds a lone surrogate.
-const isWellFormed = (s: string) => (s as unknown as { isWellFormed(): boolean }).isWellFormed()
+const isWellFormed = (s: string) => s.isWellFormed()
 
-function serialize(value: unknown, path: string): string {
+// The path to the value being serialised, kept as a stack and joined only for an error
+// message: building a path string for every member costs more than serialising it.
+const where: (string | number)[] = []
+const pathOf = () => '$' + where.map((k) => (typeof k === 'number' ? `[${k}]` : `.${k}`)).join('')
+
+function serialize(value: unknown): string {
   switch (typeof value) {
     case 'string':
-      if (!isWellFormed(value)) throw cryptoErrors.nonCanonicalValue(path, 'a lone surrogate')
+      if (!isWellFormed(value)) throw cryptoErrors.nonCanonicalValue(pathOf(), 'a lone surrogate')
       return JSON.stringify(value)
     case 'number':
-      if (!Number.isFinite(value)) throw cryptoErrors.nonCanonicalValue(path, String(value))
+      if (!Number.isFinite(value)) throw cryptoErrors.nonCanonicalValue(pathOf(), String(value))
       return JSON.stringify(value)
     case 'boolean':
       return value ? 'true' : 'false'
     case 'object': {
       if (value === null) return 'null'
-      if (Array.isArray(value)) return `[${value.map((v, i) => serialize(v, `${path}[${i}]`)).join(',')}]`
-      if (ArrayBuffer.isView(value)) throw cryptoErrors.nonCanonicalValue(path, 'binary data (encode it first)')
+      if (Array.isArray(value)) {
+        let out = '['
+        for (let i = 0; i < value.length; i++) {
+          where.push(i)
+          out += (i ? ',' : '') + serialize(value[i])
+          where.pop()
+        }
+        return out + ']'
+      }
+      if (ArrayBuffer.isView(value)) throw cryptoErrors.nonCanonicalValue(pathOf(), 'binary data (encode it first)')
       const obj = value as Record<string, unknown>
       // Array.prototype.sort compares UTF-16 code units: exactly RFC 8785 §3.2.3.
-      const keys = Object.keys(obj).filter((k) => obj[k] !== undefined).sort()
-      return `{${keys.map((k) => `${serialize(k, path)}:${serialize(obj[k], `${path}.${k}`)}`).join(',')}}`
+      const keys = Object.keys(obj).sort()
+      let out = '{'
+      let first = true
+      for (const k of keys) {
+        const v = obj[k]
+        if (v === undefined) continue
+        where.push(k)
+        if (!isWellFormed(k)) throw cryptoErrors.nonCanonicalValue(pathOf(), 'a lone surrogate in a member name')
+        out += (first ? '' : ',') + JSON.stringify(k) + ':' + serialize(v)
+        where.pop()
+        first = false
+      }
+      return out + '}'
     }
     default:
-      throw cryptoErrors.nonCanonicalValue(path, typeof value)
+      throw cryptoErrors.nonCanonicalValue(pathOf(), typeof value)
   }
 }

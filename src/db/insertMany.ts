@@ -9,15 +9,15 @@ const cache = new WeakMap<Db, Map<string, Statement>>()
  * with multi-row INSERT statements of up to 200 rows: one statement per row costs far more.
  * Call inside a transaction.
  */
-export function insertMany(db: Db, target: string, width: number, values: readonly unknown[]): void {
+export function insertMany(db: Db, target: string, width: number, values: readonly unknown[], verb: 'INSERT' | 'INSERT OR REPLACE' = 'INSERT'): void {
   let statements = cache.get(db)
   if (!statements) cache.set(db, (statements = new Map()))
   const statement = (n: number) => {
-    const key = `${target}/${n}`
+    const key = `${verb} ${target}/${n}`
     let st = statements.get(key)
     if (!st) {
       const row = `(${Array(width).fill('?').join(',')})`
-      st = db.prepare(`INSERT INTO ${target} VALUES ${Array(n).fill(row).join(',')}`)
+      st = db.prepare(`${verb} INTO ${target} VALUES ${Array(n).fill(row).join(',')}`)
       statements.set(key, st)
     }
     return st

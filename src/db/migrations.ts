@@ -135,16 +135,17 @@ export const migrations: readonly { version: number; description: string; sql: s
       -- log: the state map (sparse Merkle map); its leaves and the 4,096 subtrees at depth 12.
       CREATE TABLE map_leaves (key BLOB PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
       CREATE TABLE map_buckets (bucket INTEGER PRIMARY KEY, hash BLOB NOT NULL, count INTEGER NOT NULL);
-      -- consent: every record (history), by its hash; the current one per (subject, purpose).
+      -- consent: every record (history; its bytes are the log entry), and the current one
+      -- per map key, i.e. per (subject, purpose).
+      -- (Appended in log order; a key's history is the chain of prev links from its current one.)
       CREATE TABLE consent_records (
-        hash BLOB PRIMARY KEY,
-        map_key BLOB NOT NULL,
-        log_index INTEGER NOT NULL,
-        record TEXT NOT NULL
-      ) WITHOUT ROWID;
-      CREATE INDEX consent_records_key ON consent_records (map_key, log_index);
+        log_index INTEGER PRIMARY KEY,
+        hash BLOB NOT NULL,
+        prev INTEGER
+      );
       CREATE TABLE consent_current (
         map_key BLOB PRIMARY KEY,
+        log_index INTEGER NOT NULL,
         record BLOB NOT NULL,
         subject TEXT NOT NULL,
         purpose TEXT NOT NULL,
@@ -153,8 +154,6 @@ export const migrations: readonly { version: number; description: string; sql: s
         valid_until INTEGER,
         dataset TEXT
       ) WITHOUT ROWID;
-      CREATE INDEX consent_current_purpose ON consent_current (purpose);
-      CREATE INDEX consent_current_subject ON consent_current (subject);
       CREATE TABLE consent_manifests (
         hash TEXT PRIMARY KEY,
         dataset TEXT NOT NULL,

@@ -2,7 +2,7 @@
 // of the 4,096 subtrees at depth 12 ("buckets"). A change rehashes only the buckets it
 // touches (about n / 4,096 leaves each) and the 12 levels above them, so applying a batch
 // costs O(batch × n / 4,096) instead of O(n); proofs read one bucket's leaves per key.
-import type { Db } from '../db/index.js'
+import { insertMany, type Db } from '../db/index.js'
 import { hashChildren } from './hasher.js'
 import { LeavesNode, MAP_EMPTY, mapLeafHash, proveKey, proveKeys, subtreeOfLeaves, type Leaves, type MapMultiProof, type MapNode, type MapProof } from './sparseMap.js'
 
@@ -61,7 +61,7 @@ export class StoredMap {
         if (c.value) sets.push(Buffer.from(c.key), Buffer.from(c.value))
         else dels.push(Buffer.from(c.key))
       }
-      upsertMany(this.db, sets)
+      insertMany(this.db, 'map_leaves (key, value)', 2, sets, 'INSERT OR REPLACE')
       const del = this.db.prepare('DELETE FROM map_leaves WHERE key = ?')
       for (const k of dels) del.run(k)
       this.rehash(dirty)
@@ -195,20 +195,3 @@ export class StoredMap {
     }
   }
 }
-
-/** INSERT OR REPLACE of many (key, value) pairs, 200 rows a statement. */
-function upsertMany(db: Db, flat: Buffer[]): void {
-  const ROWS = 200
-  const st = new Map<number, ReturnType<Db['prepare']>>()
-  const statement = (n: number) => {
-    let s = st.get(n)
-    if (!s) st.set(n, (s = db.prepare(`INSERT OR REPLACE INTO map_leaves (key, value) VALUES ${Array(n).fill('(?,?)').join(',')}`)))
-    return s
-  }
-  const rows = flat.length / 2
-  let at = 0
-  for (; at + ROWS <= rows; at += ROWS) statement(ROWS).run(flat.slice(at * 2, (at + ROWS) * 2))
-  if (at < rows) statement(rows - at).run(flat.slice(at * 2))
-}
-
-

@@ -7,9 +7,12 @@ import { acquireEmbeddedNode, chainErrors, readAssetRoot, readCheckpointAt, read
 import { sha256Hex } from '../../crypto/index.js'
 import {
   applyConsentChanges,
+  applyConsentChangesListed,
   buildManifest,
   checkOwnPurpose,
   consentErrors,
+  DPV_PURPOSES,
+  subjectPurposes,
   consentKey,
   currentRecord,
   readConsentFile,
@@ -38,7 +41,7 @@ export function consentContext(p: Provena): ConsentContext {
 
 /** Applies changes and anchors the checkpoint that carries the new map root. */
 async function applyAndAnchor(p: Provena, chain: ChainSession, controller: UnlockedIdentity, changes: ConsentChange[]) {
-  const applied = applyConsentChanges(consentContext(p), controller.did, changes)
+  const applied = applyConsentChangesListed(consentContext(p), controller.did, changes)
   const a = await anchorNow(p, chain)
   return { applied, checkpoint: { treeSize: a.anchoredSize, mapRoot: p.map.root().toString('hex'), transactionHash: a.transactionHash } }
 }
@@ -119,11 +122,11 @@ export function registerConsent(program: Command): void {
             signature: r.signature,
             where: `${file}:${r.line}`,
           }))
-          const r = await applyAndAnchor(p, chain, controller, changes)
-          const counts: Record<string, number> = {}
-          for (const a of r.applied) counts[a.record.state] = (counts[a.record.state] ?? 0) + 1
-          emit(opts, { file, changes: r.applied.length, byState: counts, firstLogIndex: r.applied[0]?.logIndex ?? null, checkpoint: r.checkpoint }, () =>
-            `Applied ${r.applied.length} consent change(s) from ${file} (${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ') || 'none'})\n  map root ${r.checkpoint.mapRoot}, anchored at size ${r.checkpoint.treeSize}`,
+          const b = applyConsentChanges(consentContext(p), controller.did, changes)
+          const a = await anchorNow(p, chain)
+          const checkpoint = { treeSize: a.anchoredSize, mapRoot: p.map.root().toString('hex'), transactionHash: a.transactionHash }
+          emit(opts, { file, changes: b.count, byState: b.byState, firstLogIndex: b.firstLogIndex, checkpoint }, () =>
+            `Applied ${b.count} consent change(s) from ${file} (${Object.entries(b.byState).map(([k, v]) => `${v} ${k}`).join(', ') || 'none'})\n  map root ${checkpoint.mapRoot}, anchored at size ${checkpoint.treeSize}`,
           )
         })
       }),
@@ -142,18 +145,18 @@ export function registerConsent(program: Command): void {
           const anchored = await readLatestCheckpoint(chain.client.publicClient, chain.deployment.CheckpointAnchor)
           const purposes = opts.purpose
             ? [resolvePurpose(opts.purpose, p.config.purposes).id]
-            : (p.db.prepare('SELECT DISTINCT purpose FROM consent_current WHERE subject = ? ORDER BY purpose').pluck().all(pseudonym) as string[])
+            : subjectPurposes(p, pseudonym, [...DPV_PURPOSES, ...Object.keys(p.config.purposes ?? {})])
           const now = Date.now()
           const consents = purposes.map((purpose) => {
             const key = consentKey(pseudonym, purpose)
-            const cur = currentRecord(p.db, key)
+            const cur = currentRecord(p, key)
             const proof = p.map.prove(key)
             return {
               purpose,
               state: cur ? stateAt(cur.record, now) : 'no-consent',
               record: cur?.record ?? null,
               recordHash: cur?.hash.toString('hex') ?? null,
-              history: recordHistory(p.db, key).map((h) => ({ logIndex: h.logIndex, hash: h.hash.toString('hex'), state: h.record.state, recordedAt: h.record.recordedAt, validUntil: h.record.validUntil })),
+              history: recordHistory(p, key).map((h) => ({ logIndex: h.logIndex, hash: h.hash.toString('hex'), state: h.record.state, recordedAt: h.record.recordedAt, validUntil: h.record.validUntil })),
               mapProof: proof,
               proofVerified: anchored ? verifyMapProof(anchored.mapRoot, proof) : false,
             }

@@ -1,0 +1,124 @@
+// Consent at scale (issue 5): 1,000,000 consent changes applied to the map and anchored,
+// against the naive design (one transaction per consent) on the same embedded chain; the
+// training gate's record checks; map proof size, off-chain verification rate, on-chain gas.
+import { createHash } from 'node:crypto'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Hex } from 'viem'
+import { anchorNow, initDataDir, openChain, openProvena } from '../app/index.js'
+import { progress, report, time } from '../bench/harness.js'
+import { ConsentVerifierAbi, deployContract, PerEntryLogAbi, readLatestCheckpoint } from '../chain/index.js'
+import { CompactRange, verifyMapProof, type MapProof } from '../log/index.js'
+import { applyConsentChanges, buildManifest, toSolidityMapProof, type ConsentChange, type ConsentContext } from './index.js'
+
+const N = Number(process.env.CONSENT_BENCH_N ?? 1_000_000)
+const P = 'dpv:ScientificResearch'
+const dir = mkdtempSync(join(tmpdir(), 'provena-bench-consent-'))
+initDataDir(dir)
+const p = openProvena(dir)
+const chain = await openChain(p)
+const ctx: ConsentContext = { db: p.db, log: p.log, map: p.map }
+const pseudonym = (i: number) => createHash('sha256').update(`subject ${i}`).digest('hex')
+const CONTROLLER = 'did:key:z6MkBenchController'
+
+try {
+  progress(`bulk ingest: ${N.toLocaleString('en-US')} consent changes, then one anchored checkpoint`)
+  const pseudonyms = Array.from({ length: N }, (_, i) => pseudonym(i))
+  const changes: ConsentChange[] = pseudonyms.map((s, i) => ({ pseudonym: s, purpose: P, state: i % 10 === 9 ? 'refused' : 'given', expires: i % 7 === 0 && i % 10 !== 9 ? '2099-01-01T00:00:00Z' : null }))
+  let applied = 0
+  const tApply = await time(() => {
+    applied = applyConsentChanges(ctx, CONTROLLER, changes).count
+  })
+  const tAnchor = await time(() => anchorNow(p, chain))
+  const ingest = tApply + tAnchor
+
+  progress('naive design: one transaction per consent (PerEntryLog.append of the record hash), 300 consents')
+  const naive = (await deployContract(chain.client, 'PerEntryLog', [])).address
+  const K = 300
+  let nonce = await chain.client.publicClient.getTransactionCount({ address: chain.client.account.address, blockTag: 'pending' })
+  const tNaive = await time(async () => {
+    const hashes: Hex[] = []
+    for (let i = 0; i < K; i++) {
+      hashes.push(
+        await chain.client.walletClient.writeContract({ address: naive, abi: PerEntryLogAbi, functionName: 'append', args: [`0x${pseudonyms[i]!}`], account: chain.client.account, chain: chain.client.chain, nonce: nonce++, gas: 120_000n }),
+      )
+    }
+    for (const hash of hashes) await chain.client.publicClient.waitForTransactionReceipt({ hash })
+  })
+  report({
+    name: `bulk ingest: ${N.toLocaleString('en-US')} consent changes applied (log + records + map) and anchored`,
+    value: ingest,
+    unit: 's',
+    baseline: { name: 'one transaction per consent on the same embedded chain', value: K / tNaive, unit: 'consents/s' },
+    ratio: applied / ingest / (K / tNaive),
+    target: '<= 60 s; ratio = batched rate / naive rate',
+    note: `apply ${tApply.toFixed(1)} s + anchor ${tAnchor.toFixed(2)} s = ${Math.round(applied / ingest).toLocaleString('en-US')} consents/s; naive would take ${(N / (K / tNaive) / 3600).toFixed(1)} h`,
+  })
+
+  progress('training gate: a dataset of one record per subject, checked against the map')
+  const commitments = Buffer.alloc(32 * N)
+  const range = new CompactRange()
+  for (let i = 0; i < N; i++) {
+    const c = createHash('sha256').update(`record ${i}`).digest()
+    c.copy(commitments, 32 * i)
+    range.appendLeafHash(c)
+  }
+  const cp = (await readLatestCheckpoint(chain.client.publicClient, chain.deployment.CheckpointAnchor))!
+  const anchored = { ...cp, chainId: chain.client.chainId, checkpointAnchor: chain.deployment.CheckpointAnchor, assetRegistry: chain.deployment.AssetRegistry }
+  const ds = { id: 'b'.repeat(64), root: range.root().toString('hex'), controller: CONTROLLER, commitments, subjects: pseudonyms }
+  let checkSeconds = 0
+  let included = 0
+  let manifestBytes = 0
+  const tManifest = await time(() => {
+    const m = buildManifest(ctx, ds, P, Date.now(), anchored)
+    checkSeconds = m.checkSeconds
+    included = m.manifest.included.length
+    manifestBytes = m.bytes.length
+  })
+  report({
+    name: `gate: record checks while building a manifest of ${N.toLocaleString('en-US')} records`,
+    value: N / checkSeconds,
+    unit: 'checks/s',
+    baseline: { name: 'the whole manifest (state load, checks, multiproof, canonical JSON)', value: N / tManifest, unit: 'records/s' },
+    target: '>= 1,000,000 record checks/s',
+    note: `${included.toLocaleString('en-US')} included; manifest ${(manifestBytes / 2 ** 20).toFixed(0)} MiB built in ${tManifest.toFixed(1)} s`,
+  })
+
+  progress('map proofs at 1M keys: size, off-chain verification, on-chain gas')
+  const root = p.map.root()
+  const proofs: MapProof[] = []
+  for (let i = 0; i < 1000; i++) proofs.push(p.map.prove(Buffer.from(createHash('sha256').update(Buffer.concat([Buffer.from(pseudonyms[(i * 7919) % N]!, 'hex'), Buffer.from(P)])).digest())))
+  const absent = p.map.prove(createHash('sha256').update('nobody').digest())
+  const bytesOf = (q: MapProof) => 32 + 32 + 32 * q.siblings.length + Math.ceil(q.bitmap.length / 8) + 1 + (q.leaf ? 64 : 0)
+  const meanBytes = proofs.reduce((a, q) => a + bytesOf(q), 0) / proofs.length
+  const meanSiblings = proofs.reduce((a, q) => a + q.siblings.length, 0) / proofs.length
+  const R = 100
+  let ok = 0
+  const tVerify = await time(() => {
+    for (let r = 0; r < R; r++) for (const q of proofs) ok += verifyMapProof(root, q) ? 1 : 0
+  })
+  if (ok !== R * proofs.length) throw new Error('a proof failed to verify')
+  const tHash = await time(() => {
+    for (let i = 0; i < R * proofs.length * (meanSiblings + 1); i++) createHash('sha256').update(root).digest()
+  })
+  report({
+    name: `map proof at ${N.toLocaleString('en-US')} keys: size (binary: key, value, bitmap, non-empty siblings)`,
+    value: meanBytes,
+    unit: 'bytes',
+    note: `${meanSiblings.toFixed(1)} siblings on average; JSON ${JSON.stringify(proofs[0]).length} bytes; absent key ${bytesOf(absent)} bytes`,
+  })
+  report({
+    name: 'map proof off-chain verification (one core)',
+    value: (R * proofs.length) / tVerify,
+    unit: 'proofs/s',
+    baseline: { name: `the same number of SHA-256 calls (${(meanSiblings + 1).toFixed(1)} a proof) via createHash`, value: (R * proofs.length) / tHash, unit: 'proofs/s' },
+    ratio: tHash / tVerify,
+    target: '>= 100,000 proofs/s',
+  })
+  const gas = await chain.client.publicClient.estimateContractGas({ address: chain.deployment.ConsentVerifier, abi: ConsentVerifierAbi, functionName: 'verifyLatest', args: [toSolidityMapProof(proofs[0]!)], account: chain.client.account })
+  report({ name: `gas of one on-chain verification (ConsentVerifier.verifyLatest, ${proofs[0]!.siblings.length} siblings, as a transaction)`, value: Number(gas), unit: 'gas', note: 'includes the 21,000 base cost and reading the anchored root' })
+} finally {
+  await chain.close()
+  p.close()
+}
