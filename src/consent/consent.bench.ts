@@ -10,7 +10,7 @@ import { anchorNow, initDataDir, openChain, openProvena } from '../app/index.js'
 import { progress, report, time } from '../bench/harness.js'
 import { ConsentVerifierAbi, deployContract, PerEntryLogAbi, readLatestCheckpoint } from '../chain/index.js'
 import { CompactRange, verifyMapProof, type MapProof } from '../log/index.js'
-import { applyConsentChanges, buildManifest, toSolidityMapProof, type ConsentChange, type ConsentContext } from './index.js'
+import { applyConsentChanges, buildManifest, checkRecords, toSolidityMapProof, type ConsentChange, type ConsentContext } from './index.js'
 
 const N = Number(process.env.CONSENT_BENCH_N ?? 1_000_000)
 const P = 'dpv:ScientificResearch'
@@ -57,32 +57,39 @@ try {
   })
 
   progress('training gate: a dataset of one record per subject, checked against the map')
-  const commitments = Buffer.alloc(32 * N)
+  // The check on every record of a dataset as large as the map; the whole manifest (with a
+  // consent record and a proof path per subject, ~1.2 KB a record) on its first 100,000:
+  // a 1M-record manifest (~1.2 GB of JSON) exceeds what one V8 string can hold.
+  const checkRuns: number[] = []
+  let included = 0
+  for (let r = 0; r < 3; r++) {
+    const c = checkRecords(ctx, pseudonyms, 'b'.repeat(64), P, Date.now())
+    checkRuns.push(c.checkSeconds)
+    included = c.verdict.filter((v) => v === null).length
+  }
+  const checkSeconds = Math.min(...checkRuns)
+  const M = Math.min(N, 100_000)
+  const commitments = Buffer.alloc(32 * M)
   const range = new CompactRange()
-  for (let i = 0; i < N; i++) {
+  for (let i = 0; i < M; i++) {
     const c = createHash('sha256').update(`record ${i}`).digest()
     c.copy(commitments, 32 * i)
     range.appendLeafHash(c)
   }
   const cp = (await readLatestCheckpoint(chain.client.publicClient, chain.deployment.CheckpointAnchor))!
   const anchored = { ...cp, chainId: chain.client.chainId, checkpointAnchor: chain.deployment.CheckpointAnchor, assetRegistry: chain.deployment.AssetRegistry }
-  const ds = { id: 'b'.repeat(64), root: range.root().toString('hex'), controller: CONTROLLER, commitments, subjects: pseudonyms }
-  let checkSeconds = 0
-  let included = 0
+  const ds = { id: 'b'.repeat(64), root: range.root().toString('hex'), controller: CONTROLLER, commitments, subjects: pseudonyms.slice(0, M) }
   let manifestBytes = 0
   const tManifest = await time(() => {
-    const m = buildManifest(ctx, ds, P, Date.now(), anchored)
-    checkSeconds = m.checkSeconds
-    included = m.manifest.included.length
-    manifestBytes = m.bytes.length
+    manifestBytes = buildManifest(ctx, ds, P, Date.now(), anchored).bytes.length
   })
   report({
-    name: `gate: record checks while building a manifest of ${N.toLocaleString('en-US')} records`,
+    name: `gate: record checks of a ${N.toLocaleString('en-US')}-record dataset against a ${N.toLocaleString('en-US')}-key consent map`,
     value: N / checkSeconds,
     unit: 'checks/s',
-    baseline: { name: 'the whole manifest (state load, checks, multiproof, canonical JSON)', value: N / tManifest, unit: 'records/s' },
+    baseline: { name: `a whole manifest of ${M.toLocaleString('en-US')} records (state load, checks, multiproof, canonical JSON)`, value: M / tManifest, unit: 'records/s' },
     target: '>= 1,000,000 record checks/s',
-    note: `${included.toLocaleString('en-US')} included; manifest ${(manifestBytes / 2 ** 20).toFixed(0)} MiB built in ${tManifest.toFixed(1)} s`,
+    note: `${included.toLocaleString('en-US')} of ${N.toLocaleString('en-US')} included (best of 3); the ${M.toLocaleString('en-US')}-record manifest is ${(manifestBytes / 2 ** 20).toFixed(0)} MiB, built in ${tManifest.toFixed(1)} s`,
   })
 
   progress('map proofs at 1M keys: size, off-chain verification, on-chain gas')

@@ -79,6 +79,41 @@ interface CurrentRow {
 }
 
 /**
+ * The gate's check: for each record, null when its subject's current consent for the
+ * purpose holds at `at` (ms), else why not. One map lookup and a few comparisons a record.
+ */
+export function checkRecords(
+  ctx: Pick<ConsentContext, 'db'>,
+  subjects: readonly (string | null)[],
+  datasetId: string,
+  purposeId: string,
+  at: number,
+): { verdict: (ExclusionReason | null)[]; current: Map<string, CurrentRow>; checkSeconds: number } {
+  const current = new Map<string, CurrentRow>()
+  for (const row of ctx.db.prepare('SELECT log_index, subject, record, state, valid_from, valid_until, dataset FROM consent_current WHERE purpose = ?').iterate(purposeId) as Iterable<CurrentRow>) {
+    current.set(row.subject, row)
+  }
+  const t0 = performance.now()
+  const n = subjects.length
+  const verdict = new Array<ExclusionReason | null>(n)
+  for (let i = 0; i < n; i++) {
+    const s = subjects[i]
+    if (s === null || s === undefined) {
+      verdict[i] = 'erased'
+      continue
+    }
+    const c = current.get(s)
+    if (!c) verdict[i] = 'no-consent'
+    else if (c.state !== 'given') verdict[i] = c.state as ExclusionReason
+    else if (c.valid_from > at) verdict[i] = 'not-yet-valid'
+    else if (c.valid_until !== null && at >= c.valid_until) verdict[i] = 'expired'
+    else if (c.dataset !== null && c.dataset !== datasetId) verdict[i] = 'other-dataset'
+    else verdict[i] = null
+  }
+  return { verdict, current, checkSeconds: (performance.now() - t0) / 1000 }
+}
+
+/**
  * Checks every record of the dataset against the subject's current consent for the
  * purpose at `at` (ms), and builds the manifest with one multiproof of the consent map.
  * The map must be in the state the anchored checkpoint commits to.
@@ -93,30 +128,9 @@ export function buildManifest(
 ): { manifest: TrainingManifest; bytes: Buffer; hash: string; checkSeconds: number } {
   const purpose = resolvePurpose(purposeId, ctx.ownPurposes)
   if (!ctx.map.root().equals(anchored.mapRoot)) throw consentErrors.notAnchored('consent changed after the latest anchored checkpoint: its map root is not the current one')
-  const current = new Map<string, CurrentRow>()
-  for (const row of ctx.db.prepare('SELECT log_index, subject, record, state, valid_from, valid_until, dataset FROM consent_current WHERE purpose = ?').iterate(purpose.id) as Iterable<CurrentRow>) {
-    current.set(row.subject, row)
-  }
   onProgress?.('checking records')
-  const t0 = performance.now()
+  const { verdict, current, checkSeconds } = checkRecords(ctx, ds.subjects, ds.id, purpose.id, at)
   const n = ds.subjects.length
-  // The check itself: one lookup and a few comparisons a record.
-  const verdict = new Array<ExclusionReason | null>(n)
-  for (let i = 0; i < n; i++) {
-    const s = ds.subjects[i]
-    if (s === null || s === undefined) {
-      verdict[i] = 'erased'
-      continue
-    }
-    const c = current.get(s)
-    if (!c) verdict[i] = 'no-consent'
-    else if (c.state !== 'given') verdict[i] = c.state as ExclusionReason
-    else if (c.valid_from > at) verdict[i] = 'not-yet-valid'
-    else if (c.valid_until !== null && at >= c.valid_until) verdict[i] = 'expired'
-    else if (c.dataset !== null && c.dataset !== ds.id) verdict[i] = 'other-dataset'
-    else verdict[i] = null
-  }
-  const checkSeconds = (performance.now() - t0) / 1000
 
   onProgress?.('collecting records and proofs')
   const hex = (i: number) => ds.commitments.toString('hex', 32 * i, 32 * i + 32)

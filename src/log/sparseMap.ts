@@ -90,8 +90,10 @@ export interface MapProof {
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
 function bytes32(h: string, what: string): Buffer {
-  if (!/^[0-9a-f]{64}$/.test(h)) throw logErrors.badMapProof(`${what} is not 32 bytes of lowercase hex`)
-  return Buffer.from(h, 'hex')
+  // Buffer.from stops at the first character that is not hex: a short result means bad input.
+  const b = typeof h === 'string' && h.length === 64 ? Buffer.from(h, 'hex') : undefined
+  if (!b || b.length !== 32) throw logErrors.badMapProof(`${what} is not 32 bytes of hex`)
+  return b
 }
 
 /** The root a single-key proof leads to; throws LOG_BAD_MAP_PROOF when malformed. */
@@ -109,13 +111,34 @@ export function rootFromMapProof(p: MapProof): Buffer {
     cur = mapLeafHash(other, bytes32(p.leaf.value, 'leaf.value'))
   } else cur = MAP_EMPTY
   let j = p.siblings.length
-  if ([...p.bitmap].filter((c) => c === '1').length !== j) throw logErrors.badMapProof('bitmap and siblings disagree')
+  let ones = 0
+  for (let d = 0; d < depth; d++) if (p.bitmap.charCodeAt(d) === 49) ones++
+  if (ones !== j) throw logErrors.badMapProof('bitmap and siblings disagree')
+  // All siblings decoded at once; each level hashed in one scratch buffer, its digest
+  // written back as latin1 (no Buffer allocated per level: this is the hot path).
+  const joined = p.siblings.join('')
+  const sibs = Buffer.from(joined, 'hex')
+  if (sibs.length !== 32 * j || joined.length !== 64 * j) throw logErrors.badMapProof('a sibling is not 32 bytes of hex')
+  const node = mapNodeScratch
+  const acc = Buffer.from(cur)
   for (let d = depth - 1; d >= 0; d--) {
-    const sib = p.bitmap[d] === '1' ? bytes32(p.siblings[--j]!, `sibling ${j}`) : MAP_EMPTY
-    cur = keyBit(key, d) ? hashChildren(sib, cur) : hashChildren(cur, sib)
+    const right = keyBit(key, d) === 1
+    const sibAt = right ? 1 : 33
+    acc.copy(node, right ? 33 : 1)
+    if (p.bitmap.charCodeAt(d) === 49) {
+      j--
+      sibs.copy(node, sibAt, 32 * j, 32 * j + 32)
+    } else node.fill(0, sibAt, sibAt + 32)
+    acc.write(hash('sha256', node, 'binary'), 0, 'latin1')
   }
-  return cur
+  return acc
 }
+
+const mapNodeScratch = (() => {
+  const b = Buffer.alloc(65)
+  b[0] = 0x01
+  return b
+})()
 
 /** Whether `p` proves its key's value (or absence) under `root`. Never throws. */
 export function verifyMapProof(root: Uint8Array, p: MapProof): boolean {

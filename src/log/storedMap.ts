@@ -50,13 +50,16 @@ export class StoredMap {
    */
   apply(changes: readonly MapChange[]): void {
     if (changes.length === 0) return
+    // Keyed by latin1 strings: they sort in byte order, far faster than Buffer.compare.
     const latest = new Map<string, MapChange>()
-    for (const c of changes) latest.set(Buffer.from(c.key).toString('hex'), c)
+    for (const c of changes) latest.set(Buffer.from(c.key.buffer, c.key.byteOffset, c.key.byteLength).toString('latin1'), c)
+    const order = [...latest.keys()].sort()
     const dirty = new Set<number>()
     this.db.transaction(() => {
       const sets: Buffer[] = []
       const dels: Buffer[] = []
-      for (const c of [...latest.values()].sort((a, b) => Buffer.compare(a.key, b.key))) {
+      for (const k of order) {
+        const c = latest.get(k)!
         dirty.add(bucketOf(c.key))
         if (c.value) sets.push(Buffer.from(c.key), Buffer.from(c.value))
         else dels.push(Buffer.from(c.key))
