@@ -120,18 +120,21 @@ export function rootFromMapProof(p: MapProof): Buffer {
   const sibs = Buffer.from(joined, 'hex')
   if (sibs.length !== 32 * j || joined.length !== 64 * j) throw logErrors.badMapProof('a sibling is not 32 bytes of hex')
   const node = mapNodeScratch
-  const acc = Buffer.from(cur)
+  if (depth === 0) return Buffer.from(cur)
+  // The running hash sits where the next level needs it: left half when the key's bit is
+  // 0, right half when 1; each digest is written straight into its next place.
+  cur.copy(node, keyBit(key, depth - 1) ? 33 : 1)
+  let h = ''
   for (let d = depth - 1; d >= 0; d--) {
-    const right = keyBit(key, d) === 1
-    const sibAt = right ? 1 : 33
-    acc.copy(node, right ? 33 : 1)
+    const sibAt = keyBit(key, d) ? 1 : 33
     if (p.bitmap.charCodeAt(d) === 49) {
       j--
       sibs.copy(node, sibAt, 32 * j, 32 * j + 32)
     } else node.fill(0, sibAt, sibAt + 32)
-    acc.write(hash('sha256', node, 'binary'), 0, 'latin1')
+    h = hash('sha256', node, 'binary')
+    if (d > 0) node.write(h, keyBit(key, d - 1) ? 33 : 1, 'latin1')
   }
-  return acc
+  return Buffer.from(h, 'latin1')
 }
 
 const mapNodeScratch = (() => {
