@@ -179,9 +179,11 @@ export function applyConsentChanges(
   // Pass 2: build, log and store, chunk by chunk, all in one transaction.
   return ctx.db.transaction(() => {
     const firstLogIndex = ctx.log.size()
-    const mapChanges: { key: Buffer; value: Buffer }[] = []
-    // The current rows go in at the end, sorted by key: B-tree inserts in key order touch each page once.
-    const currents: { key: string; row: unknown[] }[] = []
+    const mapChanges: { key: Buffer; value: Buffer }[] = new Array(checked.length)
+    const hashes: Buffer[] = new Array(checked.length)
+    // The current rows go in at the end, sorted by key: B-tree inserts in key order touch
+    // each page once. Sorted as indexes by latin1 key strings (compared as their bytes).
+    const keyOrder: string[] = new Array(checked.length)
     for (let from = 0; from < checked.length; from += CHUNK) {
       const chunk = checked.slice(from, from + CHUNK).map(({ c, purpose, key, validUntil, supersedes, prevIndex }) => {
         const record: ConsentRecord = {
@@ -211,22 +213,24 @@ export function applyConsentChanges(
       chunk.forEach((p, i) => {
         const r = p.record
         records.push(first + i, p.hash, p.prevIndex)
-        currents.push({ key: p.key.toString('latin1'), row: [p.key, first + i, p.hash, r.subject, r.purpose.id, r.state, now, r.validUntil === null ? null : Date.parse(r.validUntil), r.dataset] })
-        mapChanges.push({ key: p.key, value: p.hash })
+        keyOrder[from + i] = p.key.toString('latin1')
+        hashes[from + i] = p.hash
+        mapChanges[from + i] = { key: p.key, value: p.hash }
         byState[r.state] = (byState[r.state] ?? 0) + 1
         opts.onApplied?.({ record: r, hash: p.hash.toString('hex'), key: p.key.toString('hex'), logIndex: first + i })
       })
       insertMany(ctx.db, 'consent_records (log_index, hash, prev)', 3, records)
     }
     // latin1 strings compare as their bytes do, and far faster than Buffer.compare.
-    currents.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
-    insertMany(
-      ctx.db,
-      'consent_current (map_key, log_index, record, subject, purpose, state, valid_from, valid_until, dataset)',
-      9,
-      currents.flatMap((c) => c.row),
-      'INSERT OR REPLACE',
-    )
+    const order = Array.from({ length: checked.length }, (_, i) => i).sort((a, b) => (keyOrder[a]! < keyOrder[b]! ? -1 : 1))
+    for (let from = 0; from < order.length; from += CHUNK) {
+      const rows: unknown[] = []
+      for (const i of order.slice(from, from + CHUNK)) {
+        const { c, purpose, key, validUntil } = checked[i]!
+        rows.push(key, firstLogIndex + i, hashes[i], c.pseudonym, purpose.id, c.state, now, validUntil === null ? null : Date.parse(validUntil), c.dataset ?? null)
+      }
+      insertMany(ctx.db, 'consent_current (map_key, log_index, record, subject, purpose, state, valid_from, valid_until, dataset)', 9, rows, 'INSERT OR REPLACE')
+    }
     ctx.map.apply(mapChanges)
     return { count: checked.length, firstLogIndex, byState }
   })()

@@ -61,8 +61,9 @@ export class StoredMap {
       for (const k of order) {
         const c = latest.get(k)!
         dirty.add(bucketOf(c.key))
-        if (c.value) sets.push(Buffer.from(c.key), Buffer.from(c.value))
-        else dels.push(Buffer.from(c.key))
+        const key = Buffer.isBuffer(c.key) ? c.key : Buffer.from(c.key)
+        if (c.value) sets.push(key, Buffer.isBuffer(c.value) ? c.value : Buffer.from(c.value))
+        else dels.push(key)
       }
       insertMany(this.db, 'map_leaves (key, value)', 2, sets, 'INSERT OR REPLACE')
       const del = this.db.prepare('DELETE FROM map_leaves WHERE key = ?')
