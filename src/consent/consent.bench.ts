@@ -1,7 +1,7 @@
 // Consent at scale (issue 5): 1,000,000 consent changes applied to the map and anchored,
 // against the naive design (one transaction per consent) on the same embedded chain; the
 // training gate's record checks; map proof size, off-chain verification rate, on-chain gas.
-import { createHash } from 'node:crypto'
+import { createHash, hash } from 'node:crypto'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -106,8 +106,10 @@ try {
     for (let r = 0; r < R; r++) for (const q of proofs) ok += verifyMapProof(root, q) ? 1 : 0
   })
   if (ok !== R * proofs.length) throw new Error('a proof failed to verify')
+  // Baseline: the SHA-256 calls a proof needs (one a level plus the leaf), one-shot on 65 bytes.
+  const block = Buffer.alloc(65, 1)
   const tHash = await time(() => {
-    for (let i = 0; i < R * proofs.length * (meanSiblings + 1); i++) createHash('sha256').update(root).digest()
+    for (let i = 0; i < R * proofs.length * (meanSiblings + 1); i++) hash('sha256', block, 'binary')
   })
   report({
     name: `map proof at ${N.toLocaleString('en-US')} keys: size (binary: key, value, bitmap, non-empty siblings)`,
@@ -119,7 +121,7 @@ try {
     name: 'map proof off-chain verification (one core)',
     value: (R * proofs.length) / tVerify,
     unit: 'proofs/s',
-    baseline: { name: `the same number of SHA-256 calls (${(meanSiblings + 1).toFixed(1)} a proof) via createHash`, value: (R * proofs.length) / tHash, unit: 'proofs/s' },
+    baseline: { name: `the SHA-256 calls alone (${(meanSiblings + 1).toFixed(1)} a proof, crypto.hash on 65 bytes)`, value: (R * proofs.length) / tHash, unit: 'proofs/s' },
     ratio: tHash / tVerify,
     target: '>= 100,000 proofs/s',
   })
