@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander'
 import { registerAccess } from './commands/access.js'
 import { registerChain } from './commands/chain.js'
 import { registerConsent } from './commands/consent.js'
+import { registerFl } from './commands/fl.js'
 import { registerDataset_ } from './commands/dataset.js'
 import { registerDemo } from './commands/demo.js'
 import { registerIdentity } from './commands/identity.js'
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerSubject(program)
   registerAccess(program)
   registerConsent(program)
+  registerFl(program)
   registerStore(program)
   registerVerify(program)
   registerDemo(program)
