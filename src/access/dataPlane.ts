@@ -374,3 +374,34 @@ export function subjectRecords(db: DataPlaneContext['db'], pseudonym: string): {
   }
   return { datasets: [...byDataset].map(([dataset, indexes]) => ({ dataset, indexes })), erased: key?.erased === 1, known: key !== undefined }
 }
+
+/**
+ * Decrypts records of an imported dataset in memory for its controller (to train on its
+ * own data): the records at `indexes`, as flat objects (CSV) or JSON values, in that order.
+ * A record whose subject was erased cannot be decrypted and throws.
+ */
+export async function decryptRecords(ctx: DataPlaneContext, dataset: string, controller: UnlockedIdentity, indexes: readonly number[]): Promise<{ columns: string[] | undefined; subjectColumn: string; records: Record<string, unknown>[] }> {
+  const meta = ctx.db.prepare('SELECT * FROM access_datasets WHERE dataset = ?').get(dataset) as { controller: string; subject_column: string; columns: string | null } | undefined
+  if (!meta) throw new ProvenaError('ACCESS_NOT_IMPORTED', `dataset ${dataset.slice(0, 12)} was registered, not imported: there is nothing encrypted to read`)
+  if (meta.controller !== controller.did) throw new ProvenaError('ACCESS_NOT_CONTROLLER', `${controller.name} is not the controller of dataset ${dataset.slice(0, 12)}`)
+  const { kek } = controllerSecrets(controller)
+  const row = ctx.db.prepare(
+    `SELECT r.pseudonym, r.cid, r.offset, r.length, k.wrapped_key FROM access_records r
+     JOIN access_subject_keys k ON k.controller = ? AND k.pseudonym = r.pseudonym WHERE r.dataset = ? AND r.idx = ?`,
+  )
+  const segments = new Map<string, Buffer>()
+  const keys = new Map<string, Buffer>()
+  const records: Record<string, unknown>[] = []
+  for (const idx of indexes) {
+    const r = row.get(controller.did, dataset, idx) as { pseudonym: string; cid: string; offset: number; length: number; wrapped_key: Buffer | null } | undefined
+    if (!r) throw new ProvenaError('ACCESS_NO_RECORD', `dataset ${dataset.slice(0, 12)} has no record ${idx}`)
+    if (!r.wrapped_key) throw new ProvenaError('ACCESS_SUBJECT_ERASED', `record ${idx} of dataset ${dataset.slice(0, 12)} belongs to an erased subject`)
+    let key = keys.get(r.pseudonym)
+    if (!key) keys.set(r.pseudonym, (key = aeadOpen(kek, r.wrapped_key, keyAad(meta.controller, r.pseudonym), 'a subject data key')))
+    let segment = segments.get(r.cid)
+    if (!segment) segments.set(r.cid, (segment = await ctx.store.get(r.cid)))
+    const plain = aeadOpen(key, segment.subarray(r.offset, r.offset + r.length), recordAad(dataset, idx), `record ${idx}`)
+    records.push(meta.columns ? parseFlatRecord(plain.toString('utf8')) : (JSON.parse(plain.toString('utf8')) as Record<string, unknown>))
+  }
+  return { columns: meta.columns ? (JSON.parse(meta.columns) as string[]) : undefined, subjectColumn: meta.subject_column, records }
+}

@@ -8,11 +8,13 @@ import {
   CheckpointAnchorBytecode,
   ConsentVerifierAbi,
   ConsentVerifierBytecode,
+  FederatedTrainingAbi,
+  FederatedTrainingBytecode,
   PerEntryLogAbi,
   PerEntryLogBytecode,
 } from './artifacts.generated.js'
 
-export { AccessPolicyAbi, AssetRegistryAbi, CheckpointAnchorAbi, ConsentVerifierAbi, PerEntryLogAbi }
+export { AccessPolicyAbi, AssetRegistryAbi, CheckpointAnchorAbi, ConsentVerifierAbi, FederatedTrainingAbi, PerEntryLogAbi }
 
 /** The contracts Provena deploys, by name. */
 export const CONTRACTS = {
@@ -20,6 +22,7 @@ export const CONTRACTS = {
   AssetRegistry: { abi: AssetRegistryAbi as Abi, bytecode: AssetRegistryBytecode as Hex },
   CheckpointAnchor: { abi: CheckpointAnchorAbi as Abi, bytecode: CheckpointAnchorBytecode as Hex },
   ConsentVerifier: { abi: ConsentVerifierAbi as Abi, bytecode: ConsentVerifierBytecode as Hex },
+  FederatedTraining: { abi: FederatedTrainingAbi as Abi, bytecode: FederatedTrainingBytecode as Hex },
   PerEntryLog: { abi: PerEntryLogAbi as Abi, bytecode: PerEntryLogBytecode as Hex },
 } as const
 
@@ -32,6 +35,7 @@ export interface Deployment {
   CheckpointAnchor: Address
   AccessPolicy: Address
   ConsentVerifier: Address
+  FederatedTraining: Address
   /** Block where the first contract was deployed: where event scans start. */
   fromBlock: bigint
 }

@@ -1,7 +1,7 @@
 import type { Address, Hex } from 'viem'
 import type { Db } from '../db/index.js'
 import type { ChainClient } from './connect.js'
-import { CONTRACTS, CheckpointAnchorAbi, ConsentVerifierAbi, type ContractName, type Deployment } from './contracts.js'
+import { CONTRACTS, CheckpointAnchorAbi, ConsentVerifierAbi, FederatedTrainingAbi, type ContractName, type Deployment } from './contracts.js'
 import { chainErrors } from './errors.js'
 
 /** The log identity a CheckpointAnchor is deployed for. */
@@ -21,12 +21,13 @@ export async function deployContract(client: ChainClient, name: ContractName, ar
 }
 
 /** The core contracts, in deployment order. */
-const CORE = ['AssetRegistry', 'CheckpointAnchor', 'AccessPolicy', 'ConsentVerifier'] as const
+const CORE = ['AssetRegistry', 'CheckpointAnchor', 'AccessPolicy', 'ConsentVerifier', 'FederatedTraining'] as const
 type CoreName = (typeof CORE)[number]
 
 function constructorArgs(client: ChainClient, log: LogIdentity, name: CoreName, live: Map<CoreName, { address: Address }>): readonly unknown[] {
   if (name === 'CheckpointAnchor') return [client.account.address, log.logKey, log.origin]
   if (name === 'ConsentVerifier') return [live.get('CheckpointAnchor')!.address]
+  if (name === 'FederatedTraining') return [live.get('AccessPolicy')!.address]
   return [client.account.address]
 }
 
@@ -54,6 +55,12 @@ async function liveContracts(db: Db, client: ChainClient, log: LogIdentity): Pro
     const anchor = (await client.publicClient.readContract({ address: verifier.address, abi: ConsentVerifierAbi, functionName: 'anchor' })) as Address
     if (anchor.toLowerCase() !== live.get('CheckpointAnchor')?.address.toLowerCase()) live.delete('ConsentVerifier')
   }
+  // The coordinator checks membership in the AccessPolicy it was deployed with.
+  const fl = live.get('FederatedTraining')
+  if (fl) {
+    const policy = (await client.publicClient.readContract({ address: fl.address, abi: FederatedTrainingAbi, functionName: 'policy' })) as Address
+    if (policy.toLowerCase() !== live.get('AccessPolicy')?.address.toLowerCase()) live.delete('FederatedTraining')
+  }
   return live
 }
 
@@ -64,6 +71,7 @@ function toDeployment(client: ChainClient, live: Map<CoreName, { address: Addres
     CheckpointAnchor: live.get('CheckpointAnchor')!.address,
     AccessPolicy: live.get('AccessPolicy')!.address,
     ConsentVerifier: live.get('ConsentVerifier')!.address,
+    FederatedTraining: live.get('FederatedTraining')!.address,
     fromBlock: BigInt(Math.min(...[...live.values()].map((c) => c.blockNumber ?? 0))),
   }
 }

@@ -1,5 +1,5 @@
 export { connectChain, ensureFunded, type ChainClient } from './connect.js'
-export { AccessPolicyAbi, ASSET_KINDS, AssetRegistryAbi, CheckpointAnchorAbi, ConsentVerifierAbi, CONTRACTS, PerEntryLogAbi, type AssetKind, type Deployment } from './contracts.js'
+export { AccessPolicyAbi, ASSET_KINDS, AssetRegistryAbi, CheckpointAnchorAbi, ConsentVerifierAbi, CONTRACTS, FederatedTrainingAbi, PerEntryLogAbi, type AssetKind, type Deployment } from './contracts.js'
 export { deployContract, ensureDeployment, findDeployment, type LogIdentity } from './deploy.js'
 export {
   acquireEmbeddedNode,
@@ -29,3 +29,4 @@ export {
   type OutboxWrite,
 } from './outbox.js'
 export { readAnchoredCheckpoints, readAssetRoot, readCheckpointAt, readLatestAnchor, readLatestCheckpoint, readLogInfo, readRegisteredAssets, type AnchoredCheckpoint, type RegisteredAsset } from './reader.js'
+export { sendContract } from './send.js'

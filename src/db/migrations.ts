@@ -165,6 +165,46 @@ export const migrations: readonly { version: number; description: string; sql: s
       CREATE INDEX consent_manifests_dataset ON consent_manifests (dataset);
     `,
   },
+  {
+    version: 4,
+    description: 'federated learning: tasks, global models per round, client updates',
+    sql: `
+      CREATE TABLE fl_tasks (
+        chain TEXT NOT NULL,
+        task INTEGER NOT NULL,
+        spec TEXT NOT NULL,
+        purpose TEXT NOT NULL,
+        aggregator TEXT NOT NULL,
+        participants TEXT NOT NULL,
+        log_index INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (chain, task)
+      );
+      -- The global model each round starts from (round 1: the initial one), and the result.
+      CREATE TABLE fl_rounds (
+        chain TEXT NOT NULL,
+        task INTEGER NOT NULL,
+        round INTEGER NOT NULL,
+        model_cid TEXT NOT NULL,
+        model_digest TEXT NOT NULL,
+        PRIMARY KEY (chain, task, round)
+      );
+      CREATE TABLE fl_updates (
+        chain TEXT NOT NULL,
+        task INTEGER NOT NULL,
+        round INTEGER NOT NULL,
+        client TEXT NOT NULL,
+        did TEXT NOT NULL,
+        dataset TEXT NOT NULL,
+        update_cid TEXT NOT NULL,
+        update_digest TEXT NOT NULL,
+        manifest_cid TEXT NOT NULL,
+        manifest_hash TEXT NOT NULL,
+        samples INTEGER NOT NULL,
+        PRIMARY KEY (chain, task, round, client)
+      );
+    `,
+  },
 ]
 
 /** The newest schema version this code knows. */

@@ -6,3 +6,20 @@ export { DEFAULT_SPECS, evaluate, initParams, modelShape, parseModelSpec, predic
 export { SeededRandom, secureGaussian } from './random.js'
 export { decodeSafetensors, encodeSafetensors, type Tensor } from './safetensors.js'
 export { parseAttack, simulate, type Attack, type RoundReport, type SimulateOptions, type SimulateReport } from './simulate.js'
+export {
+  aggregateRound,
+  createTask,
+  fromSafetensors,
+  readTask,
+  REASON_NAMES,
+  REJECT,
+  runClient,
+  taskStatus,
+  toSafetensors,
+  UPDATE_PAYLOAD_TYPE,
+  type ClientRunReport,
+  type FlContext,
+  type OnChainTask,
+  type RoundReport as FlRoundReport,
+  type TaskSpec,
+} from './coordinator.js'

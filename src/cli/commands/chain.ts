@@ -21,6 +21,7 @@ async function chainInfo(p: Provena, chain: ChainSession) {
       CheckpointAnchor: chain.deployment.CheckpointAnchor,
       AccessPolicy: chain.deployment.AccessPolicy,
       ConsentVerifier: chain.deployment.ConsentVerifier,
+      FederatedTraining: chain.deployment.FederatedTraining,
     },
     anchored: { treeSize: anchored.treeSize, rootHash: anchored.rootHash.toString('hex') },
     logSize: p.log.size(),
@@ -37,6 +38,7 @@ function infoText(i: Awaited<ReturnType<typeof chainInfo>>): string {
     `CheckpointAnchor  ${i.contracts.CheckpointAnchor}`,
     `AccessPolicy      ${i.contracts.AccessPolicy}`,
     `ConsentVerifier   ${i.contracts.ConsentVerifier}`,
+    `FederatedTraining ${i.contracts.FederatedTraining}`,
     `anchored          size ${i.anchored.treeSize} of ${i.logSize} entries, root ${i.anchored.rootHash}`,
     `outbox            ${i.outboxPending} pending`,
   ].join('\n')

@@ -1,9 +1,12 @@
 import { readFileSync } from 'node:fs'
 import type { Command } from 'commander'
 import { ProvenaError } from '../../errors.js'
-import { AGGREGATION_RULES, DEFAULT_SPECS, parseAttack, parseModelSpec, simulate, type AggregationRule, type ModelSpec, type SimulateReport } from '../../fl/index.js'
+import { findIdentity, listIdentities, unlockIdentity } from '../../access/index.js'
+import { anchorNow, resolveDataDir } from '../../app/index.js'
+import { aggregateRound, AGGREGATION_RULES, createTask, DEFAULT_SPECS, parseAttack, parseModelSpec, runClient, simulate, taskStatus, type AggregationRule, type FlContext, type ModelSpec, type SimulateReport, type TaskSpec } from '../../fl/index.js'
+import { askPassphrase } from '../passphrase.js'
 import { emit, type CommonOptions } from '../output.js'
-import { action, common } from '../session.js'
+import { action, common, withDataPlane } from '../session.js'
 
 const int = (name: string, min: number) => (v: string) => {
   const n = Number(v)
@@ -83,4 +86,119 @@ export function registerFl(program: Command): void {
         emit(opts, report, () => simulateText(report))
       }),
     )
+
+  const task = fl.command('task').description('federated tasks on-chain (FederatedTraining)')
+  common(task.command('create').description('create a federated task: model, purpose, participants, rounds'))
+    .requiredOption('--model-spec <spec>', 'logistic, mlp, or a JSON file ({"type": "mlp", "hidden": 64, "epochs": 2, ...}; may hold "features", "classes", "label")')
+    .requiredOption('--purpose <purpose>', 'the purpose every client\'s records must be consented for')
+    .requiredOption('--participants <names>', 'comma-separated identity names or DIDs (members of AccessPolicy)')
+    .requiredOption('--rounds <n>', 'number of rounds', int('--rounds', 1))
+    .requiredOption('--as <name>', 'the aggregator identity (creates the task, finalises rounds)')
+    .option('--features <n>', 'number of input features (else from the model spec)', int('--features', 1))
+    .option('--classes <n>', 'number of classes (else from the model spec, default 2)', int('--classes', 2), 2)
+    .option('--label <col>', 'the class column of the clients\' datasets', 'target')
+    .option('--min-clients <k>', 'commitments needed before the deadline (default: every participant)', int('--min-clients', 1))
+    .option('--round-timeout <s>', 'seconds a round stays open for commitments', int('--round-timeout', 1), 3600)
+    .option('--aggregation <rule>', AGGREGATION_RULES.join('|'), 'fedavg')
+    .option('--max-update-norm <x>', 'reject updates with a larger L2 norm', num('--max-update-norm'), 100)
+    .option('--dp-epsilon <e>', 'client-level differential privacy budget ε over all rounds', num('--dp-epsilon'))
+    .option('--dp-delta <d>', 'δ of the budget', num('--dp-delta'), 1e-5)
+    .option('--dp-clip <c>', 'L2 bound each update is clipped to under DP', num('--dp-clip'), 1)
+    .action(
+      action(async (opts: CommonOptions & { modelSpec: string; purpose: string; participants: string; rounds: number; as: string; features?: number; classes: number; label: string; minClients?: number; roundTimeout: number; aggregation: string; maxUpdateNorm: number; dpEpsilon?: number; dpDelta: number; dpClip: number }) => {
+        if (!(AGGREGATION_RULES as readonly string[]).includes(opts.aggregation)) throw new ProvenaError('CLI_BAD_ARGUMENT', `--aggregation "${opts.aggregation}" must be one of ${AGGREGATION_RULES.join(', ')}`)
+        const raw = opts.modelSpec === 'logistic' || opts.modelSpec === 'mlp' ? {} : (JSON.parse(readFileSync(opts.modelSpec, 'utf8')) as { features?: number; classes?: number; label?: string })
+        const model = readModelSpec(opts.modelSpec, DEFAULT_SPECS.logistic)
+        const features = opts.features ?? raw.features
+        if (!features) throw new ProvenaError('CLI_BAD_ARGUMENT', 'the number of input features is unknown: give --features N or "features" in the model spec')
+        const dir = resolveDataDir(opts.dir)
+        const participants = opts.participants.split(',').map((n) => findIdentity(dir, n.trim()))
+        const aggregator = unlockIdentity(dir, opts.as, await askPassphrase())
+        const spec: TaskSpec = {
+          type: 'provena.fl.task-spec/v1',
+          model: { type: model.type, ...(model.hidden ? { hidden: model.hidden } : {}), epochs: model.epochs, learningRate: model.learningRate, batchSize: model.batchSize, l2: model.l2, seed: model.seed },
+          features,
+          classes: raw.classes ?? opts.classes,
+          label: raw.label ?? opts.label,
+          aggregation: opts.aggregation as AggregationRule,
+          maxUpdateNorm: opts.maxUpdateNorm,
+          dp: opts.dpEpsilon ? { epsilon: opts.dpEpsilon, delta: opts.dpDelta, clip: opts.dpClip } : null,
+        }
+        await withFl(opts, async (ctx) => {
+          const r = await createTask(ctx, aggregator, { spec, purpose: opts.purpose, participants, rounds: opts.rounds, minClients: opts.minClients ?? participants.length, roundTimeout: opts.roundTimeout })
+          emit(opts, r, () => `Created federated task ${r.task}: ${spec.model.type} for ${opts.purpose}, ${participants.length} participants, ${opts.rounds} round(s), ${spec.aggregation}${spec.dp ? `, DP ε=${spec.dp.epsilon}` : ''}\n  spec digest ${r.specDigest} (tx ${r.transactionHash})`)
+        })
+      }),
+    )
+
+  common(fl.command('client').command('run').description("a participant's round: consent gate, local training, sealed update committed on-chain"))
+    .requiredOption('--task <n>', 'the task number', int('--task', 1))
+    .requiredOption('--dataset <id>', 'the participant\'s imported dataset')
+    .requiredOption('--as <name>', 'the participant identity (the dataset\'s controller)')
+    .action(
+      action(async (opts: CommonOptions & { task: number; dataset: string; as: string }) => {
+        const dir = resolveDataDir(opts.dir)
+        const client = unlockIdentity(dir, opts.as, await askPassphrase())
+        await withFl(opts, async (ctx) => {
+          const aggregatorDid = (ctx.db.prepare('SELECT aggregator FROM fl_tasks WHERE chain = ? AND task = ?').pluck().get(ctx.chain.client.chainKey, opts.task) as string | undefined) ?? ''
+          const aggregator = aggregatorDid ? findIdentity(dir, aggregatorDid) : undefined
+          if (!aggregator) throw new ProvenaError('FL_UNKNOWN_TASK', `no federated task ${opts.task} in this data dir`)
+          const r = await runClient(ctx, opts.task, opts.dataset, client, aggregator)
+          emit(opts, r, () =>
+            [
+              `Committed ${opts.as}'s update for task ${r.task}, round ${r.round} (tx ${r.transactionHash})`,
+              `  consent   manifest ${r.manifest.hash.slice(0, 16)}…: ${r.manifest.included} record(s) included, ${r.manifest.excluded} excluded (log entry ${r.manifest.logIndex})`,
+              `  update    sha256 ${r.update.digest.slice(0, 16)}…, L2 norm ${r.update.norm.toPrecision(3)}, sealed to the aggregator (${r.update.cid.slice(0, 16)}…)`,
+            ].join('\n'),
+          )
+        })
+      }),
+    )
+
+  common(fl.command('aggregate').description('verify the committed updates, aggregate, finalise the round on-chain'))
+    .requiredOption('--task <n>', 'the task number', int('--task', 1))
+    .requiredOption('--as <name>', 'the aggregator identity')
+    .action(
+      action(async (opts: CommonOptions & { task: number; as: string }) => {
+        const dir = resolveDataDir(opts.dir)
+        const aggregator = unlockIdentity(dir, opts.as, await askPassphrase())
+        await withFl(opts, async (ctx) => {
+          const r = await aggregateRound(ctx, opts.task, aggregator, listIdentities(dir))
+          emit(opts, r, () =>
+            [
+              `Round ${r.round} of task ${r.task} finalised (tx ${r.transactionHash}): ${r.accepted.length} update(s) aggregated by ${r.aggregation}${r.dp ? ` with DP noise ×${r.dp.noiseMultiplier.toFixed(2)} (ε spent ${r.dp.epsilonSpent.toFixed(2)})` : ''}`,
+              ...r.accepted.map((a) => `  accepted  ${a.did.slice(0, 24)}…  ${a.samples} consented record(s), manifest ${a.manifest.slice(0, 12)}…`),
+              ...r.rejected.map((x) => `  rejected  ${x.client}  ${x.reasonName} (code ${x.reason}): ${x.detail}`),
+              ...r.dropped.map((d) => `  dropped   ${d} (no commitment)`),
+              `  model     sha256 ${r.aggregateDigest}`,
+              ...(r.model ? [`  final     registered as model ${r.model.id.slice(0, 16)}… with its lineage (log entry ${r.model.logIndex}); file ${r.model.path}`] : []),
+            ].join('\n'),
+          )
+        })
+      }),
+    )
+
+  common(fl.command('status').description('a federated task: round, commitments, deadline, models'))
+    .requiredOption('--task <n>', 'the task number', int('--task', 1))
+    .action(
+      action(async (opts: CommonOptions & { task: number }) => {
+        await withFl(opts, async (ctx) => {
+          const s = await taskStatus(ctx, opts.task)
+          emit(opts, s, () =>
+            [
+              `Task ${s.task}: ${s.spec.model.type} for ${s.purpose}, ${s.done ? `done after ${s.rounds} round(s)` : `round ${s.round} of ${s.rounds}, ${s.committedThisRound.length} of ${s.participants.length} committed (min ${s.minClients}), open until ${s.roundDeadline}`}`,
+              ...s.models.map((m) => `  round ${m.round} starts from model ${m.model_digest.slice(0, 16)}…`),
+              ...(s.finalModel ? [`  final model ${s.finalModel}`] : []),
+            ].join('\n'),
+          )
+        })
+      }),
+    )
+}
+
+/** Opens the data dir, the chain and the block store as the federated coordinator needs. */
+async function withFl<T>(opts: CommonOptions, fn: (ctx: FlContext) => Promise<T>): Promise<T> {
+  return withDataPlane(opts, async (p, chain, plane) =>
+    fn({ ...plane, map: p.map, ownPurposes: p.config.purposes, chain: { client: chain.client, deployment: chain.deployment }, anchor: async () => void (await anchorNow(p, chain)), dir: p.dir }),
+  )
 }

@@ -1,0 +1,532 @@
+// Federated training orchestrated by the FederatedTraining contract. The aggregator
+// creates a task; each round every participant trains on the records of its own training
+// manifest (the consent gate) and commits its update — a safetensors file signed in a
+// DSSE envelope, sealed to the aggregator with HPKE, kept in the blob store, its digest
+// on-chain; the aggregator verifies every update, aggregates, publishes the new global
+// model and finalises the round on-chain. The final model is registered with lineage.
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { decodeEventLog, type Address, type Hex } from 'viem'
+import { decryptRecords, findIdentity, memberClient, purposeId, type DataPlaneContext, type Identity, type UnlockedIdentity } from '../access/index.js'
+import { FederatedTrainingAbi, readAssetRoot, readCheckpointAt, readLatestCheckpoint, sendContract, type ChainClient, type Deployment } from '../chain/index.js'
+import { buildManifest, recordManifest, resolvePurpose, verifyManifest, type OwnPurposes, type TrainingManifest } from '../consent/index.js'
+import { canonicalJson, canonicalJsonBytes, ed25519FromDidKey, openWith, sealTo, sha256Hex, signDsse, verifyDsse, type DsseEnvelope } from '../crypto/index.js'
+import { datasetSubjects } from '../access/index.js'
+import { ProvenaError, isProvenaError } from '../errors.js'
+import type { StoredMap } from '../log/index.js'
+import { datasetCommitments, getAsset, registerModel } from '../registry/index.js'
+import { epsilonOf, noiseMultiplierFor } from './accountant.js'
+import { aggregate, allFinite, clipInPlace, l2norm, type AggregationRule, type ClientUpdate } from './aggregate.js'
+import { featureSums, standardisation } from './data.js'
+import { initParams, modelShape, standardise, trainLocal, type ModelShape, type ModelSpec } from './model.js'
+import { decodeSafetensors, encodeSafetensors } from './safetensors.js'
+import { secureGaussian } from './random.js'
+
+export const UPDATE_PAYLOAD_TYPE = 'application/vnd.provena.fl-update.v1+safetensors'
+const SEAL_INFO = Buffer.from('provena/fl-update/v1')
+
+/** Reason codes of FederatedTraining (REASON_*). */
+export const REJECT = { digestMismatch: 1, badSignature: 2, badShape: 3, nonFinite: 4, normExceeded: 5, badManifest: 6, missingUpdate: 7, outlier: 8 } as const
+export const REASON_NAMES: Record<number, string> = Object.fromEntries(Object.entries(REJECT).map(([k, v]) => [v, k]))
+
+/** Everything a task fixes, hashed into its on-chain spec digest. */
+export interface TaskSpec {
+  type: 'provena.fl.task-spec/v1'
+  model: ModelSpec
+  features: number
+  classes: number
+  label: string
+  aggregation: AggregationRule
+  /** Updates with a larger L2 norm are rejected. */
+  maxUpdateNorm: number
+  dp: { epsilon: number; delta: number; clip: number } | null
+}
+
+/** What the coordinator needs of an open data dir and chain. */
+export interface FlContext extends DataPlaneContext {
+  map: StoredMap
+  ownPurposes?: OwnPurposes | undefined
+  chain: { client: ChainClient; deployment: Deployment }
+  /** Anchors the log now (a checkpoint carrying the consent map root). */
+  anchor: () => Promise<void>
+  /** Where the final model file is written. */
+  dir: string
+}
+
+interface TaskRow {
+  spec: string
+  purpose: string
+  aggregator: string
+  participants: string
+}
+
+const chainKey = (ctx: FlContext) => ctx.chain.client.chainKey
+const hex32 = (h: string) => `0x${h}` as Hex
+const logEvent = (ctx: FlContext, event: Record<string, unknown>) => ctx.log.append([canonicalJsonBytes({ ...event, time: new Date().toISOString() })])
+
+function flError(code: string, message: string, hint?: string) {
+  return new ProvenaError(code, message, hint ? { hint } : {})
+}
+
+/** The model parameters as named safetensors tensors. */
+export function toSafetensors(shape: ModelShape, params: Float32Array, metadata: Record<string, string>): Buffer {
+  return encodeSafetensors(Object.fromEntries(shape.tensors.map((t) => [t.name, { shape: t.shape, data: params.subarray(t.offset, t.offset + t.length) }])), metadata)
+}
+
+/** Parameters from a safetensors file; throws FL_BAD_SHAPE naming the first mismatch. */
+export function fromSafetensors(shape: ModelShape, bytes: Uint8Array): Float32Array {
+  const { tensors } = decodeSafetensors(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))
+  const names = Object.keys(tensors).sort()
+  const want = shape.tensors.map((t) => t.name).sort()
+  if (names.join() !== want.join()) throw flError('FL_BAD_SHAPE', `tensors ${names.join(', ')}; the task's model has ${want.join(', ')}`)
+  const out = new Float32Array(shape.size)
+  for (const t of shape.tensors) {
+    const got = tensors[t.name]!
+    if (got.shape.join('x') !== t.shape.join('x')) throw flError('FL_BAD_SHAPE', `tensor ${t.name} has shape [${got.shape}], the task's model [${t.shape}]`)
+    out.set(got.data, t.offset)
+  }
+  return out
+}
+
+function taskRow(ctx: FlContext, task: number): { spec: TaskSpec; purpose: string; aggregator: string; participants: string[] } {
+  const row = ctx.db.prepare('SELECT spec, purpose, aggregator, participants FROM fl_tasks WHERE chain = ? AND task = ?').get(chainKey(ctx), task) as TaskRow | undefined
+  if (!row) throw flError('FL_UNKNOWN_TASK', `no federated task ${task} on this chain in this data dir`, 'list them with provena fl status --task N, or create one with provena fl task create')
+  return { spec: JSON.parse(row.spec) as TaskSpec, purpose: row.purpose, aggregator: row.aggregator, participants: JSON.parse(row.participants) as string[] }
+}
+
+export interface OnChainTask {
+  aggregator: Address
+  specDigest: Hex
+  purpose: Hex
+  rounds: number
+  minClients: number
+  roundTimeout: number
+  round: number
+  roundStartedAt: number
+  done: boolean
+  finalModel: Hex
+}
+
+export async function readTask(ctx: FlContext, task: number): Promise<OnChainTask> {
+  const t = (await ctx.chain.client.publicClient.readContract({ address: ctx.chain.deployment.FederatedTraining, abi: FederatedTrainingAbi, functionName: 'taskOf', args: [BigInt(task)] })) as {
+    aggregator: Address
+    specDigest: Hex
+    purpose: Hex
+    rounds: number
+    minClients: number
+    roundTimeout: bigint
+    round: number
+    roundStartedAt: bigint
+    done: boolean
+    finalModel: Hex
+  }
+  return { ...t, roundTimeout: Number(t.roundTimeout), roundStartedAt: Number(t.roundStartedAt) }
+}
+
+/**
+ * Creates a task on-chain (the aggregator's account sends it), records its spec and the
+ * initial global model, and logs it. Returns the task number.
+ */
+export async function createTask(
+  ctx: FlContext,
+  aggregator: UnlockedIdentity,
+  o: { spec: TaskSpec; purpose: string; participants: Identity[]; rounds: number; minClients: number; roundTimeout: number },
+): Promise<{ task: number; specDigest: string; transactionHash: Hex; initialModel: string }> {
+  resolvePurpose(o.purpose, ctx.ownPurposes)
+  const specBytes = canonicalJsonBytes(o.spec)
+  const specDigest = sha256Hex(specBytes)
+  // Everything that can fail off-chain is done before the transaction.
+  if (!(o.spec.classes >= 2) || !(o.spec.features >= 1)) throw flError('FL_BAD_MODEL_SPEC', `a task needs at least 1 feature and 2 classes (got ${o.spec.features}, ${o.spec.classes})`)
+  const shape = modelShape(o.spec.model, o.spec.features, o.spec.classes)
+  const initial = toSafetensors(shape, initParams(shape), { round: '0', spec: specDigest })
+  const cid = await ctx.store.put(initial)
+  const client = await memberClient(ctx.chain.client, aggregator)
+  const { hash, receipt } = await sendContract(
+    client,
+    ctx.chain.deployment.FederatedTraining,
+    FederatedTrainingAbi,
+    'createTask',
+    [hex32(specDigest), purposeId(o.purpose), o.participants.map((p) => p.address), o.rounds, o.minClients, BigInt(o.roundTimeout)],
+    'FederatedTraining.createTask',
+  )
+  const created = receipt.logs
+    .map((l) => {
+      try {
+        return decodeEventLog({ abi: FederatedTrainingAbi, data: l.data, topics: l.topics })
+      } catch {
+        return undefined
+      }
+    })
+    .find((e) => e?.eventName === 'TaskCreated')
+  const task = Number((created!.args as { task: bigint }).task)
+  ctx.db.transaction(() => {
+    const logIndex = logEvent(ctx, {
+      type: 'provena.fl.task/v1',
+      actor: aggregator.did,
+      task,
+      chain: chainKey(ctx),
+      specDigest,
+      spec: o.spec,
+      purpose: o.purpose,
+      participants: o.participants.map((p) => p.did),
+      rounds: o.rounds,
+      minClients: o.minClients,
+      roundTimeout: o.roundTimeout,
+      initialModel: sha256Hex(initial),
+      transaction: hash,
+    })
+    ctx.db
+      .prepare('INSERT INTO fl_tasks (chain, task, spec, purpose, aggregator, participants, log_index, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(chainKey(ctx), task, specBytes.toString('utf8'), o.purpose, aggregator.did, JSON.stringify(o.participants.map((p) => p.did)), logIndex, Date.now())
+    ctx.db.prepare('INSERT INTO fl_rounds (chain, task, round, model_cid, model_digest) VALUES (?, ?, 1, ?, ?)').run(chainKey(ctx), task, cid, sha256Hex(initial))
+  })()
+  await ctx.anchor()
+  return { task, specDigest, transactionHash: hash, initialModel: sha256Hex(initial) }
+}
+
+/** The features and labels of a decrypted record set, in the dataset's column order. */
+function toExamples(records: Record<string, unknown>[], columns: string[], subjectColumn: string, label: string, features: number, classes: number, dataset: string) {
+  if (!columns.includes(label)) throw flError('FL_BAD_DATA', `dataset ${dataset.slice(0, 12)} has no label column "${label}"`)
+  const fcols = columns.filter((c) => c !== subjectColumn && c !== label)
+  if (fcols.length !== features) throw flError('FL_BAD_SHAPE', `dataset ${dataset.slice(0, 12)} has ${fcols.length} features, the task's model takes ${features}`)
+  const X = records.map((r, i) =>
+    Float32Array.from(fcols, (c) => {
+      const v = Number(r[c])
+      if (!Number.isFinite(v)) throw flError('FL_BAD_DATA', `record ${i} of dataset ${dataset.slice(0, 12)}: ${c} "${String(r[c])}" is not a number`)
+      return v
+    }),
+  )
+  const y = Int32Array.from(records, (r) => {
+    const c = Number(r[label])
+    if (!Number.isInteger(c) || c < 0 || c >= classes) throw flError('FL_BAD_DATA', `label "${String(r[label])}" is not a class 0..${classes - 1}`)
+    return c
+  })
+  return { X, y }
+}
+
+export interface ClientRunReport {
+  task: number
+  round: number
+  client: string
+  dataset: string
+  manifest: { hash: string; included: number; excluded: number; logIndex: number }
+  update: { digest: string; cid: string; norm: number; samples: number }
+  transactionHash: Hex
+}
+
+/**
+ * One round of a participant: gate its dataset by consent for the task's purpose, train on
+ * the included records only, seal the update to the aggregator, commit it on-chain.
+ * A refused commitment (not a member, not a participant, round closed, replay) is logged
+ * with the contract's reason and thrown.
+ */
+export async function runClient(ctx: FlContext, taskId: number, datasetId: string, client: UnlockedIdentity, aggregatorIdentity: Identity): Promise<ClientRunReport> {
+  const { spec, purpose } = taskRow(ctx, taskId)
+  const t = await readTask(ctx, taskId)
+  if (t.done) throw flError('FL_TASK_DONE', `task ${taskId} completed all ${t.rounds} rounds`)
+  const round = t.round
+  const asset = getAsset(ctx.db, datasetId)
+  const subjects = datasetSubjects(ctx.db, asset.id)
+  if (!subjects) throw flError('FL_NOT_IMPORTED', `dataset ${asset.id.slice(0, 12)} was registered in clear: only imported datasets can be gated by consent`, 'import it: provena dataset import FILE --subject-column COL --as CONTROLLER')
+
+  // The consent gate: a training manifest against the anchored consent map, logged.
+  await ctx.anchor()
+  const cp = await readLatestCheckpoint(ctx.chain.client.publicClient, ctx.chain.deployment.CheckpointAnchor)
+  if (!cp) throw flError('FL_NOT_ANCHORED', 'no checkpoint is anchored')
+  const built = buildManifest(
+    ctx,
+    { id: asset.id, root: asset.root, controller: subjects.controller, commitments: datasetCommitments(ctx.db, asset.id), subjects: subjects.subjects },
+    purpose,
+    Date.now(),
+    { ...cp, chainId: ctx.chain.client.chainId, checkpointAnchor: ctx.chain.deployment.CheckpointAnchor, assetRegistry: ctx.chain.deployment.AssetRegistry },
+  )
+  const manifestLog = recordManifest(ctx, built.manifest, built.hash, client.did)
+  const manifestCid = await ctx.store.put(built.bytes)
+  const included = built.manifest.included.map((r) => r.index)
+  if (included.length === 0) throw flError('FL_NO_CONSENTED_RECORDS', `no record of dataset ${asset.id.slice(0, 12)} has consent for ${purpose} now`)
+
+  // Local training on exactly the included records.
+  const { columns, subjectColumn, records } = await decryptRecords(ctx, asset.id, client, included)
+  const { X, y } = toExamples(records, columns ?? Object.keys(records[0]!).sort(), subjectColumn, spec.label, spec.features, spec.classes, asset.id)
+  const shape = modelShape(spec.model, spec.features, spec.classes)
+  const globalRow = ctx.db.prepare('SELECT model_cid FROM fl_rounds WHERE chain = ? AND task = ? AND round = ?').pluck().get(chainKey(ctx), taskId, round) as string | undefined
+  if (!globalRow) throw flError('FL_NO_GLOBAL_MODEL', `the global model of task ${taskId} round ${round} is not in this data dir`)
+  const global = fromSafetensors(shape, await ctx.store.get(globalRow))
+  // Inputs standardised with the client's own statistics (they never leave it).
+  const Xs = standardise(X, standardisation([featureSums(X, spec.features)]))
+  const local = trainLocal(shape, global, Xs, y, taskId * 1_000_003 + round * 101)
+  const delta = local.map((v, i) => v - global[i]!)
+  const update = toSafetensors(shape, delta, { task: String(taskId), round: String(round), client: client.did, dataset: asset.id })
+  const digest = sha256Hex(update)
+  const envelope = signDsse(UPDATE_PAYLOAD_TYPE, update, client.did, client.signing.privateKey)
+  const aad = Buffer.from(`${taskId}:${round}:${client.address.toLowerCase()}`)
+  const sealed = sealTo(Buffer.from(aggregatorIdentity.x25519PublicKey, 'hex'), SEAL_INFO, aad, Buffer.from(canonicalJson(envelope), 'utf8'))
+  const cid = await ctx.store.put(sealed)
+
+  const member = await memberClient(ctx.chain.client, client)
+  let hash: Hex
+  try {
+    ;({ hash } = await sendContract(
+      member,
+      ctx.chain.deployment.FederatedTraining,
+      FederatedTrainingAbi,
+      'commitUpdate',
+      [BigInt(taskId), round, hex32(digest), BigInt(included.length), hex32(built.hash)],
+      'FederatedTraining.commitUpdate',
+    ))
+  } catch (e) {
+    const reason = isProvenaError(e, 'CHAIN_REVERTED') ? String((e.details as { errorName?: string } | undefined)?.errorName ?? 'reverted') : 'unreachable'
+    logEvent(ctx, { type: 'provena.fl.update-refused/v1', actor: client.did, task: taskId, round, dataset: asset.id, updateDigest: digest, reason })
+    await ctx.anchor()
+    throw e
+  }
+  ctx.db.transaction(() => {
+    ctx.db
+      .prepare('INSERT OR REPLACE INTO fl_updates (chain, task, round, client, did, dataset, update_cid, update_digest, manifest_cid, manifest_hash, samples) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(chainKey(ctx), taskId, round, client.address.toLowerCase(), client.did, asset.id, cid, digest, manifestCid, built.hash, included.length)
+    logEvent(ctx, { type: 'provena.fl.update-committed/v1', actor: client.did, task: taskId, round, dataset: asset.id, updateDigest: digest, manifest: built.hash, samples: included.length, transaction: hash })
+  })()
+  await ctx.anchor()
+  return {
+    task: taskId,
+    round,
+    client: client.did,
+    dataset: asset.id,
+    manifest: { hash: built.hash, included: included.length, excluded: built.manifest.excluded.length, logIndex: manifestLog },
+    update: { digest, cid, norm: l2norm(delta), samples: included.length },
+    transactionHash: hash,
+  }
+}
+
+export interface RoundReport {
+  task: number
+  round: number
+  accepted: { client: string; did: string; dataset: string; samples: number; manifest: string }[]
+  rejected: { client: string; reason: number; reasonName: string; detail: string }[]
+  dropped: string[]
+  aggregateDigest: string
+  aggregation: AggregationRule
+  dp: { noiseMultiplier: number; epsilonSpent: number } | null
+  transactionHash: Hex
+  done: boolean
+  model?: { id: string; path: string; logIndex: number }
+}
+
+/**
+ * The aggregator's round: verifies every committed update (digest, member signature,
+ * shape, finite values, norm bound, manifest against the anchored roots), aggregates the
+ * accepted ones, publishes the new global model and finalises the round on-chain with the
+ * rejected clients and their reason codes. After the last round registers the model with
+ * its lineage.
+ */
+export async function aggregateRound(ctx: FlContext, taskId: number, aggregator: UnlockedIdentity, identities: Identity[]): Promise<RoundReport> {
+  const { spec, purpose, aggregator: aggregatorDid } = taskRow(ctx, taskId)
+  if (aggregatorDid !== aggregator.did) throw flError('FL_NOT_AGGREGATOR', `${aggregator.name} is not the aggregator of task ${taskId}`)
+  const t = await readTask(ctx, taskId)
+  if (t.done) throw flError('FL_TASK_DONE', `task ${taskId} completed all ${t.rounds} rounds`)
+  const round = t.round
+  const pc = ctx.chain.client.publicClient
+  const fl = ctx.chain.deployment.FederatedTraining
+  const committers = (await pc.readContract({ address: fl, abi: FederatedTrainingAbi, functionName: 'committersOf', args: [BigInt(taskId), round] })) as Address[]
+  const participants = (await pc.readContract({ address: fl, abi: FederatedTrainingAbi, functionName: 'participantsOf', args: [BigInt(taskId)] })) as Address[]
+  const shape = modelShape(spec.model, spec.features, spec.classes)
+  const globalCid = ctx.db.prepare('SELECT model_cid FROM fl_rounds WHERE chain = ? AND task = ? AND round = ?').pluck().get(chainKey(ctx), taskId, round) as string
+  const global = fromSafetensors(shape, await ctx.store.get(globalCid))
+
+  const accepted: (RoundReport['accepted'][number] & { update: ClientUpdate })[] = []
+  const rejected: RoundReport['rejected'] = []
+  for (const address of committers) {
+    const c = (await pc.readContract({ address: fl, abi: FederatedTrainingAbi, functionName: 'commitmentOf', args: [BigInt(taskId), round, address] })) as { updateDigest: Hex; manifestHash: Hex; samples: bigint }
+    const reject = (reason: number, detail: string) => rejected.push({ client: address, reason, reasonName: REASON_NAMES[reason]!, detail })
+    const row = ctx.db.prepare('SELECT * FROM fl_updates WHERE chain = ? AND task = ? AND round = ? AND client = ?').get(chainKey(ctx), taskId, round, address.toLowerCase()) as
+      | { did: string; dataset: string; update_cid: string; manifest_cid: string; samples: number }
+      | undefined
+    if (!row) {
+      reject(REJECT.missingUpdate, 'no sealed update was delivered for this commitment')
+      continue
+    }
+    const who = identities.find((i) => i.did === row.did)
+    let payload: Buffer
+    try {
+      const sealed = await ctx.store.get(row.update_cid)
+      const opened = openWith(aggregator.x25519PrivateKey, SEAL_INFO, Buffer.from(`${taskId}:${round}:${address.toLowerCase()}`), sealed)
+      const envelope = JSON.parse(opened.toString('utf8')) as DsseEnvelope
+      if (!who || who.address.toLowerCase() !== address.toLowerCase() || envelope.payloadType !== UPDATE_PAYLOAD_TYPE) throw new Error('not signed by the committing member')
+      payload = verifyDsse(envelope, ed25519FromDidKey(who.did))
+    } catch (e) {
+      reject(isProvenaError(e, 'STORE_MISSING_BLOCK') ? REJECT.missingUpdate : REJECT.badSignature, (e as Error).message)
+      continue
+    }
+    if (sha256Hex(payload) !== c.updateDigest.slice(2)) {
+      reject(REJECT.digestMismatch, `the update hashes to ${sha256Hex(payload).slice(0, 16)}…, the commitment says ${c.updateDigest.slice(2, 18)}…`)
+      continue
+    }
+    let delta: Float32Array
+    try {
+      delta = fromSafetensors(shape, payload)
+    } catch (e) {
+      reject(REJECT.badShape, (e as Error).message)
+      continue
+    }
+    if (!allFinite(delta)) {
+      reject(REJECT.nonFinite, 'the update holds NaN or infinite values')
+      continue
+    }
+    const norm = l2norm(delta)
+    if (norm > spec.maxUpdateNorm) {
+      reject(REJECT.normExceeded, `L2 norm ${norm.toPrecision(4)} exceeds the task's bound ${spec.maxUpdateNorm}`)
+      continue
+    }
+    const problem = await checkManifest(ctx, row.manifest_cid, c.manifestHash.slice(2), purpose, row.dataset, Number(c.samples))
+    if (problem) {
+      reject(REJECT.badManifest, problem)
+      continue
+    }
+    const manifestHash = c.manifestHash.slice(2)
+    accepted.push({ client: address, did: row.did, dataset: row.dataset, samples: Number(c.samples), manifest: manifestHash, update: { delta, samples: Number(c.samples) } })
+  }
+  if (accepted.length === 0) throw flError('FL_NO_VALID_UPDATE', `no valid update in round ${round} of task ${taskId}: ${rejected.map((r) => `${r.client} ${r.reasonName}`).join('; ') || 'nothing committed'}`)
+
+  // Aggregate the accepted updates.
+  let agg: Float32Array
+  let used = accepted
+  let dp: RoundReport['dp'] = null
+  if (spec.dp) {
+    const sum = new Float32Array(shape.size)
+    for (const a of accepted) {
+      clipInPlace(a.update.delta, spec.dp.clip)
+      for (let i = 0; i < sum.length; i++) sum[i]! += a.update.delta[i]!
+    }
+    const z = noiseMultiplierFor(spec.dp.epsilon, spec.dp.delta, t.rounds)
+    const noise = secureGaussian(new Float32Array(shape.size), z * spec.dp.clip)
+    agg = sum.map((v, i) => (v + noise[i]!) / accepted.length)
+    dp = { noiseMultiplier: z, epsilonSpent: epsilonOf(z, round, spec.dp.delta).epsilon }
+  } else {
+    const r = aggregate(spec.aggregation, accepted.map((a) => a.update))
+    agg = r.aggregate
+    if (r.selected) {
+      used = r.selected.map((i) => accepted[i]!)
+      for (const [i, a] of accepted.entries()) if (!r.selected.includes(i)) rejected.push({ client: a.client, reason: REJECT.outlier, reasonName: 'outlier', detail: 'left out by Krum' })
+    }
+  }
+  const next = global.map((v, i) => v + agg[i]!)
+  const model = toSafetensors(shape, next, { task: String(taskId), round: String(round) })
+  const modelDigest = sha256Hex(model)
+  const modelCid = await ctx.store.put(model)
+  const acceptedAddrs = used.map((a) => a.client)
+  const { hash } = await sendContract(
+    await memberClient(ctx.chain.client, aggregator),
+    fl,
+    FederatedTrainingAbi,
+    'finalizeRound',
+    [BigInt(taskId), round, hex32(modelDigest), acceptedAddrs, rejected.map((r) => r.client), rejected.map((r) => r.reason)],
+    'FederatedTraining.finalizeRound',
+  )
+  const dropped = participants.filter((p) => !committers.some((c) => c.toLowerCase() === p.toLowerCase()))
+  const done = round === t.rounds
+  const report: RoundReport = {
+    task: taskId,
+    round,
+    accepted: used.map(({ update: _u, ...a }) => a),
+    rejected,
+    dropped,
+    aggregateDigest: modelDigest,
+    aggregation: spec.dp ? 'fedavg' : spec.aggregation,
+    dp,
+    transactionHash: hash,
+    done,
+  }
+  ctx.db.transaction(() => {
+    if (!done) ctx.db.prepare('INSERT OR REPLACE INTO fl_rounds (chain, task, round, model_cid, model_digest) VALUES (?, ?, ?, ?, ?)').run(chainKey(ctx), taskId, round + 1, modelCid, modelDigest)
+    logEvent(ctx, { type: 'provena.fl.round/v1', actor: aggregator.did, ...report, accepted: report.accepted, transaction: hash })
+  })()
+  if (done) report.model = await registerFinalModel(ctx, taskId, model, purpose, spec)
+  await ctx.anchor()
+  return report
+}
+
+/** Checks a client's manifest: its hash, the chain's view of it, its purpose, dataset and count. */
+async function checkManifest(ctx: FlContext, cid: string, hash: string, purpose: string, dataset: string, samples: number): Promise<string | undefined> {
+  let bytes: Buffer
+  try {
+    bytes = await ctx.store.get(cid)
+  } catch (e) {
+    return `the training manifest is not in the store: ${(e as Error).message}`
+  }
+  if (sha256Hex(bytes) !== hash) return 'the training manifest does not hash to the committed manifest hash'
+  const m = JSON.parse(bytes.toString('utf8')) as TrainingManifest
+  if (m.purpose?.id !== purpose) return `the manifest is for purpose ${m.purpose?.id}, the task's is ${purpose}`
+  if (m.dataset?.id !== dataset) return 'the manifest is for another dataset'
+  if (m.included.length !== samples) return `the manifest includes ${m.included.length} records, the commitment claims ${samples} samples`
+  const pc = ctx.chain.client.publicClient
+  const report = verifyManifest(m, {
+    checkpoint: await readCheckpointAt(pc, m.chain.checkpointAnchor as Address, m.checkpoint.index),
+    datasetRoot: await readAssetRoot(pc, m.chain.assetRegistry as Address, m.dataset.id),
+  })
+  return report.ok ? undefined : `the training manifest does not verify: ${report.problems[0]}`
+}
+
+/** Registers the final model with lineage: the datasets and, per round, who and which manifests. */
+async function registerFinalModel(ctx: FlContext, taskId: number, model: Buffer, purpose: string, spec: TaskSpec): Promise<{ id: string; path: string; logIndex: number }> {
+  const rows = ctx.db.prepare('SELECT round, did, dataset, manifest_hash, update_digest, samples FROM fl_updates WHERE chain = ? AND task = ? ORDER BY round, did').all(chainKey(ctx), taskId) as {
+    round: number
+    did: string
+    dataset: string
+    manifest_hash: string
+    update_digest: string
+    samples: number
+  }[]
+  const rounds = ctx.db.prepare('SELECT round, model_digest FROM fl_rounds WHERE chain = ? AND task = ? ORDER BY round').all(chainKey(ctx), taskId) as { round: number; model_digest: string }[]
+  const dir = join(ctx.dir, 'fl')
+  mkdirSync(dir, { recursive: true })
+  const path = join(dir, `task-${taskId}.safetensors`)
+  writeFileSync(path, model)
+  const datasets = [...new Set(rows.map((r) => r.dataset))]
+  const r = await registerModel(ctx, path, {
+    trainedOn: datasets,
+    name: `fl-task-${taskId}.safetensors`,
+    parameters: {
+      federatedTask: { chain: chainKey(ctx), contract: ctx.chain.deployment.FederatedTraining, task: taskId, purpose, spec },
+      rounds: rounds.map((x) => ({
+        round: x.round,
+        startModel: x.model_digest,
+        clients: rows.filter((u) => u.round === x.round).map((u) => ({ client: u.did, dataset: u.dataset, datasetRoot: getAsset(ctx.db, u.dataset).root, manifest: u.manifest_hash, update: u.update_digest, samples: u.samples })),
+      })),
+    },
+  })
+  return { id: r.id, path, logIndex: r.logIndex }
+}
+
+/** The task's state: on-chain, with this data dir's records. */
+export async function taskStatus(ctx: FlContext, taskId: number) {
+  const { spec, purpose, aggregator, participants } = taskRow(ctx, taskId)
+  const t = await readTask(ctx, taskId)
+  const pc = ctx.chain.client.publicClient
+  const fl = ctx.chain.deployment.FederatedTraining
+  const committed = t.done ? [] : ((await pc.readContract({ address: fl, abi: FederatedTrainingAbi, functionName: 'committersOf', args: [BigInt(taskId), t.round] })) as Address[])
+  const deadline = t.roundStartedAt + t.roundTimeout
+  const models = ctx.db.prepare('SELECT round, model_digest FROM fl_rounds WHERE chain = ? AND task = ? ORDER BY round').all(chainKey(ctx), taskId) as { round: number; model_digest: string }[]
+  return {
+    task: taskId,
+    purpose,
+    aggregator,
+    participants: participants.map((did) => ({ did, address: findIdentitySafe(ctx, did) })),
+    spec,
+    rounds: t.rounds,
+    round: t.done ? t.rounds : t.round,
+    done: t.done,
+    minClients: t.minClients,
+    committedThisRound: committed,
+    roundDeadline: t.done ? null : new Date(deadline * 1000).toISOString(),
+    finalModel: t.done ? t.finalModel.slice(2) : null,
+    models,
+  }
+}
+
+function findIdentitySafe(ctx: FlContext, did: string): string | null {
+  try {
+    return findIdentity(ctx.dir, did).address
+  } catch {
+    return null
+  }
+}
