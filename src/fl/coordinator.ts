@@ -204,6 +204,29 @@ function toExamples(records: Record<string, unknown>[], columns: string[], subje
   return { X, y }
 }
 
+/**
+ * The consent gate for a client: a training manifest of its dataset for the purpose, now,
+ * against the anchored consent map; logged, and stored in the blob store for the aggregator.
+ */
+export async function gateDataset(ctx: FlContext, purpose: string, datasetId: string, actor: string) {
+  const asset = getAsset(ctx.db, datasetId)
+  const subjects = datasetSubjects(ctx.db, asset.id)
+  if (!subjects) throw flError('FL_NOT_IMPORTED', `dataset ${asset.id.slice(0, 12)} was registered in clear: only imported datasets can be gated by consent`, 'import it: provena dataset import FILE --subject-column COL --as CONTROLLER')
+  await ctx.anchor()
+  const cp = await readLatestCheckpoint(ctx.chain.client.publicClient, ctx.chain.deployment.CheckpointAnchor)
+  if (!cp) throw flError('FL_NOT_ANCHORED', 'no checkpoint is anchored')
+  const built = buildManifest(
+    ctx,
+    { id: asset.id, root: asset.root, controller: subjects.controller, commitments: datasetCommitments(ctx.db, asset.id), subjects: subjects.subjects },
+    purpose,
+    Date.now(),
+    { ...cp, chainId: ctx.chain.client.chainId, checkpointAnchor: ctx.chain.deployment.CheckpointAnchor, assetRegistry: ctx.chain.deployment.AssetRegistry },
+  )
+  const manifestLog = recordManifest(ctx, built.manifest, built.hash, actor)
+  const manifestCid = await ctx.store.put(built.bytes)
+  return { built, manifestLog, manifestCid, manifest: { hash: built.hash, cid: manifestCid, samples: built.manifest.included.length } }
+}
+
 export interface ClientRunReport {
   task: number
   round: number
@@ -226,22 +249,8 @@ export async function runClient(ctx: FlContext, taskId: number, datasetId: strin
   if (t.done) throw flError('FL_TASK_DONE', `task ${taskId} completed all ${t.rounds} rounds`)
   const round = t.round
   const asset = getAsset(ctx.db, datasetId)
-  const subjects = datasetSubjects(ctx.db, asset.id)
-  if (!subjects) throw flError('FL_NOT_IMPORTED', `dataset ${asset.id.slice(0, 12)} was registered in clear: only imported datasets can be gated by consent`, 'import it: provena dataset import FILE --subject-column COL --as CONTROLLER')
-
-  // The consent gate: a training manifest against the anchored consent map, logged.
-  await ctx.anchor()
-  const cp = await readLatestCheckpoint(ctx.chain.client.publicClient, ctx.chain.deployment.CheckpointAnchor)
-  if (!cp) throw flError('FL_NOT_ANCHORED', 'no checkpoint is anchored')
-  const built = buildManifest(
-    ctx,
-    { id: asset.id, root: asset.root, controller: subjects.controller, commitments: datasetCommitments(ctx.db, asset.id), subjects: subjects.subjects },
-    purpose,
-    Date.now(),
-    { ...cp, chainId: ctx.chain.client.chainId, checkpointAnchor: ctx.chain.deployment.CheckpointAnchor, assetRegistry: ctx.chain.deployment.AssetRegistry },
-  )
-  const manifestLog = recordManifest(ctx, built.manifest, built.hash, client.did)
-  const manifestCid = await ctx.store.put(built.bytes)
+  const gate = await gateDataset(ctx, purpose, asset.id, client.did)
+  const { built, manifestLog, manifestCid } = gate
   const included = built.manifest.included.map((r) => r.index)
   if (included.length === 0) throw flError('FL_NO_CONSENTED_RECORDS', `no record of dataset ${asset.id.slice(0, 12)} has consent for ${purpose} now`)
 
@@ -257,12 +266,35 @@ export async function runClient(ctx: FlContext, taskId: number, datasetId: strin
   const local = trainLocal(shape, global, Xs, y, taskId * 1_000_003 + round * 101)
   const delta = local.map((v, i) => v - global[i]!)
   const update = toSafetensors(shape, delta, { task: String(taskId), round: String(round), client: client.did, dataset: asset.id })
-  const digest = sha256Hex(update)
-  const envelope = signDsse(UPDATE_PAYLOAD_TYPE, update, client.did, client.signing.privateKey)
-  const aad = Buffer.from(`${taskId}:${round}:${client.address.toLowerCase()}`)
-  const sealed = sealTo(Buffer.from(aggregatorIdentity.x25519PublicKey, 'hex'), SEAL_INFO, aad, Buffer.from(canonicalJson(envelope), 'utf8'))
-  const cid = await ctx.store.put(sealed)
+  const submitted = await submitUpdate(ctx, { task: taskId, round, client, aggregator: aggregatorIdentity, dataset: asset.id, update, manifest: { hash: built.hash, cid: manifestCid, samples: included.length } })
+  return {
+    task: taskId,
+    round,
+    client: client.did,
+    dataset: asset.id,
+    manifest: { hash: built.hash, included: included.length, excluded: built.manifest.excluded.length, logIndex: manifestLog },
+    update: { digest: submitted.digest, cid: submitted.cid, norm: l2norm(delta), samples: included.length },
+    transactionHash: submitted.transactionHash,
+  }
+}
 
+/**
+ * Delivers an update (safetensors bytes) for a round: signed by the client in a DSSE
+ * envelope, sealed to the aggregator with HPKE, put in the blob store, and its digest
+ * committed on-chain by the client's own account. This is the client protocol; a
+ * client written in another language does the same (see src/fl/PROTOCOL.md).
+ * `committedDigest` lets tests commit a digest other than the update's.
+ */
+export async function submitUpdate(
+  ctx: FlContext,
+  o: { task: number; round: number; client: UnlockedIdentity; aggregator: Identity; dataset: string; update: Buffer; manifest: { hash: string; cid: string; samples: number }; committedDigest?: string },
+): Promise<{ digest: string; cid: string; transactionHash: Hex }> {
+  const { task: taskId, round, client } = o
+  const digest = o.committedDigest ?? sha256Hex(o.update)
+  const envelope = signDsse(UPDATE_PAYLOAD_TYPE, o.update, client.did, client.signing.privateKey)
+  const aad = Buffer.from(`${taskId}:${round}:${client.address.toLowerCase()}`)
+  const sealed = sealTo(Buffer.from(o.aggregator.x25519PublicKey, 'hex'), SEAL_INFO, aad, Buffer.from(canonicalJson(envelope), 'utf8'))
+  const cid = await ctx.store.put(sealed)
   const member = await memberClient(ctx.chain.client, client)
   let hash: Hex
   try {
@@ -271,31 +303,23 @@ export async function runClient(ctx: FlContext, taskId: number, datasetId: strin
       ctx.chain.deployment.FederatedTraining,
       FederatedTrainingAbi,
       'commitUpdate',
-      [BigInt(taskId), round, hex32(digest), BigInt(included.length), hex32(built.hash)],
+      [BigInt(taskId), round, hex32(digest), BigInt(o.manifest.samples), hex32(o.manifest.hash)],
       'FederatedTraining.commitUpdate',
     ))
   } catch (e) {
     const reason = isProvenaError(e, 'CHAIN_REVERTED') ? String((e.details as { errorName?: string } | undefined)?.errorName ?? 'reverted') : 'unreachable'
-    logEvent(ctx, { type: 'provena.fl.update-refused/v1', actor: client.did, task: taskId, round, dataset: asset.id, updateDigest: digest, reason })
+    logEvent(ctx, { type: 'provena.fl.update-refused/v1', actor: client.did, task: taskId, round, dataset: o.dataset, updateDigest: digest, reason })
     await ctx.anchor()
     throw e
   }
   ctx.db.transaction(() => {
     ctx.db
       .prepare('INSERT OR REPLACE INTO fl_updates (chain, task, round, client, did, dataset, update_cid, update_digest, manifest_cid, manifest_hash, samples) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(chainKey(ctx), taskId, round, client.address.toLowerCase(), client.did, asset.id, cid, digest, manifestCid, built.hash, included.length)
-    logEvent(ctx, { type: 'provena.fl.update-committed/v1', actor: client.did, task: taskId, round, dataset: asset.id, updateDigest: digest, manifest: built.hash, samples: included.length, transaction: hash })
+      .run(chainKey(ctx), taskId, round, client.address.toLowerCase(), client.did, o.dataset, cid, digest, o.manifest.cid, o.manifest.hash, o.manifest.samples)
+    logEvent(ctx, { type: 'provena.fl.update-committed/v1', actor: client.did, task: taskId, round, dataset: o.dataset, updateDigest: digest, manifest: o.manifest.hash, samples: o.manifest.samples, transaction: hash })
   })()
   await ctx.anchor()
-  return {
-    task: taskId,
-    round,
-    client: client.did,
-    dataset: asset.id,
-    manifest: { hash: built.hash, included: included.length, excluded: built.manifest.excluded.length, logIndex: manifestLog },
-    update: { digest, cid, norm: l2norm(delta), samples: included.length },
-    transactionHash: hash,
-  }
+  return { digest, cid, transactionHash: hash }
 }
 
 export interface RoundReport {

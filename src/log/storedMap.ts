@@ -31,6 +31,7 @@ export interface MapChange {
 export class StoredMap {
   private top: { hash: Buffer[]; count: Int32Array; prefix: Float64Array } | undefined
   private readonly memo = new Map<number, Buffer>()
+  private version = -1
 
   constructor(private readonly db: Db) {}
 
@@ -124,6 +125,14 @@ export class StoredMap {
   }
 
   private loadTop() {
+    // Another connection (another process) may have changed the map since: SQLite's
+    // data_version moves when one commits.
+    const version = this.db.pragma('data_version', { simple: true }) as number
+    if (version !== this.version) {
+      this.top = undefined
+      this.memo.clear()
+      this.version = version
+    }
     if (this.top) return this.top
     const hash: Buffer[] = new Array(BUCKETS).fill(MAP_EMPTY)
     const count = new Int32Array(BUCKETS)
