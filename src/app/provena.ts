@@ -7,6 +7,7 @@ import {
   ensureDeployment,
   ensureFunded,
   findDeployment,
+  findOutbox,
   flushOutbox,
   readLatestAnchor,
   recoverOutbox,
@@ -14,8 +15,10 @@ import {
   type Deployment,
   type EmbeddedNodeLease,
   type OutboxContext,
+  type OutboxWrite,
 } from '../chain/index.js'
-import { didKeyFromEd25519, ed25519FromSeed, sha256 } from '../crypto/index.js'
+import { prepareIdentity, type Identity } from '../access/index.js'
+import { canonicalJson, didKeyFromEd25519, ed25519FromSeed, sha256 } from '../crypto/index.js'
 import { openDatabase, type Db } from '../db/index.js'
 import { latestCheckpoint, recordCheckpoint, SqliteLog, StoredMap, type LogSigner, type StoredCheckpoint } from '../log/index.js'
 import { dbPath, readConfig, readOperatorKeys, type DataDirConfig } from './dataDir.js'
@@ -205,3 +208,22 @@ export function startAnchorLoop(p: Provena, chain: ChainSession, onError: (e: un
   timer.unref()
   return { stop: () => clearInterval(timer) }
 }
+
+/**
+ * Creates an identity and makes it a member with its role in AccessPolicy: the log entry,
+ * the on-chain membership (through the outbox) and the keystore entry land together.
+ */
+export async function createMemberIdentity(p: Provena, chain: ChainSession, name: string, role: string, passphrase: string): Promise<{ identity: Identity; transactionHash: Hex | null }> {
+  const { identity: id, save } = prepareIdentity(p.dir, name, role, passphrase)
+  const write: OutboxWrite = { kind: 'member', payload: { address: id.address, role: `${id.role.toUpperCase()}_ROLE` as never } }
+  const event = { type: 'provena.identity.created/v1', actor: p.operatorDid, time: id.createdAt, identity: { name: id.name, role: id.role, did: id.did, x25519PublicKey: id.x25519PublicKey, address: id.address } }
+  p.db.transaction(() => {
+    p.log.append([Buffer.from(canonicalJson(event), 'utf8')])
+    enqueueOutbox(p.db, chain.client.chainKey, write)
+    save()
+  })()
+  await flushOutbox(chain.outbox)
+  await anchorNow(p, chain)
+  return { identity: id, transactionHash: findOutbox(p.db, chain.client.chainKey, write)?.txHash ?? null }
+}
+

@@ -1,8 +1,6 @@
 import type { Command } from 'commander'
-import { listIdentities, prepareIdentity, ROLES } from '../../access/index.js'
-import { anchorNow, resolveDataDir } from '../../app/index.js'
-import { enqueueOutbox, findOutbox, flushOutbox, type OutboxWrite } from '../../chain/index.js'
-import { canonicalJson } from '../../crypto/index.js'
+import { listIdentities, ROLES } from '../../access/index.js'
+import { createMemberIdentity, resolveDataDir } from '../../app/index.js'
 import { emit, type CommonOptions } from '../output.js'
 import { askPassphrase } from '../passphrase.js'
 import { action, common, withChain } from '../session.js'
@@ -16,18 +14,7 @@ export function registerIdentity(program: Command): void {
       action(async (name: string, opts: CommonOptions & { role: string }) => {
         const passphrase = await askPassphrase()
         await withChain(opts, async (p, chain) => {
-          const { identity: id, save } = prepareIdentity(resolveDataDir(opts.dir), name, opts.role, passphrase)
-          const write: OutboxWrite = { kind: 'member', payload: { address: id.address, role: `${id.role.toUpperCase()}_ROLE` as never } }
-          const event = { type: 'provena.identity.created/v1', actor: p.operatorDid, time: id.createdAt, identity: { name: id.name, role: id.role, did: id.did, x25519PublicKey: id.x25519PublicKey, address: id.address } }
-          // Log entry, on-chain membership (outbox) and keystore entry: all or nothing.
-          p.db.transaction(() => {
-            p.log.append([Buffer.from(canonicalJson(event), 'utf8')])
-            enqueueOutbox(p.db, chain.client.chainKey, write)
-            save()
-          })()
-          await flushOutbox(chain.outbox)
-          await anchorNow(p, chain)
-          const tx = findOutbox(p.db, chain.client.chainKey, write)?.txHash ?? null
+          const { identity: id, transactionHash: tx } = await createMemberIdentity(p, chain, name, opts.role, passphrase)
           emit(opts, { ...id, member: true, accessPolicy: chain.deployment.AccessPolicy, transactionHash: tx }, () =>
             [
               `Created identity ${id.name} (${id.role})`,
