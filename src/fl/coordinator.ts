@@ -322,6 +322,29 @@ export async function submitUpdate(
   return { digest, cid, transactionHash: hash }
 }
 
+/**
+ * Submits an update trained outside Provena (the client protocol of PROTOCOL.md): the
+ * manifest must be one this data dir logged for the dataset and the task's purpose; the
+ * update is checked for the task's tensor names and shapes before anything is sent.
+ */
+export async function submitForeignUpdate(ctx: FlContext, o: { task: number; dataset: string; client: UnlockedIdentity; manifest: Buffer; update: Buffer }) {
+  const { spec, purpose, aggregator } = taskRow(ctx, o.task)
+  const t = await readTask(ctx, o.task)
+  if (t.done) throw flError('FL_TASK_DONE', `task ${o.task} completed all ${t.rounds} rounds`)
+  const asset = getAsset(ctx.db, o.dataset)
+  const hash = sha256Hex(o.manifest)
+  const logged = ctx.db.prepare('SELECT dataset, purpose FROM consent_manifests WHERE hash = ?').get(hash) as { dataset: string; purpose: string } | undefined
+  if (!logged) throw flError('FL_BAD_MANIFEST', 'this training manifest was not produced and logged by provena consent check in this data dir')
+  if (logged.dataset !== asset.id || logged.purpose !== purpose) throw flError('FL_BAD_MANIFEST', `the manifest is for dataset ${logged.dataset.slice(0, 12)} and ${logged.purpose}; the task needs ${asset.id.slice(0, 12)} and ${purpose}`)
+  const m = JSON.parse(o.manifest.toString('utf8')) as TrainingManifest
+  const shape = modelShape(spec.model, spec.features, spec.classes)
+  const delta = fromSafetensors(shape, o.update)
+  if (!allFinite(delta)) throw flError('FL_BAD_UPDATE', 'the update holds NaN or infinite values')
+  const cid = await ctx.store.put(o.manifest)
+  const r = await submitUpdate(ctx, { task: o.task, round: t.round, client: o.client, aggregator: findIdentity(ctx.dir, aggregator), dataset: asset.id, update: o.update, manifest: { hash, cid, samples: m.included.length } })
+  return { task: o.task, round: t.round, samples: m.included.length, ...r }
+}
+
 export interface RoundReport {
   task: number
   round: number

@@ -15,6 +15,7 @@ export {
   REASON_NAMES,
   REJECT,
   runClient,
+  submitForeignUpdate,
   submitUpdate,
   taskStatus,
   toSafetensors,

@@ -1,9 +1,10 @@
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import type { Command } from 'commander'
 import { ProvenaError } from '../../errors.js'
 import { findIdentity, listIdentities, unlockIdentity } from '../../access/index.js'
 import { anchorNow, resolveDataDir } from '../../app/index.js'
-import { aggregateRound, AGGREGATION_RULES, createTask, DEFAULT_SPECS, parseAttack, parseModelSpec, runClient, simulate, taskStatus, type AggregationRule, type FlContext, type ModelSpec, type SimulateReport, type TaskSpec } from '../../fl/index.js'
+import { aggregateRound, AGGREGATION_RULES, createTask, submitForeignUpdate, DEFAULT_SPECS, parseAttack, parseModelSpec, runClient, simulate, taskStatus, type AggregationRule, type FlContext, type ModelSpec, type SimulateReport, type TaskSpec } from '../../fl/index.js'
 import { askPassphrase } from '../passphrase.js'
 import { emit, type CommonOptions } from '../output.js'
 import { action, common, withDataPlane } from '../session.js'
@@ -131,7 +132,8 @@ export function registerFl(program: Command): void {
       }),
     )
 
-  common(fl.command('client').command('run').description("a participant's round: consent gate, local training, sealed update committed on-chain"))
+  const client = fl.command('client').description("a participant's side of a round")
+  common(client.command('run').description("a participant's round: consent gate, local training, sealed update committed on-chain"))
     .requiredOption('--task <n>', 'the task number', int('--task', 1))
     .requiredOption('--dataset <id>', 'the participant\'s imported dataset')
     .requiredOption('--as <name>', 'the participant identity (the dataset\'s controller)')
@@ -151,6 +153,32 @@ export function registerFl(program: Command): void {
               `  update    sha256 ${r.update.digest.slice(0, 16)}…, L2 norm ${r.update.norm.toPrecision(3)}, sealed to the aggregator (${r.update.cid.slice(0, 16)}…)`,
             ].join('\n'),
           )
+        })
+      }),
+    )
+
+  common(client.command('submit').description('submit an update trained elsewhere (e.g. PyTorch): a safetensors delta and the training manifest it was trained on'))
+    .requiredOption('--task <n>', 'the task number', int('--task', 1))
+    .requiredOption('--dataset <id>', "the participant's imported dataset")
+    .requiredOption('--manifest <file>', 'the training manifest from provena consent check (trained on its included records only)')
+    .requiredOption('--update <file>', 'safetensors: the new parameters minus the global model, same tensor names and shapes')
+    .requiredOption('--as <name>', 'the participant identity')
+    .action(
+      action(async (opts: CommonOptions & { task: number; dataset: string; manifest: string; update: string; as: string }) => {
+        const dir = resolveDataDir(opts.dir)
+        const client = unlockIdentity(dir, opts.as, await askPassphrase())
+        const read = (f: string) => {
+          try {
+            return readFileSync(f)
+          } catch (e) {
+            throw new ProvenaError('FL_BAD_INPUT', `cannot read ${f}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`)
+          }
+        }
+        const manifest = read(opts.manifest)
+        const update = read(opts.update)
+        await withFl(opts, async (ctx) => {
+          const r = await submitForeignUpdate(ctx, { task: opts.task, dataset: opts.dataset, client, manifest, update })
+          emit(opts, r, () => `Committed ${opts.as}'s update for task ${r.task}, round ${r.round}: sha256 ${r.digest.slice(0, 16)}…, ${r.samples} consented record(s) (tx ${r.transactionHash})`)
         })
       }),
     )
@@ -180,10 +208,15 @@ export function registerFl(program: Command): void {
 
   common(fl.command('status').description('a federated task: round, commitments, deadline, models'))
     .requiredOption('--task <n>', 'the task number', int('--task', 1))
+    .option('--model-out <file>', 'write the current global model (safetensors): the start of the open round, or the final model')
     .action(
-      action(async (opts: CommonOptions & { task: number }) => {
+      action(async (opts: CommonOptions & { task: number; modelOut?: string }) => {
         await withFl(opts, async (ctx) => {
           const s = await taskStatus(ctx, opts.task)
+          if (opts.modelOut) {
+            const cid = ctx.db.prepare('SELECT model_cid FROM fl_rounds WHERE chain = ? AND task = ? ORDER BY round DESC LIMIT 1').pluck().get(ctx.chain.client.chainKey, opts.task) as string
+            writeFileSync(opts.modelOut, s.done ? readFileSync(join(ctx.dir, 'fl', `task-${opts.task}.safetensors`)) : await ctx.store.get(cid))
+          }
           emit(opts, s, () =>
             [
               `Task ${s.task}: ${s.spec.model.type} for ${s.purpose}, ${s.done ? `done after ${s.rounds} round(s)` : `round ${s.round} of ${s.rounds}, ${s.committedThisRound.length} of ${s.participants.length} committed (min ${s.minClients}), open until ${s.roundDeadline}`}`,
