@@ -96,35 +96,57 @@ function bytes32(h: string, what: string): Buffer {
   return b
 }
 
-/** The root a single-key proof leads to; throws LOG_BAD_MAP_PROOF when malformed. */
+/** Decodes 64 hex characters into `buf` at `at`, or throws naming `what`. */
+function hexInto(h: unknown, buf: Buffer, at: number, what: string): void {
+  // Buffer#write stops at the first character that is not hex: fewer bytes mean bad input.
+  if (typeof h !== 'string' || h.length !== 64 || buf.write(h, at, 32, 'hex') !== 32) throw logErrors.badMapProof(`${what} is not 32 bytes of hex`)
+}
+
+const keyScratch = Buffer.alloc(32)
+const otherScratch = Buffer.alloc(32)
+const EMPTY_LATIN1 = MAP_EMPTY.toString('latin1')
+
+/**
+ * The root a single-key proof leads to; throws LOG_BAD_MAP_PROOF when malformed. The hot
+ * path of verification: hex is decoded straight into scratch buffers and each level's
+ * digest, kept as a latin1 string, is written where the next level needs it — no Buffer
+ * is allocated per level.
+ */
 export function rootFromMapProof(p: MapProof): Buffer {
-  const key = bytes32(p.key, 'key')
-  const depth = p.bitmap.length
-  if (depth > MAP_KEY_BITS || !/^[01]*$/.test(p.bitmap)) throw logErrors.badMapProof('bitmap must be at most 256 characters of 0 and 1')
-  let cur: Buffer
+  const key = keyScratch
+  hexInto(p.key, key, 0, 'key')
+  const depth = typeof p.bitmap === 'string' ? p.bitmap.length : -1
+  if (depth < 0 || depth > MAP_KEY_BITS) throw logErrors.badMapProof('bitmap must be at most 256 characters of 0 and 1')
+  let ones = 0
+  for (let d = 0; d < depth; d++) {
+    const c = p.bitmap.charCodeAt(d)
+    if (c === 49) ones++
+    else if (c !== 48) throw logErrors.badMapProof('bitmap must be at most 256 characters of 0 and 1')
+  }
+  if (!Array.isArray(p.siblings) || ones !== p.siblings.length) throw logErrors.badMapProof('bitmap and siblings disagree')
+  let h: string
   if (p.value !== null) {
     if (p.leaf) throw logErrors.badMapProof('a proof of a present key has no other leaf')
-    cur = mapLeafHash(key, bytes32(p.value, 'value'))
+    leafScratch[0] = 0
+    key.copy(leafScratch, 1)
+    hexInto(p.value, leafScratch, 33, 'value')
+    h = hash('sha256', leafScratch, 'binary')
   } else if (p.leaf) {
-    const other = bytes32(p.leaf.key, 'leaf.key')
-    if (other.equals(key) || !samePrefix(other, key, depth)) throw logErrors.badMapProof('the other leaf does not stand on the key\'s path')
-    cur = mapLeafHash(other, bytes32(p.leaf.value, 'leaf.value'))
-  } else cur = MAP_EMPTY
-  let j = p.siblings.length
-  let ones = 0
-  for (let d = 0; d < depth; d++) if (p.bitmap.charCodeAt(d) === 49) ones++
-  if (ones !== j) throw logErrors.badMapProof('bitmap and siblings disagree')
-  // All siblings decoded at once; each level hashed in one scratch buffer, its digest
-  // written back as latin1 (no Buffer allocated per level: this is the hot path).
+    hexInto(p.leaf.key, otherScratch, 0, 'leaf.key')
+    if (otherScratch.equals(key) || !samePrefix(otherScratch, key, depth)) throw logErrors.badMapProof("the other leaf does not stand on the key's path")
+    leafScratch[0] = 0
+    otherScratch.copy(leafScratch, 1)
+    hexInto(p.leaf.value, leafScratch, 33, 'leaf.value')
+    h = hash('sha256', leafScratch, 'binary')
+  } else h = EMPTY_LATIN1
+  if (depth === 0) return Buffer.from(h, 'latin1')
+  // All siblings decoded in one call (cheaper than one decode each).
   const joined = p.siblings.join('')
   const sibs = Buffer.from(joined, 'hex')
-  if (sibs.length !== 32 * j || joined.length !== 64 * j) throw logErrors.badMapProof('a sibling is not 32 bytes of hex')
+  if (sibs.length !== 32 * ones || joined.length !== 64 * ones) throw logErrors.badMapProof('a sibling is not 32 bytes of hex')
   const node = mapNodeScratch
-  if (depth === 0) return Buffer.from(cur)
-  // The running hash sits where the next level needs it: left half when the key's bit is
-  // 0, right half when 1; each digest is written straight into its next place.
-  cur.copy(node, keyBit(key, depth - 1) ? 33 : 1)
-  let h = ''
+  node.write(h, keyBit(key, depth - 1) ? 33 : 1, 'latin1')
+  let j = ones
   for (let d = depth - 1; d >= 0; d--) {
     const sibAt = keyBit(key, d) ? 1 : 33
     if (p.bitmap.charCodeAt(d) === 49) {
@@ -137,12 +159,6 @@ export function rootFromMapProof(p: MapProof): Buffer {
   return Buffer.from(h, 'latin1')
 }
 
-const mapNodeScratch = (() => {
-  const b = Buffer.alloc(65)
-  b[0] = 0x01
-  return b
-})()
-
 /** Whether `p` proves its key's value (or absence) under `root`. Never throws. */
 export function verifyMapProof(root: Uint8Array, p: MapProof): boolean {
   try {
@@ -151,6 +167,13 @@ export function verifyMapProof(root: Uint8Array, p: MapProof): boolean {
     return false
   }
 }
+
+const mapNodeScratch = (() => {
+  const b = Buffer.alloc(65)
+  b[0] = 0x01
+  return b
+})()
+
 
 /**
  * A proof for many keys at once, sharing every node their paths share: a pre-order walk
