@@ -12,7 +12,7 @@ export interface DataDirConfig {
   /** When to anchor while a process runs: after this many entries or this many ms. */
   checkpoint: { everyEntries: number; everyMs: number }
   /** Where encrypted records live (default fs); `provena store migrate` changes it. */
-  store?: { backend: 'fs' | 'ipfs' }
+  store?: { backend: 'fs' | 'ipfs'; ipfsApi?: string }
   /** The controller's own consent purposes: id → the W3C DPV concept it specialises. */
   purposes?: Record<string, { dpv: string; description?: string }>
 }

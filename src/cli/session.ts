@@ -57,7 +57,7 @@ export function registryContext(p: Provena, chain: ChainSession): RegistryWriteC
 /** Opens the data dir, the chain and the configured block store for the data plane. */
 export async function withDataPlane<T>(opts: CommonOptions, fn: (p: Provena, chain: ChainSession, ctx: DataPlaneContext) => Promise<T>): Promise<T> {
   return withChain(opts, async (p, chain) => {
-    const store = await openStore(p.dir, p.config.store?.backend ?? 'fs')
+    const store = await openStore(p.dir, p.config.store ?? { backend: 'fs' })
     try {
       return await fn(p, chain, { ...registryContext(p, chain), store })
     } finally {

@@ -6,9 +6,24 @@ import { FsBlobStore, type BlobStore } from './fsBlobStore.js'
 export const STORE_BACKENDS = ['fs', 'ipfs'] as const
 export type StoreBackend = (typeof STORE_BACKENDS)[number]
 
-/** The data dir's block store of `backend`: `DIR/blobs` (fs) or `DIR/ipfs/blocks` (ipfs). */
-export async function openStore(dataDir: string, backend: StoreBackend): Promise<BlobStore> {
+/** Where blocks live: `fs`, or `ipfs` in-process (Helia) or in an external Kubo node (`ipfsApi`). */
+export interface StoreConfig {
+  backend: StoreBackend
+  /** The RPC API of an external Kubo node, e.g. http://127.0.0.1:5001. */
+  ipfsApi?: string | undefined
+}
+
+/**
+ * The data dir's block store: `DIR/blobs` (fs), Helia in-process over `DIR/ipfs/blocks`
+ * (ipfs), or a Kubo node through its RPC API (ipfs with `ipfsApi`).
+ */
+export async function openStore(dataDir: string, config: StoreBackend | StoreConfig): Promise<BlobStore> {
+  const { backend, ipfsApi } = typeof config === 'string' ? { backend: config, ipfsApi: undefined } : config
   if (backend === 'fs') return new FsBlobStore(join(dataDir, 'blobs'))
+  if (ipfsApi) {
+    const { KuboBlobStore } = await import('./kuboBlobStore.js')
+    return new KuboBlobStore(ipfsApi)
+  }
   // Loaded on demand: Helia's module graph is large, and most commands never need it.
   const { IpfsBlobStore } = await import('./ipfsBlobStore.js')
   return IpfsBlobStore.open(join(dataDir, 'ipfs', 'blocks'))

@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
 import { openProvena, resolveDataDir, updateConfig } from '../../app/index.js'
 import { ProvenaError } from '../../errors.js'
-import { migrateStore, openStore, STORE_BACKENDS, type StoreBackend } from '../../store/index.js'
+import { migrateStore, openStore, STORE_BACKENDS, type StoreBackend, type StoreConfig } from '../../store/index.js'
 import { emit, type CommonOptions } from '../output.js'
 import { action, common } from '../session.js'
 
@@ -12,8 +12,9 @@ export function registerStore(program: Command): void {
     .action(
       action(async (opts: CommonOptions & { verify?: boolean }) => {
         const p = openProvena(resolveDataDir(opts.dir))
-        const backend = p.config.store?.backend ?? 'fs'
-        const s = await openStore(p.dir, backend)
+        const config = p.config.store ?? { backend: 'fs' as const }
+        const backend = config.ipfsApi ? `ipfs (Kubo at ${config.ipfsApi})` : config.backend
+        const s = await openStore(p.dir, config)
         try {
           let blocks = 0
           let bytes = 0
@@ -35,19 +36,24 @@ export function registerStore(program: Command): void {
 
   common(store.command('migrate').description('move every block to another backend, verifying each, then switch to it'))
     .requiredOption('--to <backend>', `one of ${STORE_BACKENDS.join(', ')}`)
+    .option('--ipfs-api <url>', 'with --to ipfs: an external Kubo node\'s RPC API (e.g. http://127.0.0.1:5001) instead of Helia in-process')
     .action(
-      action(async (opts: CommonOptions & { to: string }) => {
+      action(async (opts: CommonOptions & { to: string; ipfsApi?: string }) => {
         if (!(STORE_BACKENDS as readonly string[]).includes(opts.to)) throw new ProvenaError('CLI_BAD_ARGUMENT', `--to ${opts.to}: not a store backend (${STORE_BACKENDS.join(', ')})`)
         const dir = resolveDataDir(opts.dir)
         const p = openProvena(dir)
-        const from = p.config.store?.backend ?? 'fs'
+        const fromConfig: StoreConfig = p.config.store ?? { backend: 'fs' }
         p.close()
-        const to = opts.to as StoreBackend
+        if (opts.ipfsApi && opts.to !== 'ipfs') throw new ProvenaError('CLI_BAD_ARGUMENT', '--ipfs-api goes with --to ipfs')
+        const toConfig: StoreConfig = { backend: opts.to as StoreBackend, ...(opts.ipfsApi ? { ipfsApi: opts.ipfsApi } : {}) }
+        const name = (c: StoreConfig) => (c.ipfsApi ? `ipfs (Kubo at ${c.ipfsApi})` : c.backend)
+        const from = name(fromConfig)
+        const to = name(toConfig)
         if (from === to) throw new ProvenaError('STORE_SAME_BACKEND', `the store is ${to} already`)
-        const source = await openStore(dir, from)
-        const target = await openStore(dir, to)
+        const source = await openStore(dir, fromConfig)
+        const target = await openStore(dir, toConfig)
         try {
-          const r = await migrateStore(source, target, () => updateConfig(dir, (c) => ({ ...c, store: { backend: to } })))
+          const r = await migrateStore(source, target, () => updateConfig(dir, (c) => ({ ...c, store: { backend: toConfig.backend, ...(toConfig.ipfsApi ? { ipfsApi: toConfig.ipfsApi } : {}) } })))
           emit(opts, { from, to, ...r, verified: true }, () => `Moved ${r.blocks} block(s), ${r.bytes} bytes, from ${from} to ${to}; every block verified against its CID`)
         } finally {
           await source.close?.()
