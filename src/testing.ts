@@ -15,6 +15,8 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { startEmbeddedNode, stopEmbeddedNode } from './chain/embeddedNode.js'
 import { revertOf } from './chain/outbox.js'
+import { generatePrivateKey } from 'viem/accounts'
+import { connectChain, ensureFunded, type ChainClient } from './chain/connect.js'
 
 /** Anvil's first pre-funded dev account (public test mnemonic): a non-operator in tests. */
 export const ANVIL_DEV_KEY_1 = '0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d' as const
@@ -78,4 +80,17 @@ export async function revertName(p: Promise<unknown>): Promise<string> {
     throw e
   }
   throw new Error('expected a revert')
+}
+
+type Tuple<N extends number, T, R extends T[] = []> = R['length'] extends N ? R : Tuple<N, T, [...R, T]>
+
+/** `n` chain clients with fresh keys, each funded from the node's dev accounts. */
+export async function fundedClients<N extends number>(rpcUrl: string, n: N): Promise<Tuple<N, ChainClient>> {
+  const out: ChainClient[] = []
+  for (let i = 0; i < n; i++) {
+    const c = await connectChain(rpcUrl, generatePrivateKey())
+    await ensureFunded(c)
+    out.push(c)
+  }
+  return out as Tuple<N, ChainClient>
 }

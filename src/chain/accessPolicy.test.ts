@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { keccak256, toHex, type Address, type Hex } from 'viem'
-import { generatePrivateKey } from 'viem/accounts'
-import { revertName, startTestChain } from '../testing.js'
-import { AccessPolicyAbi, connectChain, deployContract, ensureFunded, type ChainClient } from './index.js'
+import { fundedClients, revertName, startTestChain } from '../testing.js'
+import { AccessPolicyAbi, deployContract, type ChainClient } from './index.js'
 
 const role = (name: string) => keccak256(toHex(name))
 const purpose = (p: string) => keccak256(toHex(p))
@@ -19,12 +18,7 @@ describe('AccessPolicy on the embedded chain: allow, deny, expiry, revocation', 
   let address: Address
   before(async () => {
     chain = await startTestChain()
-    const make = async () => {
-      const c = await connectChain(chain.rpcUrl, generatePrivateKey())
-      await ensureFunded(c)
-      return c
-    }
-    ;[admin, hospital, trainer, outsider] = [await make(), await make(), await make(), await make()]
+    ;[admin, hospital, trainer, outsider] = await fundedClients(chain.rpcUrl, 4)
     address = (await deployContract(admin, 'AccessPolicy', [admin.account.address])).address
   })
   after(async () => chain.stop())

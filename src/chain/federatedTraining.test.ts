@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { keccak256, toHex, type Address, type Hex } from 'viem'
-import { generatePrivateKey } from 'viem/accounts'
-import { revertName, startTestChain } from '../testing.js'
-import { AccessPolicyAbi, connectChain, deployContract, ensureFunded, FederatedTrainingAbi, type ChainClient } from './index.js'
+import { fundedClients, revertName, startTestChain } from '../testing.js'
+import { AccessPolicyAbi, deployContract, FederatedTrainingAbi, type ChainClient } from './index.js'
 
 const role = (name: string) => keccak256(toHex(name))
 const h = (s: string) => keccak256(toHex(s))
@@ -18,12 +17,7 @@ describe('FederatedTraining on the embedded chain: membership, rounds, deadlines
   let fl: Address
   before(async () => {
     chain = await startTestChain()
-    const make = async () => {
-      const c = await connectChain(chain.rpcUrl, generatePrivateKey())
-      await ensureFunded(c)
-      return c
-    }
-    ;[admin, aggregator, a, b, stranger] = [await make(), await make(), await make(), await make(), await make()]
+    ;[admin, aggregator, a, b, stranger] = await fundedClients(chain.rpcUrl, 5)
     const policy = (await deployContract(admin, 'AccessPolicy', [admin.account.address])).address
     for (const [c, r] of [
       [aggregator, 'PROCESSOR_ROLE'],
