@@ -3,6 +3,7 @@ import type { Hex } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { didKeyFromEd25519, ed25519FromSeed, ed25519Seed, generateEd25519, generateX25519, type Ed25519KeyPair } from '../crypto/index.js'
 import { accessErrors } from './errors.js'
+import { ProvenaError } from '../errors.js'
 import { Keystore } from './keystore.js'
 
 /** Roles of consortium members (AccessPolicy's roles on-chain). */
@@ -81,4 +82,17 @@ export function unlockIdentity(dir: string, name: string, passphrase: string): U
   const pub = ks.publicOf(name) as unknown as Identity
   const s = ks.secretsOf(name)
   return { ...pub, signing: ed25519FromSeed(Buffer.from(s.ed25519Seed!, 'hex')), x25519PrivateKey: Buffer.from(s.x25519!, 'hex'), evmPrivateKey: s.evm as Hex }
+}
+
+/**
+ * The controller to act as: `name` when given, else the data dir's only controller
+ * identity. Throws naming the choices when there are none or several.
+ */
+export function controllerName(dir: string, name: string | undefined): string {
+  if (name !== undefined) return name
+  const controllers = listIdentities(dir).filter((i) => i.role === 'controller')
+  if (controllers.length === 1) return controllers[0]!.name
+  throw new ProvenaError('ACCESS_WHICH_CONTROLLER', controllers.length === 0 ? 'this data dir has no controller identity' : `this data dir has ${controllers.length} controllers (${controllers.map((c) => c.name).join(', ')}): say which with --as NAME`, {
+    hint: controllers.length === 0 ? 'create one: provena identity create NAME --role controller' : undefined,
+  })
 }

@@ -1,5 +1,6 @@
 export { accessErrors } from './errors.js'
 export {
+  controllerName,
   createIdentity,
   findIdentity,
   keystorePath,

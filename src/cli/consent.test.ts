@@ -51,7 +51,8 @@ describe('consent: bulk import, withdrawal, the training gate, manifests verifie
   })
 
   it('withdrawal and erasure take effect in the next manifest; verify-manifest checks it from the chain alone', async () => {
-    assert.equal((await cli('consent', 'withdraw', '--subject', ids[3]!, '--purpose', P, '--as', 'st-mary')).code, 0)
+    // --as defaults to the data dir's only controller.
+    assert.equal((await cli('consent', 'withdraw', '--subject', ids[3]!, '--purpose', P)).code, 0)
     assert.equal((await cli('subject', 'erase', ids[4]!, '--as', 'st-mary')).code, 0)
     const out = join(work, 'manifest.json')
     const r = await cli('consent', 'check', '--dataset', dataset, '--purpose', P, '--out', out, '--json')

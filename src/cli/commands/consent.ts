@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import type { Command } from 'commander'
 import { createPublicClient, http, type Address, type PublicClient } from 'viem'
-import { controllerSecrets, datasetSubjects, pseudonymOf, unlockIdentity, type UnlockedIdentity } from '../../access/index.js'
+import { controllerName, controllerSecrets, datasetSubjects, pseudonymOf, unlockIdentity, type UnlockedIdentity } from '../../access/index.js'
 import { anchorNow, resolveDataDir, updateConfig, type ChainSession, type Provena } from '../../app/index.js'
 import { acquireEmbeddedNode, chainErrors, readAssetRoot, readCheckpointAt, readLatestCheckpoint } from '../../chain/index.js'
 import { sha256Hex } from '../../crypto/index.js'
@@ -54,7 +54,7 @@ function changeText(a: AppliedChange, subject: string): string {
 interface ChangeOptions extends CommonOptions {
   subject: string
   purpose: string
-  as: string
+  as?: string
   expires?: string
   dataset?: string
   signer?: string
@@ -69,7 +69,7 @@ export function registerConsent(program: Command): void {
     const cmd = common(consent.command(name).description(description))
       .requiredOption('--subject <id>', "the controller's own subject id (pseudonymised before use)")
       .requiredOption('--purpose <purpose>', 'a W3C DPV purpose (dpv:ScientificResearch) or one of your own')
-      .requiredOption('--as <name>', 'the controller identity')
+      .option('--as <name>', 'the controller identity (default: the only one)')
       .option('--dataset <id>', 'limit the consent to one dataset')
       .option('--signer <did>', "the subject's did:key, when the subject signed the statement")
       .option('--issued <iso-time>', 'when the subject signed it')
@@ -77,7 +77,7 @@ export function registerConsent(program: Command): void {
     if (state === 'given') cmd.option('--expires <iso-time>', 'when the consent ends (default: until withdrawn)')
     cmd.action(
       action(async (opts: ChangeOptions) => {
-        const controller = unlockIdentity(resolveDataDir(opts.dir), opts.as, await askPassphrase())
+        const controller = unlockIdentity(resolveDataDir(opts.dir), controllerName(resolveDataDir(opts.dir), opts.as), await askPassphrase())
         const { pseudonymKey } = controllerSecrets(controller)
         if ((opts.signer || opts.signature || opts.issued) && !(opts.signer && opts.signature && opts.issued)) {
           throw new ProvenaError('CLI_BAD_ARGUMENT', 'a subject signature needs --signer, --issued and --signature together')
@@ -105,11 +105,11 @@ export function registerConsent(program: Command): void {
   change('refuse', 'refused', "record a subject's refusal of a purpose")
 
   common(consent.command('import').argument('<file>', 'CSV (subject,purpose,action[,expires,dataset,signer,issued,signature]) or JSON Lines').description('apply many consent changes at once: all or none'))
-    .requiredOption('--as <name>', 'the controller identity')
+    .option('--as <name>', 'the controller identity (default: the only one)')
     .action(
-      action(async (file: string, opts: CommonOptions & { as: string }) => {
+      action(async (file: string, opts: CommonOptions & { as?: string }) => {
         const rows = readConsentFile(file)
-        const controller = unlockIdentity(resolveDataDir(opts.dir), opts.as, await askPassphrase())
+        const controller = unlockIdentity(resolveDataDir(opts.dir), controllerName(resolveDataDir(opts.dir), opts.as), await askPassphrase())
         const { pseudonymKey } = controllerSecrets(controller)
         await withChain(opts, async (p, chain) => {
           const changes: ConsentChange[] = rows.map((r) => ({
@@ -134,11 +134,11 @@ export function registerConsent(program: Command): void {
 
   common(consent.command('show').description("a subject's consents: current state, history, proofs against the anchored map"))
     .requiredOption('--subject <id>', "the controller's own subject id")
-    .requiredOption('--as <name>', 'the controller identity')
+    .option('--as <name>', 'the controller identity (default: the only one)')
     .option('--purpose <purpose>', 'only this purpose')
     .action(
       action(async (opts: CommonOptions & { subject: string; as: string; purpose?: string }) => {
-        const controller = unlockIdentity(resolveDataDir(opts.dir), opts.as, await askPassphrase())
+        const controller = unlockIdentity(resolveDataDir(opts.dir), controllerName(resolveDataDir(opts.dir), opts.as), await askPassphrase())
         const pseudonym = pseudonymOf(controllerSecrets(controller).pseudonymKey, opts.subject)
         await withChain(opts, async (p, chain) => {
           await anchorNow(p, chain)

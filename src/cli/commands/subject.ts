@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import { announceErasure, controllerSecrets, eraseSubject, memberClient, pseudonymOf, unlockIdentity } from '../../access/index.js'
+import { announceErasure, controllerName, controllerSecrets, eraseSubject, memberClient, pseudonymOf, unlockIdentity } from '../../access/index.js'
 import { subjectReport, type LoggedEvent } from '../../audit/index.js'
 import { readLatestAnchor } from '../../chain/index.js'
 import { ProvenaError } from '../../errors.js'
@@ -12,10 +12,10 @@ import { action, common, withChain, withDataPlane } from '../session.js'
 export function registerSubject(program: Command): void {
   const subject = program.command('subject').description("a data subject's rights")
   common(subject.command('erase').argument('<subject-id>', "the controller's own id of the subject").description('erase a subject: destroy their data key and salts, log it'))
-    .requiredOption('--as <name>', 'the controller identity')
+    .option('--as <name>', 'the controller identity (default: the only one)')
     .action(
-      action(async (subjectId: string, opts: CommonOptions & { as: string }) => {
-        const controller = unlockIdentity(resolveDataDir(opts.dir), opts.as, await askPassphrase())
+      action(async (subjectId: string, opts: CommonOptions & { as?: string }) => {
+        const controller = unlockIdentity(resolveDataDir(opts.dir), controllerName(resolveDataDir(opts.dir), opts.as), await askPassphrase())
         await withDataPlane(opts, async (p, chain, plane) => {
           const r = eraseSubject(plane, subjectId, controller)
           // Tell grantees on-chain to delete what they exported (the erasure is final already).
@@ -34,10 +34,10 @@ export function registerSubject(program: Command): void {
     )
 
   common(subject.command('report').argument('<subject-id>', "the controller's own id of the subject").description('everything recorded about a subject\'s data: consents, imports, manifests, exports, erasure, with proofs'))
-    .requiredOption('--as <name>', 'the controller identity')
+    .option('--as <name>', 'the controller identity (default: the only one)')
     .action(
-      action(async (subjectId: string, opts: CommonOptions & { as: string }) => {
-        const controller = unlockIdentity(resolveDataDir(opts.dir), opts.as, await askPassphrase())
+      action(async (subjectId: string, opts: CommonOptions & { as?: string }) => {
+        const controller = unlockIdentity(resolveDataDir(opts.dir), controllerName(resolveDataDir(opts.dir), opts.as), await askPassphrase())
         const pseudonym = pseudonymOf(controllerSecrets(controller).pseudonymKey, subjectId)
         await withChain(opts, async (p, chain) => {
           await anchorNow(p, chain)
