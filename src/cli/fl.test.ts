@@ -76,7 +76,7 @@ describe('federated training on-chain: consent-gated clients, verified updates, 
   }
 
   it('round 1: the honest client is accepted; NaN, wrong shape, oversized norm and a digest mismatch are rejected with their codes; an outsider is refused', async () => {
-    const c = await cli('fl', 'task', 'create', '--model-spec', 'logistic', '--features', '30', '--purpose', P, '--participants', 'h0,h1,h2,h3,h4', '--rounds', '2', '--as', 'agg', '--json')
+    const c = await cli('fl', 'task', 'create', '--model-spec', 'logistic', '--features', '30', '--purpose', P, '--participants', 'h0,h1,h2,h3,h4', '--rounds', '2', '--json') // the aggregator: the only processor
     assert.equal(c.code, 0, c.stderr)
     const task = c.json<{ task: number }>().task
     const honest = await cli('fl', 'client', 'run', '--task', String(task), '--dataset', datasets[0]!, '--as', 'h0', '--json')

@@ -94,7 +94,7 @@ export function registerFl(program: Command): void {
     .requiredOption('--purpose <purpose>', 'the purpose every client\'s records must be consented for')
     .requiredOption('--participants <names>', 'comma-separated identity names or DIDs (members of AccessPolicy)')
     .requiredOption('--rounds <n>', 'number of rounds', int('--rounds', 1))
-    .requiredOption('--as <name>', 'the aggregator identity (creates the task, finalises rounds)')
+    .option('--as <name>', 'the aggregator identity, which creates the task and finalises rounds (default: the only processor)')
     .option('--features <n>', 'number of input features (else from the model spec)', int('--features', 1))
     .option('--classes <n>', 'number of classes (else from the model spec, default 2)', int('--classes', 2), 2)
     .option('--label <col>', 'the class column of the clients\' datasets', 'target')
@@ -106,7 +106,7 @@ export function registerFl(program: Command): void {
     .option('--dp-delta <d>', 'δ of the budget', num('--dp-delta'), 1e-5)
     .option('--dp-clip <c>', 'L2 bound each update is clipped to under DP', num('--dp-clip'), 1)
     .action(
-      action(async (opts: CommonOptions & { modelSpec: string; purpose: string; participants: string; rounds: number; as: string; features?: number; classes: number; label: string; minClients?: number; roundTimeout: number; aggregation: string; maxUpdateNorm: number; dpEpsilon?: number; dpDelta: number; dpClip: number }) => {
+      action(async (opts: CommonOptions & { modelSpec: string; purpose: string; participants: string; rounds: number; as?: string; features?: number; classes: number; label: string; minClients?: number; roundTimeout: number; aggregation: string; maxUpdateNorm: number; dpEpsilon?: number; dpDelta: number; dpClip: number }) => {
         if (!(AGGREGATION_RULES as readonly string[]).includes(opts.aggregation)) throw new ProvenaError('CLI_BAD_ARGUMENT', `--aggregation "${opts.aggregation}" must be one of ${AGGREGATION_RULES.join(', ')}`)
         const raw = opts.modelSpec === 'logistic' || opts.modelSpec === 'mlp' ? {} : (JSON.parse(readFileSync(opts.modelSpec, 'utf8')) as { features?: number; classes?: number; label?: string })
         const model = readModelSpec(opts.modelSpec, DEFAULT_SPECS.logistic)
@@ -114,7 +114,10 @@ export function registerFl(program: Command): void {
         if (!features) throw new ProvenaError('CLI_BAD_ARGUMENT', 'the number of input features is unknown: give --features N or "features" in the model spec')
         const dir = resolveDataDir(opts.dir)
         const participants = opts.participants.split(',').map((n) => findIdentity(dir, n.trim()))
-        const aggregator = unlockIdentity(dir, opts.as, await askPassphrase())
+        const processors = listIdentities(dir).filter((i) => i.role === 'processor')
+        const aggregatorName = opts.as ?? (processors.length === 1 ? processors[0]!.name : undefined)
+        if (!aggregatorName) throw new ProvenaError('CLI_BAD_ARGUMENT', `say which identity aggregates with --as NAME (${processors.length} processor identities here)`, { hint: 'create one: provena identity create coordinator --role processor' })
+        const aggregator = unlockIdentity(dir, aggregatorName, await askPassphrase())
         const spec: TaskSpec = {
           type: 'provena.fl.task-spec/v1',
           model: { type: model.type, ...(model.hidden ? { hidden: model.hidden } : {}), epochs: model.epochs, learningRate: model.learningRate, batchSize: model.batchSize, l2: model.l2, seed: model.seed },
