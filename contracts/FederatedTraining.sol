@@ -44,6 +44,8 @@ contract FederatedTraining {
 
     struct Commitment {
         bytes32 updateDigest;
+        /// @dev SHA-256 of the sealed update file: its CIDv1 (raw, sha2-256) in any blob store.
+        bytes32 sealedDigest;
         bytes32 manifestHash;
         uint64 samples;
         uint64 committedAt;
@@ -72,7 +74,7 @@ contract FederatedTraining {
     error FederatedTrainingTaskDone(uint256 task);
 
     event TaskCreated(uint256 indexed task, address indexed aggregator, bytes32 specDigest, bytes32 purpose, address[] participants, uint32 rounds, uint32 minClients, uint64 roundTimeout);
-    event UpdateCommitted(uint256 indexed task, uint32 indexed round, address indexed client, bytes32 updateDigest, uint64 samples, bytes32 manifestHash);
+    event UpdateCommitted(uint256 indexed task, uint32 indexed round, address indexed client, bytes32 updateDigest, bytes32 sealedDigest, uint64 samples, bytes32 manifestHash);
     event UpdateRejected(uint256 indexed task, uint32 indexed round, address indexed client, uint8 reason);
     event ClientDropped(uint256 indexed task, uint32 indexed round, address indexed client);
     event RoundFinalized(uint256 indexed task, uint32 indexed round, bytes32 aggregateDigest, address[] accepted, address[] rejected, uint8[] reasons);
@@ -104,8 +106,12 @@ contract FederatedTraining {
         emit TaskCreated(task, msg.sender, specDigest, purpose, participants, rounds, minClients, roundTimeout);
     }
 
-    /// @notice Commits the caller's update for the current round of `task`.
-    function commitUpdate(uint256 task, uint32 round, bytes32 updateDigest, uint64 samples, bytes32 manifestHash) external {
+    /**
+     * @notice Commits the caller's update for the current round of `task`: the SHA-256 of
+     * the update, of the sealed file that carries it (so that the aggregator finds it by
+     * content address) and of the training manifest (likewise), and the sample count.
+     */
+    function commitUpdate(uint256 task, uint32 round, bytes32 updateDigest, bytes32 sealedDigest, uint64 samples, bytes32 manifestHash) external {
         Task storage t = _task(task);
         if (t.done) revert FederatedTrainingTaskDone(task);
         if (!policy.isMember(msg.sender)) revert FederatedTrainingNotMember(msg.sender);
@@ -116,9 +122,9 @@ contract FederatedTraining {
         if (_commitments[task][round][msg.sender].committedAt != 0) revert FederatedTrainingAlreadyCommitted(task, round, msg.sender);
         if (_seenDigest[task][updateDigest]) revert FederatedTrainingReplayedUpdate(task, updateDigest);
         _seenDigest[task][updateDigest] = true;
-        _commitments[task][round][msg.sender] = Commitment(updateDigest, manifestHash, samples, uint64(block.timestamp));
+        _commitments[task][round][msg.sender] = Commitment(updateDigest, sealedDigest, manifestHash, samples, uint64(block.timestamp));
         _committers[task][round].push(msg.sender);
-        emit UpdateCommitted(task, round, msg.sender, updateDigest, samples, manifestHash);
+        emit UpdateCommitted(task, round, msg.sender, updateDigest, sealedDigest, samples, manifestHash);
     }
 
     /**

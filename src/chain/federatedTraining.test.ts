@@ -49,18 +49,18 @@ describe('FederatedTraining on the embedded chain: membership, rounds, deadlines
 
   it('commitments: participants only, once a round, no replay, not after the deadline; finalisation waits for the minimum or the deadline', async () => {
     const task = 1n
-    assert.equal(await revertName(simulate(stranger, 'commitUpdate', [task, 1, h('u0'), 10n, h('m0')])), 'FederatedTrainingNotMember')
-    assert.equal(await revertName(simulate(aggregator, 'commitUpdate', [task, 1, h('u0'), 10n, h('m0')])), 'FederatedTrainingNotParticipant')
-    assert.equal(await revertName(simulate(a, 'commitUpdate', [task, 2, h('u1'), 10n, h('m1')])), 'FederatedTrainingWrongRound')
-    await send(a, 'commitUpdate', [task, 1, h('u1'), 10n, h('m1')])
-    assert.equal(await revertName(simulate(a, 'commitUpdate', [task, 1, h('u2'), 10n, h('m1')])), 'FederatedTrainingAlreadyCommitted')
-    assert.equal(await revertName(simulate(b, 'commitUpdate', [task, 1, h('u1'), 10n, h('m1')])), 'FederatedTrainingReplayedUpdate')
+    assert.equal(await revertName(simulate(stranger, 'commitUpdate', [task, 1, h('u0'), h('sealed-u0'), 10n, h('m0')])), 'FederatedTrainingNotMember')
+    assert.equal(await revertName(simulate(aggregator, 'commitUpdate', [task, 1, h('u0'), h('sealed-u0'), 10n, h('m0')])), 'FederatedTrainingNotParticipant')
+    assert.equal(await revertName(simulate(a, 'commitUpdate', [task, 2, h('u1'), h('sealed-u1'), 10n, h('m1')])), 'FederatedTrainingWrongRound')
+    await send(a, 'commitUpdate', [task, 1, h('u1'), h('sealed-u1'), 10n, h('m1')])
+    assert.equal(await revertName(simulate(a, 'commitUpdate', [task, 1, h('u2'), h('sealed-u2'), 10n, h('m1')])), 'FederatedTrainingAlreadyCommitted')
+    assert.equal(await revertName(simulate(b, 'commitUpdate', [task, 1, h('u1'), h('sealed-u1'), 10n, h('m1')])), 'FederatedTrainingReplayedUpdate')
     // One of two committed, before the deadline: too early; only the aggregator finalises.
     assert.equal(await revertName(simulate(aggregator, 'finalizeRound', [task, 1, h('agg1'), [a.account.address], [], []])), 'FederatedTrainingTooFewClients')
     assert.equal(await revertName(simulate(a, 'finalizeRound', [task, 1, h('agg1'), [a.account.address], [], []])), 'FederatedTrainingNotAggregator')
     await admin.publicClient.request({ method: 'evm_increaseTime', params: [61] } as never)
     await admin.publicClient.request({ method: 'evm_mine', params: [] } as never)
-    assert.equal(await revertName(simulate(b, 'commitUpdate', [task, 1, h('u3'), 10n, h('m3')])), 'FederatedTrainingRoundClosed')
+    assert.equal(await revertName(simulate(b, 'commitUpdate', [task, 1, h('u3'), h('sealed-u3'), 10n, h('m3')])), 'FederatedTrainingRoundClosed')
     // Every committed client must be accepted or rejected, with one reason per rejection.
     assert.equal(await revertName(simulate(aggregator, 'finalizeRound', [task, 1, h('agg1'), [], [], []])), 'FederatedTrainingBadTask')
     assert.equal(await revertName(simulate(aggregator, 'finalizeRound', [task, 1, h('agg1'), [b.account.address], [], []])), 'FederatedTrainingNotCommitted')
@@ -68,11 +68,11 @@ describe('FederatedTraining on the embedded chain: membership, rounds, deadlines
     const t = (await admin.publicClient.readContract({ address: fl, abi: FederatedTrainingAbi, functionName: 'taskOf', args: [task] })) as { round: number; done: boolean }
     assert.deepEqual([t.round, t.done], [2, false])
     // Round 2: both commit; b is rejected with reason 5 (norm); the task completes.
-    await send(a, 'commitUpdate', [task, 2, h('u4'), 10n, h('m4')])
-    await send(b, 'commitUpdate', [task, 2, h('u5'), 10n, h('m5')])
+    await send(a, 'commitUpdate', [task, 2, h('u4'), h('sealed-u4'), 10n, h('m4')])
+    await send(b, 'commitUpdate', [task, 2, h('u5'), h('sealed-u5'), 10n, h('m5')])
     await send(aggregator, 'finalizeRound', [task, 2, h('final'), [a.account.address], [b.account.address], [5]])
     const done = (await admin.publicClient.readContract({ address: fl, abi: FederatedTrainingAbi, functionName: 'taskOf', args: [task] })) as { done: boolean; finalModel: Hex }
     assert.deepEqual([done.done, done.finalModel], [true, h('final')])
-    assert.equal(await revertName(simulate(a, 'commitUpdate', [task, 3, h('u6'), 10n, h('m6')])), 'FederatedTrainingTaskDone')
+    assert.equal(await revertName(simulate(a, 'commitUpdate', [task, 3, h('u6'), h('sealed-u6'), 10n, h('m6')])), 'FederatedTrainingTaskDone')
   })
 })

@@ -201,6 +201,8 @@ export const migrations: readonly { version: number; description: string; sql: s
         manifest_cid TEXT NOT NULL,
         manifest_hash TEXT NOT NULL,
         samples INTEGER NOT NULL,
+        -- Set by the aggregator: 1 when the update went into the round's aggregate.
+        accepted INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (chain, task, round, client)
       );
     `,

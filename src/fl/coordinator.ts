@@ -10,6 +10,7 @@ import { decodeEventLog, type Address, type Hex } from 'viem'
 import { decryptRecords, findIdentity, memberClient, purposeId, type DataPlaneContext, type Identity, type UnlockedIdentity } from '../access/index.js'
 import { FederatedTrainingAbi, readAssetRoot, readCheckpointAt, readLatestCheckpoint, sendContract, type ChainClient, type Deployment } from '../chain/index.js'
 import { buildManifest, recordManifest, resolvePurpose, verifyManifest, type OwnPurposes, type TrainingManifest } from '../consent/index.js'
+import { cidFromDigest } from '../store/index.js'
 import { canonicalJson, canonicalJsonBytes, ed25519FromDidKey, openWith, sealTo, sha256Hex, signDsse, verifyDsse, type DsseEnvelope } from '../crypto/index.js'
 import { datasetSubjects } from '../access/index.js'
 import { ProvenaError, isProvenaError } from '../errors.js'
@@ -303,7 +304,7 @@ export async function submitUpdate(
       ctx.chain.deployment.FederatedTraining,
       FederatedTrainingAbi,
       'commitUpdate',
-      [BigInt(taskId), round, hex32(digest), BigInt(o.manifest.samples), hex32(o.manifest.hash)],
+      [BigInt(taskId), round, hex32(digest), hex32(sha256Hex(sealed)), BigInt(o.manifest.samples), hex32(o.manifest.hash)],
       'FederatedTraining.commitUpdate',
     ))
   } catch (e) {
@@ -380,25 +381,29 @@ export async function aggregateRound(ctx: FlContext, taskId: number, aggregator:
   const globalCid = ctx.db.prepare('SELECT model_cid FROM fl_rounds WHERE chain = ? AND task = ? AND round = ?').pluck().get(chainKey(ctx), taskId, round) as string
   const global = fromSafetensors(shape, await ctx.store.get(globalCid))
 
-  const accepted: (RoundReport['accepted'][number] & { update: ClientUpdate })[] = []
+  const accepted: (RoundReport['accepted'][number] & { sealedCid: string; updateDigest: string; update: ClientUpdate })[] = []
   const rejected: RoundReport['rejected'] = []
   for (const address of committers) {
-    const c = (await pc.readContract({ address: fl, abi: FederatedTrainingAbi, functionName: 'commitmentOf', args: [BigInt(taskId), round, address] })) as { updateDigest: Hex; manifestHash: Hex; samples: bigint }
+    const c = (await pc.readContract({ address: fl, abi: FederatedTrainingAbi, functionName: 'commitmentOf', args: [BigInt(taskId), round, address] })) as {
+      updateDigest: Hex
+      sealedDigest: Hex
+      manifestHash: Hex
+      samples: bigint
+    }
     const reject = (reason: number, detail: string) => rejected.push({ client: address, reason, reasonName: REASON_NAMES[reason]!, detail })
-    const row = ctx.db.prepare('SELECT * FROM fl_updates WHERE chain = ? AND task = ? AND round = ? AND client = ?').get(chainKey(ctx), taskId, round, address.toLowerCase()) as
-      | { did: string; dataset: string; update_cid: string; manifest_cid: string; samples: number }
-      | undefined
-    if (!row) {
-      reject(REJECT.missingUpdate, 'no sealed update was delivered for this commitment')
+    // Everything is found from the chain: the sealed file and the manifest by content address.
+    const who = identities.find((i) => i.address.toLowerCase() === address.toLowerCase())
+    if (!who) {
+      reject(REJECT.badSignature, 'the committing account is not a known member identity')
       continue
     }
-    const who = identities.find((i) => i.did === row.did)
+    const sealedCid = cidFromDigest(Buffer.from(c.sealedDigest.slice(2), 'hex'))
     let payload: Buffer
     try {
-      const sealed = await ctx.store.get(row.update_cid)
+      const sealed = await ctx.store.get(sealedCid)
       const opened = openWith(aggregator.x25519PrivateKey, SEAL_INFO, Buffer.from(`${taskId}:${round}:${address.toLowerCase()}`), sealed)
       const envelope = JSON.parse(opened.toString('utf8')) as DsseEnvelope
-      if (!who || who.address.toLowerCase() !== address.toLowerCase() || envelope.payloadType !== UPDATE_PAYLOAD_TYPE) throw new Error('not signed by the committing member')
+      if (envelope.payloadType !== UPDATE_PAYLOAD_TYPE) throw new Error(`payload type ${envelope.payloadType}`)
       payload = verifyDsse(envelope, ed25519FromDidKey(who.did))
     } catch (e) {
       reject(isProvenaError(e, 'STORE_MISSING_BLOCK') ? REJECT.missingUpdate : REJECT.badSignature, (e as Error).message)
@@ -424,13 +429,22 @@ export async function aggregateRound(ctx: FlContext, taskId: number, aggregator:
       reject(REJECT.normExceeded, `L2 norm ${norm.toPrecision(4)} exceeds the task's bound ${spec.maxUpdateNorm}`)
       continue
     }
-    const problem = await checkManifest(ctx, row.manifest_cid, c.manifestHash.slice(2), purpose, row.dataset, Number(c.samples))
-    if (problem) {
-      reject(REJECT.badManifest, problem)
+    const manifestHash = c.manifestHash.slice(2)
+    const checked = await checkManifest(ctx, manifestHash, purpose, who.did, Number(c.samples))
+    if ('problem' in checked) {
+      reject(REJECT.badManifest, checked.problem)
       continue
     }
-    const manifestHash = c.manifestHash.slice(2)
-    accepted.push({ client: address, did: row.did, dataset: row.dataset, samples: Number(c.samples), manifest: manifestHash, update: { delta, samples: Number(c.samples) } })
+    accepted.push({
+      client: address,
+      did: who.did,
+      dataset: checked.dataset,
+      samples: Number(c.samples),
+      manifest: manifestHash,
+      sealedCid,
+      updateDigest: c.updateDigest.slice(2),
+      update: { delta, samples: Number(c.samples) },
+    })
   }
   if (accepted.length === 0) throw flError('FL_NO_VALID_UPDATE', `no valid update in round ${round} of task ${taskId}: ${rejected.map((r) => `${r.client} ${r.reasonName}`).join('; ') || 'nothing committed'}`)
 
@@ -474,7 +488,7 @@ export async function aggregateRound(ctx: FlContext, taskId: number, aggregator:
   const report: RoundReport = {
     task: taskId,
     round,
-    accepted: used.map(({ update: _u, ...a }) => a),
+    accepted: used.map(({ update: _u, sealedCid: _s, updateDigest: _d, ...a }) => a),
     rejected,
     dropped,
     aggregateDigest: modelDigest,
@@ -484,6 +498,10 @@ export async function aggregateRound(ctx: FlContext, taskId: number, aggregator:
     done,
   }
   ctx.db.transaction(() => {
+    const record = ctx.db.prepare(
+      'INSERT OR REPLACE INTO fl_updates (chain, task, round, client, did, dataset, update_cid, update_digest, manifest_cid, manifest_hash, samples, accepted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)',
+    )
+    for (const a of used) record.run(chainKey(ctx), taskId, round, a.client.toLowerCase(), a.did, a.dataset, a.sealedCid, a.updateDigest, cidFromDigest(Buffer.from(a.manifest, 'hex')), a.manifest, a.samples)
     if (!done) ctx.db.prepare('INSERT OR REPLACE INTO fl_rounds (chain, task, round, model_cid, model_digest) VALUES (?, ?, ?, ?, ?)').run(chainKey(ctx), taskId, round + 1, modelCid, modelDigest)
     logEvent(ctx, { type: 'provena.fl.round/v1', actor: aggregator.did, ...report, accepted: report.accepted, transaction: hash })
   })()
@@ -492,30 +510,38 @@ export async function aggregateRound(ctx: FlContext, taskId: number, aggregator:
   return report
 }
 
-/** Checks a client's manifest: its hash, the chain's view of it, its purpose, dataset and count. */
-async function checkManifest(ctx: FlContext, cid: string, hash: string, purpose: string, dataset: string, samples: number): Promise<string | undefined> {
+/**
+ * Checks a client's manifest, found by its hash: its purpose, that its dataset is the
+ * client's own (the client is its controller), its count, and the manifest itself against
+ * the chain (anchored checkpoint, registered dataset root). Returns its dataset or the problem.
+ */
+async function checkManifest(ctx: FlContext, hash: string, purpose: string, client: string, samples: number): Promise<{ dataset: string } | { problem: string }> {
   let bytes: Buffer
   try {
-    bytes = await ctx.store.get(cid)
+    bytes = await ctx.store.get(cidFromDigest(Buffer.from(hash, 'hex')))
   } catch (e) {
-    return `the training manifest is not in the store: ${(e as Error).message}`
+    return { problem: `the training manifest is not in the store: ${(e as Error).message}` }
   }
-  if (sha256Hex(bytes) !== hash) return 'the training manifest does not hash to the committed manifest hash'
-  const m = JSON.parse(bytes.toString('utf8')) as TrainingManifest
-  if (m.purpose?.id !== purpose) return `the manifest is for purpose ${m.purpose?.id}, the task's is ${purpose}`
-  if (m.dataset?.id !== dataset) return 'the manifest is for another dataset'
-  if (m.included.length !== samples) return `the manifest includes ${m.included.length} records, the commitment claims ${samples} samples`
+  let m: TrainingManifest
+  try {
+    m = JSON.parse(bytes.toString('utf8')) as TrainingManifest
+  } catch {
+    return { problem: 'the training manifest is not JSON' }
+  }
+  if (m.purpose?.id !== purpose) return { problem: `the manifest is for purpose ${m.purpose?.id}, the task's is ${purpose}` }
+  if (m.controller !== client) return { problem: "the manifest is for another controller's dataset" }
+  if (m.included?.length !== samples) return { problem: `the manifest includes ${m.included?.length} records, the commitment claims ${samples} samples` }
   const pc = ctx.chain.client.publicClient
   const report = verifyManifest(m, {
     checkpoint: await readCheckpointAt(pc, m.chain.checkpointAnchor as Address, m.checkpoint.index),
     datasetRoot: await readAssetRoot(pc, m.chain.assetRegistry as Address, m.dataset.id),
   })
-  return report.ok ? undefined : `the training manifest does not verify: ${report.problems[0]}`
+  return report.ok ? { dataset: m.dataset.id } : { problem: `the training manifest does not verify: ${report.problems[0]}` }
 }
 
 /** Registers the final model with lineage: the datasets and, per round, who and which manifests. */
 async function registerFinalModel(ctx: FlContext, taskId: number, model: Buffer, purpose: string, spec: TaskSpec): Promise<{ id: string; path: string; logIndex: number }> {
-  const rows = ctx.db.prepare('SELECT round, did, dataset, manifest_hash, update_digest, samples FROM fl_updates WHERE chain = ? AND task = ? ORDER BY round, did').all(chainKey(ctx), taskId) as {
+  const rows = ctx.db.prepare('SELECT round, did, dataset, manifest_hash, update_digest, samples FROM fl_updates WHERE chain = ? AND task = ? AND accepted = 1 ORDER BY round, did').all(chainKey(ctx), taskId) as {
     round: number
     did: string
     dataset: string
