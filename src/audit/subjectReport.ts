@@ -4,6 +4,7 @@
 import { subjectRecords } from '../access/index.js'
 import { consentKey, currentRecord, DPV_PURPOSES, subjectPurposes, manifestsIncluding, recordHistory, stateAt, type ConsentContext } from '../consent/index.js'
 import { rootFromInclusionProof, type SqliteLog } from '../log/index.js'
+import { tasksTrainedOn } from '../fl/index.js'
 import { getAsset } from '../registry/index.js'
 
 export interface LoggedEvent {
@@ -21,6 +22,8 @@ export interface SubjectReport {
   consents: { purpose: string; state: string; validUntil: string | null; history: LoggedEvent[] }[]
   datasets: { dataset: string; name: string; records: number[]; registered: LoggedEvent }[]
   manifests: (LoggedEvent & { manifest: string; dataset: string; purpose: string; records: number[] })[]
+  /** Federated training that used those manifests: task, round, and the model once registered. */
+  models: { task: number; round: number; manifest: string; model: string | null }[]
   exports: (LoggedEvent & { dataset: string; actor: string; purpose: string; outcome: string })[]
   erasure: LoggedEvent | null
 }
@@ -94,5 +97,6 @@ export function subjectReport(ctx: ConsentContext & { log: SqliteLog }, pseudony
       erasure = event(e.index, `erased: key and salts of ${doc.records} record(s) destroyed`)
     }
   }
-  return { pseudonym, erased: held.erased, consents, datasets, manifests, exports, erasure }
+  const models = tasksTrainedOn(ctx.db, manifests.map((m) => m.manifest))
+  return { pseudonym, erased: held.erased, consents, datasets, manifests, models, exports, erasure }
 }

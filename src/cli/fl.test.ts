@@ -158,6 +158,9 @@ describe('federated training on-chain: consent-gated clients, verified updates, 
     assert.match(lineage.stdout, new RegExp(datasets[0]!))
     const status = (await cli('fl', 'status', '--task', String(task), '--json')).json<{ done: boolean; finalModel: string }>()
     assert.deepEqual([status.done, status.finalModel], [true, r.model.id])
+    // The withdrawn patient's report names the model their record went into, in round 1 only.
+    const report = (await cli('subject', 'report', firstSubject[0]!, '--as', 'h0', '--json')).json<{ models: { task: number; round: number; manifest: string; model: string }[] }>()
+    assert.deepEqual(report.models, [{ task, round: 1, manifest: report.models[0]!.manifest, model: r.model.id }])
     assert.equal((await cli('verify')).code, 0)
   })
 })

@@ -178,6 +178,8 @@ export const migrations: readonly { version: number; description: string; sql: s
         participants TEXT NOT NULL,
         log_index INTEGER NOT NULL,
         created_at INTEGER NOT NULL,
+        -- The registered model, once the last round is aggregated.
+        model TEXT,
         PRIMARY KEY (chain, task)
       );
       -- The global model each round starts from (round 1: the initial one), and the result.

@@ -567,6 +567,7 @@ async function registerFinalModel(ctx: FlContext, taskId: number, model: Buffer,
       })),
     },
   })
+  ctx.db.prepare('UPDATE fl_tasks SET model = ? WHERE chain = ? AND task = ?').run(r.id, chainKey(ctx), taskId)
   return { id: r.id, path, logIndex: r.logIndex }
 }
 
@@ -602,4 +603,17 @@ function findIdentitySafe(ctx: FlContext, did: string): string | null {
   } catch {
     return null
   }
+}
+
+/**
+ * The federated tasks whose accepted updates were trained on the given training manifests:
+ * task, round, manifest and, once the task completed, its registered model.
+ */
+export function tasksTrainedOn(db: FlContext['db'], manifestHashes: readonly string[]): { task: number; round: number; manifest: string; model: string | null }[] {
+  const q = db.prepare(
+    'SELECT u.task, u.round, u.manifest_hash, t.model FROM fl_updates u JOIN fl_tasks t ON t.chain = u.chain AND t.task = u.task WHERE u.manifest_hash = ? AND u.accepted = 1 ORDER BY u.task, u.round',
+  )
+  return manifestHashes.flatMap((h) =>
+    (q.all(h) as { task: number; round: number; manifest_hash: string; model: string | null }[]).map((r) => ({ task: r.task, round: r.round, manifest: r.manifest_hash, model: r.model })),
+  )
 }

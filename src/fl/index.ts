@@ -18,6 +18,7 @@ export {
   submitForeignUpdate,
   submitUpdate,
   taskStatus,
+  tasksTrainedOn,
   toSafetensors,
   UPDATE_PAYLOAD_TYPE,
   type ClientRunReport,

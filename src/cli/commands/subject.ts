@@ -56,6 +56,8 @@ export function registerSubject(program: Command): void {
               ...(r.datasets.length ? r.datasets.flatMap((d) => [`   ${d.name} ${d.dataset.slice(0, 12)}: record(s) ${d.records.join(', ')}`, line(d.registered)]) : ['    none']),
               `  training manifests that included them`,
               ...(r.manifests.length ? r.manifests.map(line) : ['    none']),
+              `  models trained on them (federated rounds that used those manifests)`,
+              ...(r.models.length ? r.models.map((m) => `    task ${m.task} round ${m.round}${m.model ? ` → model ${m.model.slice(0, 16)}…` : ' (task not finished)'}`) : ['    none']),
               `  exports of those datasets`,
               ...(r.exports.length ? r.exports.map(line) : ['    none']),
               `  erasure`,
