@@ -14,6 +14,7 @@ export { consistencyProof, inclusionProof, MemoryNodes, subtreeHash, type NodeRe
 export { SqliteLog, type LogEntry } from './sqliteLog.js'
 export { rootFromInclusionProof, rootsFromConsistencyProof, verifyConsistency, verifyInclusion } from './verify.js'
 export {
+  encodeMapProof,
   keyBit,
   LeavesNode,
   MAP_EMPTY,
@@ -22,9 +23,11 @@ export {
   proveKey,
   proveKeys,
   rootFromMapProof,
+  rootFromMapProofBytes,
   sortLeaves,
   verifyMapMultiProof,
   verifyMapProof,
+  verifyMapProofBytes,
   type MapMultiProof,
   type MapNode,
   type MapProof,

@@ -19,6 +19,8 @@ import {
   StoredMap,
   verifyMapMultiProof,
   verifyMapProof,
+  verifyMapProofBytes,
+  encodeMapProof,
   type MapProof,
 } from './index.js'
 
@@ -80,6 +82,12 @@ describe('sparse Merkle map', () => {
             assert.equal(verifyMapProof(r, { ...p, siblings: s }), false)
           }
           if (p.bitmap.length > 0) assert.equal(verifyMapProof(r, { ...p, bitmap: p.bitmap.slice(1) }), false)
+          // The binary form verifies the same, and any flipped bit breaks it.
+          const bin = encodeMapProof(p)
+          assert.ok(verifyMapProofBytes(r, bin))
+          const flipped = Buffer.from(bin)
+          flipped[bit % flipped.length]! ^= 1 << (bit % 8)
+          assert.equal(verifyMapProofBytes(r, flipped), false)
         }
         const present = new Set(entries.map(([k]) => hex(k)))
         for (const k of absent) {
@@ -89,6 +97,7 @@ describe('sparse Merkle map', () => {
           assert.ok(verifyMapProof(r, p))
           // Claiming any value for an absent key fails.
           assert.equal(verifyMapProof(r, { ...p, value: hex(Buffer.alloc(32, 1)), leaf: undefined } as MapProof), false)
+          assert.ok(verifyMapProofBytes(r, encodeMapProof(p)))
         }
       }),
       { numRuns: 150 },

@@ -168,6 +168,87 @@ export function verifyMapProof(root: Uint8Array, p: MapProof): boolean {
   }
 }
 
+/**
+ * A single-key proof in binary (the size BENCHMARKS.md reports): key (32) ‖ flags (1: bit 0
+ * value present, bit 1 another leaf) ‖ value (32, if present) ‖ other key and value (64,
+ * if another leaf) ‖ depth (u16 big-endian) ‖ bitmap (⌈depth/8⌉ bytes, bit d = MSB-first
+ * bit d) ‖ the non-empty siblings (32 each, root first).
+ */
+export function encodeMapProof(p: MapProof): Buffer {
+  const depth = p.bitmap.length
+  const bitmap = Buffer.alloc(Math.ceil(depth / 8))
+  for (let d = 0; d < depth; d++) if (p.bitmap[d] === '1') bitmap[d >> 3]! |= 0x80 >> (d & 7)
+  const parts = [Buffer.from(p.key, 'hex'), Buffer.of((p.value !== null ? 1 : 0) | (p.leaf ? 2 : 0))]
+  if (p.value !== null) parts.push(Buffer.from(p.value, 'hex'))
+  if (p.leaf) parts.push(Buffer.from(p.leaf.key, 'hex'), Buffer.from(p.leaf.value, 'hex'))
+  const d = Buffer.alloc(2)
+  d.writeUInt16BE(depth)
+  parts.push(d, bitmap, ...p.siblings.map((x) => Buffer.from(x, 'hex')))
+  return Buffer.concat(parts)
+}
+
+/** The root a binary proof leads to (see encodeMapProof); throws LOG_BAD_MAP_PROOF when malformed. */
+export function rootFromMapProofBytes(b: Uint8Array): Buffer {
+  const bad = (what: string) => logErrors.badMapProof(`binary proof: ${what}`)
+  if (b.length < 35) throw bad('too short')
+  const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength)
+  const key = buf.subarray(0, 32)
+  const flags = buf[32]!
+  if (flags > 2) throw bad('bad flags')
+  let at = 33
+  let h: string
+  if (flags === 1) {
+    if (buf.length < at + 32) throw bad('too short')
+    leafScratch[0] = 0
+    buf.copy(leafScratch, 1, 0, 32)
+    buf.copy(leafScratch, 33, at, at + 32)
+    at += 32
+    h = hash('sha256', leafScratch, 'binary')
+  } else if (flags === 2) {
+    if (buf.length < at + 64) throw bad('too short')
+    if (buf.subarray(at, at + 32).equals(key)) throw bad("the other leaf is the key's own")
+    leafScratch[0] = 0
+    buf.copy(leafScratch, 1, at, at + 64)
+    at += 64
+    h = hash('sha256', leafScratch, 'binary')
+  } else h = EMPTY_LATIN1
+  if (buf.length < at + 2) throw bad('too short')
+  const depth = buf.readUInt16BE(at)
+  at += 2
+  if (depth > MAP_KEY_BITS) throw bad('depth over 256')
+  if (flags === 2 && !samePrefix(buf.subarray(33, 65), key, depth)) throw bad("the other leaf does not stand on the key's path")
+  const bitmapAt = at
+  at += Math.ceil(depth / 8)
+  let ones = 0
+  for (let d = 0; d < depth; d++) if (buf[bitmapAt + (d >> 3)]! & (0x80 >> (d & 7))) ones++
+  // One encoding per proof: the bitmap's bits past the depth must be zero.
+  if (depth & 7 && buf[bitmapAt + (depth >> 3)]! & (0xff >> (depth & 7))) throw bad('bits set past the depth')
+  if (buf.length !== at + 32 * ones) throw bad('length does not match the bitmap')
+  if (depth === 0) return Buffer.from(h, 'latin1')
+  const node = mapNodeScratch
+  node.write(h, keyBit(key, depth - 1) ? 33 : 1, 'latin1')
+  let j = ones
+  for (let d = depth - 1; d >= 0; d--) {
+    const sibAt = keyBit(key, d) ? 1 : 33
+    if (buf[bitmapAt + (d >> 3)]! & (0x80 >> (d & 7))) {
+      j--
+      buf.copy(node, sibAt, at + 32 * j, at + 32 * j + 32)
+    } else node.fill(0, sibAt, sibAt + 32)
+    h = hash('sha256', node, 'binary')
+    if (d > 0) node.write(h, keyBit(key, d - 1) ? 33 : 1, 'latin1')
+  }
+  return Buffer.from(h, 'latin1')
+}
+
+/** Whether a binary proof holds under `root`. Never throws. */
+export function verifyMapProofBytes(root: Uint8Array, b: Uint8Array): boolean {
+  try {
+    return rootFromMapProofBytes(b).equals(root)
+  } catch {
+    return false
+  }
+}
+
 const mapNodeScratch = (() => {
   const b = Buffer.alloc(65)
   b[0] = 0x01
