@@ -3,7 +3,7 @@
 // expires, dataset, and the subject's signature: signer (did:key), issued, signature.
 import { readFileSync } from 'node:fs'
 import { splitCsv } from '../registry/index.js'
-import { isProvenaError } from '../errors.js'
+import { isProvenaError, ProvenaError } from '../errors.js'
 import { consentErrors } from './errors.js'
 import type { ConsentState } from './records.js'
 
@@ -28,7 +28,8 @@ export function readConsentFile(path: string): BulkChange[] {
     text = new TextDecoder('utf-8', { fatal: true }).decode(readFileSync(path))
   } catch (e) {
     if (isProvenaError(e)) throw e
-    throw consentErrors.badLine(path, 0, (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : 'not readable as UTF-8')
+    const code = (e as NodeJS.ErrnoException).code
+    throw new ProvenaError('CONSENT_BAD_FILE', `cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : code ? (e as Error).message : 'not valid UTF-8'}`)
   }
   const lines = text.split(/\r?\n/)
   if (lines.at(-1) === '') lines.pop()
