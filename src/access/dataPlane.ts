@@ -21,6 +21,7 @@ import { insertMany } from '../db/index.js'
 import { CompactRange } from '../log/index.js'
 import { canonicalJsonBytes, ed25519Seed, sha256Hex } from '../crypto/index.js'
 import { SegmentWriter, type BlobStore } from '../store/index.js'
+import { SubjectKeyVault } from './keyVault.js'
 import type { UnlockedIdentity } from './identities.js'
 
 /** What the data plane needs: the registry's write context and the block store. */
@@ -67,7 +68,6 @@ function subjectReader(column: string, flat: boolean): (canonical: Buffer) => st
 }
 
 const recordAad = (dataset: string, index: number) => Buffer.from(`provena.record/v1:${dataset}:${index}`, 'utf8')
-const keyAad = (controller: string, pseudonym: string) => Buffer.from(`provena.subject-key/v1:${controller}:${pseudonym}`, 'utf8')
 
 function requireController(id: UnlockedIdentity): void {
   if (id.role !== 'controller') throw new ProvenaError('ACCESS_NOT_CONTROLLER', `identity ${id.name} is a ${id.role}, not a controller`, { hint: 'import as a controller identity (--as NAME)' })
@@ -136,32 +136,30 @@ export async function importDataset(
 
   // Pass 2: one data key per subject (an existing one is reused), encrypt, pack.
   const controller = opts.controller.did
-  const keys = new Map<string, { key: Buffer; wrapped: Buffer | undefined }>()
-  const existing = ctx.db.prepare('SELECT wrapped_key FROM access_subject_keys WHERE controller = ? AND pseudonym = ?').pluck()
+  const vault = new SubjectKeyVault(ctx.db, controller, kek)
+  const keys = new Map<string, Buffer>()
+  const fresh = new Map<string, Buffer>()
   for (const r of records) {
     if (keys.has(r.pseudonym)) continue
-    const row = existing.get(controller, r.pseudonym) as Buffer | null | undefined
-    if (row === null) throw new ProvenaError('ACCESS_SUBJECT_ERASED', `a record of ${path} belongs to a subject who was erased`, { hint: 'remove their records before importing' })
-    if (row) keys.set(r.pseudonym, { key: aeadOpen(kek, row, keyAad(controller, r.pseudonym), 'a subject data key'), wrapped: undefined })
+    const ref = vault.ref(r.pseudonym)
+    if (ref?.erased) throw new ProvenaError('ACCESS_SUBJECT_ERASED', `a record of ${path} belongs to a subject who was erased`, { hint: 'remove their records before importing' })
+    if (ref) keys.set(r.pseudonym, vault.key(ref))
     else {
       const key = randomBytesPooled(32)
-      keys.set(r.pseudonym, { key, wrapped: aeadSeal(kek, key, keyAad(controller, r.pseudonym)) })
+      keys.set(r.pseudonym, key)
+      fresh.set(r.pseudonym, key)
     }
   }
   const segments = new SegmentWriter(ctx.store)
   for (let index = 0; index < records.length; index++) {
     const r = records[index]!
-    const full = segments.add(aeadSeal(keys.get(r.pseudonym)!.key, r.canonical, recordAad(committed.id, index)))
+    const full = segments.add(aeadSeal(keys.get(r.pseudonym)!, r.canonical, recordAad(committed.id, index)))
     if (full) await full
   }
   const refs = await segments.finish()
 
   const registration = await storeDatasetRegistration(ctx, committed, opts.name ?? basename(path), () => {
-    const now = Date.now()
-    const keyRows: unknown[] = []
-    // In key order: B-tree inserts in order touch each page once.
-    for (const [pseudonym, k] of [...keys].sort(([a], [b]) => (a < b ? -1 : 1))) if (k.wrapped) keyRows.push(controller, pseudonym, k.wrapped, now)
-    insertMany(ctx.db, 'access_subject_keys (controller, pseudonym, wrapped_key, created_at)', 4, keyRows)
+    vault.insert(fresh, Date.now())
     ctx.db
       .prepare('INSERT INTO access_datasets (dataset, controller, subject_column, format, columns) VALUES (?, ?, ?, ?, ?)')
       .run(committed.id, controller, opts.subjectColumn, source.format, source.columns ? JSON.stringify(source.columns) : null)
@@ -220,39 +218,40 @@ export async function exportDataset(
       hint: isController ? 'the dataset is not claimed on-chain yet: grant access once, or re-import' : 'ask its controller: provena access grant DATASET --to NAME --purpose P --as CONTROLLER',
     })
   }
-  // The data keys: the controller unwraps its own; a grantee receives each one sealed to its
-  // X25519 key with HPKE by the controller's side, and opens it with its own private key.
+  // The data keys: the controller opens its own; a grantee receives the keys it needs in one
+  // HPKE message sealed to its X25519 key by the controller's side, and opens it with its
+  // own private key (the additional data binds dataset, grantee and the pseudonyms in order).
   const controller = isController ? opts.as : opts.unlockController(meta.controller)
-  const { kek } = controllerSecrets(controller)
-  const releaseInfo = Buffer.from('provena/key-release/v1')
-  const dataKey = (pseudonym: string, wrapped: Buffer): Buffer => {
-    const key = aeadOpen(kek, wrapped, keyAad(meta.controller, pseudonym), 'a subject data key')
-    if (isController) return key
-    const aad = Buffer.from(`${asset.id}:${pseudonym}:${opts.as.did}`)
-    const sealed = sealTo(Buffer.from(opts.as.x25519PublicKey, 'hex'), releaseInfo, aad, key)
-    return openWith(opts.as.x25519PrivateKey, releaseInfo, aad, sealed)
-  }
+  const vault = new SubjectKeyVault(ctx.db, meta.controller, controllerSecrets(controller).kek)
   const rows = ctx.db
     .prepare(
-      `SELECT r.idx, r.pseudonym, r.cid, r.offset, r.length, k.wrapped_key
+      `SELECT r.idx, r.pseudonym, r.cid, r.offset, r.length, k.block, k.slot, k.wrapped_key AS wrapped, k.erased_at IS NOT NULL AS erased
        FROM access_records r JOIN access_subject_keys k ON k.controller = ? AND k.pseudonym = r.pseudonym
        WHERE r.dataset = ? ORDER BY r.idx`,
     )
-    .all(meta.controller, asset.id) as { idx: number; pseudonym: string; cid: string; offset: number; length: number; wrapped_key: Buffer | null }[]
+    .all(meta.controller, asset.id) as { idx: number; pseudonym: string; cid: string; offset: number; length: number; block: number | null; slot: number | null; wrapped: Buffer | null; erased: number }[]
+  const keys = new Map<string, Buffer>()
+  for (const r of rows) if (!r.erased && !keys.has(r.pseudonym)) keys.set(r.pseudonym, vault.key(r))
+  if (!isController && keys.size > 0) {
+    const order = [...keys.keys()]
+    const info = Buffer.from('provena/key-release/v1')
+    const aad = Buffer.from(`${asset.id}:${opts.as.did}:${sha256Hex(Buffer.from(order.join(',')))}`)
+    const sealed = sealTo(Buffer.from(opts.as.x25519PublicKey, 'hex'), info, aad, Buffer.concat(order.map((p) => keys.get(p)!)))
+    const opened = openWith(opts.as.x25519PrivateKey, info, aad, sealed)
+    order.forEach((p, i) => keys.set(p, opened.subarray(32 * i, 32 * i + 32)))
+  }
   // A record's line as imported, for error messages only.
   const lineOf = (idx: number) => ctx.db.prepare('SELECT line FROM registry_records WHERE dataset = ? AND idx = ?').pluck().get(asset.id, idx) as number
   const segments = new Map<string, Buffer>()
-  const keys = new Map<string, Buffer>()
   const columns = meta.columns ? (JSON.parse(meta.columns) as string[]) : undefined
   const out: string[] = columns ? [columns.map(csvField).join(',')] : []
   let erased = 0
   for (const r of rows) {
-    if (!r.wrapped_key) {
+    if (r.erased) {
       erased++
       continue
     }
-    let key = keys.get(r.pseudonym)
-    if (!key) keys.set(r.pseudonym, (key = dataKey(r.pseudonym, r.wrapped_key)))
+    const key = keys.get(r.pseudonym)!
     let segment = segments.get(r.cid)
     if (!segment) segments.set(r.cid, (segment = await ctx.store.get(r.cid)))
     let plain: Buffer
@@ -318,7 +317,8 @@ export function eraseSubjects(ctx: DataPlaneContext, subjectIds: readonly string
   const { pseudonymKey } = controllerSecrets(controller)
   const keyRow = ctx.db.prepare('SELECT erased_at FROM access_subject_keys WHERE controller = ? AND pseudonym = ?')
   const recsOf = ctx.db.prepare('SELECT dataset, idx FROM access_records WHERE pseudonym = ? ORDER BY dataset, idx')
-  const destroy = ctx.db.prepare('UPDATE access_subject_keys SET wrapped_key = NULL, erased_at = ? WHERE controller = ? AND pseudonym = ?')
+  const vault = new SubjectKeyVault(ctx.db, controller.did, controllerSecrets(controller).kek)
+  const now = Date.now()
   const reports = ctx.db.transaction(() => {
     const leaves: Buffer[] = []
     const out = subjectIds.map((subjectId) => {
@@ -329,12 +329,16 @@ export function eraseSubjects(ctx: DataPlaneContext, subjectIds: readonly string
       const recs = recsOf.all(pseudonym) as { dataset: string; idx: number }[]
       const byDataset = new Map<string, number[]>()
       for (const r of recs) byDataset.set(r.dataset, [...(byDataset.get(r.dataset) ?? []), r.idx])
-      destroy.run(Date.now(), controller.did, pseudonym)
       for (const [dataset, indexes] of byDataset) destroySalts(ctx, dataset, indexes)
       const event = { type: 'provena.subject.erased/v1', actor: controller.did, time: new Date().toISOString(), pseudonym, records: recs.length, datasets: [...byDataset.keys()] }
       leaves.push(Buffer.from(canonicalJson(event), 'utf8'))
       return { pseudonym, records: recs.length, datasets: [...byDataset.keys()], logIndex: -1 }
     })
+    // The keys: each block holding one re-sealed once, with those slots zeroed.
+    vault.erase(
+      out.map((r) => r.pseudonym),
+      now,
+    )
     // One append for all the events: the log's batch path.
     const first = ctx.log.append(leaves)
     out.forEach((r, k) => (r.logIndex = first + k))
@@ -356,7 +360,7 @@ export function datasetSubjects(db: DataPlaneContext['db'], dataset: string): { 
   if (!meta) return undefined
   const rows = db
     .prepare(
-      `SELECT r.pseudonym, k.wrapped_key IS NOT NULL FROM access_records r
+      `SELECT r.pseudonym, k.erased_at IS NULL FROM access_records r
        JOIN access_subject_keys k ON k.controller = ? AND k.pseudonym = r.pseudonym
        WHERE r.dataset = ? ORDER BY r.idx`,
     )
@@ -367,7 +371,7 @@ export function datasetSubjects(db: DataPlaneContext['db'], dataset: string): { 
 
 /** The records of a subject (by pseudonym) in every imported dataset, and whether erased. */
 export function subjectRecords(db: DataPlaneContext['db'], pseudonym: string): { datasets: { dataset: string; indexes: number[] }[]; erased: boolean; known: boolean } {
-  const key = db.prepare('SELECT wrapped_key IS NULL AS erased FROM access_subject_keys WHERE pseudonym = ?').get(pseudonym) as { erased: number } | undefined
+  const key = db.prepare('SELECT erased_at IS NOT NULL AS erased FROM access_subject_keys WHERE pseudonym = ?').get(pseudonym) as { erased: number } | undefined
   const byDataset = new Map<string, number[]>()
   for (const [d, i] of db.prepare('SELECT dataset, idx FROM access_records WHERE pseudonym = ? ORDER BY dataset, idx').raw().all(pseudonym) as [string, number][]) {
     byDataset.set(d, [...(byDataset.get(d) ?? []), i])
@@ -384,20 +388,22 @@ export async function decryptRecords(ctx: DataPlaneContext, dataset: string, con
   const meta = ctx.db.prepare('SELECT * FROM access_datasets WHERE dataset = ?').get(dataset) as { controller: string; subject_column: string; columns: string | null } | undefined
   if (!meta) throw new ProvenaError('ACCESS_NOT_IMPORTED', `dataset ${dataset.slice(0, 12)} was registered, not imported: there is nothing encrypted to read`)
   if (meta.controller !== controller.did) throw new ProvenaError('ACCESS_NOT_CONTROLLER', `${controller.name} is not the controller of dataset ${dataset.slice(0, 12)}`)
-  const { kek } = controllerSecrets(controller)
+  const vault = new SubjectKeyVault(ctx.db, controller.did, controllerSecrets(controller).kek)
   const row = ctx.db.prepare(
-    `SELECT r.pseudonym, r.cid, r.offset, r.length, k.wrapped_key FROM access_records r
+    `SELECT r.pseudonym, r.cid, r.offset, r.length, k.block, k.slot, k.wrapped_key AS wrapped, k.erased_at IS NOT NULL AS erased FROM access_records r
      JOIN access_subject_keys k ON k.controller = ? AND k.pseudonym = r.pseudonym WHERE r.dataset = ? AND r.idx = ?`,
   )
   const segments = new Map<string, Buffer>()
   const keys = new Map<string, Buffer>()
   const records: Record<string, unknown>[] = []
   for (const idx of indexes) {
-    const r = row.get(controller.did, dataset, idx) as { pseudonym: string; cid: string; offset: number; length: number; wrapped_key: Buffer | null } | undefined
+    const r = row.get(controller.did, dataset, idx) as
+      | { pseudonym: string; cid: string; offset: number; length: number; block: number | null; slot: number | null; wrapped: Buffer | null; erased: number }
+      | undefined
     if (!r) throw new ProvenaError('ACCESS_NO_RECORD', `dataset ${dataset.slice(0, 12)} has no record ${idx}`)
-    if (!r.wrapped_key) throw new ProvenaError('ACCESS_SUBJECT_ERASED', `record ${idx} of dataset ${dataset.slice(0, 12)} belongs to an erased subject`)
+    if (r.erased) throw new ProvenaError('ACCESS_SUBJECT_ERASED', `record ${idx} of dataset ${dataset.slice(0, 12)} belongs to an erased subject`)
     let key = keys.get(r.pseudonym)
-    if (!key) keys.set(r.pseudonym, (key = aeadOpen(kek, r.wrapped_key, keyAad(meta.controller, r.pseudonym), 'a subject data key')))
+    if (!key) keys.set(r.pseudonym, (key = vault.key(r)))
     let segment = segments.get(r.cid)
     if (!segment) segments.set(r.cid, (segment = await ctx.store.get(r.cid)))
     const plain = aeadOpen(key, segment.subarray(r.offset, r.offset + r.length), recordAad(dataset, idx), `record ${idx}`)

@@ -118,7 +118,11 @@ describe('encrypted data plane: import, export, erasure (breast-cancer CSV)', ()
 
   it('erasure: the key is gone from the database files, the export leaves the subject out, verify reports erased not tampered', async () => {
     const db = new Database(join(dir, 'provena.db'), { readonly: true })
-    const wrapped = db.prepare('SELECT wrapped_key FROM access_subject_keys WHERE pseudonym = (SELECT pseudonym FROM access_records WHERE dataset = ? AND idx = 41)').pluck().get(id) as Buffer
+    // The subject's key is sealed in a block with others: that sealed block must not survive.
+    const wrapped = db
+      .prepare('SELECT b.sealed FROM access_key_blocks b JOIN access_subject_keys k ON k.block = b.id WHERE k.pseudonym = (SELECT pseudonym FROM access_records WHERE dataset = ? AND idx = 41)')
+      .pluck()
+      .get(id) as Buffer
     db.close()
     const r = await cli('subject', 'erase', 'BC-0042', '--as', 'st-mary', '--json')
     assert.equal(r.code, 0, r.stderr)
@@ -130,7 +134,7 @@ describe('encrypted data plane: import, export, erasure (breast-cancer CSV)', ()
     assert.equal((events[0]!.args as { pseudonym: string }).pseudonym, `0x${r.json<{ pseudonym: string }>().pseudonym}`)
     assert.deepEqual((events[0]!.args as { datasets: string[] }).datasets, [`0x${id}`])
     for (const f of ['provena.db', 'provena.db-wal']) {
-      if (existsSync(join(dir, f))) assert.equal(readFileSync(join(dir, f)).indexOf(wrapped), -1, `the erased key lingers in ${f}`)
+      if (existsSync(join(dir, f))) assert.equal(readFileSync(join(dir, f)).indexOf(wrapped), -1, `the block that sealed the erased key lingers in ${f}`)
     }
     const e = (await cli('dataset', 'export', id, '--as', 'st-mary', '--purpose', 'dpv:ScientificResearch', '--out', join(work, 'after.csv'), '--json')).json<{ records: number; erased: number }>()
     assert.deepEqual([e.records, e.erased], [568, 1])

@@ -209,6 +209,20 @@ export const migrations: readonly { version: number; description: string; sql: s
       );
     `,
   },
+  {
+    version: 5,
+    description: 'access: subject data keys sealed in blocks (one AES-GCM seal per 1,024 keys)',
+    sql: `
+      CREATE TABLE access_key_blocks (
+        id INTEGER PRIMARY KEY,
+        controller TEXT NOT NULL,
+        sealed BLOB NOT NULL
+      );
+      -- A key is in a block slot (new), or wrapped on its own (wrapped_key, schema 2).
+      ALTER TABLE access_subject_keys ADD COLUMN block INTEGER;
+      ALTER TABLE access_subject_keys ADD COLUMN slot INTEGER;
+    `,
+  },
 ]
 
 /** The newest schema version this code knows. */

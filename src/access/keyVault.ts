@@ -1,0 +1,102 @@
+// Subjects' data keys, sealed under the controller's key-encryption key in blocks: up to
+// 1,024 keys of 32 bytes side by side, one AES-256-GCM seal per block (additional data:
+// controller and block id). One cipher call opens the keys of a thousand subjects, where a
+// wrap per key cost one each (~5 µs) on import, export and erasure. Erasing a subject
+// re-seals its block with that slot zeroed (a fresh nonce; SQLite's secure_delete
+// overwrites the old row), so the key is gone while its neighbours stay readable.
+// Keys wrapped one by one (schema 2 data dirs) are still read and erased.
+import { aeadOpen, aeadSeal } from '../crypto/index.js'
+import { insertMany, type Db } from '../db/index.js'
+
+const BLOCK_KEYS = 1024
+const KEY = 32
+const ZERO = Buffer.alloc(KEY)
+
+const blockAad = (controller: string, id: number) => Buffer.from(`provena.key-block/v1:${controller}:${id}`, 'utf8')
+const legacyAad = (controller: string, pseudonym: string) => Buffer.from(`provena.subject-key/v1:${controller}:${pseudonym}`, 'utf8')
+
+/** Where a subject's key is kept: a block slot, or (schema 2) a key wrapped on its own. */
+export interface KeyRef {
+  pseudonym: string
+  block: number | null
+  slot: number | null
+  wrapped: Buffer | null
+  erased: boolean
+}
+
+export class SubjectKeyVault {
+  readonly #blocks = new Map<number, Buffer>()
+
+  constructor(
+    private readonly db: Db,
+    private readonly controller: string,
+    private readonly kek: Buffer,
+  ) {}
+
+  /** Where the subject's key is, or undefined when the subject has none under this controller. */
+  ref(pseudonym: string): KeyRef | undefined {
+    const row = this.db
+      .prepare('SELECT pseudonym, block, slot, wrapped_key AS wrapped, erased_at IS NOT NULL AS erased FROM access_subject_keys WHERE controller = ? AND pseudonym = ?')
+      .get(this.controller, pseudonym) as (Omit<KeyRef, 'erased'> & { erased: number }) | undefined
+    return row && { ...row, erased: row.erased === 1 }
+  }
+
+  /** The key of a (not erased) subject. */
+  key(ref: Pick<KeyRef, 'pseudonym' | 'block' | 'slot' | 'wrapped'>): Buffer {
+    if (ref.block !== null && ref.slot !== null) return this.#block(ref.block).subarray(KEY * ref.slot, KEY * ref.slot + KEY)
+    if (ref.wrapped) return aeadOpen(this.kek, ref.wrapped, legacyAad(this.controller, ref.pseudonym), 'a subject data key')
+    throw new Error(`subject ${ref.pseudonym} has no key`)
+  }
+
+  #block(id: number): Buffer {
+    let keys = this.#blocks.get(id)
+    if (!keys) {
+      const sealed = this.db.prepare('SELECT sealed FROM access_key_blocks WHERE id = ? AND controller = ?').pluck().get(id, this.controller) as Buffer | undefined
+      if (!sealed) throw new Error(`key block ${id} of ${this.controller} is missing`)
+      this.#blocks.set(id, (keys = aeadOpen(this.kek, sealed, blockAad(this.controller, id), `key block ${id}`)))
+    }
+    return keys
+  }
+
+  /**
+   * Stores new subjects' keys (sorted by pseudonym), sealed in new blocks. Call inside the
+   * transaction that registers what they encrypt.
+   */
+  insert(keys: ReadonlyMap<string, Buffer>, now: number): void {
+    const entries = [...keys].sort(([a], [b]) => (a < b ? -1 : 1))
+    let next = ((this.db.prepare('SELECT max(id) FROM access_key_blocks').pluck().get() as number | null) ?? 0) + 1
+    const putBlock = this.db.prepare('INSERT INTO access_key_blocks (id, controller, sealed) VALUES (?, ?, ?)')
+    const rows: unknown[] = []
+    for (let from = 0; from < entries.length; from += BLOCK_KEYS) {
+      const chunk = entries.slice(from, from + BLOCK_KEYS)
+      const id = next++
+      const plain = Buffer.concat(chunk.map(([, k]) => k))
+      putBlock.run(id, this.controller, aeadSeal(this.kek, plain, blockAad(this.controller, id)))
+      this.#blocks.set(id, plain)
+      chunk.forEach(([pseudonym], slot) => rows.push(this.controller, pseudonym, id, slot, now))
+    }
+    insertMany(this.db, 'access_subject_keys (controller, pseudonym, block, slot, created_at)', 5, rows)
+  }
+
+  /**
+   * Destroys subjects' keys: each block holding one is re-sealed with those slots zeroed
+   * (a key wrapped on its own is deleted). Call inside the erasure's transaction.
+   */
+  erase(pseudonyms: readonly string[], now: number): void {
+    const byBlock = new Map<number, number[]>()
+    const mark = this.db.prepare('UPDATE access_subject_keys SET wrapped_key = NULL, erased_at = ? WHERE controller = ? AND pseudonym = ?')
+    for (const p of pseudonyms) {
+      const ref = this.ref(p)
+      if (!ref || ref.erased) continue
+      if (ref.block !== null && ref.slot !== null) byBlock.set(ref.block, [...(byBlock.get(ref.block) ?? []), ref.slot])
+      mark.run(now, this.controller, p)
+    }
+    const reseal = this.db.prepare('UPDATE access_key_blocks SET sealed = ? WHERE id = ? AND controller = ?')
+    for (const [id, slots] of byBlock) {
+      const keys = Buffer.from(this.#block(id))
+      for (const s of slots) ZERO.copy(keys, KEY * s)
+      reseal.run(aeadSeal(this.kek, keys, blockAad(this.controller, id)), id, this.controller)
+      this.#blocks.set(id, keys)
+    }
+  }
+}
