@@ -21,7 +21,7 @@ import { insertMany } from '../db/index.js'
 import { CompactRange } from '../log/index.js'
 import { canonicalJsonBytes, ed25519Seed, sha256Hex } from '../crypto/index.js'
 import { SegmentWriter, type BlobStore } from '../store/index.js'
-import { SubjectKeyVault } from './keyVault.js'
+import { SubjectKeyVault, type KeyRef } from './keyVault.js'
 import type { UnlockedIdentity } from './identities.js'
 
 /** What the data plane needs: the registry's write context and the block store. */
@@ -315,30 +315,28 @@ export function eraseSubject(ctx: DataPlaneContext, subjectId: string, controlle
 export function eraseSubjects(ctx: DataPlaneContext, subjectIds: readonly string[], controller: UnlockedIdentity): ErasureReport[] {
   requireController(controller)
   const { pseudonymKey } = controllerSecrets(controller)
-  const keyRow = ctx.db.prepare('SELECT erased_at FROM access_subject_keys WHERE controller = ? AND pseudonym = ?')
   const recsOf = ctx.db.prepare('SELECT dataset, idx FROM access_records WHERE pseudonym = ? ORDER BY dataset, idx')
   const vault = new SubjectKeyVault(ctx.db, controller.did, controllerSecrets(controller).kek)
   const now = Date.now()
   const reports = ctx.db.transaction(() => {
     const leaves: Buffer[] = []
+    const refs: KeyRef[] = []
     const out = subjectIds.map((subjectId) => {
       const pseudonym = pseudonymOf(pseudonymKey, subjectId)
-      const row = keyRow.get(controller.did, pseudonym) as { erased_at: number | null } | undefined
-      if (!row) throw new ProvenaError('ACCESS_UNKNOWN_SUBJECT', `no data of subject "${subjectId}" under controller ${controller.name}`)
-      if (row.erased_at !== null) throw new ProvenaError('ACCESS_ALREADY_ERASED', `subject "${subjectId}" was erased already`)
+      const ref = vault.ref(pseudonym)
+      if (!ref) throw new ProvenaError('ACCESS_UNKNOWN_SUBJECT', `no data of subject "${subjectId}" under controller ${controller.name}`)
+      if (ref.erased) throw new ProvenaError('ACCESS_ALREADY_ERASED', `subject "${subjectId}" was erased already`)
       const recs = recsOf.all(pseudonym) as { dataset: string; idx: number }[]
       const byDataset = new Map<string, number[]>()
       for (const r of recs) byDataset.set(r.dataset, [...(byDataset.get(r.dataset) ?? []), r.idx])
       for (const [dataset, indexes] of byDataset) destroySalts(ctx, dataset, indexes)
       const event = { type: 'provena.subject.erased/v1', actor: controller.did, time: new Date().toISOString(), pseudonym, records: recs.length, datasets: [...byDataset.keys()] }
       leaves.push(Buffer.from(canonicalJson(event), 'utf8'))
+      refs.push(ref)
       return { pseudonym, records: recs.length, datasets: [...byDataset.keys()], logIndex: -1 }
     })
     // The keys: each block holding one re-sealed once, with those slots zeroed.
-    vault.erase(
-      out.map((r) => r.pseudonym),
-      now,
-    )
+    vault.erase(refs, now)
     // One append for all the events: the log's batch path.
     const first = ctx.log.append(leaves)
     out.forEach((r, k) => (r.logIndex = first + k))

@@ -26,18 +26,19 @@ export interface KeyRef {
 
 export class SubjectKeyVault {
   readonly #blocks = new Map<number, Buffer>()
+  readonly #ref
 
   constructor(
     private readonly db: Db,
     private readonly controller: string,
     private readonly kek: Buffer,
-  ) {}
+  ) {
+    this.#ref = db.prepare('SELECT pseudonym, block, slot, wrapped_key AS wrapped, erased_at IS NOT NULL AS erased FROM access_subject_keys WHERE controller = ? AND pseudonym = ?')
+  }
 
   /** Where the subject's key is, or undefined when the subject has none under this controller. */
   ref(pseudonym: string): KeyRef | undefined {
-    const row = this.db
-      .prepare('SELECT pseudonym, block, slot, wrapped_key AS wrapped, erased_at IS NOT NULL AS erased FROM access_subject_keys WHERE controller = ? AND pseudonym = ?')
-      .get(this.controller, pseudonym) as (Omit<KeyRef, 'erased'> & { erased: number }) | undefined
+    const row = this.#ref.get(this.controller, pseudonym) as (Omit<KeyRef, 'erased'> & { erased: number }) | undefined
     return row && { ...row, erased: row.erased === 1 }
   }
 
@@ -80,14 +81,16 @@ export class SubjectKeyVault {
 
   /**
    * Destroys subjects' keys: each block holding one is re-sealed with those slots zeroed
-   * (a key wrapped on its own is deleted). Call inside the erasure's transaction.
+   * (a key wrapped on its own is deleted). Takes pseudonyms, or refs already read. Call
+   * inside the erasure's transaction.
    */
-  erase(pseudonyms: readonly string[], now: number): void {
+  erase(subjects: readonly (string | KeyRef)[], now: number): void {
     const byBlock = new Map<number, number[]>()
     const mark = this.db.prepare('UPDATE access_subject_keys SET wrapped_key = NULL, erased_at = ? WHERE controller = ? AND pseudonym = ?')
-    for (const p of pseudonyms) {
-      const ref = this.ref(p)
+    for (const s of subjects) {
+      const ref = typeof s === 'string' ? this.ref(s) : s
       if (!ref || ref.erased) continue
+      const p = ref.pseudonym
       if (ref.block !== null && ref.slot !== null) byBlock.set(ref.block, [...(byBlock.get(ref.block) ?? []), ref.slot])
       mark.run(now, this.controller, p)
     }
