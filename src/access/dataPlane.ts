@@ -139,9 +139,11 @@ export async function importDataset(
   const vault = new SubjectKeyVault(ctx.db, controller, kek)
   const keys = new Map<string, Buffer>()
   const fresh = new Map<string, Buffer>()
+  // Many records: one scan of the controller's subjects beats a lookup each.
+  const known = records.length > 2000 ? vault.refs() : undefined
   for (const r of records) {
     if (keys.has(r.pseudonym)) continue
-    const ref = vault.ref(r.pseudonym)
+    const ref = known ? known.get(r.pseudonym) : vault.ref(r.pseudonym)
     if (ref?.erased) throw new ProvenaError('ACCESS_SUBJECT_ERASED', `a record of ${path} belongs to a subject who was erased`, { hint: 'remove their records before importing' })
     if (ref) keys.set(r.pseudonym, vault.key(ref))
     else {
@@ -223,15 +225,19 @@ export async function exportDataset(
   // own private key (the additional data binds dataset, grantee and the pseudonyms in order).
   const controller = isController ? opts.as : opts.unlockController(meta.controller)
   const vault = new SubjectKeyVault(ctx.db, meta.controller, controllerSecrets(controller).kek)
-  const rows = ctx.db
-    .prepare(
-      `SELECT r.idx, r.pseudonym, r.cid, r.offset, r.length, k.block, k.slot, k.wrapped_key AS wrapped, k.erased_at IS NOT NULL AS erased
-       FROM access_records r JOIN access_subject_keys k ON k.controller = ? AND k.pseudonym = r.pseudonym
-       WHERE r.dataset = ? ORDER BY r.idx`,
-    )
-    .all(meta.controller, asset.id) as { idx: number; pseudonym: string; cid: string; offset: number; length: number; block: number | null; slot: number | null; wrapped: Buffer | null; erased: number }[]
+  const rows = ctx.db.prepare('SELECT idx, pseudonym, cid, offset, length FROM access_records WHERE dataset = ? ORDER BY idx').all(asset.id) as {
+    idx: number
+    pseudonym: string
+    cid: string
+    offset: number
+    length: number
+  }[]
+  const refs = vault.refs()
   const keys = new Map<string, Buffer>()
-  for (const r of rows) if (!r.erased && !keys.has(r.pseudonym)) keys.set(r.pseudonym, vault.key(r))
+  for (const r of rows) {
+    const ref = refs.get(r.pseudonym)
+    if (ref && !ref.erased && !keys.has(r.pseudonym)) keys.set(r.pseudonym, vault.key(ref))
+  }
   if (!isController && keys.size > 0) {
     const order = [...keys.keys()]
     const info = Buffer.from('provena/key-release/v1')
@@ -245,13 +251,14 @@ export async function exportDataset(
   const segments = new Map<string, Buffer>()
   const columns = meta.columns ? (JSON.parse(meta.columns) as string[]) : undefined
   const out: string[] = columns ? [columns.map(csvField).join(',')] : []
+  const csv = columns ? csvWriter(columns, meta.subject_column) : undefined
   let erased = 0
   for (const r of rows) {
-    if (r.erased) {
+    const key = keys.get(r.pseudonym)
+    if (!key) {
       erased++
       continue
     }
-    const key = keys.get(r.pseudonym)!
     let segment = segments.get(r.cid)
     if (!segment) segments.set(r.cid, (segment = await ctx.store.get(r.cid)))
     let plain: Buffer
@@ -260,8 +267,14 @@ export async function exportDataset(
     } catch {
       throw cryptoErrors.decryptFailed(`record ${r.idx} (line ${lineOf(r.idx)} as imported) does not decrypt: its ciphertext or key was altered (GCM tag mismatch)`)
     }
-    const rec = columns ? parseFlatRecord(plain.toString('utf8')) : (JSON.parse(plain.toString('utf8')) as Record<string, unknown>)
+    const json = plain.toString('utf8')
     // Only the controller sees its own subject ids; anyone else gets the pseudonyms.
+    const row = csv?.(json, isController ? undefined : r.pseudonym)
+    if (row !== undefined) {
+      out.push(row)
+      continue
+    }
+    const rec = columns ? parseFlatRecord(json) : (JSON.parse(json) as Record<string, unknown>)
     if (!isController) rec[meta.subject_column] = r.pseudonym
     if (columns) out.push(columns.map((c) => csvField(String(rec[c] ?? ''))).join(','))
     else out.push(canonicalJson(rec))
@@ -285,6 +298,37 @@ export function parseFlatRecord(json: string): Record<string, unknown> {
     out[member.slice(0, sep)] = member.slice(sep + 3)
   }
   return out
+}
+
+/**
+ * A CSV row straight from the RFC 8785 JSON of a CSV record (members in sorted key order):
+ * each member is `"name":"value"`, so splitting on `","` gives the values in sorted order,
+ * and a fixed permutation puts them in column order. Undefined when the record is not in
+ * that simple shape (escapes, other members): the caller parses it.
+ */
+function csvWriter(columns: string[], subjectColumn: string): (json: string, subject?: string) => string | undefined {
+  const sorted = [...columns].sort()
+  const prefix = sorted.map((c) => `${c}":"`)
+  const perm = columns.map((c) => sorted.indexOf(c))
+  const subjectAt = columns.indexOf(subjectColumn)
+  const quote = /[",\r\n]/
+  return (json, subject) => {
+    if (!json.startsWith('{"') || !json.endsWith('"}') || json.includes('\\')) return undefined
+    const members = json.slice(2, -2).split('","')
+    if (members.length !== sorted.length) return undefined
+    const values = new Array<string>(members.length)
+    for (let i = 0; i < members.length; i++) {
+      const m = members[i]!
+      if (!m.startsWith(prefix[i]!)) return undefined
+      values[i] = m.slice(prefix[i]!.length)
+    }
+    let row = ''
+    for (let k = 0; k < perm.length; k++) {
+      const v = k === subjectAt && subject !== undefined ? subject : values[perm[k]!]!
+      row += (k ? ',' : '') + (quote.test(v) ? csvField(v) : v)
+    }
+    return row
+  }
 }
 
 /** RFC 4180 quoting of one CSV field. */

@@ -42,6 +42,16 @@ export class SubjectKeyVault {
     return row && { ...row, erased: row.erased === 1 }
   }
 
+  /** Every subject's key reference under this controller, by pseudonym (one scan). */
+  refs(): Map<string, KeyRef> {
+    const out = new Map<string, KeyRef>()
+    const rows = this.db
+      .prepare('SELECT pseudonym, block, slot, wrapped_key AS wrapped, erased_at IS NOT NULL AS erased FROM access_subject_keys WHERE controller = ?')
+      .all(this.controller) as (Omit<KeyRef, 'erased'> & { erased: number })[]
+    for (const r of rows) out.set(r.pseudonym, { ...r, erased: r.erased === 1 })
+    return out
+  }
+
   /** The key of a (not erased) subject. */
   key(ref: Pick<KeyRef, 'pseudonym' | 'block' | 'slot' | 'wrapped'>): Buffer {
     if (ref.block !== null && ref.slot !== null) return this.#block(ref.block).subarray(KEY * ref.slot, KEY * ref.slot + KEY)
