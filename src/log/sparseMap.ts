@@ -139,19 +139,30 @@ export function rootFromMapProof(p: MapProof): Buffer {
     hexInto(p.leaf.value, leafScratch, 33, 'leaf.value')
     h = hash('sha256', leafScratch, 'binary')
   } else h = EMPTY_LATIN1
-  if (depth === 0) return Buffer.from(h, 'latin1')
   // All siblings decoded in one call (cheaper than one decode each).
   const joined = p.siblings.join('')
   const sibs = Buffer.from(joined, 'hex')
   if (sibs.length !== 32 * ones || joined.length !== 64 * ones) throw logErrors.badMapProof('a sibling is not 32 bytes of hex')
+  return foldPath(key, depth, h, (d) => p.bitmap.charCodeAt(d) === 49, sibs, 0, ones)
+}
+
+/**
+ * Hashes from the terminal hash `h` (latin1) at `depth` up to the root: at each level the
+ * running hash sits where the next level needs it (left half when the key's bit is 0,
+ * right when 1) and each digest is written straight into its next place — no Buffer per
+ * level. `nonEmpty(d)` says whether the sibling at depth d is listed; the listed siblings
+ * are 32 bytes each in `sibs` from `sibsAt`, root first.
+ */
+function foldPath(key: Buffer, depth: number, h: string, nonEmpty: (d: number) => boolean, sibs: Buffer, sibsAt: number, ones: number): Buffer {
+  if (depth === 0) return Buffer.from(h, 'latin1')
   const node = mapNodeScratch
   node.write(h, keyBit(key, depth - 1) ? 33 : 1, 'latin1')
   let j = ones
   for (let d = depth - 1; d >= 0; d--) {
     const sibAt = keyBit(key, d) ? 1 : 33
-    if (p.bitmap.charCodeAt(d) === 49) {
+    if (nonEmpty(d)) {
       j--
-      sibs.copy(node, sibAt, 32 * j, 32 * j + 32)
+      sibs.copy(node, sibAt, sibsAt + 32 * j, sibsAt + 32 * j + 32)
     } else node.fill(0, sibAt, sibAt + 32)
     h = hash('sha256', node, 'binary')
     if (d > 0) node.write(h, keyBit(key, d - 1) ? 33 : 1, 'latin1')
@@ -224,20 +235,7 @@ export function rootFromMapProofBytes(b: Uint8Array): Buffer {
   // One encoding per proof: the bitmap's bits past the depth must be zero.
   if (depth & 7 && buf[bitmapAt + (depth >> 3)]! & (0xff >> (depth & 7))) throw bad('bits set past the depth')
   if (buf.length !== at + 32 * ones) throw bad('length does not match the bitmap')
-  if (depth === 0) return Buffer.from(h, 'latin1')
-  const node = mapNodeScratch
-  node.write(h, keyBit(key, depth - 1) ? 33 : 1, 'latin1')
-  let j = ones
-  for (let d = depth - 1; d >= 0; d--) {
-    const sibAt = keyBit(key, d) ? 1 : 33
-    if (buf[bitmapAt + (d >> 3)]! & (0x80 >> (d & 7))) {
-      j--
-      buf.copy(node, sibAt, at + 32 * j, at + 32 * j + 32)
-    } else node.fill(0, sibAt, sibAt + 32)
-    h = hash('sha256', node, 'binary')
-    if (d > 0) node.write(h, keyBit(key, d - 1) ? 33 : 1, 'latin1')
-  }
-  return Buffer.from(h, 'latin1')
+  return foldPath(key, depth, h, (d) => (buf[bitmapAt + (d >> 3)]! & (0x80 >> (d & 7))) !== 0, buf, at, ones)
 }
 
 /** Whether a binary proof holds under `root`. Never throws. */
