@@ -1,3 +1,3 @@
 export { configPath, dbPath, initDataDir, readConfig, resolveDataDir, updateConfig, type DataDirConfig } from './dataDir.js'
 export { appErrors } from './errors.js'
-export { anchorIfDue, anchorNow, createMemberIdentity, logOrigin, openChain, openChainReadOnly, openProvena, startAnchorLoop, type AnchorResult, type ChainSession, type Provena } from './provena.js'
+export { anchorIfDue, anchorNow, createMemberIdentity, flContext, logOrigin, openChain, openChainReadOnly, openProvena, startAnchorLoop, type AnchorResult, type ChainSession, type Provena } from './provena.js'

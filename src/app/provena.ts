@@ -18,6 +18,8 @@ import {
   type OutboxWrite,
 } from '../chain/index.js'
 import { prepareIdentity, type Identity } from '../access/index.js'
+import type { FlContext } from '../fl/index.js'
+import type { BlobStore } from '../store/index.js'
 import { canonicalJson, didKeyFromEd25519, ed25519FromSeed, sha256 } from '../crypto/index.js'
 import { openDatabase, type Db } from '../db/index.js'
 import { latestCheckpoint, recordCheckpoint, SqliteLog, StoredMap, type LogSigner, type StoredCheckpoint } from '../log/index.js'
@@ -227,3 +229,20 @@ export async function createMemberIdentity(p: Provena, chain: ChainSession, name
   return { identity: id, transactionHash: findOutbox(p.db, chain.client.chainKey, write)?.txHash ?? null }
 }
 
+
+/** What the federated coordinator needs of an open data dir, its chain and its block store. */
+export function flContext(p: Provena, chain: ChainSession, store: BlobStore): FlContext {
+  return {
+    db: p.db,
+    log: p.log,
+    signer: p.signer,
+    operatorDid: p.operatorDid,
+    outbox: chain.outbox,
+    store,
+    map: p.map,
+    ownPurposes: p.config.purposes,
+    chain: { client: chain.client, deployment: chain.deployment },
+    anchor: async () => void (await anchorNow(p, chain)),
+    dir: p.dir,
+  }
+}

@@ -1,7 +1,7 @@
 import type { Address, Hex } from 'viem'
 import type { Db } from '../db/index.js'
 import type { ChainClient } from './connect.js'
-import { CONTRACTS, CheckpointAnchorAbi, ConsentVerifierAbi, FederatedTrainingAbi, type ContractName, type Deployment } from './contracts.js'
+import { CONTRACTS, CheckpointAnchorAbi, type ContractName, type Deployment } from './contracts.js'
 import { chainErrors } from './errors.js'
 
 /** The log identity a CheckpointAnchor is deployed for. */
@@ -23,6 +23,12 @@ export async function deployContract(client: ChainClient, name: ContractName, ar
 /** The core contracts, in deployment order. */
 const CORE = ['AssetRegistry', 'CheckpointAnchor', 'AccessPolicy', 'ConsentVerifier', 'FederatedTraining'] as const
 type CoreName = (typeof CORE)[number]
+
+/** Core contracts that read another one: the getter that names it, and which it is. */
+const DEPENDS_ON: Partial<Record<CoreName, { getter: string; on: CoreName }>> = {
+  ConsentVerifier: { getter: 'anchor', on: 'CheckpointAnchor' },
+  FederatedTraining: { getter: 'policy', on: 'AccessPolicy' },
+}
 
 function constructorArgs(client: ChainClient, log: LogIdentity, name: CoreName, live: Map<CoreName, { address: Address }>): readonly unknown[] {
   if (name === 'CheckpointAnchor') return [client.account.address, log.logKey, log.origin]
@@ -49,17 +55,12 @@ async function liveContracts(db: Db, client: ChainClient, log: LogIdentity): Pro
     }
     live.set(r.name, { address: r.address, blockNumber: r.block_number })
   }
-  // The verifier reads the anchor it was deployed with: not live without that anchor.
-  const verifier = live.get('ConsentVerifier')
-  if (verifier) {
-    const anchor = (await client.publicClient.readContract({ address: verifier.address, abi: ConsentVerifierAbi, functionName: 'anchor' })) as Address
-    if (anchor.toLowerCase() !== live.get('CheckpointAnchor')?.address.toLowerCase()) live.delete('ConsentVerifier')
-  }
-  // The coordinator checks membership in the AccessPolicy it was deployed with.
-  const fl = live.get('FederatedTraining')
-  if (fl) {
-    const policy = (await client.publicClient.readContract({ address: fl.address, abi: FederatedTrainingAbi, functionName: 'policy' })) as Address
-    if (policy.toLowerCase() !== live.get('AccessPolicy')?.address.toLowerCase()) live.delete('FederatedTraining')
+  // A contract that reads another one is live only with the one it was deployed with.
+  for (const [name, dep] of Object.entries(DEPENDS_ON) as [CoreName, { getter: string; on: CoreName }][]) {
+    const c = live.get(name)
+    if (!c) continue
+    const target = (await client.publicClient.readContract({ address: c.address, abi: CONTRACTS[name].abi, functionName: dep.getter })) as Address
+    if (target.toLowerCase() !== live.get(dep.on)?.address.toLowerCase()) live.delete(name)
   }
   return live
 }

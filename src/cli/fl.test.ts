@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { createPublicClient, http, parseEventLogs, type PublicClient } from 'viem'
 import { findIdentity, unlockIdentity } from '../access/index.js'
-import { anchorNow, openChain, openProvena, type ChainSession, type Provena } from '../app/index.js'
+import { flContext, openChain, openProvena, type ChainSession, type Provena } from '../app/index.js'
 import { FederatedTrainingAbi } from '../chain/index.js'
 import { sha256Hex } from '../crypto/index.js'
 import { DEFAULT_SPECS, gateDataset, modelShape, REJECT, submitUpdate, toSafetensors, type FlContext } from '../fl/index.js'
@@ -50,18 +50,7 @@ describe('federated training on-chain: consent-gated clients, verified updates, 
     p = openProvena(dir)
     chain = await openChain(p)
     store = await openStore(dir, 'fs')
-    ctx = {
-      db: p.db,
-      log: p.log,
-      signer: p.signer,
-      operatorDid: p.operatorDid,
-      outbox: chain.outbox,
-      store,
-      map: p.map,
-      chain: { client: chain.client, deployment: chain.deployment },
-      anchor: async () => void (await anchorNow(p, chain)),
-      dir,
-    }
+    ctx = flContext(p, chain, store)
   })
   after(async () => {
     await chain?.close()

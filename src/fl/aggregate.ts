@@ -1,6 +1,8 @@
 // Aggregation of client updates (parameter deltas, Float32Array of one length):
 // sample-weighted FedAvg (McMahan et al. 2017), coordinate-wise median, trimmed mean
-// (Yin et al. 2018), Krum and Multi-Krum (Blanchard et al. 2017); L2 clipping and checks.
+// (Yin et al. 2018), Krum and Multi-Krum (Blanchard et al. 2017); DP-FedAvg (McMahan et
+// al. 2018); L2 clipping and checks.
+import { secureGaussian } from './random.js'
 
 export type AggregationRule = 'fedavg' | 'median' | 'trimmed-mean' | 'krum'
 export const AGGREGATION_RULES: readonly AggregationRule[] = ['fedavg', 'median', 'trimmed-mean', 'krum']
@@ -140,4 +142,20 @@ export function aggregate(rule: AggregationRule, updates: readonly ClientUpdate[
       return { aggregate: r.aggregate, selected: r.selected }
     }
   }
+}
+
+/**
+ * DP-FedAvg: each update clipped (in place) to L2 norm `clip`, summed, Gaussian noise
+ * N(0, (z·clip)²) from the OS CSPRNG added, divided by the number of clients (uniform
+ * weights: the sensitivity of the sum to one client is `clip`). See accountant.ts for ε.
+ */
+export function dpFedAvg(updates: readonly ClientUpdate[], clip: number, noiseMultiplier: number): Float32Array {
+  const d = updates[0]!.delta.length
+  const sum = new Float32Array(d)
+  for (const u of updates) {
+    clipInPlace(u.delta, clip)
+    for (let i = 0; i < d; i++) sum[i]! += u.delta[i]!
+  }
+  const noise = secureGaussian(new Float32Array(d), noiseMultiplier * clip)
+  return sum.map((v, i) => (v + noise[i]!) / updates.length)
 }

@@ -7,21 +7,19 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { decodeEventLog, type Address, type Hex } from 'viem'
-import { decryptRecords, findIdentity, memberClient, purposeId, type DataPlaneContext, type Identity, type UnlockedIdentity } from '../access/index.js'
+import { datasetSubjects, decryptRecords, findIdentity, memberClient, purposeId, type DataPlaneContext, type Identity, type UnlockedIdentity } from '../access/index.js'
 import { FederatedTrainingAbi, readAssetRoot, readCheckpointAt, readLatestCheckpoint, sendContract, type ChainClient, type Deployment } from '../chain/index.js'
 import { buildManifest, recordManifest, resolvePurpose, verifyManifest, type OwnPurposes, type TrainingManifest } from '../consent/index.js'
 import { cidFromDigest } from '../store/index.js'
 import { canonicalJson, canonicalJsonBytes, ed25519FromDidKey, openWith, sealTo, sha256Hex, signDsse, verifyDsse, type DsseEnvelope } from '../crypto/index.js'
-import { datasetSubjects } from '../access/index.js'
 import { ProvenaError, isProvenaError } from '../errors.js'
 import type { StoredMap } from '../log/index.js'
 import { datasetCommitments, getAsset, registerModel } from '../registry/index.js'
 import { epsilonOf, noiseMultiplierFor } from './accountant.js'
-import { aggregate, allFinite, clipInPlace, l2norm, type AggregationRule, type ClientUpdate } from './aggregate.js'
+import { aggregate, allFinite, dpFedAvg, l2norm, type AggregationRule, type ClientUpdate } from './aggregate.js'
 import { featureSums, standardisation } from './data.js'
 import { initParams, modelShape, standardise, trainLocal, type ModelShape, type ModelSpec } from './model.js'
 import { decodeSafetensors, encodeSafetensors } from './safetensors.js'
-import { secureGaussian } from './random.js'
 
 export const UPDATE_PAYLOAD_TYPE = 'application/vnd.provena.fl-update.v1+safetensors'
 const SEAL_INFO = Buffer.from('provena/fl-update/v1')
@@ -453,14 +451,12 @@ export async function aggregateRound(ctx: FlContext, taskId: number, aggregator:
   let used = accepted
   let dp: RoundReport['dp'] = null
   if (spec.dp) {
-    const sum = new Float32Array(shape.size)
-    for (const a of accepted) {
-      clipInPlace(a.update.delta, spec.dp.clip)
-      for (let i = 0; i < sum.length; i++) sum[i]! += a.update.delta[i]!
-    }
     const z = noiseMultiplierFor(spec.dp.epsilon, spec.dp.delta, t.rounds)
-    const noise = secureGaussian(new Float32Array(shape.size), z * spec.dp.clip)
-    agg = sum.map((v, i) => (v + noise[i]!) / accepted.length)
+    agg = dpFedAvg(
+      accepted.map((a) => a.update),
+      spec.dp.clip,
+      z,
+    )
     dp = { noiseMultiplier: z, epsilonSpent: epsilonOf(z, round, spec.dp.delta).epsilon }
   } else {
     const r = aggregate(spec.aggregation, accepted.map((a) => a.update))

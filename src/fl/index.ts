@@ -1,5 +1,5 @@
 export { epsilonOf, noiseMultiplierFor } from './accountant.js'
-export { aggregate, AGGREGATION_RULES, allFinite, clipInPlace, coordinateMedian, fedAvg, l2norm, multiKrum, trimmedMean, type AggregationRule, type ClientUpdate } from './aggregate.js'
+export { aggregate, AGGREGATION_RULES, allFinite, clipInPlace, coordinateMedian, dpFedAvg, fedAvg, l2norm, multiKrum, trimmedMean, type AggregationRule, type ClientUpdate } from './aggregate.js'
 export { featureSums, parseTabular, readTabular, splitClients, standardisation, stratifiedSplit, subset, type Dataset } from './data.js'
 export { accuracy, predictLogistic, standardiser, trainLogistic, type LogisticModel } from './logisticRegression.js'
 export { DEFAULT_SPECS, evaluate, initParams, modelShape, parseModelSpec, predict, standardise, trainLocal, type ModelShape, type ModelSpec, type TensorSlot } from './model.js'

@@ -6,12 +6,12 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { controllerSecrets, importDataset, pseudonymOf, unlockIdentity } from '../access/index.js'
-import { anchorNow, createMemberIdentity, initDataDir, openChain, openProvena } from '../app/index.js'
+import { anchorNow, createMemberIdentity, flContext, initDataDir, openChain, openProvena } from '../app/index.js'
 import { progress, report, time } from '../bench/harness.js'
 import { applyConsentChanges } from '../consent/index.js'
 import { openStore } from '../store/index.js'
 import { repoRoot } from '../testing.js'
-import { aggregateRound, createTask, featureSums, initParams, modelShape, runClient, standardisation, standardise, trainLocal, DEFAULT_SPECS, type FlContext, type ModelSpec } from './index.js'
+import { aggregateRound, createTask, featureSums, initParams, modelShape, runClient, standardisation, standardise, trainLocal, DEFAULT_SPECS, type ModelSpec } from './index.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'provena-bench-fl-'))
 const work = mkdtempSync(join(tmpdir(), 'provena-bench-fl-files-'))
@@ -28,7 +28,7 @@ try {
   const unlocked = names.map((n) => unlockIdentity(dir, n, PASS))
   const agg = unlockIdentity(dir, 'agg', PASS)
   const plane = { db: p.db, log: p.log, signer: p.signer, operatorDid: p.operatorDid, outbox: chain.outbox, store }
-  const ctx: FlContext = { ...plane, map: p.map, chain: { client: chain.client, deployment: chain.deployment }, anchor: async () => void (await anchorNow(p, chain)), dir }
+  const ctx = flContext(p, chain, store)
   const [header, ...rows] = readFileSync(join(repoRoot, 'data', 'breast_cancer.csv'), 'utf8').trimEnd().split('\n')
   const datasets: string[] = []
   const local: { X: Float32Array[]; y: Int32Array }[] = []

@@ -4,11 +4,10 @@
 // rule, optionally with client-level differential privacy) and evaluates on a hold-out.
 // The centralised baseline trains the same model on the same training rows for as many
 // passes. Used by `provena fl simulate` and the FL benchmarks.
-import { aggregate, clipInPlace, type AggregationRule, type ClientUpdate } from './aggregate.js'
+import { aggregate, dpFedAvg, type AggregationRule, type ClientUpdate } from './aggregate.js'
 import { epsilonOf, noiseMultiplierFor } from './accountant.js'
 import { featureSums, readTabular, splitClients, standardisation, stratifiedSplit, subset, type Dataset } from './data.js'
 import { DEFAULT_SPECS, evaluate, initParams, modelShape, standardise, trainLocal, type ModelSpec } from './model.js'
-import { secureGaussian } from './random.js'
 
 export interface Attack {
   kind: 'signflip' | 'scale'
@@ -104,14 +103,7 @@ export function simulate(o: SimulateOptions): SimulateReport {
     let agg: Float32Array
     let selected = updates.map((_, i) => i)
     if (o.dp) {
-      // DP-FedAvg: clip, sum, add N(0, (z·C)²), divide by the number of clients.
-      const sum = new Float32Array(shape.size)
-      for (const u of updates) {
-        clipInPlace(u.delta, o.dp.clip)
-        for (let i = 0; i < sum.length; i++) sum[i]! += u.delta[i]!
-      }
-      const noise = secureGaussian(new Float32Array(shape.size), z * o.dp.clip)
-      agg = sum.map((v, i) => (v + noise[i]!) / updates.length)
+      agg = dpFedAvg(updates, o.dp.clip, z)
     } else {
       const a = aggregate(rule, updates)
       agg = a.aggregate

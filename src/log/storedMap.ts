@@ -4,7 +4,7 @@
 // costs O(batch × n / 4,096) instead of O(n); proofs read one bucket's leaves per key.
 import { insertMany, type Db } from '../db/index.js'
 import { hashChildren } from './hasher.js'
-import { LeavesNode, MAP_EMPTY, mapLeafHash, proveKey, proveKeys, subtreeOfLeaves, type Leaves, type MapMultiProof, type MapNode, type MapProof } from './sparseMap.js'
+import { LeavesNode, MAP_EMPTY, proveKey, proveKeys, subtreeOfLeaves, type Leaves, type MapMultiProof, type MapNode, type MapProof } from './sparseMap.js'
 
 export const BUCKET_DEPTH = 12
 const BUCKETS = 1 << BUCKET_DEPTH

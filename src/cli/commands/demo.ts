@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Command } from 'commander'
 import { controllerSecrets, importDataset, pseudonymOf, unlockIdentity } from '../../access/index.js'
-import { anchorNow, createMemberIdentity, initDataDir, openChain, openProvena, type ChainSession, type Provena } from '../../app/index.js'
+import { anchorNow, createMemberIdentity, flContext, initDataDir, openChain, openProvena, type ChainSession, type Provena } from '../../app/index.js'
 import { applyConsentChanges, type TrainingManifest } from '../../consent/index.js'
 import { openStore } from '../../store/index.js'
 import { readChainEvidence, verifyLog } from '../../audit/index.js'
@@ -23,7 +23,6 @@ import {
   standardisation,
   standardise,
   trainLogistic,
-  type FlContext,
 } from '../../fl/index.js'
 import { verifyInclusion } from '../../log/index.js'
 import { registerDataset, registerModel, verifyDataset, formatLineage, lineageOf } from '../../registry/index.js'
@@ -172,7 +171,7 @@ async function hospitalScenario(p: Provena, chain: ChainSession, dir: string, wo
     const unlocked = names.map((n) => unlockIdentity(dir, n, DEMO_PASSPHRASE))
     const coordinator = unlockIdentity(dir, 'coordinator', DEMO_PASSPHRASE)
     const plane = { ...registryContext(p, chain), store }
-    const ctx: FlContext = { ...plane, map: p.map, ownPurposes: p.config.purposes, chain: { client: chain.client, deployment: chain.deployment }, anchor: async () => void (await anchorNow(p, chain)), dir }
+    const ctx = flContext(p, chain, store)
     const datasets: string[] = []
     const holdOut: string[][] = []
     const trainRows: string[][] = []

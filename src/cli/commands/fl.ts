@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import type { Command } from 'commander'
 import { ProvenaError } from '../../errors.js'
 import { findIdentity, listIdentities, unlockIdentity } from '../../access/index.js'
-import { anchorNow, resolveDataDir } from '../../app/index.js'
+import { flContext, resolveDataDir } from '../../app/index.js'
 import { aggregateRound, AGGREGATION_RULES, createTask, submitForeignUpdate, DEFAULT_SPECS, parseAttack, parseModelSpec, runClient, simulate, taskStatus, type AggregationRule, type FlContext, type ModelSpec, type SimulateReport, type TaskSpec } from '../../fl/index.js'
 import { askPassphrase } from '../passphrase.js'
 import { emit, type CommonOptions } from '../output.js'
@@ -234,7 +234,5 @@ export function registerFl(program: Command): void {
 
 /** Opens the data dir, the chain and the block store as the federated coordinator needs. */
 async function withFl<T>(opts: CommonOptions, fn: (ctx: FlContext) => Promise<T>): Promise<T> {
-  return withDataPlane(opts, async (p, chain, plane) =>
-    fn({ ...plane, map: p.map, ownPurposes: p.config.purposes, chain: { client: chain.client, deployment: chain.deployment }, anchor: async () => void (await anchorNow(p, chain)), dir: p.dir }),
-  )
+  return withDataPlane(opts, async (p, chain, plane) => fn(flContext(p, chain, plane.store)))
 }
