@@ -1,5 +1,4 @@
 import { createHmac, hkdfSync, randomBytes } from 'node:crypto'
-import { writeFileSync } from 'node:fs'
 import { basename } from 'node:path'
 import { aeadOpen, aeadSeal, canonicalJson, cryptoErrors, openWith, randomBytesPooled, sealTo } from '../crypto/index.js'
 import { ProvenaError } from '../errors.js'
@@ -21,6 +20,7 @@ import { insertMany } from '../db/index.js'
 import { CompactRange } from '../log/index.js'
 import { canonicalJsonBytes, ed25519Seed, sha256Hex } from '../crypto/index.js'
 import { SegmentWriter, type BlobStore } from '../store/index.js'
+import { CsvRows, OutputFile, parseFlatRecord } from './exportWriter.js'
 import { SubjectKeyVault, type KeyRef } from './keyVault.js'
 import type { UnlockedIdentity } from './identities.js'
 
@@ -138,6 +138,7 @@ export async function importDataset(
   const controller = opts.controller.did
   const vault = new SubjectKeyVault(ctx.db, controller, kek)
   const keys = new Map<string, Buffer>()
+  const subjectIds = new Map<string, number>()
   const fresh = new Map<string, Buffer>()
   // Many records: one scan of the controller's subjects beats a lookup each.
   const known = records.length > 2000 ? vault.refs() : undefined
@@ -145,8 +146,10 @@ export async function importDataset(
     if (keys.has(r.pseudonym)) continue
     const ref = known ? known.get(r.pseudonym) : vault.ref(r.pseudonym)
     if (ref?.erased) throw new ProvenaError('ACCESS_SUBJECT_ERASED', `a record of ${path} belongs to a subject who was erased`, { hint: 'remove their records before importing' })
-    if (ref) keys.set(r.pseudonym, vault.key(ref))
-    else {
+    if (ref) {
+      keys.set(r.pseudonym, vault.key(ref))
+      subjectIds.set(r.pseudonym, ref.id)
+    } else {
       const key = randomBytesPooled(32)
       keys.set(r.pseudonym, key)
       fresh.set(r.pseudonym, key)
@@ -161,15 +164,42 @@ export async function importDataset(
   const refs = await segments.finish()
 
   const registration = await storeDatasetRegistration(ctx, committed, opts.name ?? basename(path), () => {
-    vault.insert(fresh, Date.now())
-    ctx.db
-      .prepare('INSERT INTO access_datasets (dataset, controller, subject_column, format, columns) VALUES (?, ?, ?, ?, ?)')
-      .run(committed.id, controller, opts.subjectColumn, source.format, source.columns ? JSON.stringify(source.columns) : null)
+    for (const [pseudonym, id] of vault.insert(fresh, Date.now())) subjectIds.set(pseudonym, id)
+    const datasetNo = Number(
+      ctx.db
+        .prepare('INSERT INTO access_datasets (dataset, controller, subject_column, format, columns) VALUES (?, ?, ?, ?, ?)')
+        .run(committed.id, controller, opts.subjectColumn, source.format, source.columns ? JSON.stringify(source.columns) : null).lastInsertRowid,
+    )
+    const segmentNo = segmentNumbers(ctx.db, refs)
     const recRows: unknown[] = []
-    records.forEach((r, i) => recRows.push(committed.id, i, r.pseudonym, refs[i]!.cid, refs[i]!.offset, refs[i]!.length))
-    insertMany(ctx.db, 'access_records (dataset, idx, pseudonym, cid, offset, length)', 6, recRows)
+    records.forEach((r, i) => recRows.push(datasetNo, i, subjectIds.get(r.pseudonym)!, segmentNo.get(refs[i]!.cid)!, refs[i]!.offset, refs[i]!.length))
+    insertMany(ctx.db, 'access_records (dataset, idx, subject, segment, offset, length)', 6, recRows)
   })
   return { ...registration, subjects: keys.size, segments: new Set(refs.map((r) => r.cid)).size }
+}
+
+/** The number of each segment (by CID) in access_segments, adding the new ones. In a transaction. */
+function segmentNumbers(db: DataPlaneContext['db'], refs: readonly { cid: string }[]): Map<string, number> {
+  const add = db.prepare('INSERT OR IGNORE INTO access_segments (cid) VALUES (?)')
+  const get = db.prepare('SELECT id FROM access_segments WHERE cid = ?').pluck()
+  const out = new Map<string, number>()
+  for (const { cid } of refs) {
+    if (out.has(cid)) continue
+    add.run(cid)
+    out.set(cid, get.get(cid) as number)
+  }
+  return out
+}
+
+/** The CID of a segment by its number, remembered. */
+function segmentCids(db: DataPlaneContext['db']): (segment: number) => string {
+  const get = db.prepare('SELECT cid FROM access_segments WHERE id = ?').pluck()
+  const cache = new Map<number, string>()
+  return (segment) => {
+    let cid = cache.get(segment)
+    if (cid === undefined) cache.set(segment, (cid = get.get(segment) as string))
+    return cid
+  }
 }
 
 /** What an export reports. */
@@ -203,7 +233,7 @@ export async function exportDataset(
 ): Promise<ExportReport> {
   const asset = getAsset(ctx.db, idOrPrefix)
   const meta = ctx.db.prepare('SELECT * FROM access_datasets WHERE dataset = ?').get(asset.id) as
-    | { controller: string; subject_column: string; format: string; columns: string | null }
+    | { id: number; controller: string; subject_column: string; format: string; columns: string | null }
     | undefined
   if (!meta) throw new ProvenaError('ACCESS_NOT_IMPORTED', `dataset ${asset.id} was registered, not imported: there is nothing encrypted to export`, { hint: 'use provena dataset import' })
   const logExport = (outcome: string, records: number, erased: number) =>
@@ -225,115 +255,84 @@ export async function exportDataset(
   // own private key (the additional data binds dataset, grantee and the pseudonyms in order).
   const controller = isController ? opts.as : opts.unlockController(meta.controller)
   const vault = new SubjectKeyVault(ctx.db, meta.controller, controllerSecrets(controller).kek)
-  const rows = ctx.db.prepare('SELECT idx, pseudonym, cid, offset, length FROM access_records WHERE dataset = ? ORDER BY idx').all(asset.id) as {
-    idx: number
-    pseudonym: string
-    cid: string
-    offset: number
-    length: number
-  }[]
-  const refs = vault.refs()
-  const keys = new Map<string, Buffer>()
-  for (const r of rows) {
-    const ref = refs.get(r.pseudonym)
-    if (ref && !ref.erased && !keys.has(r.pseudonym)) keys.set(r.pseudonym, vault.key(ref))
+  // One pass over the records with their subjects' key references (an integer join).
+  const rows = ctx.db
+    .prepare(
+      `SELECT r.idx, r.segment, r.offset, r.length, k.id, k.pseudonym, k.block, k.slot, k.wrapped_key, k.erased_at IS NOT NULL
+       FROM access_records r JOIN access_subject_keys k ON k.id = r.subject WHERE r.dataset = ? ORDER BY r.idx`,
+    )
+    .raw()
+    .all(meta.id) as [number, number, number, number, number, string, number | null, number | null, Buffer | null, number][]
+  const keys = new Map<number, Buffer>()
+  const pseudonyms = new Map<number, string>()
+  for (const [, , , , id, pseudonym, block, slot, wrapped, erasedFlag] of rows) {
+    if (erasedFlag || keys.has(id)) continue
+    keys.set(id, vault.key({ pseudonym, block, slot, wrapped }))
+    pseudonyms.set(id, pseudonym)
   }
   if (!isController && keys.size > 0) {
     const order = [...keys.keys()]
     const info = Buffer.from('provena/key-release/v1')
-    const aad = Buffer.from(`${asset.id}:${opts.as.did}:${sha256Hex(Buffer.from(order.join(',')))}`)
-    const sealed = sealTo(Buffer.from(opts.as.x25519PublicKey, 'hex'), info, aad, Buffer.concat(order.map((p) => keys.get(p)!)))
+    const aad = Buffer.from(`${asset.id}:${opts.as.did}:${sha256Hex(Buffer.from(order.map((id) => pseudonyms.get(id)!).join(',')))}`)
+    const sealed = sealTo(Buffer.from(opts.as.x25519PublicKey, 'hex'), info, aad, Buffer.concat(order.map((id) => keys.get(id)!)))
     const opened = openWith(opts.as.x25519PrivateKey, info, aad, sealed)
-    order.forEach((p, i) => keys.set(p, opened.subarray(32 * i, 32 * i + 32)))
+    order.forEach((id, i) => keys.set(id, opened.subarray(32 * i, 32 * i + 32)))
   }
   // A record's line as imported, for error messages only.
   const lineOf = (idx: number) => ctx.db.prepare('SELECT line FROM registry_records WHERE dataset = ? AND idx = ?').pluck().get(asset.id, idx) as number
-  const segments = new Map<string, Buffer>()
+  const segments = new Map<number, Buffer>()
   const columns = meta.columns ? (JSON.parse(meta.columns) as string[]) : undefined
-  const out: string[] = columns ? [columns.map(csvField).join(',')] : []
-  const csv = columns ? csvWriter(columns, meta.subject_column) : undefined
+  const file = new OutputFile(opts.out)
   let erased = 0
-  for (const r of rows) {
-    const key = keys.get(r.pseudonym)
-    if (!key) {
-      erased++
-      continue
+  try {
+    const csv = columns ? new CsvRows(columns, meta.subject_column, file) : undefined
+    csv?.header()
+    const cidOf = segmentCids(ctx.db)
+    const pseudonymBytes = new Map<number, Buffer>()
+    for (const [idx, segmentNo, offset, length, subject] of rows) {
+      const key = keys.get(subject)
+      if (!key) {
+        erased++
+        continue
+      }
+      let segment = segments.get(segmentNo)
+      if (!segment) segments.set(segmentNo, (segment = await ctx.store.get(cidOf(segmentNo))))
+      let plain: Buffer
+      try {
+        plain = aeadOpen(key, segment.subarray(offset, offset + length), recordAad(asset.id, idx))
+      } catch {
+        throw cryptoErrors.decryptFailed(`record ${idx} (line ${lineOf(idx)} as imported) does not decrypt: its ciphertext or key was altered (GCM tag mismatch)`)
+      }
+      // Only the controller sees its own subject ids; anyone else gets the pseudonyms.
+      if (isController) {
+        if (csv ? csv.row(plain) : writeLine(file, plain)) continue
+      } else if (csv) {
+        let p = pseudonymBytes.get(subject)
+        if (!p) pseudonymBytes.set(subject, (p = Buffer.from(pseudonyms.get(subject)!, 'latin1')))
+        if (csv.row(plain, p)) continue
+      }
+      const json = plain.toString('utf8')
+      const rec = columns ? parseFlatRecord(json) : (JSON.parse(json) as Record<string, unknown>)
+      if (!isController) rec[meta.subject_column] = pseudonyms.get(subject)!
+      if (csv) csv.rowOf(rec)
+      else file.text(`${canonicalJson(rec)}\n`)
     }
-    let segment = segments.get(r.cid)
-    if (!segment) segments.set(r.cid, (segment = await ctx.store.get(r.cid)))
-    let plain: Buffer
-    try {
-      plain = aeadOpen(key, segment.subarray(r.offset, r.offset + r.length), recordAad(asset.id, r.idx))
-    } catch {
-      throw cryptoErrors.decryptFailed(`record ${r.idx} (line ${lineOf(r.idx)} as imported) does not decrypt: its ciphertext or key was altered (GCM tag mismatch)`)
-    }
-    const json = plain.toString('utf8')
-    // Only the controller sees its own subject ids; anyone else gets the pseudonyms.
-    const row = csv?.(json, isController ? undefined : r.pseudonym)
-    if (row !== undefined) {
-      out.push(row)
-      continue
-    }
-    const rec = columns ? parseFlatRecord(json) : (JSON.parse(json) as Record<string, unknown>)
-    if (!isController) rec[meta.subject_column] = r.pseudonym
-    if (columns) out.push(columns.map((c) => csvField(String(rec[c] ?? ''))).join(','))
-    else out.push(canonicalJson(rec))
+    file.commit()
+  } catch (error) {
+    file.abort()
+    throw error
   }
-  writeFileSync(opts.out, out.length ? `${out.join('\n')}\n` : '')
   const logIndex = logExport('granted', rows.length - erased, erased)
   return { dataset: asset.id, out: opts.out, records: rows.length - erased, erased, logIndex }
 }
 
-/**
- * Parses the RFC 8785 JSON of a CSV record — a flat object of strings — without JSON.parse:
- * in it a raw `","` or `":"` can only stand between members (a quote inside a string is
- * escaped). Values with escapes, or anything unexpected, go through JSON.parse.
- */
-export function parseFlatRecord(json: string): Record<string, unknown> {
-  if (!json.startsWith('{"') || !json.endsWith('"}') || json.includes('\\')) return JSON.parse(json) as Record<string, unknown>
-  const out: Record<string, string> = {}
-  for (const member of json.slice(2, -2).split('","')) {
-    const sep = member.indexOf('":"')
-    if (sep < 0) return JSON.parse(json) as Record<string, unknown>
-    out[member.slice(0, sep)] = member.slice(sep + 3)
-  }
-  return out
-}
-
-/**
- * A CSV row straight from the RFC 8785 JSON of a CSV record (members in sorted key order):
- * each member is `"name":"value"`, so splitting on `","` gives the values in sorted order,
- * and a fixed permutation puts them in column order. Undefined when the record is not in
- * that simple shape (escapes, other members): the caller parses it.
- */
-function csvWriter(columns: string[], subjectColumn: string): (json: string, subject?: string) => string | undefined {
-  const sorted = [...columns].sort()
-  const prefix = sorted.map((c) => `${c}":"`)
-  const perm = columns.map((c) => sorted.indexOf(c))
-  const subjectAt = columns.indexOf(subjectColumn)
-  const quote = /[",\r\n]/
-  return (json, subject) => {
-    if (!json.startsWith('{"') || !json.endsWith('"}') || json.includes('\\')) return undefined
-    const members = json.slice(2, -2).split('","')
-    if (members.length !== sorted.length) return undefined
-    const values = new Array<string>(members.length)
-    for (let i = 0; i < members.length; i++) {
-      const m = members[i]!
-      if (!m.startsWith(prefix[i]!)) return undefined
-      values[i] = m.slice(prefix[i]!.length)
-    }
-    let row = ''
-    for (let k = 0; k < perm.length; k++) {
-      const v = k === subjectAt && subject !== undefined ? subject : values[perm[k]!]!
-      row += (k ? ',' : '') + (quote.test(v) ? csvField(v) : v)
-    }
-    return row
-  }
-}
-
-/** RFC 4180 quoting of one CSV field. */
-function csvField(v: string): string {
-  return /[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v
+/** A record's JSON (JSON Lines) as it is, and a newline. */
+function writeLine(file: OutputFile, plain: Uint8Array): true {
+  const buf = file.reserve(plain.length + 1)
+  buf.set(plain, file.at)
+  buf[file.at + plain.length] = 10
+  file.at += plain.length + 1
+  return true
 }
 
 /** What an erasure reports. */
@@ -359,7 +358,7 @@ export function eraseSubject(ctx: DataPlaneContext, subjectId: string, controlle
 export function eraseSubjects(ctx: DataPlaneContext, subjectIds: readonly string[], controller: UnlockedIdentity): ErasureReport[] {
   requireController(controller)
   const { pseudonymKey } = controllerSecrets(controller)
-  const recsOf = ctx.db.prepare('SELECT dataset, idx FROM access_records WHERE pseudonym = ? ORDER BY dataset, idx')
+  const recsOf = ctx.db.prepare('SELECT d.dataset, r.idx FROM access_records r JOIN access_datasets d ON d.id = r.dataset WHERE r.subject = ? ORDER BY r.dataset, r.idx')
   const vault = new SubjectKeyVault(ctx.db, controller.did, controllerSecrets(controller).kek)
   const now = Date.now()
   const reports = ctx.db.transaction(() => {
@@ -370,7 +369,7 @@ export function eraseSubjects(ctx: DataPlaneContext, subjectIds: readonly string
       const ref = vault.ref(pseudonym)
       if (!ref) throw new ProvenaError('ACCESS_UNKNOWN_SUBJECT', `no data of subject "${subjectId}" under controller ${controller.name}`)
       if (ref.erased) throw new ProvenaError('ACCESS_ALREADY_ERASED', `subject "${subjectId}" was erased already`)
-      const recs = recsOf.all(pseudonym) as { dataset: string; idx: number }[]
+      const recs = recsOf.all(ref.id) as { dataset: string; idx: number }[]
       const byDataset = new Map<string, number[]>()
       for (const r of recs) byDataset.set(r.dataset, [...(byDataset.get(r.dataset) ?? []), r.idx])
       for (const [dataset, indexes] of byDataset) destroySalts(ctx, dataset, indexes)
@@ -398,16 +397,16 @@ export function eraseSubjects(ctx: DataPlaneContext, subjectIds: readonly string
  * was registered in clear (not imported).
  */
 export function datasetSubjects(db: DataPlaneContext['db'], dataset: string): { controller: string; subjects: (string | null)[] } | undefined {
-  const meta = db.prepare('SELECT controller FROM access_datasets WHERE dataset = ?').get(dataset) as { controller: string } | undefined
+  const meta = db.prepare('SELECT id, controller FROM access_datasets WHERE dataset = ?').get(dataset) as { id: number; controller: string } | undefined
   if (!meta) return undefined
   const rows = db
     .prepare(
-      `SELECT r.pseudonym, k.erased_at IS NULL FROM access_records r
-       JOIN access_subject_keys k ON k.controller = ? AND k.pseudonym = r.pseudonym
+      `SELECT k.pseudonym, k.erased_at IS NULL FROM access_records r
+       JOIN access_subject_keys k ON k.id = r.subject
        WHERE r.dataset = ? ORDER BY r.idx`,
     )
     .raw()
-    .all(meta.controller, dataset) as [string, number][]
+    .all(meta.id) as [string, number][]
   return { controller: meta.controller, subjects: rows.map(([p, live]) => (live ? p : null)) }
 }
 
@@ -415,7 +414,11 @@ export function datasetSubjects(db: DataPlaneContext['db'], dataset: string): { 
 export function subjectRecords(db: DataPlaneContext['db'], pseudonym: string): { datasets: { dataset: string; indexes: number[] }[]; erased: boolean; known: boolean } {
   const key = db.prepare('SELECT erased_at IS NOT NULL AS erased FROM access_subject_keys WHERE pseudonym = ?').get(pseudonym) as { erased: number } | undefined
   const byDataset = new Map<string, number[]>()
-  for (const [d, i] of db.prepare('SELECT dataset, idx FROM access_records WHERE pseudonym = ? ORDER BY dataset, idx').raw().all(pseudonym) as [string, number][]) {
+  const records = db.prepare(
+    `SELECT d.dataset, r.idx FROM access_records r JOIN access_subject_keys k ON k.id = r.subject JOIN access_datasets d ON d.id = r.dataset
+     WHERE k.pseudonym = ? ORDER BY r.dataset, r.idx`,
+  )
+  for (const [d, i] of records.raw().all(pseudonym) as [string, number][]) {
     byDataset.set(d, [...(byDataset.get(d) ?? []), i])
   }
   return { datasets: [...byDataset].map(([dataset, indexes]) => ({ dataset, indexes })), erased: key?.erased === 1, known: key !== undefined }
@@ -427,27 +430,28 @@ export function subjectRecords(db: DataPlaneContext['db'], pseudonym: string): {
  * A record whose subject was erased cannot be decrypted and throws.
  */
 export async function decryptRecords(ctx: DataPlaneContext, dataset: string, controller: UnlockedIdentity, indexes: readonly number[]): Promise<{ columns: string[] | undefined; subjectColumn: string; records: Record<string, unknown>[] }> {
-  const meta = ctx.db.prepare('SELECT * FROM access_datasets WHERE dataset = ?').get(dataset) as { controller: string; subject_column: string; columns: string | null } | undefined
+  const meta = ctx.db.prepare('SELECT * FROM access_datasets WHERE dataset = ?').get(dataset) as { id: number; controller: string; subject_column: string; columns: string | null } | undefined
   if (!meta) throw new ProvenaError('ACCESS_NOT_IMPORTED', `dataset ${dataset.slice(0, 12)} was registered, not imported: there is nothing encrypted to read`)
   if (meta.controller !== controller.did) throw new ProvenaError('ACCESS_NOT_CONTROLLER', `${controller.name} is not the controller of dataset ${dataset.slice(0, 12)}`)
   const vault = new SubjectKeyVault(ctx.db, controller.did, controllerSecrets(controller).kek)
   const row = ctx.db.prepare(
-    `SELECT r.pseudonym, r.cid, r.offset, r.length, k.block, k.slot, k.wrapped_key AS wrapped, k.erased_at IS NOT NULL AS erased FROM access_records r
-     JOIN access_subject_keys k ON k.controller = ? AND k.pseudonym = r.pseudonym WHERE r.dataset = ? AND r.idx = ?`,
+    `SELECT k.pseudonym, r.segment, r.offset, r.length, k.block, k.slot, k.wrapped_key AS wrapped, k.erased_at IS NOT NULL AS erased FROM access_records r
+     JOIN access_subject_keys k ON k.id = r.subject WHERE r.dataset = ? AND r.idx = ?`,
   )
-  const segments = new Map<string, Buffer>()
+  const cidOf = segmentCids(ctx.db)
+  const segments = new Map<number, Buffer>()
   const keys = new Map<string, Buffer>()
   const records: Record<string, unknown>[] = []
   for (const idx of indexes) {
-    const r = row.get(controller.did, dataset, idx) as
-      | { pseudonym: string; cid: string; offset: number; length: number; block: number | null; slot: number | null; wrapped: Buffer | null; erased: number }
+    const r = row.get(meta.id, idx) as
+      | { pseudonym: string; segment: number; offset: number; length: number; block: number | null; slot: number | null; wrapped: Buffer | null; erased: number }
       | undefined
     if (!r) throw new ProvenaError('ACCESS_NO_RECORD', `dataset ${dataset.slice(0, 12)} has no record ${idx}`)
     if (r.erased) throw new ProvenaError('ACCESS_SUBJECT_ERASED', `record ${idx} of dataset ${dataset.slice(0, 12)} belongs to an erased subject`)
     let key = keys.get(r.pseudonym)
     if (!key) keys.set(r.pseudonym, (key = vault.key(r)))
-    let segment = segments.get(r.cid)
-    if (!segment) segments.set(r.cid, (segment = await ctx.store.get(r.cid)))
+    let segment = segments.get(r.segment)
+    if (!segment) segments.set(r.segment, (segment = await ctx.store.get(cidOf(r.segment))))
     const plain = aeadOpen(key, segment.subarray(r.offset, r.offset + r.length), recordAad(dataset, idx), `record ${idx}`)
     records.push(meta.columns ? parseFlatRecord(plain.toString('utf8')) : (JSON.parse(plain.toString('utf8')) as Record<string, unknown>))
   }

@@ -17,6 +17,8 @@ const legacyAad = (controller: string, pseudonym: string) => Buffer.from(`proven
 
 /** Where a subject's key is kept: a block slot, or (schema 2) a key wrapped on its own. */
 export interface KeyRef {
+  /** The subject's number under this data dir (the per-record rows hold it). */
+  id: number
   pseudonym: string
   block: number | null
   slot: number | null
@@ -33,7 +35,7 @@ export class SubjectKeyVault {
     private readonly controller: string,
     private readonly kek: Buffer,
   ) {
-    this.#ref = db.prepare('SELECT pseudonym, block, slot, wrapped_key AS wrapped, erased_at IS NOT NULL AS erased FROM access_subject_keys WHERE controller = ? AND pseudonym = ?')
+    this.#ref = db.prepare('SELECT id, pseudonym, block, slot, wrapped_key AS wrapped, erased_at IS NOT NULL AS erased FROM access_subject_keys WHERE controller = ? AND pseudonym = ?')
   }
 
   /** Where the subject's key is, or undefined when the subject has none under this controller. */
@@ -46,7 +48,7 @@ export class SubjectKeyVault {
   refs(): Map<string, KeyRef> {
     const out = new Map<string, KeyRef>()
     const rows = this.db
-      .prepare('SELECT pseudonym, block, slot, wrapped_key AS wrapped, erased_at IS NOT NULL AS erased FROM access_subject_keys WHERE controller = ?')
+      .prepare('SELECT id, pseudonym, block, slot, wrapped_key AS wrapped, erased_at IS NOT NULL AS erased FROM access_subject_keys WHERE controller = ?')
       .all(this.controller) as (Omit<KeyRef, 'erased'> & { erased: number })[]
     for (const r of rows) out.set(r.pseudonym, { ...r, erased: r.erased === 1 })
     return out
@@ -70,13 +72,15 @@ export class SubjectKeyVault {
   }
 
   /**
-   * Stores new subjects' keys (sorted by pseudonym), sealed in new blocks. Call inside the
-   * transaction that registers what they encrypt.
+   * Stores new subjects' keys (sorted by pseudonym), sealed in new blocks, and returns each
+   * one's subject number. Call inside the transaction that registers what they encrypt.
    */
-  insert(keys: ReadonlyMap<string, Buffer>, now: number): void {
+  insert(keys: ReadonlyMap<string, Buffer>, now: number): Map<string, number> {
     const entries = [...keys].sort(([a], [b]) => (a < b ? -1 : 1))
     let next = ((this.db.prepare('SELECT max(id) FROM access_key_blocks').pluck().get() as number | null) ?? 0) + 1
+    let subject = ((this.db.prepare('SELECT max(id) FROM access_subject_keys').pluck().get() as number | null) ?? 0) + 1
     const putBlock = this.db.prepare('INSERT INTO access_key_blocks (id, controller, sealed) VALUES (?, ?, ?)')
+    const ids = new Map<string, number>()
     const rows: unknown[] = []
     for (let from = 0; from < entries.length; from += BLOCK_KEYS) {
       const chunk = entries.slice(from, from + BLOCK_KEYS)
@@ -84,9 +88,13 @@ export class SubjectKeyVault {
       const plain = Buffer.concat(chunk.map(([, k]) => k))
       putBlock.run(id, this.controller, aeadSeal(this.kek, plain, blockAad(this.controller, id)))
       this.#blocks.set(id, plain)
-      chunk.forEach(([pseudonym], slot) => rows.push(this.controller, pseudonym, id, slot, now))
+      chunk.forEach(([pseudonym], slot) => {
+        ids.set(pseudonym, subject)
+        rows.push(subject++, this.controller, pseudonym, id, slot, now)
+      })
     }
-    insertMany(this.db, 'access_subject_keys (controller, pseudonym, block, slot, created_at)', 5, rows)
+    insertMany(this.db, 'access_subject_keys (id, controller, pseudonym, block, slot, created_at)', 6, rows)
+    return ids
   }
 
   /**
@@ -96,13 +104,12 @@ export class SubjectKeyVault {
    */
   erase(subjects: readonly (string | KeyRef)[], now: number): void {
     const byBlock = new Map<number, number[]>()
-    const mark = this.db.prepare('UPDATE access_subject_keys SET wrapped_key = NULL, erased_at = ? WHERE controller = ? AND pseudonym = ?')
+    const mark = this.db.prepare('UPDATE access_subject_keys SET wrapped_key = NULL, erased_at = ? WHERE id = ?')
     for (const s of subjects) {
       const ref = typeof s === 'string' ? this.ref(s) : s
       if (!ref || ref.erased) continue
-      const p = ref.pseudonym
       if (ref.block !== null && ref.slot !== null) byBlock.set(ref.block, [...(byBlock.get(ref.block) ?? []), ref.slot])
-      mark.run(now, this.controller, p)
+      mark.run(now, ref.id)
     }
     const reseal = this.db.prepare('UPDATE access_key_blocks SET sealed = ? WHERE id = ? AND controller = ?')
     for (const [id, slots] of byBlock) {

@@ -85,7 +85,7 @@ describe('encrypted data plane: import, export, erasure (breast-cancer CSV)', ()
 
   it('a tampered segment is refused before decryption: its bytes no longer match their content address', async () => {
     const db = new Database(join(dir, 'provena.db'), { readonly: true })
-    const rec = db.prepare('SELECT cid, offset FROM access_records WHERE dataset = ? AND idx = 7').get(id) as { cid: string; offset: number }
+    const rec = db.prepare('SELECT s.cid, r.offset FROM access_records r JOIN access_segments s ON s.id = r.segment JOIN access_datasets d ON d.id = r.dataset WHERE d.dataset = ? AND r.idx = 7').get(id) as { cid: string; offset: number }
     db.close()
     const path = join(dir, 'blobs', rec.cid.slice(-2), rec.cid)
     const original = readFileSync(path)
@@ -120,7 +120,7 @@ describe('encrypted data plane: import, export, erasure (breast-cancer CSV)', ()
     const db = new Database(join(dir, 'provena.db'), { readonly: true })
     // The subject's key is sealed in a block with others: that sealed block must not survive.
     const wrapped = db
-      .prepare('SELECT b.sealed FROM access_key_blocks b JOIN access_subject_keys k ON k.block = b.id WHERE k.pseudonym = (SELECT pseudonym FROM access_records WHERE dataset = ? AND idx = 41)')
+      .prepare('SELECT b.sealed FROM access_key_blocks b JOIN access_subject_keys k ON k.block = b.id JOIN access_records r ON r.subject = k.id JOIN access_datasets d ON d.id = r.dataset WHERE d.dataset = ? AND r.idx = 41')
       .pluck()
       .get(id) as Buffer
     db.close()

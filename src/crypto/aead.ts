@@ -26,7 +26,9 @@ export function aeadOpen(key: Uint8Array, sealed: Uint8Array, aad: Uint8Array = 
   d.setAAD(aad)
   d.setAuthTag(sealed.subarray(sealed.length - TAG))
   try {
-    return Buffer.concat([d.update(sealed.subarray(NONCE, sealed.length - TAG)), d.final()])
+    const head = d.update(sealed.subarray(NONCE, sealed.length - TAG))
+    const tail = d.final() // GCM releases everything in update: nothing to join
+    return tail.length === 0 ? head : Buffer.concat([head, tail])
   } catch {
     throw cryptoErrors.decryptFailed(`${what} does not decrypt: wrong key, or altered (GCM tag mismatch)`)
   }

@@ -223,6 +223,62 @@ export const migrations: readonly { version: number; description: string; sql: s
       ALTER TABLE access_subject_keys ADD COLUMN slot INTEGER;
     `,
   },
+  {
+    version: 6,
+    description: 'access: integer handles for datasets, subjects and segments in the per-record rows',
+    sql: `
+      -- A record's row held three ids of ~60 characters (dataset, pseudonym, segment CID) and
+      -- an index on the random pseudonym: most of an import's time went into that B-tree.
+      -- Now it holds small integers; the ids live once in their own tables.
+      CREATE TABLE access_datasets_v6 (
+        id INTEGER PRIMARY KEY,
+        dataset TEXT NOT NULL UNIQUE,
+        controller TEXT NOT NULL,
+        subject_column TEXT NOT NULL,
+        format TEXT NOT NULL,
+        columns TEXT
+      );
+      INSERT INTO access_datasets_v6 (dataset, controller, subject_column, format, columns)
+        SELECT dataset, controller, subject_column, format, columns FROM access_datasets ORDER BY rowid;
+      CREATE TABLE access_subject_keys_v6 (
+        id INTEGER PRIMARY KEY,
+        controller TEXT NOT NULL,
+        pseudonym TEXT NOT NULL,
+        -- A key is in a block slot, or (schema 2) wrapped on its own.
+        block INTEGER,
+        slot INTEGER,
+        wrapped_key BLOB,
+        created_at INTEGER NOT NULL,
+        erased_at INTEGER,
+        UNIQUE (controller, pseudonym)
+      );
+      INSERT INTO access_subject_keys_v6 (controller, pseudonym, block, slot, wrapped_key, created_at, erased_at)
+        SELECT controller, pseudonym, block, slot, wrapped_key, created_at, erased_at FROM access_subject_keys ORDER BY controller, pseudonym;
+      CREATE TABLE access_segments (id INTEGER PRIMARY KEY, cid TEXT NOT NULL UNIQUE);
+      INSERT INTO access_segments (cid) SELECT DISTINCT cid FROM access_records ORDER BY cid;
+      CREATE TABLE access_records_v6 (
+        dataset INTEGER NOT NULL,
+        idx INTEGER NOT NULL,
+        subject INTEGER NOT NULL,
+        segment INTEGER NOT NULL,
+        offset INTEGER NOT NULL,
+        length INTEGER NOT NULL,
+        PRIMARY KEY (dataset, idx)
+      ) WITHOUT ROWID;
+      INSERT INTO access_records_v6 (dataset, idx, subject, segment, offset, length)
+        SELECT d.id, r.idx, k.id, s.id, r.offset, r.length FROM access_records r
+        JOIN access_datasets_v6 d ON d.dataset = r.dataset
+        JOIN access_subject_keys_v6 k ON k.controller = d.controller AND k.pseudonym = r.pseudonym
+        JOIN access_segments s ON s.cid = r.cid;
+      DROP TABLE access_records;
+      DROP TABLE access_datasets;
+      DROP TABLE access_subject_keys;
+      ALTER TABLE access_datasets_v6 RENAME TO access_datasets;
+      ALTER TABLE access_subject_keys_v6 RENAME TO access_subject_keys;
+      ALTER TABLE access_records_v6 RENAME TO access_records;
+      CREATE INDEX access_records_subject ON access_records (subject);
+    `,
+  },
 ]
 
 /** The newest schema version this code knows. */

@@ -22,7 +22,7 @@ export function registerStore(program: Command): void {
             blocks++
             if (opts.verify) bytes += (await s.get(cid)).length
           }
-          const referenced = p.db.prepare('SELECT count(DISTINCT cid) FROM access_records').pluck().get() as number
+          const referenced = p.db.prepare('SELECT count(*) FROM access_segments').pluck().get() as number
           const info = { backend, blocks, referencedBlocks: referenced, verified: opts.verify === true, ...(opts.verify ? { bytes } : {}) }
           emit(opts, info, () =>
             [`backend    ${backend}`, `blocks     ${blocks} (${referenced} referenced by imported datasets)`, opts.verify ? `verified   all ${blocks} blocks match their CIDs (${bytes} bytes)` : ''].filter(Boolean).join('\n'),

@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, it } from 'node:test'
+import Database from 'better-sqlite3'
+import { openDatabase } from './openDatabase.js'
+import { migrations } from './migrations.js'
+
+describe('schema migrations', () => {
+  it('schema 6 moves a schema-5 data dir\'s per-record rows onto integer handles, losing nothing', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'provena-migrate-')), 'provena.db')
+    const old = new Database(path)
+    for (const m of migrations.filter((m) => m.version <= 5)) old.exec(m.sql)
+    old.pragma('user_version = 5')
+    const d1 = 'a'.repeat(64)
+    const d2 = 'b'.repeat(64)
+    old.prepare('INSERT INTO access_datasets VALUES (?, ?, ?, ?, ?)').run(d1, 'did:key:c1', 'id', 'csv', '["id","x"]')
+    old.prepare('INSERT INTO access_datasets VALUES (?, ?, ?, ?, ?)').run(d2, 'did:key:c2', 'id', 'jsonl', null)
+    const key = old.prepare('INSERT INTO access_subject_keys (controller, pseudonym, wrapped_key, created_at, erased_at, block, slot) VALUES (?, ?, ?, ?, ?, ?, ?)')
+    key.run('did:key:c1', 'p1', null, 1, null, 1, 0)
+    key.run('did:key:c1', 'p2', null, 1, 5, 1, 1)
+    key.run('did:key:c2', 'p1', Buffer.from('wrapped'), 1, null, null, null) // same pseudonym, other controller
+    const rec = old.prepare('INSERT INTO access_records VALUES (?, ?, ?, ?, ?, ?)')
+    rec.run(d1, 0, 'p1', 'cidA', 0, 100)
+    rec.run(d1, 1, 'p2', 'cidA', 100, 90)
+    rec.run(d1, 2, 'p1', 'cidB', 0, 80)
+    rec.run(d2, 0, 'p1', 'cidC', 0, 70)
+    old.close()
+
+    const db = openDatabase(path)
+    const rows = db
+      .prepare(
+        `SELECT d.dataset, r.idx, k.controller, k.pseudonym, s.cid, r.offset, r.length, k.erased_at, k.wrapped_key FROM access_records r
+         JOIN access_datasets d ON d.id = r.dataset JOIN access_subject_keys k ON k.id = r.subject JOIN access_segments s ON s.id = r.segment
+         ORDER BY d.dataset, r.idx`,
+      )
+      .raw()
+      .all()
+    assert.deepEqual(rows, [
+      [d1, 0, 'did:key:c1', 'p1', 'cidA', 0, 100, null, null],
+      [d1, 1, 'did:key:c1', 'p2', 'cidA', 100, 90, 5, null],
+      [d1, 2, 'did:key:c1', 'p1', 'cidB', 0, 80, null, null],
+      [d2, 0, 'did:key:c2', 'p1', 'cidC', 0, 70, null, Buffer.from('wrapped')],
+    ])
+    assert.equal(db.prepare('SELECT count(*) FROM access_segments').pluck().get(), 3)
+    assert.deepEqual(db.prepare('SELECT block, slot FROM access_subject_keys WHERE controller = ? AND pseudonym = ?').raw().get('did:key:c1', 'p2'), [1, 1])
+    // The lookups the code makes use the new index.
+    const plan = db.prepare('EXPLAIN QUERY PLAN SELECT idx FROM access_records WHERE subject = 1').all() as { detail: string }[]
+    assert.match(plan.map((p) => p.detail).join(' '), /access_records_subject/)
+    db.close()
+  })
+})
