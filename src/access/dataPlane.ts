@@ -3,21 +3,21 @@ import { basename } from 'node:path'
 import { aeadOpen, aeadSeal, canonicalJson, cryptoErrors, openWith, randomBytesPooled, sealTo } from '../crypto/index.js'
 import { ProvenaError } from '../errors.js'
 import {
-  commitRecord,
+  commitRecordAt,
+  CommitmentBuilder,
   datasetManifest,
   destroySalts,
   findByContent,
   getAsset,
   openDataset,
-  recordBytes,
   registryErrors,
   storeDatasetRegistration,
   type CommittedDataset,
   type DatasetRegistration,
+  type RecordBatch,
   type RegistryWriteContext,
 } from '../registry/index.js'
 import { insertMany } from '../db/index.js'
-import { CompactRange } from '../log/index.js'
 import { canonicalJsonBytes, ed25519Seed, sha256Hex } from '../crypto/index.js'
 import { SegmentWriter, type BlobStore } from '../store/index.js'
 import { CsvRows, OutputFile, parseFlatRecord } from './exportWriter.js'
@@ -46,28 +46,39 @@ export function pseudonymOf(pseudonymKey: Uint8Array, subjectId: string): string
 }
 
 /**
- * Reads the subject id of a canonical record. A CSV record is a flat object of strings, so
- * its `"col":"value"` is read straight from the bytes when the value holds no escape (a
- * member name inside a string would be escaped); anything else is parsed. Undefined if absent.
+ * Reads the subject id of a canonical record, bytes[start, end). A CSV record is a flat
+ * object of strings, so its `"col":"value"` is read straight from the bytes when the value
+ * holds no escape (a member name inside a string would be escaped); anything else is
+ * parsed. Undefined if absent.
  */
-function subjectReader(column: string, flat: boolean): (canonical: Buffer) => string | undefined {
+function subjectReader(column: string, flat: boolean): (bytes: Buffer, start: number, end: number) => string | undefined {
   const key = Buffer.from(`${JSON.stringify(column)}:"`, 'utf8')
-  return (canonical) => {
+  return (bytes, start, end) => {
     if (flat) {
-      const at = canonical.indexOf(key)
-      if (at >= 0) {
-        const start = at + key.length
-        const end = canonical.indexOf(34, start)
-        const escape = canonical.indexOf(92, start)
-        if (end >= 0 && (escape === -1 || escape > end)) return canonical.toString('utf8', start, end)
+      const at = bytes.indexOf(key, start)
+      if (at >= 0 && at < end) {
+        const from = at + key.length
+        let to = from
+        while (to < end && bytes[to] !== 34 && bytes[to] !== 92) to++
+        if (to < end && bytes[to] === 34) return bytes.toString('utf8', from, to)
       }
     }
-    const v = (JSON.parse(canonical.toString('utf8')) as Record<string, unknown>)[column]
+    const v = (JSON.parse(bytes.toString('utf8', start, end)) as Record<string, unknown>)[column]
     return typeof v === 'string' || typeof v === 'number' ? String(v) : undefined
   }
 }
 
-const recordAad = (dataset: string, index: number) => Buffer.from(`provena.record/v1:${dataset}:${index}`, 'utf8')
+/**
+ * The additional data of record `index` of a dataset, `provena.record/v1:<dataset>:<index>`,
+ * written into one scratch buffer (AES-GCM absorbs it at once, so the view is reused).
+ */
+function recordAadWriter(dataset: string): (index: number) => Buffer {
+  const prefix = `provena.record/v1:${dataset}:`
+  const scratch = Buffer.alloc(prefix.length + 20)
+  scratch.write(prefix, 0, 'latin1')
+  return (index) => scratch.subarray(0, prefix.length + scratch.write(String(index), prefix.length, 'latin1'))
+}
+
 
 function requireController(id: UnlockedIdentity): void {
   if (id.role !== 'controller') throw new ProvenaError('ACCESS_NOT_CONTROLLER', `identity ${id.name} is a ${id.role}, not a controller`, { hint: 'import as a controller identity (--as NAME)' })
@@ -90,42 +101,42 @@ export async function importDataset(
   if (source.format === 'dir') throw registryErrors.unsupported(path)
   const { kek, pseudonymKey } = controllerSecrets(opts.controller)
 
-  // Pass 1: read, canonicalise, salt, commit.
-  const records: { line: number; canonical: Buffer; pseudonym: string }[] = []
-  const range = new CompactRange()
-  const salts: Buffer[] = []
-  const commitments: Buffer[] = []
+  // Pass 1: read, canonicalise, salt, commit; keep the canonical bytes for pass 2.
+  const builder = new CommitmentBuilder()
+  const batches: RecordBatch[] = []
+  const pseudonyms: string[] = []
   const subjectOf = subjectReader(opts.subjectColumn, source.format === 'csv')
   for await (const batch of source.batches()) {
     if (source.columns && !source.columns.includes(opts.subjectColumn)) {
       throw registryErrors.parse(path, 1, `no column "${opts.subjectColumn}" (columns: ${source.columns.join(', ')})`, opts.subjectColumn)
     }
-    const batchSalts = randomBytes(32 * batch.count)
-    for (let i = 0; i < batch.count; i++) {
-      const canonical = recordBytes(batch, i)
-      const subject = subjectOf(canonical)
+    const salts = randomBytes(32 * batch.count)
+    const commitments = Buffer.allocUnsafe(32 * batch.count)
+    for (let i = 0, start = 0; i < batch.count; i++) {
+      const end = batch.ends[i]!
+      const subject = subjectOf(batch.bytes, start, end)
       if (subject === undefined) {
         throw registryErrors.parse(path, batch.lines[i]!, `the record has no subject id in "${opts.subjectColumn}"`, opts.subjectColumn)
       }
-      const index = records.length
-      const salt = batchSalts.subarray(32 * i, 32 * i + 32)
-      const c = commitRecord(index, salt, canonical)
-      range.appendLeafHash(c)
-      salts.push(salt)
-      commitments.push(c)
-      records.push({ line: batch.lines[i]!, canonical, pseudonym: pseudonymOf(pseudonymKey, String(subject)) })
+      commitRecordAt(builder.count + i, salts, 32 * i, batch.bytes, start, end).copy(commitments, 32 * i)
+      pseudonyms.push(pseudonymOf(pseudonymKey, subject))
+      start = end
     }
+    builder.add(batch.lines, salts, commitments, 0)
+    batches.push(batch)
   }
-  if (records.length === 0) throw registryErrors.empty(path)
-  const manifest = datasetManifest(source.format, source.columns, records.length, range.root())
+  const n = builder.count
+  if (n === 0) throw registryErrors.empty(path)
+  const root = builder.tree.root()
+  const manifest = datasetManifest(source.format, source.columns, n, root)
   const committed: CommittedDataset = {
     id: sha256Hex(canonicalJsonBytes(manifest)),
     manifest,
-    root: range.root(),
+    root,
     contentDigest: source.contentDigest().toString('hex'),
-    lines: Uint32Array.from(records.map((r) => r.line)),
-    salts: Buffer.concat(salts),
-    commitments: Buffer.concat(commitments),
+    lines: builder.lines.subarray(0, n),
+    salts: builder.salts.subarray(0, 32 * n),
+    commitments: builder.commitments.subarray(0, 32 * n),
   }
 
   const before = findByContent(ctx.db, 'dataset', committed.contentDigest)
@@ -141,25 +152,30 @@ export async function importDataset(
   const subjectIds = new Map<string, number>()
   const fresh = new Map<string, Buffer>()
   // Many records: one scan of the controller's subjects beats a lookup each.
-  const known = records.length > 2000 ? vault.refs() : undefined
-  for (const r of records) {
-    if (keys.has(r.pseudonym)) continue
-    const ref = known ? known.get(r.pseudonym) : vault.ref(r.pseudonym)
+  const known = n > 2000 ? vault.refs() : undefined
+  for (const pseudonym of pseudonyms) {
+    if (keys.has(pseudonym)) continue
+    const ref = known ? known.get(pseudonym) : vault.ref(pseudonym)
     if (ref?.erased) throw new ProvenaError('ACCESS_SUBJECT_ERASED', `a record of ${path} belongs to a subject who was erased`, { hint: 'remove their records before importing' })
     if (ref) {
-      keys.set(r.pseudonym, vault.key(ref))
-      subjectIds.set(r.pseudonym, ref.id)
+      keys.set(pseudonym, vault.key(ref))
+      subjectIds.set(pseudonym, ref.id)
     } else {
       const key = randomBytesPooled(32)
-      keys.set(r.pseudonym, key)
-      fresh.set(r.pseudonym, key)
+      keys.set(pseudonym, key)
+      fresh.set(pseudonym, key)
     }
   }
   const segments = new SegmentWriter(ctx.store)
-  for (let index = 0; index < records.length; index++) {
-    const r = records[index]!
-    const full = segments.add(aeadSeal(keys.get(r.pseudonym)!, r.canonical, recordAad(committed.id, index)))
-    if (full) await full
+  const aadOf = recordAadWriter(committed.id)
+  let index = 0
+  for (const batch of batches) {
+    for (let i = 0, start = 0; i < batch.count; i++, index++) {
+      const end = batch.ends[i]!
+      const full = segments.add(aeadSeal(keys.get(pseudonyms[index]!)!, batch.bytes.subarray(start, end), aadOf(index)))
+      if (full) await full
+      start = end
+    }
   }
   const refs = await segments.finish()
 
@@ -172,7 +188,7 @@ export async function importDataset(
     )
     const segmentNo = segmentNumbers(ctx.db, refs)
     const recRows: unknown[] = []
-    records.forEach((r, i) => recRows.push(datasetNo, i, subjectIds.get(r.pseudonym)!, segmentNo.get(refs[i]!.cid)!, refs[i]!.offset, refs[i]!.length))
+    for (let i = 0; i < n; i++) recRows.push(datasetNo, i, subjectIds.get(pseudonyms[i]!)!, segmentNo.get(refs[i]!.cid)!, refs[i]!.offset, refs[i]!.length)
     insertMany(ctx.db, 'access_records (dataset, idx, subject, segment, offset, length)', 6, recRows)
   })
   return { ...registration, subjects: keys.size, segments: new Set(refs.map((r) => r.cid)).size }
@@ -288,6 +304,7 @@ export async function exportDataset(
     const csv = columns ? new CsvRows(columns, meta.subject_column, file) : undefined
     csv?.header()
     const cidOf = segmentCids(ctx.db)
+    const aadOf = recordAadWriter(asset.id)
     const pseudonymBytes = new Map<number, Buffer>()
     for (const [idx, segmentNo, offset, length, subject] of rows) {
       const key = keys.get(subject)
@@ -299,7 +316,7 @@ export async function exportDataset(
       if (!segment) segments.set(segmentNo, (segment = await ctx.store.get(cidOf(segmentNo))))
       let plain: Buffer
       try {
-        plain = aeadOpen(key, segment.subarray(offset, offset + length), recordAad(asset.id, idx))
+        plain = aeadOpen(key, segment.subarray(offset, offset + length), aadOf(idx))
       } catch {
         throw cryptoErrors.decryptFailed(`record ${idx} (line ${lineOf(idx)} as imported) does not decrypt: its ciphertext or key was altered (GCM tag mismatch)`)
       }
@@ -439,6 +456,7 @@ export async function decryptRecords(ctx: DataPlaneContext, dataset: string, con
      JOIN access_subject_keys k ON k.id = r.subject WHERE r.dataset = ? AND r.idx = ?`,
   )
   const cidOf = segmentCids(ctx.db)
+  const aadOf = recordAadWriter(dataset)
   const segments = new Map<number, Buffer>()
   const keys = new Map<string, Buffer>()
   const records: Record<string, unknown>[] = []
@@ -452,7 +470,7 @@ export async function decryptRecords(ctx: DataPlaneContext, dataset: string, con
     if (!key) keys.set(r.pseudonym, (key = vault.key(r)))
     let segment = segments.get(r.segment)
     if (!segment) segments.set(r.segment, (segment = await ctx.store.get(cidOf(r.segment))))
-    const plain = aeadOpen(key, segment.subarray(r.offset, r.offset + r.length), recordAad(dataset, idx), `record ${idx}`)
+    const plain = aeadOpen(key, segment.subarray(r.offset, r.offset + r.length), aadOf(idx), `record ${idx}`)
     records.push(meta.columns ? parseFlatRecord(plain.toString('utf8')) : (JSON.parse(plain.toString('utf8')) as Record<string, unknown>))
   }
   return { columns: meta.columns ? (JSON.parse(meta.columns) as string[]) : undefined, subjectColumn: meta.subject_column, records }

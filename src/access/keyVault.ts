@@ -76,22 +76,24 @@ export class SubjectKeyVault {
    * one's subject number. Call inside the transaction that registers what they encrypt.
    */
   insert(keys: ReadonlyMap<string, Buffer>, now: number): Map<string, number> {
-    const entries = [...keys].sort(([a], [b]) => (a < b ? -1 : 1))
+    const names = [...keys.keys()].sort()
     let next = ((this.db.prepare('SELECT max(id) FROM access_key_blocks').pluck().get() as number | null) ?? 0) + 1
     let subject = ((this.db.prepare('SELECT max(id) FROM access_subject_keys').pluck().get() as number | null) ?? 0) + 1
     const putBlock = this.db.prepare('INSERT INTO access_key_blocks (id, controller, sealed) VALUES (?, ?, ?)')
     const ids = new Map<string, number>()
     const rows: unknown[] = []
-    for (let from = 0; from < entries.length; from += BLOCK_KEYS) {
-      const chunk = entries.slice(from, from + BLOCK_KEYS)
+    for (let from = 0; from < names.length; from += BLOCK_KEYS) {
       const id = next++
-      const plain = Buffer.concat(chunk.map(([, k]) => k))
-      putBlock.run(id, this.controller, aeadSeal(this.kek, plain, blockAad(this.controller, id)))
-      this.#blocks.set(id, plain)
-      chunk.forEach(([pseudonym], slot) => {
+      const count = Math.min(BLOCK_KEYS, names.length - from)
+      const plain = Buffer.allocUnsafe(KEY * count)
+      for (let slot = 0; slot < count; slot++) {
+        const pseudonym = names[from + slot]!
+        keys.get(pseudonym)!.copy(plain, KEY * slot)
         ids.set(pseudonym, subject)
         rows.push(subject++, this.controller, pseudonym, id, slot, now)
-      })
+      }
+      putBlock.run(id, this.controller, aeadSeal(this.kek, plain, blockAad(this.controller, id)))
+      this.#blocks.set(id, plain)
     }
     insertMany(this.db, 'access_subject_keys (id, controller, pseudonym, block, slot, created_at)', 6, rows)
     return ids
