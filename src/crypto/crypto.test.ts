@@ -29,6 +29,17 @@ describe('RFC 8785 canonical JSON', () => {
     assert.throws(() => canonicalJson(undefined), { code: 'CRYPTO_NOT_CANONICALIZABLE' })
     assert.throws(() => canonicalJson({ a: 1n }), { code: 'CRYPTO_NOT_CANONICALIZABLE' })
   })
+  it('serialises long strings exactly as JSON.stringify does (property; the fast path starts above 1,024 code units)', () => {
+    const unit = fc.constantFrom('a', 'Z', '0', '"', '\\', '\n', '\u0000', '\u001f', ' ', '\u007f', 'é', '€', '😀', '\u2028')
+    fc.assert(
+      fc.property(fc.string({ unit, minLength: 1000, maxLength: 1100 }), fc.boolean(), (s, plain) => {
+        const text = plain ? s.replace(/["\\\u0000-\u001f]/g, 'x') : s
+        assert.equal(canonicalJson(text), JSON.stringify(text))
+        assert.equal(canonicalJson({ k: text }), `{"k":${JSON.stringify(text)}}`)
+      }),
+      { seed: 1717, numRuns: 300 },
+    )
+  })
   it('is a fixed point and does not depend on member order (property)', () => {
     fc.assert(
       fc.property(fc.jsonValue(), (value) => {

@@ -1,4 +1,5 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs'
+import { open, rename } from 'node:fs/promises'
 import { join } from 'node:path'
 import { digest } from '../log/index.js'
 import { cidFromDigest, cidOf, digestOfCid } from './cid.js'
@@ -21,6 +22,8 @@ export interface BlobStore {
   close?(): Promise<void>
 }
 
+let tmpCounter = 0
+
 /** Blocks as files under a directory: <dir>/<two characters of the CID>/<CID>, written atomically and fsynced. */
 export class FsBlobStore implements BlobStore {
   readonly kind = 'fs'
@@ -41,15 +44,16 @@ export class FsBlobStore implements BlobStore {
     const path = this.#path(cid)
     if (existsSync(path)) return cid
     mkdirSync(join(this.#dir, cid.slice(-2)), { recursive: true })
-    const tmp = `${path}.tmp-${process.pid}`
-    const fd = openSync(tmp, 'w', 0o600)
+    // Written on the thread pool, so the caller can go on encrypting the next segment.
+    const tmp = `${path}.tmp-${process.pid}-${(tmpCounter++).toString(36)}`
+    const file = await open(tmp, 'w', 0o600)
     try {
-      writeSync(fd, bytes)
-      fsyncSync(fd)
+      await file.write(bytes)
+      await file.sync()
     } finally {
-      closeSync(fd)
+      await file.close()
     }
-    renameSync(tmp, path)
+    await rename(tmp, path)
     return cid
   }
 

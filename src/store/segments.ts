@@ -10,46 +10,61 @@ export interface BlockRef {
 /**
  * Packs many small ciphertexts into content-addressed segments of about `target` bytes
  * (1–4 MiB keeps block counts low on IPFS and S3 alike). `add` returns the record's
- * position; `finish` (or a full segment) writes the segment and resolves the positions.
+ * position; full segments are written in the background, at most `inFlight` at a time, so
+ * the caller encrypts the next segment while the last one reaches the disk or the node.
  */
 export class SegmentWriter {
   readonly #store: BlobStore
   readonly #target: number
+  readonly #inFlight: number
   #parts: Uint8Array[] = []
   #size = 0
-  #pending: { ref: BlockRef }[] = []
+  #pending: BlockRef[] = []
+  #writes: Promise<void>[] = []
   readonly refs: BlockRef[] = []
 
-  constructor(store: BlobStore, target = 2 << 20) {
+  constructor(store: BlobStore, target = 2 << 20, inFlight = 2) {
     this.#store = store
     this.#target = target
+    this.#inFlight = inFlight
   }
 
   /**
-   * Appends a ciphertext; its BlockRef (in `refs`, same order) gets its CID when the segment
-   * is written. Returns a promise only when a full segment is being written (await it then).
+   * Appends a ciphertext; its BlockRef (in `refs`, same order) gets its CID when its segment
+   * is written. Returns a promise only when too many segments are being written (await it).
    */
   add(bytes: Uint8Array): Promise<void> | undefined {
     const ref: BlockRef = { cid: '', offset: this.#size, length: bytes.length }
     this.#parts.push(bytes)
     this.#size += bytes.length
-    this.#pending.push({ ref })
+    this.#pending.push(ref)
     this.refs.push(ref)
-    return this.#size >= this.#target ? this.#flush() : undefined
+    if (this.#size < this.#target) return undefined
+    this.#startWrite()
+    return this.#writes.length > this.#inFlight ? this.#drain(this.#inFlight) : undefined
   }
 
-  /** Writes the last, partial segment. */
+  /** Writes the last, partial segment and waits for every write; a failed write throws here. */
   async finish(): Promise<BlockRef[]> {
-    await this.#flush()
+    this.#startWrite()
+    await this.#drain(0)
     return this.refs
   }
 
-  async #flush(): Promise<void> {
+  #startWrite(): void {
     if (this.#parts.length === 0) return
-    const cid = await this.#store.put(Buffer.concat(this.#parts))
-    for (const p of this.#pending) p.ref.cid = cid
+    const refs = this.#pending
+    const write = this.#store.put(Buffer.concat(this.#parts)).then((cid) => {
+      for (const r of refs) r.cid = cid
+    })
+    write.catch(() => {}) // observed when drained; not an unhandled rejection meanwhile
+    this.#writes.push(write)
     this.#parts = []
     this.#pending = []
     this.#size = 0
+  }
+
+  async #drain(keep: number): Promise<void> {
+    while (this.#writes.length > keep) await this.#writes.shift()
   }
 }

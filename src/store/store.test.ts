@@ -37,6 +37,31 @@ describe('content-addressed blob store', () => {
       assert.deepEqual(seg.subarray(ref.offset, ref.offset + ref.length), records[i])
     }
   })
+
+  it('segments are written in the background, and a failed write is thrown by finish (never lost)', async () => {
+    const inner = new FsBlobStore(mkdtempSync(join(tmpdir(), 'provena-seg-')))
+    let puts = 0
+    let running = 0
+    let most = 0
+    const store = Object.assign(Object.create(inner) as FsBlobStore, {
+      put: async (bytes: Uint8Array) => {
+        const n = ++puts
+        running++
+        most = Math.max(most, running)
+        await new Promise((r) => setTimeout(r, 5))
+        running--
+        if (n === 2) throw new Error('disk full')
+        return inner.put(bytes)
+      },
+    })
+    const w = new SegmentWriter(store, 100, 2)
+    // The failure surfaces at the first wait after it: a later add, or finish.
+    await assert.rejects(async () => {
+      for (let i = 0; i < 40; i++) await w.add(Buffer.alloc(60, i))
+      await w.finish()
+    }, /disk full/)
+    assert.ok(most >= 2 && most <= 3, `writes overlap, bounded (${most} at once)`)
+  })
 })
 
 describe('IPFS block store (Helia in-process, offline) and migration', () => {
