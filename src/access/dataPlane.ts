@@ -188,8 +188,19 @@ export async function importDataset(
     )
     const segmentNo = segmentNumbers(ctx.db, refs)
     const recRows: unknown[] = []
-    for (let i = 0; i < n; i++) recRows.push(datasetNo, i, subjectIds.get(pseudonyms[i]!)!, segmentNo.get(refs[i]!.cid)!, refs[i]!.offset, refs[i]!.length)
+    // Whose records, written in subject order: new subjects' numbers are the highest, so
+    // this appends to the table's B-tree instead of inserting at random.
+    const subjectOfRecord = new Float64Array(n)
+    for (let i = 0; i < n; i++) {
+      const subject = subjectIds.get(pseudonyms[i]!)!
+      recRows.push(datasetNo, i, subject, segmentNo.get(refs[i]!.cid)!, refs[i]!.offset, refs[i]!.length)
+      subjectOfRecord[i] = subject
+    }
     insertMany(ctx.db, 'access_records (dataset, idx, subject, segment, offset, length)', 6, recRows)
+    const order = new Uint32Array(n).map((_, i) => i).sort((a, b) => subjectOfRecord[a]! - subjectOfRecord[b]! || a - b)
+    const bySubject: number[] = []
+    for (const i of order) bySubject.push(subjectOfRecord[i]!, datasetNo, i)
+    insertMany(ctx.db, 'access_subject_records (subject, dataset, idx)', 3, bySubject)
   })
   return { ...registration, subjects: keys.size, segments: new Set(refs.map((r) => r.cid)).size }
 }
@@ -375,7 +386,7 @@ export function eraseSubject(ctx: DataPlaneContext, subjectId: string, controlle
 export function eraseSubjects(ctx: DataPlaneContext, subjectIds: readonly string[], controller: UnlockedIdentity): ErasureReport[] {
   requireController(controller)
   const { pseudonymKey } = controllerSecrets(controller)
-  const recsOf = ctx.db.prepare('SELECT d.dataset, r.idx FROM access_records r JOIN access_datasets d ON d.id = r.dataset WHERE r.subject = ? ORDER BY r.dataset, r.idx')
+  const recsOf = ctx.db.prepare('SELECT d.dataset, r.idx FROM access_subject_records r JOIN access_datasets d ON d.id = r.dataset WHERE r.subject = ? ORDER BY r.dataset, r.idx')
   const vault = new SubjectKeyVault(ctx.db, controller.did, controllerSecrets(controller).kek)
   const now = Date.now()
   const reports = ctx.db.transaction(() => {
@@ -432,7 +443,7 @@ export function subjectRecords(db: DataPlaneContext['db'], pseudonym: string): {
   const key = db.prepare('SELECT erased_at IS NOT NULL AS erased FROM access_subject_keys WHERE pseudonym = ?').get(pseudonym) as { erased: number } | undefined
   const byDataset = new Map<string, number[]>()
   const records = db.prepare(
-    `SELECT d.dataset, r.idx FROM access_records r JOIN access_subject_keys k ON k.id = r.subject JOIN access_datasets d ON d.id = r.dataset
+    `SELECT d.dataset, r.idx FROM access_subject_records r JOIN access_subject_keys k ON k.id = r.subject JOIN access_datasets d ON d.id = r.dataset
      WHERE k.pseudonym = ? ORDER BY r.dataset, r.idx`,
   )
   for (const [d, i] of records.raw().all(pseudonym) as [string, number][]) {

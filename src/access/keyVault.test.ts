@@ -37,7 +37,8 @@ describe('subject key vault (keys sealed in blocks)', () => {
     const kek = randomBytes(32)
     const key = randomBytes(32)
     const wrapped = aeadSeal(kek, key, Buffer.from('provena.subject-key/v1:did:key:c:old'))
-    db.prepare('INSERT INTO access_subject_keys (controller, pseudonym, wrapped_key, created_at) VALUES (?, ?, ?, ?)').run('did:key:c', 'old', wrapped, 1)
+    const controller = db.prepare('INSERT INTO access_controllers (did) VALUES (?)').run('did:key:c').lastInsertRowid
+    db.prepare('INSERT INTO access_subject_keys (controller, pseudonym, wrapped_key, created_at) VALUES (?, ?, ?, ?)').run(controller, 'old', wrapped, 1)
     const vault = new SubjectKeyVault(db, 'did:key:c', kek)
     assert.ok(vault.key(vault.ref('old')!).equals(key))
     vault.erase(['old'], 2)

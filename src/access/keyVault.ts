@@ -29,6 +29,8 @@ export interface KeyRef {
 export class SubjectKeyVault {
   readonly #blocks = new Map<number, Buffer>()
   readonly #ref
+  /** The controller's number in access_controllers (0: none yet, so no subjects). */
+  #number: number
 
   constructor(
     private readonly db: Db,
@@ -36,11 +38,12 @@ export class SubjectKeyVault {
     private readonly kek: Buffer,
   ) {
     this.#ref = db.prepare('SELECT id, pseudonym, block, slot, wrapped_key AS wrapped, erased_at IS NOT NULL AS erased FROM access_subject_keys WHERE controller = ? AND pseudonym = ?')
+    this.#number = (db.prepare('SELECT id FROM access_controllers WHERE did = ?').pluck().get(controller) as number | undefined) ?? 0
   }
 
   /** Where the subject's key is, or undefined when the subject has none under this controller. */
   ref(pseudonym: string): KeyRef | undefined {
-    const row = this.#ref.get(this.controller, pseudonym) as (Omit<KeyRef, 'erased'> & { erased: number }) | undefined
+    const row = this.#ref.get(this.#number, pseudonym) as (Omit<KeyRef, 'erased'> & { erased: number }) | undefined
     return row && { ...row, erased: row.erased === 1 }
   }
 
@@ -49,7 +52,7 @@ export class SubjectKeyVault {
     const out = new Map<string, KeyRef>()
     const rows = this.db
       .prepare('SELECT id, pseudonym, block, slot, wrapped_key AS wrapped, erased_at IS NOT NULL AS erased FROM access_subject_keys WHERE controller = ?')
-      .all(this.controller) as (Omit<KeyRef, 'erased'> & { erased: number })[]
+      .all(this.#number) as (Omit<KeyRef, 'erased'> & { erased: number })[]
     for (const r of rows) out.set(r.pseudonym, { ...r, erased: r.erased === 1 })
     return out
   }
@@ -77,6 +80,10 @@ export class SubjectKeyVault {
    */
   insert(keys: ReadonlyMap<string, Buffer>, now: number): Map<string, number> {
     const names = [...keys.keys()].sort()
+    if (this.#number === 0) {
+      this.db.prepare('INSERT OR IGNORE INTO access_controllers (did) VALUES (?)').run(this.controller)
+      this.#number = this.db.prepare('SELECT id FROM access_controllers WHERE did = ?').pluck().get(this.controller) as number
+    }
     let next = ((this.db.prepare('SELECT max(id) FROM access_key_blocks').pluck().get() as number | null) ?? 0) + 1
     let subject = ((this.db.prepare('SELECT max(id) FROM access_subject_keys').pluck().get() as number | null) ?? 0) + 1
     const putBlock = this.db.prepare('INSERT INTO access_key_blocks (id, controller, sealed) VALUES (?, ?, ?)')
@@ -90,7 +97,7 @@ export class SubjectKeyVault {
         const pseudonym = names[from + slot]!
         keys.get(pseudonym)!.copy(plain, KEY * slot)
         ids.set(pseudonym, subject)
-        rows.push(subject++, this.controller, pseudonym, id, slot, now)
+        rows.push(subject++, this.#number, pseudonym, id, slot, now)
       }
       putBlock.run(id, this.controller, aeadSeal(this.kek, plain, blockAad(this.controller, id)))
       this.#blocks.set(id, plain)

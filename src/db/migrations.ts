@@ -240,9 +240,12 @@ export const migrations: readonly { version: number; description: string; sql: s
       );
       INSERT INTO access_datasets_v6 (dataset, controller, subject_column, format, columns)
         SELECT dataset, controller, subject_column, format, columns FROM access_datasets ORDER BY rowid;
+      -- Controllers by number: the subject keys' unique index holds (number, pseudonym).
+      CREATE TABLE access_controllers (id INTEGER PRIMARY KEY, did TEXT NOT NULL UNIQUE);
+      INSERT INTO access_controllers (did) SELECT DISTINCT controller FROM access_subject_keys ORDER BY controller;
       CREATE TABLE access_subject_keys_v6 (
         id INTEGER PRIMARY KEY,
-        controller TEXT NOT NULL,
+        controller INTEGER NOT NULL,
         pseudonym TEXT NOT NULL,
         -- A key is in a block slot, or (schema 2) wrapped on its own.
         block INTEGER,
@@ -253,7 +256,8 @@ export const migrations: readonly { version: number; description: string; sql: s
         UNIQUE (controller, pseudonym)
       );
       INSERT INTO access_subject_keys_v6 (controller, pseudonym, block, slot, wrapped_key, created_at, erased_at)
-        SELECT controller, pseudonym, block, slot, wrapped_key, created_at, erased_at FROM access_subject_keys ORDER BY controller, pseudonym;
+        SELECT c.id, k.pseudonym, k.block, k.slot, k.wrapped_key, k.created_at, k.erased_at FROM access_subject_keys k
+        JOIN access_controllers c ON c.did = k.controller ORDER BY c.id, k.pseudonym;
       CREATE TABLE access_segments (id INTEGER PRIMARY KEY, cid TEXT NOT NULL UNIQUE);
       INSERT INTO access_segments (cid) SELECT DISTINCT cid FROM access_records ORDER BY cid;
       CREATE TABLE access_records_v6 (
@@ -268,7 +272,8 @@ export const migrations: readonly { version: number; description: string; sql: s
       INSERT INTO access_records_v6 (dataset, idx, subject, segment, offset, length)
         SELECT d.id, r.idx, k.id, s.id, r.offset, r.length FROM access_records r
         JOIN access_datasets_v6 d ON d.dataset = r.dataset
-        JOIN access_subject_keys_v6 k ON k.controller = d.controller AND k.pseudonym = r.pseudonym
+        JOIN access_controllers c ON c.did = d.controller
+        JOIN access_subject_keys_v6 k ON k.controller = c.id AND k.pseudonym = r.pseudonym
         JOIN access_segments s ON s.cid = r.cid;
       DROP TABLE access_records;
       DROP TABLE access_datasets;
@@ -276,7 +281,15 @@ export const migrations: readonly { version: number; description: string; sql: s
       ALTER TABLE access_datasets_v6 RENAME TO access_datasets;
       ALTER TABLE access_subject_keys_v6 RENAME TO access_subject_keys;
       ALTER TABLE access_records_v6 RENAME TO access_records;
-      CREATE INDEX access_records_subject ON access_records (subject);
+      -- Whose records: a table rather than an index on access_records (subject), so that an
+      -- import writes it in subject order — an append — instead of in record order at random.
+      CREATE TABLE access_subject_records (
+        subject INTEGER NOT NULL,
+        dataset INTEGER NOT NULL,
+        idx INTEGER NOT NULL,
+        PRIMARY KEY (subject, dataset, idx)
+      ) WITHOUT ROWID;
+      INSERT INTO access_subject_records (subject, dataset, idx) SELECT subject, dataset, idx FROM access_records ORDER BY subject, dataset, idx;
     `,
   },
 ]
