@@ -7,6 +7,7 @@ import {
   CommitmentBuilder,
   datasetManifest,
   destroySalts,
+  recordLine,
   findByContent,
   getAsset,
   openDataset,
@@ -306,7 +307,7 @@ export async function exportDataset(
     order.forEach((id, i) => keys.set(id, opened.subarray(32 * i, 32 * i + 32)))
   }
   // A record's line as imported, for error messages only.
-  const lineOf = (idx: number) => ctx.db.prepare('SELECT line FROM registry_records WHERE dataset = ? AND idx = ?').pluck().get(asset.id, idx) as number
+  const lineOf = (idx: number) => recordLine(ctx.db, asset.id, idx)
   const segments = new Map<number, Buffer>()
   const columns = meta.columns ? (JSON.parse(meta.columns) as string[]) : undefined
   const file = new OutputFile(opts.out)
@@ -392,6 +393,7 @@ export function eraseSubjects(ctx: DataPlaneContext, subjectIds: readonly string
   const reports = ctx.db.transaction(() => {
     const leaves: Buffer[] = []
     const refs: KeyRef[] = []
+    const salts = new Map<string, number[]>()
     const out = subjectIds.map((subjectId) => {
       const pseudonym = pseudonymOf(pseudonymKey, subjectId)
       const ref = vault.ref(pseudonym)
@@ -400,13 +402,19 @@ export function eraseSubjects(ctx: DataPlaneContext, subjectIds: readonly string
       const recs = recsOf.all(ref.id) as { dataset: string; idx: number }[]
       const byDataset = new Map<string, number[]>()
       for (const r of recs) byDataset.set(r.dataset, [...(byDataset.get(r.dataset) ?? []), r.idx])
-      for (const [dataset, indexes] of byDataset) destroySalts(ctx, dataset, indexes)
+      for (const [dataset, indexes] of byDataset) {
+        const list = salts.get(dataset)
+        if (list) list.push(...indexes)
+        else salts.set(dataset, [...indexes])
+      }
       const event = { type: 'provena.subject.erased/v1', actor: controller.did, time: new Date().toISOString(), pseudonym, records: recs.length, datasets: [...byDataset.keys()] }
       leaves.push(Buffer.from(canonicalJson(event), 'utf8'))
       refs.push(ref)
       return { pseudonym, records: recs.length, datasets: [...byDataset.keys()], logIndex: -1 }
     })
-    // The keys: each block holding one re-sealed once, with those slots zeroed.
+    // The salts: each chunk of records touched rewritten once. The keys: each block
+    // holding one re-sealed once, with those slots zeroed.
+    for (const [dataset, indexes] of salts) destroySalts(ctx.db, dataset, indexes)
     vault.erase(refs, now)
     // One append for all the events: the log's batch path.
     const first = ctx.log.append(leaves)

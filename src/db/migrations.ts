@@ -1,8 +1,18 @@
+import type Database from 'better-sqlite3'
+
 /**
  * The schema, as an ordered list of migrations. A migration never changes once released;
  * a new schema version is a new entry. `PRAGMA user_version` holds the applied version.
  */
-export const migrations: readonly { version: number; description: string; sql: string }[] = [
+export interface Migration {
+  version: number
+  description: string
+  sql: string
+  /** Data moves SQL cannot express, run after `sql` in the same transaction. */
+  run?: (db: Database.Database) => void
+}
+
+export const migrations: readonly Migration[] = [
   {
     version: 1,
     description: 'log, chain outbox and deployments, asset registry',
@@ -291,6 +301,38 @@ export const migrations: readonly { version: number; description: string; sql: s
       ) WITHOUT ROWID;
       INSERT INTO access_subject_records (subject, dataset, idx) SELECT subject, dataset, idx FROM access_records ORDER BY subject, dataset, idx;
     `,
+  },
+  {
+    version: 7,
+    description: 'registry: per-record lines, salts and commitments packed 1,024 records to a row',
+    sql: `
+      CREATE TABLE registry_record_chunks (
+        dataset TEXT NOT NULL,
+        chunk INTEGER NOT NULL,
+        -- Record i of the dataset is entry i % 1024 of chunk i / 1024: its source line
+        -- (uint32 little-endian), its salt (32 bytes, zeros once destroyed), its commitment.
+        lines BLOB NOT NULL,
+        salts BLOB NOT NULL,
+        commitments BLOB NOT NULL,
+        UNIQUE (dataset, chunk)
+      );
+    `,
+    run: (db) => {
+      // The rows of earlier schemas, packed the same way (src/registry/recordChunks.ts).
+      const CHUNK = 1024
+      const put = db.prepare('INSERT INTO registry_record_chunks (dataset, chunk, lines, salts, commitments) VALUES (?, ?, ?, ?, ?)')
+      const rows = db.prepare('SELECT line, salt, commitment FROM registry_records WHERE dataset = ? ORDER BY idx').raw()
+      for (const dataset of db.prepare('SELECT DISTINCT dataset FROM registry_records').pluck().all() as string[]) {
+        const all = rows.all(dataset) as [number, Buffer, Buffer][]
+        for (let chunk = 0, from = 0; from < all.length; chunk++, from += CHUNK) {
+          const part = all.slice(from, from + CHUNK)
+          const lines = Buffer.allocUnsafe(4 * part.length)
+          part.forEach(([line], i) => lines.writeUInt32LE(line, 4 * i))
+          put.run(dataset, chunk, lines, Buffer.concat(part.map(([, salt]) => salt)), Buffer.concat(part.map(([, , c]) => c)))
+        }
+      }
+      db.exec('DROP TABLE registry_records')
+    },
   },
 ]
 

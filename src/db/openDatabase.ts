@@ -39,6 +39,7 @@ export function migrate(db: Db, path = db.name): void {
     if (m.version <= current) continue
     db.transaction(() => {
       db.exec(m.sql)
+      m.run?.(db)
       db.pragma(`user_version = ${m.version}`)
     })()
   }

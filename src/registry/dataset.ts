@@ -3,7 +3,6 @@ import { basename } from 'node:path'
 import type { Hex } from 'viem'
 import { enqueueOutbox, findOutbox, flushOutbox, simulateWrite } from '../chain/index.js'
 import { canonicalJson, canonicalJsonBytes, sha256Hex } from '../crypto/index.js'
-import { insertMany } from '../db/index.js'
 import { CompactRange } from '../log/index.js'
 import { CommitmentBuilder, commitFileParallel, workerCount } from './commitParallel.js'
 import { assetWrite, findByContent, getAsset, insertAsset, type Asset } from './assets.js'
@@ -11,6 +10,7 @@ import { commitRecord, commitRecordAt, RECORD_DOMAIN } from './commitment.js'
 import { ASSET_REGISTERED, type AssetRegisteredEvent, type RegistryContext, type RegistryWriteContext } from './context.js'
 import { registryErrors } from './errors.js'
 import { openDataset, recordBytes, type DatasetFormat } from './readDataset.js'
+import { ERASED_SALT, readCommitments, readRecordChunks, writeRecordChunks } from './recordChunks.js'
 
 /** The manifest whose digest is a dataset's id. */
 export interface DatasetManifest {
@@ -172,28 +172,12 @@ export async function storeDatasetRegistration(
       parents: [],
       logIndex,
     })
-    const rows: unknown[] = []
-    for (let i = 0; i < committed.manifest.records; i++) {
-      rows.push(committed.id, i, committed.lines[i], committed.salts.subarray(32 * i, 32 * i + 32), committed.commitments.subarray(32 * i, 32 * i + 32))
-    }
-    insertMany(ctx.db, 'registry_records (dataset, idx, line, salt, commitment)', 5, rows)
+    writeRecordChunks(ctx.db, committed.id, { count: committed.manifest.records, lines: committed.lines, salts: committed.salts, commitments: committed.commitments })
     alsoInTransaction?.()
     enqueueOutbox(ctx.db, ctx.outbox.client.chainKey, write)
   })()
   await flushOutbox(ctx.outbox)
   return report(ctx, getAsset(ctx.db, committed.id), false)
-}
-
-/** Zero salt: the mark of a record whose salt was destroyed (erasure). A random salt is never all zeros. */
-export const ERASED_SALT = Buffer.alloc(32)
-
-/**
- * Destroys the salts of records (a subject's, at erasure): their commitments stay in the
- * tree, but can no longer be linked to any record. Inside the caller's transaction.
- */
-export function destroySalts(ctx: RegistryContext, dataset: string, indexes: readonly number[]): void {
-  const st = ctx.db.prepare('UPDATE registry_records SET salt = ? WHERE dataset = ? AND idx = ?')
-  for (const i of indexes) st.run(ERASED_SALT, dataset, i)
 }
 
 function report(ctx: RegistryWriteContext, a: Asset, existing: boolean): DatasetRegistration {
@@ -239,15 +223,11 @@ const RESYNC_WINDOW = 64
 export async function verifyDataset(ctx: RegistryContext, path: string, idOrPrefix: string, onProgress?: OnProgress): Promise<DatasetVerification> {
   const asset = getAsset(ctx.db, idOrPrefix)
   if (asset.kind !== 'dataset') throw registryErrors.wrongKind(asset.id, asset.kind, 'dataset')
-  const stored = ctx.db.prepare('SELECT line, salt, commitment FROM registry_records WHERE dataset = ? ORDER BY idx').all(asset.id) as {
-    line: number
-    salt: Buffer
-    commitment: Buffer
-  }[]
+  const stored = readRecordChunks(ctx.db, asset.id)
   const range = new CompactRange()
-  for (const s of stored) range.appendLeafHash(s.commitment)
-  if (stored.length !== asset.records || range.root().toString('hex') !== asset.root) {
-    throw registryErrors.corrupt(asset.id, `${stored.length} stored commitments give root ${range.root().toString('hex')}, registered ${asset.root}`)
+  for (let i = 0; i < stored.count; i++) range.appendLeafHash(stored.commitments.subarray(32 * i, 32 * i + 32))
+  if (stored.count !== asset.records || range.root().toString('hex') !== asset.root) {
+    throw registryErrors.corrupt(asset.id, `${stored.count} stored commitments give root ${range.root().toString('hex')}, registered ${asset.root}`)
   }
   const manifest = asset.metadata.manifest as DatasetManifest
   const source = openDataset(path)
@@ -257,14 +237,17 @@ export async function verifyDataset(ctx: RegistryContext, path: string, idOrPref
   }
   const schemaChanged = manifest.format !== source.format || canonicalJson(manifest.schema?.columns ?? null) !== canonicalJson(source.columns ?? null)
 
-  const erased = stored.flatMap((s, i) => (s.salt.equals(ERASED_SALT) ? [i] : []))
-  const matches = (i: number, j: number) => !stored[i]!.salt.equals(ERASED_SALT) && commitRecord(i, stored[i]!.salt, fresh[j]!.canonical).equals(stored[i]!.commitment)
+  const saltOf = (i: number) => stored.salts.subarray(32 * i, 32 * i + 32)
+  const isErased = (i: number) => saltOf(i).equals(ERASED_SALT)
+  const erased: number[] = []
+  for (let k = 0; k < stored.count; k++) if (isErased(k)) erased.push(k)
+  const matches = (i: number, j: number) => !isErased(i) && commitRecord(i, saltOf(i), fresh[j]!.canonical).equals(stored.commitments.subarray(32 * i, 32 * i + 32))
   const changed: number[] = []
   const added: number[] = []
   const missing: number[] = []
   let i = 0
   let j = 0
-  while (i < stored.length && j < fresh.length) {
+  while (i < stored.count && j < fresh.length) {
     if (matches(i, j)) {
       i++
       j++
@@ -272,8 +255,8 @@ export async function verifyDataset(ctx: RegistryContext, path: string, idOrPref
     }
     let resynced = false
     for (let d = 1; d <= RESYNC_WINDOW && !resynced; d++) {
-      if (i + d < stored.length && matches(i + d, j)) {
-        for (let k = i; k < i + d; k++) missing.push(stored[k]!.line)
+      if (i + d < stored.count && matches(i + d, j)) {
+        for (let k = i; k < i + d; k++) missing.push(stored.lines[k]!)
         i += d
         resynced = true
       } else if (j + d < fresh.length && matches(i, j + d)) {
@@ -288,18 +271,18 @@ export async function verifyDataset(ctx: RegistryContext, path: string, idOrPref
       j++
     }
   }
-  for (; i < stored.length; i++) missing.push(stored[i]!.line)
+  for (; i < stored.count; i++) missing.push(stored.lines[i]!)
   for (; j < fresh.length; j++) added.push(fresh[j]!.line)
   // An erased record cannot be compared (its salt is gone): whatever stands on its line is
   // reported as erased, not as changed, and one left out of the file is not missing.
-  const erasedLines = new Set(erased.map((k) => stored[k]!.line))
+  const erasedLines = new Set(erased.map((k) => stored.lines[k]!))
   const notErased = (l: number) => !erasedLines.has(l)
   const c = changed.filter(notErased)
   const m = missing.filter(notErased)
   return {
     id: asset.id,
     ok: c.length === 0 && added.length === 0 && m.length === 0 && !schemaChanged,
-    records: stored.length,
+    records: stored.count,
     changed: c,
     added,
     missing: m,
@@ -310,6 +293,5 @@ export async function verifyDataset(ctx: RegistryContext, path: string, idOrPref
 
 /** The record commitments of a registered dataset, 32 bytes each in index order. */
 export function datasetCommitments(db: RegistryContext['db'], id: string): Buffer {
-  const rows = db.prepare('SELECT commitment FROM registry_records WHERE dataset = ? ORDER BY idx').pluck().all(id) as Buffer[]
-  return Buffer.concat(rows)
+  return readCommitments(db, id)
 }

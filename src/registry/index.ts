@@ -6,8 +6,6 @@ export {
   commitDataset,
   datasetManifest,
   datasetCommitments,
-  destroySalts,
-  ERASED_SALT,
   registerDataset,
   storeDatasetRegistration,
   verifyDataset,
@@ -21,3 +19,4 @@ export { registryErrors } from './errors.js'
 export { formatLineage, lineageOf, type Lineage } from './lineage.js'
 export { registerModel, TRAINING_BUILD_TYPE, type ModelRegistration, type ProvenanceStatement } from './model.js'
 export { openDataset, recordBytes, splitCsv, type DatasetFormat, type DatasetSource, type RecordBatch, type SourceRecord } from './readDataset.js'
+export { CHUNK_RECORDS, destroySalts, ERASED_SALT, readRecordChunks, recordLine, type StoredRecords } from './recordChunks.js'
