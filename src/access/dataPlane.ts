@@ -21,7 +21,8 @@ import {
 import { insertMany } from '../db/index.js'
 import { canonicalJsonBytes, ed25519Seed, sha256Hex } from '../crypto/index.js'
 import { SegmentWriter, type BlobStore } from '../store/index.js'
-import { CsvRows, OutputFile, parseFlatRecord } from './exportWriter.js'
+import { OutputFile, parseFlatRecord, recordAadWriter, RecordWriter } from './exportWriter.js'
+import { decryptParallel, exportWorkerCount, PARALLEL_EXPORT_FROM, type ExportRow } from './exportParallel.js'
 import { SubjectKeyVault, type KeyRef } from './keyVault.js'
 import type { UnlockedIdentity } from './identities.js'
 
@@ -68,18 +69,6 @@ function subjectReader(column: string, flat: boolean): (bytes: Buffer, start: nu
     return typeof v === 'string' || typeof v === 'number' ? String(v) : undefined
   }
 }
-
-/**
- * The additional data of record `index` of a dataset, `provena.record/v1:<dataset>:<index>`,
- * written into one scratch buffer (AES-GCM absorbs it at once, so the view is reused).
- */
-function recordAadWriter(dataset: string): (index: number) => Buffer {
-  const prefix = `provena.record/v1:${dataset}:`
-  const scratch = Buffer.alloc(prefix.length + 20)
-  scratch.write(prefix, 0, 'latin1')
-  return (index) => scratch.subarray(0, prefix.length + scratch.write(String(index), prefix.length, 'latin1'))
-}
-
 
 function requireController(id: UnlockedIdentity): void {
   if (id.role !== 'controller') throw new ProvenaError('ACCESS_NOT_CONTROLLER', `identity ${id.name} is a ${id.role}, not a controller`, { hint: 'import as a controller identity (--as NAME)' })
@@ -257,6 +246,8 @@ export async function exportDataset(
     isAllowed: (dataset: string, address: string, purpose: string) => Promise<boolean>
     /** The controller's side, to release data keys to a grantee (its keystore entry). */
     unlockController: (did: string) => UnlockedIdentity
+    /** Records from which decryption runs on worker threads (default PARALLEL_EXPORT_FROM). */
+    parallelFrom?: number
   },
 ): Promise<ExportReport> {
   const asset = getAsset(ctx.db, idOrPrefix)
@@ -307,61 +298,52 @@ export async function exportDataset(
     order.forEach((id, i) => keys.set(id, opened.subarray(32 * i, 32 * i + 32)))
   }
   // A record's line as imported, for error messages only.
-  const lineOf = (idx: number) => recordLine(ctx.db, asset.id, idx)
-  const segments = new Map<number, Buffer>()
+  const failed = (idx: number): never => {
+    throw cryptoErrors.decryptFailed(`record ${idx} (line ${recordLine(ctx.db, asset.id, idx)} as imported) does not decrypt: its ciphertext or key was altered (GCM tag mismatch)`)
+  }
+  const live: ExportRow[] = []
+  for (const [idx, segment, offset, length, subject] of rows) if (keys.has(subject)) live.push({ idx, segment, offset, length, subject })
+  const erased = rows.length - live.length
   const columns = meta.columns ? (JSON.parse(meta.columns) as string[]) : undefined
+  const cidOf = segmentCids(ctx.db)
+  const segmentBytes = (segment: number) => ctx.store.get(cidOf(segment))
+  // Only the controller sees its own subject ids; anyone else gets the pseudonyms.
+  const pseudonymOf = isController ? undefined : (subject: number) => pseudonyms.get(subject)!
   const file = new OutputFile(opts.out)
-  let erased = 0
   try {
-    const csv = columns ? new CsvRows(columns, meta.subject_column, file) : undefined
-    csv?.header()
-    const cidOf = segmentCids(ctx.db)
-    const aadOf = recordAadWriter(asset.id)
-    const pseudonymBytes = new Map<number, Buffer>()
-    for (const [idx, segmentNo, offset, length, subject] of rows) {
-      const key = keys.get(subject)
-      if (!key) {
-        erased++
-        continue
+    const writer = new RecordWriter(file, columns, meta.subject_column)
+    writer.header()
+    const workers = live.length >= (opts.parallelFrom ?? PARALLEL_EXPORT_FROM) ? exportWorkerCount() : 0
+    if (workers > 0) {
+      await decryptParallel({ workers, data: { dataset: asset.id, columns: columns ?? null, subjectColumn: meta.subject_column }, rows: live, keyOf: (s) => keys.get(s)!, pseudonymOf, segmentBytes, sink: file, failed })
+    } else {
+      const aadOf = recordAadWriter(asset.id)
+      const segments = new Map<number, Buffer>()
+      const named = new Map<number, { text: string; bytes: Buffer }>()
+      for (const { idx, segment: segmentNo, offset, length, subject } of live) {
+        let segment = segments.get(segmentNo)
+        if (!segment) segments.set(segmentNo, (segment = await segmentBytes(segmentNo)))
+        let plain: Buffer
+        try {
+          plain = aeadOpen(keys.get(subject)!, segment.subarray(offset, offset + length), aadOf(idx))
+        } catch {
+          return failed(idx)
+        }
+        let pseudonym: { text: string; bytes: Buffer } | undefined
+        if (pseudonymOf) {
+          pseudonym = named.get(subject)
+          if (!pseudonym) named.set(subject, (pseudonym = { text: pseudonymOf(subject), bytes: Buffer.from(pseudonymOf(subject), 'utf8') }))
+        }
+        writer.write(plain, pseudonym)
       }
-      let segment = segments.get(segmentNo)
-      if (!segment) segments.set(segmentNo, (segment = await ctx.store.get(cidOf(segmentNo))))
-      let plain: Buffer
-      try {
-        plain = aeadOpen(key, segment.subarray(offset, offset + length), aadOf(idx))
-      } catch {
-        throw cryptoErrors.decryptFailed(`record ${idx} (line ${lineOf(idx)} as imported) does not decrypt: its ciphertext or key was altered (GCM tag mismatch)`)
-      }
-      // Only the controller sees its own subject ids; anyone else gets the pseudonyms.
-      if (isController) {
-        if (csv ? csv.row(plain) : writeLine(file, plain)) continue
-      } else if (csv) {
-        let p = pseudonymBytes.get(subject)
-        if (!p) pseudonymBytes.set(subject, (p = Buffer.from(pseudonyms.get(subject)!, 'latin1')))
-        if (csv.row(plain, p)) continue
-      }
-      const json = plain.toString('utf8')
-      const rec = columns ? parseFlatRecord(json) : (JSON.parse(json) as Record<string, unknown>)
-      if (!isController) rec[meta.subject_column] = pseudonyms.get(subject)!
-      if (csv) csv.rowOf(rec)
-      else file.text(`${canonicalJson(rec)}\n`)
     }
     file.commit()
   } catch (error) {
     file.abort()
     throw error
   }
-  const logIndex = logExport('granted', rows.length - erased, erased)
-  return { dataset: asset.id, out: opts.out, records: rows.length - erased, erased, logIndex }
-}
-
-/** A record's JSON (JSON Lines) as it is, and a newline. */
-function writeLine(file: OutputFile, plain: Uint8Array): true {
-  const buf = file.reserve(plain.length + 1)
-  buf.set(plain, file.at)
-  buf[file.at + plain.length] = 10
-  file.at += plain.length + 1
-  return true
+  const logIndex = logExport('granted', live.length, erased)
+  return { dataset: asset.id, out: opts.out, records: live.length, erased, logIndex }
 }
 
 /** What an erasure reports. */

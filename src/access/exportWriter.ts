@@ -29,14 +29,48 @@ export function parseFlatRecord(json: string): Record<string, unknown> {
 
 const QUOTE = 34
 const COMMA = 44
+const COLON = 58
 const BACKSLASH = 92
 const LF = 10
+
+/** Where rows go: a buffer with room reserved before each write. */
+export interface ByteSink {
+  buf: Buffer
+  at: number
+  /** Room for `n` more bytes at `buf[at]`. */
+  reserve(n: number): Buffer
+  text(s: string): void
+}
+
+/** Rows kept in memory (a worker's share of an export), in a buffer it owns (transferable). */
+export class MemorySink implements ByteSink {
+  buf: Buffer
+  at = 0
+
+  constructor(capacity: number) {
+    this.buf = Buffer.from(new ArrayBuffer(Math.max(capacity, 1024)))
+  }
+
+  reserve(n: number): Buffer {
+    if (this.at + n > this.buf.length) {
+      const bigger = Buffer.from(new ArrayBuffer(2 * (this.at + n)))
+      this.buf.copy(bigger, 0, 0, this.at)
+      this.buf = bigger
+    }
+    return this.buf
+  }
+
+  text(s: string): void {
+    this.reserve(Buffer.byteLength(s, 'utf8'))
+    this.at += this.buf.write(s, this.at, 'utf8')
+  }
+}
 
 /**
  * A file written through a buffer, under a temporary name until `commit` renames it into
  * place; `abort` removes it. Nothing half-written is ever left at the final path.
  */
-export class OutputFile {
+export class OutputFile implements ByteSink {
   readonly #path: string
   readonly #tmp: string
   readonly #fd: number
@@ -97,11 +131,12 @@ export class CsvRows {
   readonly #subjectAt: number
   readonly #starts: Int32Array
   readonly #ends: Int32Array
+  readonly #commas: Uint8Array
 
   constructor(
     readonly columns: readonly string[],
     readonly subjectColumn: string,
-    private readonly out: OutputFile,
+    private readonly out: ByteSink,
   ) {
     const sorted = [...columns].sort()
     // Member j of the record: `{"name":"` (or `,"name":"`), its value, a closing quote.
@@ -110,6 +145,7 @@ export class CsvRows {
     this.#subjectAt = columns.indexOf(subjectColumn)
     this.#starts = new Int32Array(columns.length)
     this.#ends = new Int32Array(columns.length)
+    this.#commas = new Uint8Array(columns.length)
   }
 
   header(): void {
@@ -122,47 +158,43 @@ export class CsvRows {
     if (len < 2 || plain[len - 1] !== 125 || plain.indexOf(BACKSLASH) !== -1) return false
     const starts = this.#starts
     const ends = this.#ends
+    const commas = this.#commas
     let at = 0
     for (let j = 0; j < n; j++) {
+      // The member name: checked at its ends and by length (the plaintext was authenticated
+      // by AES-GCM as the canonical JSON this import wrote; this guards the shape cheaply).
       const p = this.#prefixes[j]!
-      if (at + p.length > len) return false
-      for (let k = 0; k < p.length; k++) if (plain[at + k] !== p[k]) return false
-      at += p.length
+      const e = at + p.length
+      if (e > len || plain[at] !== p[0] || plain[at + 1] !== QUOTE || plain[e - 2] !== COLON || plain[e - 1] !== QUOTE) return false
+      at = e
       starts[j] = at
-      while (at < len && plain[at] !== QUOTE) at++
-      if (at >= len) return false
+      // The value runs to the next quote (no escapes); note whether it holds a comma.
+      let comma = 0
+      for (let c = plain[at]; c !== QUOTE; c = plain[++at]) {
+        if (at >= len) return false
+        if (c === COMMA) comma = 1
+      }
       ends[j] = at++
+      commas[j] = comma
     }
     if (at !== len - 1) return false
     // At most: every byte, two quotes and a comma per field, the subject, a newline.
     const buf = this.out.reserve(len + 3 * n + (subject ? subject.length : 0) + 1)
     let w = this.out.at
+    const perm = this.#perm
     for (let k = 0; k < n; k++) {
       if (k > 0) buf[w++] = COMMA
-      let src: Uint8Array = plain
-      let s: number
-      let e: number
       if (k === this.#subjectAt && subject) {
-        src = subject
-        s = 0
-        e = subject.length
-      } else {
-        const j = this.#perm[k]!
-        s = starts[j]!
-        e = ends[j]!
+        for (let i = 0; i < subject.length; i++) buf[w++] = subject[i]!
+        continue
       }
+      const j = perm[k]!
+      const e = ends[j]!
       // Without escapes, a comma is the only byte that needs quoting (a quote, CR or LF
       // would have been escaped in the JSON).
-      let quote = false
-      for (let i = s; i < e; i++) {
-        if (src[i] === COMMA) {
-          quote = true
-          break
-        }
-      }
-      if (quote) buf[w++] = QUOTE
-      for (let i = s; i < e; i++) buf[w++] = src[i]!
-      if (quote) buf[w++] = QUOTE
+      if (commas[j]) buf[w++] = QUOTE
+      for (let i = starts[j]!; i < e; i++) buf[w++] = plain[i]!
+      if (commas[j]) buf[w++] = QUOTE
     }
     buf[w++] = LF
     this.out.at = w
@@ -173,4 +205,54 @@ export class CsvRows {
   rowOf(record: Record<string, unknown>): void {
     this.out.text(`${this.columns.map((c) => csvField(String(record[c] ?? ''))).join(',')}\n`)
   }
+}
+
+/**
+ * Writes decrypted records (RFC 8785 JSON) in the format they were imported in: CSV rows
+ * (columns given) or JSON Lines. With `pseudonym`, the subject column holds it instead of
+ * the controller's own id (exports to anyone but the controller).
+ */
+export class RecordWriter {
+  readonly #csv: CsvRows | undefined
+
+  constructor(
+    private readonly sink: ByteSink,
+    private readonly columns: readonly string[] | undefined,
+    private readonly subjectColumn: string,
+  ) {
+    this.#csv = columns ? new CsvRows(columns, subjectColumn, sink) : undefined
+  }
+
+  header(): void {
+    this.#csv?.header()
+  }
+
+  write(plain: Buffer, pseudonym?: { text: string; bytes: Buffer }): void {
+    const csv = this.#csv
+    if (csv) {
+      if (csv.row(plain, pseudonym?.bytes)) return
+    } else if (!pseudonym) {
+      const buf = this.sink.reserve(plain.length + 1)
+      buf.set(plain, this.sink.at)
+      buf[this.sink.at + plain.length] = LF
+      this.sink.at += plain.length + 1
+      return
+    }
+    const json = plain.toString('utf8')
+    const rec = csv ? parseFlatRecord(json) : (JSON.parse(json) as Record<string, unknown>)
+    if (pseudonym) rec[this.subjectColumn] = pseudonym.text
+    if (csv) csv.rowOf(rec)
+    else this.sink.text(`${canonicalJson(rec)}\n`)
+  }
+}
+
+/**
+ * The additional data of record `index` of a dataset, `provena.record/v1:<dataset>:<index>`,
+ * written into one scratch buffer (AES-GCM absorbs it at once, so the view is reused).
+ */
+export function recordAadWriter(dataset: string): (index: number) => Buffer {
+  const prefix = `provena.record/v1:${dataset}:`
+  const scratch = Buffer.alloc(prefix.length + 20)
+  scratch.write(prefix, 0, 'latin1')
+  return (index) => scratch.subarray(0, prefix.length + scratch.write(String(index), prefix.length, 'latin1'))
 }
