@@ -4,6 +4,7 @@ import fc from 'fast-check'
 import { readVector } from '../testing.js'
 import {
   canonicalJson,
+  canonicalJsonOfUnescaped,
   didKeyFromEd25519,
   ed25519FromDidKey,
   ed25519FromSeed,
@@ -38,6 +39,16 @@ describe('RFC 8785 canonical JSON', () => {
         assert.equal(canonicalJson({ k: text }), `{"k":${JSON.stringify(text)}}`)
       }),
       { seed: 1717, numRuns: 300 },
+    )
+  })
+  it('of a value parsed from text without a backslash, the unscanned serialiser agrees (property)', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        const text = JSON.stringify(value)
+        if (text.includes('\\')) return
+        assert.equal(canonicalJsonOfUnescaped(JSON.parse(text)), canonicalJson(value))
+      }),
+      { seed: 2718, numRuns: 1000 },
     )
   })
   it('is a fixed point and does not depend on member order (property)', () => {

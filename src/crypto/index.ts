@@ -1,4 +1,4 @@
-export { canonicalJson, canonicalJsonBytes } from './canonicalJson.js'
+export { canonicalJson, canonicalJsonBytes, canonicalJsonOfUnescaped } from './canonicalJson.js'
 export { didKeyFromEd25519, ed25519FromDidKey } from './didKey.js'
 export { IN_TOTO_PAYLOAD_TYPE, preAuthEncoding, signDsse, verifyDsse, type DsseEnvelope } from './dsse.js'
 export {

@@ -1,5 +1,5 @@
 import { TextDecoder } from 'node:util'
-import { canonicalJson } from '../crypto/index.js'
+import { canonicalJson, canonicalJsonOfUnescaped } from '../crypto/index.js'
 import { registryErrors } from './errors.js'
 import type { RecordBatch } from './readDataset.js'
 
@@ -233,7 +233,8 @@ export class JsonlParser {
       throw registryErrors.parse(this.#path, lineNo, `invalid JSON: ${(err as Error).message}`)
     }
     try {
-      this.writer.putString(canonicalJson(value))
+      // A line without a backslash has no escapes: its strings are copied unscanned.
+      this.writer.putString(data.subarray(s, e).indexOf(92) === -1 ? canonicalJsonOfUnescaped(value) : canonicalJson(value))
     } catch (err) {
       throw registryErrors.parse(this.#path, lineNo, (err as Error).message)
     }
