@@ -1,4 +1,4 @@
-import { createHmac, hkdfSync, randomBytes } from 'node:crypto'
+import { createHmac, createSecretKey, hkdfSync, randomBytes, type KeyObject } from 'node:crypto'
 import { basename } from 'node:path'
 import { aeadOpen, aeadSeal, canonicalJson, cryptoErrors, openWith, randomBytesPooled, sealTo } from '../crypto/index.js'
 import { ProvenaError } from '../errors.js'
@@ -43,7 +43,7 @@ export function controllerSecrets(controller: UnlockedIdentity): { kek: Buffer; 
 }
 
 /** The pseudonym of a subject id: HMAC-SHA256 under the controller's key (hex). */
-export function pseudonymOf(pseudonymKey: Uint8Array, subjectId: string): string {
+export function pseudonymOf(pseudonymKey: Uint8Array | KeyObject, subjectId: string): string {
   return createHmac('sha256', pseudonymKey).update(subjectId, 'utf8').digest('hex')
 }
 
@@ -128,6 +128,7 @@ export async function importDataset(
   const batches: RecordBatch[] = []
   const pseudonyms: string[] = []
   const subjectOf = subjectReader(opts.subjectColumn, source.format === 'csv')
+  const hmacKey = createSecretKey(pseudonymKey) // imported once, not per record
   for await (const batch of source.batches()) {
     if (source.columns && !source.columns.includes(opts.subjectColumn)) {
       throw registryErrors.parse(path, 1, `no column "${opts.subjectColumn}" (columns: ${source.columns.join(', ')})`, opts.subjectColumn)
@@ -141,7 +142,7 @@ export async function importDataset(
         throw registryErrors.parse(path, batch.lines[i]!, `the record has no subject id in "${opts.subjectColumn}"`, opts.subjectColumn)
       }
       commitRecordAt(builder.count + i, salts, 32 * i, batch.bytes, start, end).copy(commitments, 32 * i)
-      pseudonyms.push(pseudonymOf(pseudonymKey, subject))
+      pseudonyms.push(pseudonymOf(hmacKey, subject))
       start = end
     }
     builder.add(batch.lines, salts, commitments, 0)
