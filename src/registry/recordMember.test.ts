@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import fc from 'fast-check'
 import { canonicalJson } from '../crypto/index.js'
-import { subjectReader } from './dataPlane.js'
+import { memberReader } from './recordMember.js'
 
 // What JSON.parse says the subject is: the top-level member, if a string or a number.
 const expected = (record: Record<string, unknown>, column: string) => {
@@ -10,7 +10,7 @@ const expected = (record: Record<string, unknown>, column: string) => {
   return typeof v === 'string' || typeof v === 'number' ? String(v) : undefined
 }
 
-describe('subject ids read from canonical record bytes', () => {
+describe('a member (the subject id) read from canonical record bytes', () => {
   const text = fc.string({ unit: fc.constantFrom('a', 'id', '"', '\\', ':', ',', '{', '}', '[', ']', 'é', '\n') })
 
   it('any JSON record: the top-level member, never a nested one or one inside a string (property)', () => {
@@ -18,7 +18,7 @@ describe('subject ids read from canonical record bytes', () => {
     fc.assert(
       fc.property(fc.dictionary(fc.oneof(text, fc.constant('id')), value, { maxKeys: 5 }), fc.constantFrom('id', 'a', '"'), (record, column) => {
         const bytes = Buffer.from(`xx${canonicalJson(record)}yy`, 'utf8')
-        assert.equal(subjectReader(column, false)(bytes, 2, bytes.length - 2), expected(JSON.parse(canonicalJson(record)) as Record<string, unknown>, column))
+        assert.equal(memberReader(column, false)(bytes, 2, bytes.length - 2), expected(JSON.parse(canonicalJson(record)) as Record<string, unknown>, column))
       }),
       { seed: 99, numRuns: 2000 },
     )
@@ -28,7 +28,7 @@ describe('subject ids read from canonical record bytes', () => {
     fc.assert(
       fc.property(fc.dictionary(fc.oneof(text, fc.constant('id')), text, { maxKeys: 5 }), (record) => {
         const bytes = Buffer.from(canonicalJson(record), 'utf8')
-        assert.equal(subjectReader('id', true)(bytes, 0, bytes.length), expected(record, 'id'))
+        assert.equal(memberReader('id', true)(bytes, 0, bytes.length), expected(record, 'id'))
       }),
       { seed: 98, numRuns: 2000 },
     )
