@@ -16,15 +16,12 @@ import {
   storeDatasetRegistration,
   type CommittedDataset,
   type DatasetRegistration,
-  type DatasetSource,
-  commitFileParallel,
-  workerCount,
+  type RecordBatch,
   type RegistryWriteContext,
 } from '../registry/index.js'
 import { insertMany } from '../db/index.js'
 import { canonicalJsonBytes, ed25519Seed, sha256Hex } from '../crypto/index.js'
-import { SegmentWriter, type BlobStore, type BlockRef } from '../store/index.js'
-import { sealParallel } from './importParallel.js'
+import { SegmentWriter, type BlobStore } from '../store/index.js'
 import { OutputFile, parseFlatRecord, recordAadWriter, RecordWriter } from './exportWriter.js'
 import { decryptParallel, exportWorkerCount, PARALLEL_EXPORT_FROM, type ExportRow } from './exportParallel.js'
 import { SubjectKeyVault, type KeyRef } from './keyVault.js'
@@ -65,60 +62,47 @@ function requireController(id: UnlockedIdentity): void {
 export async function importDataset(
   ctx: DataPlaneContext,
   path: string,
-  opts: {
-    subjectColumn: string
-    controller: UnlockedIdentity
-    name?: string | undefined
-    /**
-     * Worker threads: by default a file of PARALLEL_IMPORT_FROM_BYTES or more uses
-     * PROVENA_WORKERS (else one per core); `workers: 0` keeps everything on this thread; a
-     * number forces that many (tests, benchmarks), reading the file in regions of `regionBytes`.
-     */
-    workers?: number
-    regionBytes?: number
-  },
+  opts: { subjectColumn: string; controller: UnlockedIdentity; name?: string | undefined },
 ): Promise<DatasetRegistration & { subjects: number; segments: number }> {
   requireController(opts.controller)
   const source = openDataset(path)
   if (source.format === 'dir') throw registryErrors.unsupported(path)
   const { kek, pseudonymKey } = controllerSecrets(opts.controller)
 
-  // Large files on worker threads (PROVENA_WORKERS=0: all on this one), small ones here.
-  const workers = opts.workers ?? (source.size >= PARALLEL_IMPORT_FROM_BYTES ? workerCount() : 0)
-  const checkColumns = (columns: string[] | undefined) => {
-    if (columns && !columns.includes(opts.subjectColumn)) {
-      throw registryErrors.parse(path, 1, `no column "${opts.subjectColumn}" (columns: ${columns.join(', ')})`, opts.subjectColumn)
-    }
-  }
-
   // Pass 1: read, canonicalise, salt, commit; keep the canonical bytes for pass 2.
-  let builder = new CommitmentBuilder()
-  let batches: { bytes: Uint8Array; ends: Uint32Array }[] = []
-  let pseudonyms: string[] = []
-  let columns = source.columns
-  let contentDigest: Buffer
-  if (workers > 0) {
-    const r = await commitFileParallel(path, source.format, {
-      workers,
-      regionBytes: opts.regionBytes,
-      keep: { subjectColumn: opts.subjectColumn, pseudonymKey },
-      onColumns: checkColumns,
-    })
-    ;({ builder, columns, contentDigest } = r)
-    batches = r.kept
-    pseudonyms = r.kept.flatMap((k) => k.pseudonyms)
-  } else {
-    ;({ contentDigest, columns } = await commitHere(source, opts.subjectColumn, pseudonymKey, builder, batches, pseudonyms, checkColumns))
+  const builder = new CommitmentBuilder()
+  const batches: RecordBatch[] = []
+  const pseudonyms: string[] = []
+  const subjectOf = memberReader(opts.subjectColumn, source.format === 'csv')
+  const hmacKey = createSecretKey(pseudonymKey) // imported once, not per record
+  for await (const batch of source.batches()) {
+    if (source.columns && !source.columns.includes(opts.subjectColumn)) {
+      throw registryErrors.parse(path, 1, `no column "${opts.subjectColumn}" (columns: ${source.columns.join(', ')})`, opts.subjectColumn)
+    }
+    const salts = randomBytes(32 * batch.count)
+    const commitments = Buffer.allocUnsafe(32 * batch.count)
+    for (let i = 0, start = 0; i < batch.count; i++) {
+      const end = batch.ends[i]!
+      const subject = subjectOf(batch.bytes, start, end)
+      if (subject === undefined) {
+        throw registryErrors.parse(path, batch.lines[i]!, `the record has no subject id in "${opts.subjectColumn}"`, opts.subjectColumn)
+      }
+      commitRecordAt(builder.count + i, salts, 32 * i, batch.bytes, start, end).copy(commitments, 32 * i)
+      pseudonyms.push(pseudonymOf(hmacKey, subject))
+      start = end
+    }
+    builder.add(batch.lines, salts, commitments, 0)
+    batches.push(batch)
   }
   const n = builder.count
   if (n === 0) throw registryErrors.empty(path)
   const root = builder.tree.root()
-  const manifest = datasetManifest(source.format, columns, n, root)
+  const manifest = datasetManifest(source.format, source.columns, n, root)
   const committed: CommittedDataset = {
     id: sha256Hex(canonicalJsonBytes(manifest)),
     manifest,
     root,
-    contentDigest: contentDigest.toString('hex'),
+    contentDigest: source.contentDigest().toString('hex'),
     lines: builder.lines.subarray(0, n),
     salts: builder.salts.subarray(0, 32 * n),
     commitments: builder.commitments.subarray(0, 32 * n),
@@ -151,31 +135,25 @@ export async function importDataset(
       fresh.set(pseudonym, key)
     }
   }
-  let refs: BlockRef[]
-  if (workers > 0) {
-    refs = await sealParallel({ workers, dataset: committed.id, batches, pseudonyms, keyOf: (p) => keys.get(p)!, store: ctx.store })
-  } else {
-    const segments = new SegmentWriter(ctx.store)
-    const aadOf = recordAadWriter(committed.id)
-    let index = 0
-    for (const batch of batches) {
-      const bytes = Buffer.from(batch.bytes.buffer, batch.bytes.byteOffset, batch.bytes.byteLength)
-      for (let i = 0, start = 0; i < batch.ends.length; i++, index++) {
-        const end = batch.ends[i]!
-        const full = segments.add(aeadSeal(keys.get(pseudonyms[index]!)!, bytes.subarray(start, end), aadOf(index)))
-        if (full) await full
-        start = end
-      }
+  const segments = new SegmentWriter(ctx.store)
+  const aadOf = recordAadWriter(committed.id)
+  let index = 0
+  for (const batch of batches) {
+    for (let i = 0, start = 0; i < batch.count; i++, index++) {
+      const end = batch.ends[i]!
+      const full = segments.add(aeadSeal(keys.get(pseudonyms[index]!)!, batch.bytes.subarray(start, end), aadOf(index)))
+      if (full) await full
+      start = end
     }
-    refs = await segments.finish()
   }
+  const refs = await segments.finish()
 
   const registration = await storeDatasetRegistration(ctx, committed, opts.name ?? basename(path), () => {
     for (const [pseudonym, id] of vault.insert(fresh, Date.now())) subjectIds.set(pseudonym, id)
     const datasetNo = Number(
       ctx.db
         .prepare('INSERT INTO access_datasets (dataset, controller, subject_column, format, columns) VALUES (?, ?, ?, ?, ?)')
-        .run(committed.id, controller, opts.subjectColumn, source.format, columns ? JSON.stringify(columns) : null).lastInsertRowid,
+        .run(committed.id, controller, opts.subjectColumn, source.format, source.columns ? JSON.stringify(source.columns) : null).lastInsertRowid,
     )
     const segmentNo = segmentNumbers(ctx.db, refs)
     const recRows: unknown[] = []
@@ -194,49 +172,6 @@ export async function importDataset(
     insertMany(ctx.db, 'access_subject_records (subject, dataset, idx)', 3, bySubject)
   })
   return { ...registration, subjects: keys.size, segments: new Set(refs.map((r) => r.cid)).size }
-}
-
-/**
- * From this size an import parses, commits and encrypts on worker threads. Measured on two
- * cores (BENCHMARKS.md): no gain at 22 MB, 1.2× at 88 MB of small records; records of a
- * megabyte are bounded by the disk and gain nothing. The main thread keeps the keys and
- * the database rows (~7 µs a record), which bounds the gain on more cores too.
- */
-export const PARALLEL_IMPORT_FROM_BYTES = 64 << 20
-
-/**
- * Pass 1 of an import on this thread: reads the file, commits each record into `builder`,
- * keeps its canonical bytes in `batches` and its subject pseudonym in `pseudonyms`.
- */
-async function commitHere(
-  source: DatasetSource,
-  subjectColumn: string,
-  pseudonymKey: Buffer,
-  builder: CommitmentBuilder,
-  batches: { bytes: Uint8Array; ends: Uint32Array }[],
-  pseudonyms: string[],
-  checkColumns: (columns: string[] | undefined) => void,
-): Promise<{ contentDigest: Buffer; columns: string[] | undefined }> {
-  const subjectOf = memberReader(subjectColumn, source.format === 'csv')
-  const hmacKey = createSecretKey(pseudonymKey) // imported once, not per record
-  for await (const batch of source.batches()) {
-    checkColumns(source.columns)
-    const salts = randomBytes(32 * batch.count)
-    const commitments = Buffer.allocUnsafe(32 * batch.count)
-    for (let i = 0, start = 0; i < batch.count; i++) {
-      const end = batch.ends[i]!
-      const subject = subjectOf(batch.bytes, start, end)
-      if (subject === undefined) {
-        throw registryErrors.parse(source.path, batch.lines[i]!, `the record has no subject id in "${subjectColumn}"`, subjectColumn)
-      }
-      commitRecordAt(builder.count + i, salts, 32 * i, batch.bytes, start, end).copy(commitments, 32 * i)
-      pseudonyms.push(pseudonymOf(hmacKey, subject))
-      start = end
-    }
-    builder.add(batch.lines, salts, commitments, 0)
-    batches.push(batch)
-  }
-  return { contentDigest: source.contentDigest(), columns: source.columns }
 }
 
 /** The number of each segment (by CID) in access_segments, adding the new ones. In a transaction. */

@@ -5,8 +5,7 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { initDataDir, openChain, openProvena, type Provena } from '../app/index.js'
 import { FsBlobStore } from '../store/index.js'
-import { verifyDataset } from '../registry/index.js'
-import { createIdentity, datasetSubjects, exportDataset, importDataset, unlockIdentity, type DataPlaneContext, type UnlockedIdentity } from './index.js'
+import { createIdentity, exportDataset, importDataset, unlockIdentity, type DataPlaneContext, type UnlockedIdentity } from './index.js'
 
 describe('export on worker threads writes exactly what the single-threaded path writes', () => {
   const dir = mkdtempSync(join(tmpdir(), 'provena-export-'))
@@ -69,35 +68,6 @@ describe('export on worker threads writes exactly what the single-threaded path 
       }
     })
   }
-
-  it('an import on worker threads (many regions) reads back exactly, verifies, and pseudonymises as one thread does', async () => {
-    for (const [name, text] of [
-      ['par.csv', csv.replace('id,x,note', 'id,x,remarks')],
-      ['par.jsonl', jsonl.replaceAll('"t":', '"u":')],
-    ] as const) {
-      const path = join(work, name)
-      writeFileSync(path, text)
-      const par = await importDataset(ctx, path, { subjectColumn: 'id', controller, workers: 2, regionBytes: 16 * 1024 })
-      const one = join(work, `one-${name}`)
-      writeFileSync(one, `${text}${name.endsWith('.csv') ? 'S-1,0,extra' : '{"id":"S-1","u":"extra"}'}\n`)
-      const seq = await importDataset(ctx, one, { subjectColumn: 'id', controller, workers: 0 })
-      assert.equal(par.records, 3000)
-      const subjectsPar = datasetSubjects(p.db, par.id)!.subjects
-      const subjectsSeq = datasetSubjects(p.db, seq.id)!.subjects
-      assert.deepEqual(subjectsPar, subjectsSeq.slice(0, 3000), 'the same pseudonym for every record')
-      assert.ok((await verifyDataset(ctx, path, par.id)).ok, 'dataset verify: the stored salts and commitments match the file')
-      const out = join(work, `back-${name}`)
-      await exportDataset(ctx, par.id, { as: controller, purpose: 'test', out, ...allowed })
-      const seqOut = join(work, `back-one-${name}`)
-      await exportDataset(ctx, seq.id, { as: controller, purpose: 'test', out: seqOut, ...allowed })
-      assert.equal(readFileSync(seqOut, 'utf8').startsWith(readFileSync(out, 'utf8')), true, 'the same records back')
-      if (name.endsWith('.csv')) assert.equal(readFileSync(out, 'utf8'), text)
-    }
-    const bad = join(work, 'bad.jsonl')
-    writeFileSync(bad, `${jsonl}{"who":"nobody"}\n`)
-    await assert.rejects(importDataset(ctx, bad, { subjectColumn: 'id', controller, workers: 2, regionBytes: 16 * 1024 }), /bad\.jsonl:3001.*no subject id in "id"/)
-    await assert.rejects(importDataset(ctx, join(work, 'par.csv'), { subjectColumn: 'nope', controller, workers: 2 }), /no column "nope"/)
-  })
 
   it('a record failing its GCM tag on a worker is named, and no output file is left', async () => {
     const path = join(work, 'tamper.csv')

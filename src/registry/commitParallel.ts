@@ -4,7 +4,7 @@ import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
 import { ProvenaError } from '../errors.js'
 import { CompactRange } from '../log/index.js'
-import type { KeptRecords, WorkerReply, WorkerRequest } from './commitWorker.js'
+import type { WorkerReply, WorkerRequest } from './commitWorker.js'
 import { registryErrors } from './errors.js'
 import { BatchWriter, CsvParser } from './recordParsers.js'
 
@@ -71,21 +71,12 @@ export function workerCount(): number {
 export async function commitFileParallel(
   path: string,
   format: 'csv' | 'jsonl',
-  opts: {
-    workers: number
-    regionBytes?: number
-    onBytes?: (bytes: number) => void
-    /** An encrypted import: keep each region's canonical records and subject pseudonyms. */
-    keep?: WorkerRequest['keep']
-    /** Checks the CSV header before any region is dispatched (throws to refuse it). */
-    onColumns?: (columns: string[]) => void
-  },
-): Promise<{ builder: CommitmentBuilder; columns: string[] | undefined; contentDigest: Buffer; kept: KeptRecords[] }> {
+  opts: { workers: number; regionBytes?: number; onBytes?: (bytes: number) => void },
+): Promise<{ builder: CommitmentBuilder; columns: string[] | undefined; contentDigest: Buffer }> {
   const hash = createHash('sha256')
   const builder = new CommitmentBuilder()
   const workers = Array.from({ length: opts.workers }, () => new Worker(new URL('./commitWorker.js', import.meta.url)))
   const results: (Extract<WorkerReply, { type: 'committed' }> | undefined)[] = []
-  const kept: KeptRecords[] = []
   let dispatched = 0
   let merged = 0
   let failure: Error | undefined
@@ -103,7 +94,6 @@ export async function commitFileParallel(
         results[m.id] = m
         for (let r = results[merged]; r; r = results[merged]) {
           builder.add(r.lines, r.salts, r.commitments, 0, { levels: r.levels, nodes: r.nodes })
-          if (r.kept) kept.push(r.kept)
           results[merged++] = undefined
         }
       }
@@ -129,7 +119,6 @@ export async function commitFileParallel(
     const id = dispatched++
     const request: WorkerRequest = { id, format, path, bytes, firstLine: nextLine, startIndex: nextIndex, records }
     if (columns) request.columns = columns
-    if (opts.keep) request.keep = opts.keep
     workers[id % workers.length]!.postMessage(request, [bytes.buffer])
     nextLine += lines
     nextIndex += records
@@ -160,7 +149,6 @@ export async function commitFileParallel(
           continue
         }
         columns = header.columns
-        opts.onColumns?.(columns)
         nextLine = line + 1
         data = data.subarray(pos)
       }
@@ -182,7 +170,7 @@ export async function commitFileParallel(
       dispatch(carry)
     }
     await waitFor(() => merged === dispatched)
-    return { builder, columns, contentDigest: hash.digest(), kept }
+    return { builder, columns, contentDigest: hash.digest() }
   } catch (error) {
     if ((error as { code?: string }).code?.startsWith('REGISTRY_')) throw error
     throw registryErrors.unreadable(path, error)

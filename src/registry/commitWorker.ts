@@ -1,13 +1,11 @@
 // Worker of parallel dataset registration (commitParallel.ts): parses a region of a CSV
 // or JSON Lines file into canonical records ("parse"), then, once the main thread knows
 // the index of its first record, salts and commits them ("commit").
-import { createHmac, createSecretKey, randomFillSync } from 'node:crypto'
+import { randomFillSync } from 'node:crypto'
 import { parentPort } from 'node:worker_threads'
 import { isProvenaError } from '../errors.js'
 import { perfectRoot, rangeNodes } from '../log/index.js'
 import { commitRecordAt } from './commitment.js'
-import { registryErrors } from './errors.js'
-import { memberReader } from './recordMember.js'
 import { BatchWriter, CsvParser, JsonlParser } from './recordParsers.js'
 
 /** A region of the file: whole records, the first on line `firstLine`, numbered from `startIndex`. */
@@ -21,20 +19,10 @@ export interface WorkerRequest {
   startIndex: number
   /** Records the main thread counted in the region (a cross-check). */
   records: number
-  /** An encrypted import: return the canonical records, and each one's subject pseudonym. */
-  keep?: { subjectColumn: string; pseudonymKey: Uint8Array }
-}
-
-/** What a region returns to an encrypted import besides its commitments. */
-export interface KeptRecords {
-  bytes: Uint8Array
-  ends: Uint32Array
-  /** HMAC-SHA256 of each record's subject id under the controller's pseudonym key (hex). */
-  pseudonyms: string[]
 }
 
 export type WorkerReply =
-  | { type: 'committed'; id: number; lines: Uint32Array; salts: Uint8Array; commitments: Uint8Array; levels: Uint8Array; nodes: Uint8Array; kept?: KeptRecords }
+  | { type: 'committed'; id: number; lines: Uint32Array; salts: Uint8Array; commitments: Uint8Array; levels: Uint8Array; nodes: Uint8Array }
   | { type: 'error'; id: number; code: string; message: string; details?: Record<string, unknown> }
 
 /** Parses, salts and commits one region; returns the reply and the buffers to transfer. */
@@ -73,26 +61,10 @@ function commitRegion(m: WorkerRequest): [WorkerReply, ArrayBuffer[]] {
     at += width
   })
   const lines = b.lines
-  const transfer = [lines.buffer as ArrayBuffer, salts.buffer as ArrayBuffer, commitments.buffer as ArrayBuffer, levels.buffer as ArrayBuffer, nodes.buffer as ArrayBuffer]
-  const reply: WorkerReply = { type: 'committed', id: m.id, lines, salts, commitments, levels, nodes }
-  if (m.keep) {
-    const subjectOf = memberReader(m.keep.subjectColumn, m.format === 'csv')
-    const key = createSecretKey(m.keep.pseudonymKey)
-    const pseudonyms = new Array<string>(b.count)
-    for (let i = 0, start = 0; i < b.count; i++) {
-      const end = b.ends[i]!
-      const subject = subjectOf(b.bytes, start, end)
-      if (subject === undefined) throw registryErrors.parse(m.path, b.lines[i]!, `the record has no subject id in "${m.keep.subjectColumn}"`, m.keep.subjectColumn)
-      pseudonyms[i] = createHmac('sha256', key).update(subject, 'utf8').digest('hex')
-      start = end
-    }
-    // The batch's own copy of the bytes (its buffer may be larger), transferred.
-    const bytes = new Uint8Array(b.bytes.length)
-    bytes.set(b.bytes)
-    reply.kept = { bytes, ends: b.ends, pseudonyms }
-    transfer.push(bytes.buffer, b.ends.buffer as ArrayBuffer)
-  }
-  return [reply, transfer]
+  return [
+    { type: 'committed', id: m.id, lines, salts, commitments, levels, nodes },
+    [lines.buffer as ArrayBuffer, salts.buffer as ArrayBuffer, commitments.buffer as ArrayBuffer, levels.buffer as ArrayBuffer, nodes.buffer as ArrayBuffer],
+  ]
 }
 
 parentPort!.on('message', (m: WorkerRequest) => {

@@ -87,7 +87,7 @@ export async function commitDataset(path: string, onProgress?: OnProgress, opts:
 }
 
 // Below this size a file is committed on the calling thread: workers cost more than they save.
-export const PARALLEL_FROM_BYTES = 16 << 20
+const PARALLEL_FROM_BYTES = 16 << 20
 
 /** The manifest of a committed dataset; its RFC 8785 digest is the dataset id. */
 export function datasetManifest(format: DatasetFormat, columns: string[] | undefined, records: number, root: Buffer): DatasetManifest {
