@@ -288,8 +288,9 @@ export async function exportDataset(
   const segmentBytes = (segment: number) => ctx.store.get(cidOf(segment))
   // Only the controller sees its own subject ids; anyone else gets the pseudonyms.
   const pseudonymOf = isController ? undefined : (subject: number) => pseudonyms.get(subject)!
-  const file = new OutputFile(opts.out)
+  let file: OutputFile | undefined
   try {
+    file = new OutputFile(opts.out)
     const writer = new RecordWriter(file, columns, meta.subject_column)
     writer.header()
     const workers = live.length >= (opts.parallelFrom ?? PARALLEL_EXPORT_FROM) ? exportWorkerCount() : 0
@@ -318,7 +319,9 @@ export async function exportDataset(
     }
     file.commit()
   } catch (error) {
-    file.abort()
+    file?.abort()
+    // Granted, but nothing written: the attempt is on the record with why it failed.
+    logExport(`failed: ${(error as { code?: string }).code ?? 'error'}`, 0, erased)
     throw error
   }
   const logIndex = logExport('granted', live.length, erased)

@@ -1,5 +1,7 @@
 import { ProvenaError } from '../errors.js'
 
+const WRITE_FAILURES: Record<string, string> = { ENOENT: 'its directory does not exist', EISDIR: 'it is a directory', EACCES: 'permission denied', EROFS: 'read-only file system', ENOSPC: 'no space left on the device' }
+
 export const accessErrors = {
   noPassphrase: () =>
     new ProvenaError('ACCESS_NO_PASSPHRASE', 'the keystore needs a passphrase and none was given', {
@@ -11,5 +13,9 @@ export const accessErrors = {
   badName: (name: string) =>
     new ProvenaError('ACCESS_BAD_NAME', `identity name "${name}" must be 1-64 characters of letters, digits, '.', '_' or '-'`),
   badRole: (role: string) => new ProvenaError('ACCESS_BAD_ROLE', `unknown role "${role}"`, { hint: 'roles: controller, processor, trainer, auditor' }),
+  cannotWrite: (path: string, cause: unknown) =>
+    new ProvenaError('ACCESS_CANNOT_WRITE', `cannot write ${path}: ${WRITE_FAILURES[(cause as { code?: string }).code ?? ''] ?? (cause as Error).message}`, {
+      hint: 'choose an --out path in a directory you can write to',
+    }),
   corruptKeystore: (path: string, why: string) => new ProvenaError('ACCESS_KEYSTORE_CORRUPT', `keystore ${path} is not readable: ${why}`),
 }

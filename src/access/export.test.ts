@@ -93,5 +93,14 @@ describe('export on worker threads writes exactly what the single-threaded path 
     await assert.rejects(exportDataset(flipped, id, { as: controller, purpose: 'test', out, ...allowed, parallelFrom: 1 }), /record 2222 \(line 2224 as imported\) does not decrypt/)
     assert.equal(existsSync(out), false)
     assert.deepEqual(readdirSync(work).filter((f) => f.includes('.partial')), [], 'no temporary file left')
+    const last = JSON.parse(p.log.entry(p.log.size() - 1).leaf.toString('utf8')) as { type: string; outcome: string; dataset: string }
+    assert.deepEqual([last.type, last.outcome, last.dataset], ['provena.access.export/v1', 'failed: CRYPTO_DECRYPT_FAILED', id], 'the failed attempt is logged')
+    await assert.rejects(exportDataset(ctx, id, { as: controller, purpose: 'test', out: join(work, 'no', 'such', 'dir.csv'), ...allowed }), {
+      code: 'ACCESS_CANNOT_WRITE',
+      message: /dir\.csv: its directory does not exist/,
+    })
+    await assert.rejects(exportDataset(ctx, id, { as: controller, purpose: 'test', out: work, ...allowed }), { code: 'ACCESS_CANNOT_WRITE', message: /it is a directory/ })
+    const again = JSON.parse(p.log.entry(p.log.size() - 1).leaf.toString('utf8')) as { outcome: string }
+    assert.equal(again.outcome, 'failed: ACCESS_CANNOT_WRITE')
   })
 })

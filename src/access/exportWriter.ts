@@ -2,9 +2,10 @@
 // imported in, into a temporary file renamed into place only when every record decrypted.
 // A CSV record's JSON is a flat object of strings in sorted member order, so its row is
 // assembled from byte ranges of the plaintext, with no string or object made per record.
-import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { canonicalJson } from '../crypto/index.js'
+import { accessErrors } from './errors.js'
 
 /** RFC 4180 quoting of one CSV field. */
 export function csvField(v: string): string {
@@ -80,7 +81,12 @@ export class OutputFile implements ByteSink {
   constructor(path: string) {
     this.#path = path
     this.#tmp = `${path}.${randomBytes(6).toString('hex')}.partial`
-    this.#fd = openSync(this.#tmp, 'w', 0o600)
+    if (existsSync(path) && statSync(path).isDirectory()) throw accessErrors.cannotWrite(path, { code: 'EISDIR' })
+    try {
+      this.#fd = openSync(this.#tmp, 'w', 0o600)
+    } catch (cause) {
+      throw accessErrors.cannotWrite(path, cause)
+    }
   }
 
   /** Room for `n` more bytes at `buf[at]` (flushes, or grows for one very large record). */
@@ -106,7 +112,12 @@ export class OutputFile implements ByteSink {
   commit(): void {
     this.flush()
     closeSync(this.#fd)
-    renameSync(this.#tmp, this.#path)
+    try {
+      renameSync(this.#tmp, this.#path)
+    } catch (cause) {
+      rmSync(this.#tmp, { force: true })
+      throw accessErrors.cannotWrite(this.#path, cause)
+    }
   }
 
   abort(): void {
