@@ -1,17 +1,18 @@
 import { createHmac, createSecretKey, hkdfSync, randomBytes, type KeyObject } from 'node:crypto'
 import { basename } from 'node:path'
-import { aeadOpen, aeadSeal, canonicalJson, cryptoErrors, openWith, randomBytesPooled, sealTo } from '../crypto/index.js'
+import { aeadOpen, aeadSeal, canonicalJson, canonicalJsonBytes, cryptoErrors, ed25519Seed, openWith, randomBytesPooled, sealTo, sha256Hex } from '../crypto/index.js'
+import { insertMany } from '../db/index.js'
 import { ProvenaError } from '../errors.js'
 import {
   commitRecordAt,
   CommitmentBuilder,
   datasetManifest,
   destroySalts,
-  recordLine,
   findByContent,
   getAsset,
   memberReader,
   openDataset,
+  recordLine,
   registryErrors,
   storeDatasetRegistration,
   type CommittedDataset,
@@ -19,11 +20,9 @@ import {
   type RecordBatch,
   type RegistryWriteContext,
 } from '../registry/index.js'
-import { insertMany } from '../db/index.js'
-import { canonicalJsonBytes, ed25519Seed, sha256Hex } from '../crypto/index.js'
 import { SegmentWriter, type BlobStore } from '../store/index.js'
-import { OutputFile, parseFlatRecord, recordAadWriter, RecordWriter } from './exportWriter.js'
 import { decryptParallel, exportWorkerCount, PARALLEL_EXPORT_FROM, type ExportRow } from './exportParallel.js'
+import { OutputFile, parseFlatRecord, recordAadWriter, RecordWriter } from './exportWriter.js'
 import { SubjectKeyVault, type KeyRef } from './keyVault.js'
 import type { UnlockedIdentity } from './identities.js'
 
@@ -110,8 +109,12 @@ export async function importDataset(
 
   const before = findByContent(ctx.db, 'dataset', committed.contentDigest)
   if (before) {
-    const imported = ctx.db.prepare('SELECT 1 FROM access_datasets WHERE dataset = ?').get(before.id)
-    if (!imported) throw registryErrors.conflict(before.id, 'in clear (dataset register): its records were never encrypted; import another copy name or a new data dir')
+    const imported = ctx.db.prepare('SELECT id FROM access_datasets WHERE dataset = ?').pluck().get(before.id) as number | undefined
+    if (imported === undefined) throw registryErrors.conflict(before.id, 'in clear (dataset register): its records were never encrypted; import another copy name or a new data dir')
+    // The same file again: its registration as it stands, nothing encrypted twice.
+    const registration = await storeDatasetRegistration(ctx, committed, opts.name ?? basename(path))
+    const [subjects, segments] = ctx.db.prepare('SELECT count(DISTINCT subject), count(DISTINCT segment) FROM access_records WHERE dataset = ?').raw().get(imported) as [number, number]
+    return { ...registration, subjects, segments }
   }
 
   // Pass 2: one data key per subject (an existing one is reused), encrypt, pack.

@@ -69,6 +69,17 @@ describe('export on worker threads writes exactly what the single-threaded path 
     })
   }
 
+  it('importing the same file again gives its registration as it stands, and encrypts nothing twice', async () => {
+    const path = join(work, 'again.csv')
+    writeFileSync(path, csv.replace('id,x,note', 'id,x,again'))
+    const blocks = () => readdirSync(join(dir, 'blobs')).flatMap((d) => readdirSync(join(dir, 'blobs', d))).length
+    const first = await importDataset(ctx, path, { subjectColumn: 'id', controller })
+    const stored = blocks()
+    const second = await importDataset(ctx, path, { subjectColumn: 'id', controller })
+    assert.deepEqual([second.id, second.existing, second.records, second.subjects, second.segments], [first.id, true, 3000, first.subjects, first.segments])
+    assert.equal(blocks(), stored, 'no new blocks')
+  })
+
   it('a record failing its GCM tag on a worker is named, and no output file is left', async () => {
     const path = join(work, 'tamper.csv')
     writeFileSync(path, csv.replace('id,x,note', 'id,x,remark'))
