@@ -123,11 +123,10 @@ export async function importDataset(
   const keys = new Map<string, Buffer>()
   const subjectIds = new Map<string, number>()
   const fresh = new Map<string, Buffer>()
-  // Many records: one scan of the controller's subjects beats a lookup each.
-  const known = n > 2000 ? vault.refs() : undefined
+  const known = vault.refsOf(pseudonyms)
   for (const pseudonym of pseudonyms) {
     if (keys.has(pseudonym)) continue
-    const ref = known ? known.get(pseudonym) : vault.ref(pseudonym)
+    const ref = known.get(pseudonym)
     if (ref?.erased) throw new ProvenaError('ACCESS_SUBJECT_ERASED', `a record of ${path} belongs to a subject who was erased`, { hint: 'remove their records before importing' })
     if (ref) {
       keys.set(pseudonym, vault.key(ref))

@@ -47,13 +47,25 @@ export class SubjectKeyVault {
     return row && { ...row, erased: row.erased === 1 }
   }
 
-  /** Every subject's key reference under this controller, by pseudonym (one scan). */
-  refs(): Map<string, KeyRef> {
+  /**
+   * The key references of these subjects that have one, by pseudonym: a statement per 500
+   * (a lookup each costs more; a scan of every subject grows with the data dir, not the import).
+   */
+  refsOf(pseudonyms: Iterable<string>): Map<string, KeyRef> {
     const out = new Map<string, KeyRef>()
-    const rows = this.db
-      .prepare('SELECT id, pseudonym, block, slot, wrapped_key AS wrapped, erased_at IS NOT NULL AS erased FROM access_subject_keys WHERE controller = ?')
-      .all(this.#number) as (Omit<KeyRef, 'erased'> & { erased: number })[]
-    for (const r of rows) out.set(r.pseudonym, { ...r, erased: r.erased === 1 })
+    if (this.#number === 0) return out
+    const list = [...new Set(pseudonyms)]
+    const CHUNK = 500
+    const query = (n: number) =>
+      this.db.prepare(
+        `SELECT id, pseudonym, block, slot, wrapped_key AS wrapped, erased_at IS NOT NULL AS erased FROM access_subject_keys WHERE controller = ? AND pseudonym IN (${Array(n).fill('?').join(',')})`,
+      )
+    const full = query(CHUNK)
+    for (let from = 0; from < list.length; from += CHUNK) {
+      const part = list.slice(from, from + CHUNK)
+      const rows = (part.length === CHUNK ? full : query(part.length)).all(this.#number, ...part) as (Omit<KeyRef, 'erased'> & { erased: number })[]
+      for (const r of rows) out.set(r.pseudonym, { ...r, erased: r.erased === 1 })
+    }
     return out
   }
 
