@@ -61,7 +61,13 @@ function requireController(id: UnlockedIdentity): void {
 export async function importDataset(
   ctx: DataPlaneContext,
   path: string,
-  opts: { subjectColumn: string; controller: UnlockedIdentity; name?: string | undefined },
+  opts: {
+    subjectColumn: string
+    controller: UnlockedIdentity
+    name?: string | undefined
+    /** Bytes read of the file, then records encrypted. */
+    onProgress?: (phase: 'reading' | 'encrypting', done: number, total: number) => void
+  },
 ): Promise<DatasetRegistration & { subjects: number; segments: number }> {
   requireController(opts.controller)
   const source = openDataset(path)
@@ -74,7 +80,7 @@ export async function importDataset(
   const pseudonyms: string[] = []
   const subjectOf = memberReader(opts.subjectColumn, source.format === 'csv')
   const hmacKey = createSecretKey(pseudonymKey) // imported once, not per record
-  for await (const batch of source.batches()) {
+  for await (const batch of source.batches((bytes) => opts.onProgress?.('reading', bytes, source.size))) {
     if (source.columns && !source.columns.includes(opts.subjectColumn)) {
       throw registryErrors.parse(path, 1, `no column "${opts.subjectColumn}" (columns: ${source.columns.join(', ')})`, opts.subjectColumn)
     }
@@ -147,6 +153,7 @@ export async function importDataset(
       if (full) await full
       start = end
     }
+    opts.onProgress?.('encrypting', index, n)
   }
   const refs = await segments.finish()
 
@@ -229,6 +236,8 @@ export async function exportDataset(
     unlockController: (did: string) => UnlockedIdentity
     /** Records from which decryption runs on worker threads (default PARALLEL_EXPORT_FROM). */
     parallelFrom?: number
+    /** Records written so far, of all. */
+    onProgress?: (done: number, total: number) => void
   },
 ): Promise<ExportReport> {
   const asset = getAsset(ctx.db, idOrPrefix)
@@ -297,14 +306,27 @@ export async function exportDataset(
     writer.header()
     const workers = live.length >= (opts.parallelFrom ?? PARALLEL_EXPORT_FROM) ? exportWorkerCount() : 0
     if (workers > 0) {
-      await decryptParallel({ workers, data: { dataset: asset.id, columns: columns ?? null, subjectColumn: meta.subject_column }, rows: live, keyOf: (s) => keys.get(s)!, pseudonymOf, segmentBytes, sink: file, failed })
+      await decryptParallel({
+        workers,
+        data: { dataset: asset.id, columns: columns ?? null, subjectColumn: meta.subject_column },
+        rows: live,
+        keyOf: (s) => keys.get(s)!,
+        pseudonymOf,
+        segmentBytes,
+        sink: file,
+        failed,
+        onProgress: (done) => opts.onProgress?.(done, live.length),
+      })
     } else {
       const aadOf = recordAadWriter(asset.id)
       const segments = new Map<number, Buffer>()
       const named = new Map<number, { text: string; bytes: Buffer }>()
       for (const { idx, segment: segmentNo, offset, length, subject } of live) {
         let segment = segments.get(segmentNo)
-        if (!segment) segments.set(segmentNo, (segment = await segmentBytes(segmentNo)))
+        if (!segment) {
+          opts.onProgress?.(idx, live.length)
+          segments.set(segmentNo, (segment = await segmentBytes(segmentNo)))
+        }
         let plain: Buffer
         try {
           plain = aeadOpen(keys.get(subject)!, segment.subarray(offset, offset + length), aadOf(idx))

@@ -48,7 +48,9 @@ describe('export on worker threads writes exactly what the single-threaded path 
     it(`${name}: same bytes for the controller and for a grantee (pseudonyms), with 2 workers and without`, async () => {
       const path = join(work, name)
       writeFileSync(path, text)
-      const { id } = await importDataset(ctx, path, { subjectColumn: 'id', controller })
+      const seen: string[] = []
+      const { id } = await importDataset(ctx, path, { subjectColumn: 'id', controller, onProgress: (phase, done, total) => seen.push(`${phase} ${done}/${total}`) })
+      assert.deepEqual([seen[0]!.startsWith('reading'), seen.at(-1)], [true, 'encrypting 3000/3000'], 'progress: bytes read, then records encrypted')
       for (const as of [controller, grantee]) {
         const one = join(work, `one-${as.name}-${name}`)
         const many = join(work, `many-${as.name}-${name}`)
@@ -56,7 +58,9 @@ describe('export on worker threads writes exactly what the single-threaded path 
         process.env.PROVENA_WORKERS = '2'
         try {
           const a = await exportDataset(ctx, id, { as, purpose: 'test', out: one, ...allowed })
-          const b = await exportDataset(ctx, id, { as, purpose: 'test', out: many, ...allowed, parallelFrom: 1 })
+          let last = ''
+          const b = await exportDataset(ctx, id, { as, purpose: 'test', out: many, ...allowed, parallelFrom: 1, onProgress: (done, total) => (last = `${done}/${total}`) })
+          assert.equal(last, '3000/3000')
           assert.deepEqual([a.records, b.records], [3000, 3000])
         } finally {
           if (env === undefined) delete process.env.PROVENA_WORKERS

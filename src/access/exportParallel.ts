@@ -36,6 +36,8 @@ export async function decryptParallel(opts: {
   sink: ByteSink
   /** Called with the index of a record whose GCM tag fails; throws. */
   failed: (idx: number) => never
+  /** Records written so far. */
+  onProgress?: (done: number) => void
 }): Promise<void> {
   const pool = Array.from({ length: opts.workers }, () => new Worker(new URL('./exportWorker.js', import.meta.url), { workerData: opts.data }))
   const waiting = new Map<number, { resolve: (b: Uint8Array) => void; reject: (e: unknown) => void }>()
@@ -54,7 +56,11 @@ export async function decryptParallel(opts: {
     w.on('exit', (code) => code !== 0 && fail(new Error(`an export worker stopped (exit code ${code})`)))
   }
   const inFlight: Promise<Uint8Array>[] = []
+  const jobSizes: number[] = []
+  let written = 0
   const write = (bytes: Uint8Array) => {
+    written += jobSizes.shift()!
+    opts.onProgress?.(written)
     const buf = opts.sink.reserve(bytes.length)
     buf.set(bytes, opts.sink.at)
     opts.sink.at += bytes.length
@@ -88,6 +94,7 @@ export async function decryptParallel(opts: {
         pseudonyms: opts.pseudonymOf ? [...slots.keys()].map(opts.pseudonymOf) : null,
       }
       inFlight.push(new Promise<Uint8Array>((resolve, reject) => waiting.set(job.seq, { resolve, reject })))
+      jobSizes.push(to - from)
       pool[seq % pool.length]!.postMessage(job, [records.buffer, keys.buffer])
       seq++
       from = to

@@ -48,26 +48,29 @@ export function reportError(error: unknown, opts: CommonOptions): number {
  * A progress bar on stderr for work that takes more than a second; silent when stderr is
  * not a terminal.
  */
-export function progressBar(label: string): { update(done: number, total: number): void; end(): void } {
+export function progressBar(label: string, unit: 'MiB' | 'records' = 'MiB'): { update(done: number, total: number): void; end(): void } {
   const enabled = process.stderr.isTTY === true
-  const start = Date.now()
+  let start = 0 // the first update: a bar made ahead of its phase times only that phase
   let last = 0
   let shown = false
+  const scale = unit === 'MiB' ? 2 ** 20 : 1
   return {
     update(done, total) {
       if (!enabled) return
       const now = Date.now()
+      if (start === 0) start = now
       if (now - start < 1000 || now - last < 100) return
       last = now
       shown = true
       const frac = total > 0 ? Math.min(1, done / total) : 0
       const width = 30
       const filled = Math.round(frac * width)
-      const rate = done / 2 ** 20 / ((now - start) / 1000)
-      process.stderr.write(`\r${label} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${(frac * 100).toFixed(0).padStart(3)}% ${(done / 2 ** 20).toFixed(0)}/${(total / 2 ** 20).toFixed(0)} MiB ${rate.toFixed(0)} MiB/s`)
+      const rate = done / scale / ((now - start) / 1000)
+      process.stderr.write(`\r${label} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${(frac * 100).toFixed(0).padStart(3)}% ${(done / scale).toFixed(0)}/${(total / scale).toFixed(0)} ${unit} ${rate.toFixed(0)} ${unit}/s`)
     },
     end() {
       if (shown) process.stderr.write('\n')
+      shown = false
     },
   }
 }

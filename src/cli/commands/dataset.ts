@@ -45,7 +45,15 @@ export function registerDataset_(program: Command): void {
       action(async (file: string, opts: CommonOptions & { subjectColumn: string; as: string; name?: string }) => {
         const controller = unlockIdentity(resolveDataDir(opts.dir), opts.as, await askPassphrase())
         await withDataPlane(opts, async (p, chain, plane) => {
-          const r = await importDataset(plane, file, { subjectColumn: opts.subjectColumn, controller, name: opts.name })
+          const reading = progressBar('reading')
+          const encrypting = progressBar('encrypting', 'records')
+          const r = await importDataset(plane, file, {
+            subjectColumn: opts.subjectColumn,
+            controller,
+            name: opts.name,
+            onProgress: (phase, done, total) => (phase === 'reading' ? reading : (reading.end(), encrypting)).update(done, total),
+          })
+          encrypting.end()
           // The controller claims the dataset in AccessPolicy: from now on the chain decides who may use it.
           await claimDataset(await memberClient(chain.client, controller), chain.deployment, r.id)
           const anchor = await anchorNow(p, chain)
@@ -72,6 +80,7 @@ export function registerDataset_(program: Command): void {
         const dir = resolveDataDir(opts.dir)
         const who = unlockIdentity(dir, opts.as, passphrase)
         await withDataPlane(opts, async (p, chain, plane) => {
+          const bar = progressBar('decrypting', 'records')
           try {
             const r = await exportDataset(plane, id, {
               as: who,
@@ -79,9 +88,12 @@ export function registerDataset_(program: Command): void {
               out: opts.out,
               isAllowed: (dataset, address, purpose) => isAllowed(chain.client, chain.deployment, dataset, address, purpose),
               unlockController: (did) => unlockIdentity(dir, findIdentity(dir, did).name, passphrase),
+              onProgress: bar.update,
             })
+            bar.end()
             emit(opts, r, () => `Exported ${r.records} record(s) of ${short(r.dataset)} to ${r.out}${r.erased ? `; ${r.erased} record(s) of erased subjects left out` : ''}`)
           } finally {
+            bar.end()
             await anchorNow(p, chain)
           }
         })
