@@ -23,7 +23,8 @@ import {
 import { SegmentWriter, type BlobStore } from '../store/index.js'
 import { decryptParallel, exportWorkerCount, PARALLEL_EXPORT_FROM, type ExportRow } from './exportParallel.js'
 import { OutputFile, parseFlatRecord, recordAadWriter, RecordWriter } from './exportWriter.js'
-import { SubjectKeyVault, type KeyRef } from './keyVault.js'
+import { keyRefsById, SubjectKeyVault, type KeyRef } from './keyVault.js'
+import { placeReader, readPlaces, writePlaces } from './recordPlaces.js'
 import type { UnlockedIdentity } from './identities.js'
 
 /** What the data plane needs: the registry's write context and the block store. */
@@ -119,8 +120,9 @@ export async function importDataset(
     if (imported === undefined) throw registryErrors.conflict(before.id, 'in clear (dataset register): its records were never encrypted; import another copy name or a new data dir')
     // The same file again: its registration as it stands, nothing encrypted twice.
     const registration = await storeDatasetRegistration(ctx, committed, opts.name ?? basename(path))
-    const [subjects, segments] = ctx.db.prepare('SELECT count(DISTINCT subject), count(DISTINCT segment) FROM access_records WHERE dataset = ?').raw().get(imported) as [number, number]
-    return { ...registration, subjects, segments }
+    const places = readPlaces(ctx.db, imported)
+    const distinct = (k: number) => new Set(places.filter((_, i) => i % 4 === k)).size
+    return { ...registration, subjects: distinct(0), segments: distinct(1) }
   }
 
   // Pass 2: one data key per subject (an existing one is reused), encrypt, pack.
@@ -165,16 +167,19 @@ export async function importDataset(
         .run(committed.id, controller, opts.subjectColumn, source.format, source.columns ? JSON.stringify(source.columns) : null).lastInsertRowid,
     )
     const segmentNo = segmentNumbers(ctx.db, refs)
-    const recRows: unknown[] = []
-    // Whose records, written in subject order: new subjects' numbers are the highest, so
-    // this appends to the table's B-tree instead of inserting at random.
+    const places = new Uint32Array(4 * n)
     const subjectOfRecord = new Float64Array(n)
     for (let i = 0; i < n; i++) {
       const subject = subjectIds.get(pseudonyms[i]!)!
-      recRows.push(datasetNo, i, subject, segmentNo.get(refs[i]!.cid)!, refs[i]!.offset, refs[i]!.length)
+      places[4 * i] = subject
+      places[4 * i + 1] = segmentNo.get(refs[i]!.cid)!
+      places[4 * i + 2] = refs[i]!.offset
+      places[4 * i + 3] = refs[i]!.length
       subjectOfRecord[i] = subject
     }
-    insertMany(ctx.db, 'access_records (dataset, idx, subject, segment, offset, length)', 6, recRows)
+    writePlaces(ctx.db, datasetNo, places)
+    // Whose records, written in subject order: new subjects' numbers are the highest, so
+    // this appends to the table's B-tree instead of inserting at random.
     const order = new Uint32Array(n).map((_, i) => i).sort((a, b) => subjectOfRecord[a]! - subjectOfRecord[b]! || a - b)
     const bySubject: number[] = []
     for (const i of order) bySubject.push(subjectOfRecord[i]!, datasetNo, i)
@@ -264,20 +269,16 @@ export async function exportDataset(
   // own private key (the additional data binds dataset, grantee and the pseudonyms in order).
   const controller = isController ? opts.as : opts.unlockController(meta.controller)
   const vault = new SubjectKeyVault(ctx.db, meta.controller, controllerSecrets(controller).kek)
-  // One pass over the records with their subjects' key references (an integer join).
-  const rows = ctx.db
-    .prepare(
-      `SELECT r.idx, r.segment, r.offset, r.length, k.id, k.pseudonym, k.block, k.slot, k.wrapped_key, k.erased_at IS NOT NULL
-       FROM access_records r JOIN access_subject_keys k ON k.id = r.subject WHERE r.dataset = ? ORDER BY r.idx`,
-    )
-    .raw()
-    .all(meta.id) as [number, number, number, number, number, string, number | null, number | null, Buffer | null, number][]
+  // The records' places, and their subjects' key references (a statement per 500 subjects).
+  const places = readPlaces(ctx.db, meta.id)
+  const subjects = new Set<number>()
+  for (let i = 0; i < places.length; i += 4) subjects.add(places[i]!)
   const keys = new Map<number, Buffer>()
   const pseudonyms = new Map<number, string>()
-  for (const [, , , , id, pseudonym, block, slot, wrapped, erasedFlag] of rows) {
-    if (erasedFlag || keys.has(id)) continue
-    keys.set(id, vault.key({ pseudonym, block, slot, wrapped }))
-    pseudonyms.set(id, pseudonym)
+  for (const [id, ref] of vault.refsById(subjects)) {
+    if (ref.erased) continue
+    keys.set(id, vault.key(ref))
+    pseudonyms.set(id, ref.pseudonym)
   }
   if (!isController && keys.size > 0) {
     const order = [...keys.keys()]
@@ -292,8 +293,11 @@ export async function exportDataset(
     throw cryptoErrors.decryptFailed(`record ${idx} (line ${recordLine(ctx.db, asset.id, idx)} as imported) does not decrypt: its ciphertext or key was altered (GCM tag mismatch)`)
   }
   const live: ExportRow[] = []
-  for (const [idx, segment, offset, length, subject] of rows) if (keys.has(subject)) live.push({ idx, segment, offset, length, subject })
-  const erased = rows.length - live.length
+  for (let idx = 0, i = 0; i < places.length; idx++, i += 4) {
+    const subject = places[i]!
+    if (keys.has(subject)) live.push({ idx, subject, segment: places[i + 1]!, offset: places[i + 2]!, length: places[i + 3]! })
+  }
+  const erased = places.length / 4 - live.length
   const columns = meta.columns ? (JSON.parse(meta.columns) as string[]) : undefined
   const cidOf = segmentCids(ctx.db)
   const segmentBytes = (segment: number) => ctx.store.get(cidOf(segment))
@@ -423,15 +427,16 @@ export function eraseSubjects(ctx: DataPlaneContext, subjectIds: readonly string
 export function datasetSubjects(db: DataPlaneContext['db'], dataset: string): { controller: string; subjects: (string | null)[] } | undefined {
   const meta = db.prepare('SELECT id, controller FROM access_datasets WHERE dataset = ?').get(dataset) as { id: number; controller: string } | undefined
   if (!meta) return undefined
-  const rows = db
-    .prepare(
-      `SELECT k.pseudonym, k.erased_at IS NULL FROM access_records r
-       JOIN access_subject_keys k ON k.id = r.subject
-       WHERE r.dataset = ? ORDER BY r.idx`,
-    )
-    .raw()
-    .all(meta.id) as [string, number][]
-  return { controller: meta.controller, subjects: rows.map(([p, live]) => (live ? p : null)) }
+  const places = readPlaces(db, meta.id)
+  const subjectOf = (i: number) => places[4 * i]!
+  const refs = keyRefsById(db, Array.from({ length: places.length / 4 }, (_, i) => subjectOf(i)))
+  return {
+    controller: meta.controller,
+    subjects: Array.from({ length: places.length / 4 }, (_, i) => {
+      const ref = refs.get(subjectOf(i))
+      return ref && !ref.erased ? ref.pseudonym : null
+    }),
+  }
 }
 
 /** The records of a subject (by pseudonym) in every imported dataset, and whether erased. */
@@ -458,23 +463,22 @@ export async function decryptRecords(ctx: DataPlaneContext, dataset: string, con
   if (!meta) throw new ProvenaError('ACCESS_NOT_IMPORTED', `dataset ${dataset.slice(0, 12)} was registered, not imported: there is nothing encrypted to read`)
   if (meta.controller !== controller.did) throw new ProvenaError('ACCESS_NOT_CONTROLLER', `${controller.name} is not the controller of dataset ${dataset.slice(0, 12)}`)
   const vault = new SubjectKeyVault(ctx.db, controller.did, controllerSecrets(controller).kek)
-  const row = ctx.db.prepare(
-    `SELECT k.pseudonym, r.segment, r.offset, r.length, k.block, k.slot, k.wrapped_key AS wrapped, k.erased_at IS NOT NULL AS erased FROM access_records r
-     JOIN access_subject_keys k ON k.id = r.subject WHERE r.dataset = ? AND r.idx = ?`,
-  )
+  const placeAt = placeReader(ctx.db, meta.id)
+  const places = indexes.map(placeAt)
+  const refs = vault.refsById(places.flatMap((p) => (p ? [p.subject] : [])))
   const cidOf = segmentCids(ctx.db)
   const aadOf = recordAadWriter(dataset)
   const segments = new Map<number, Buffer>()
   const keys = new Map<string, Buffer>()
   const records: Record<string, unknown>[] = []
-  for (const idx of indexes) {
-    const r = row.get(meta.id, idx) as
-      | { pseudonym: string; segment: number; offset: number; length: number; block: number | null; slot: number | null; wrapped: Buffer | null; erased: number }
-      | undefined
-    if (!r) throw new ProvenaError('ACCESS_NO_RECORD', `dataset ${dataset.slice(0, 12)} has no record ${idx}`)
-    if (r.erased) throw new ProvenaError('ACCESS_SUBJECT_ERASED', `record ${idx} of dataset ${dataset.slice(0, 12)} belongs to an erased subject`)
+  for (const [k, idx] of indexes.entries()) {
+    const place = places[k]
+    const ref = place && refs.get(place.subject)
+    if (!place || !ref) throw new ProvenaError('ACCESS_NO_RECORD', `dataset ${dataset.slice(0, 12)} has no record ${idx}`)
+    if (ref.erased) throw new ProvenaError('ACCESS_SUBJECT_ERASED', `record ${idx} of dataset ${dataset.slice(0, 12)} belongs to an erased subject`)
+    const r = { ...place, pseudonym: ref.pseudonym }
     let key = keys.get(r.pseudonym)
-    if (!key) keys.set(r.pseudonym, (key = vault.key(r)))
+    if (!key) keys.set(r.pseudonym, (key = vault.key(ref)))
     let segment = segments.get(r.segment)
     if (!segment) segments.set(r.segment, (segment = await ctx.store.get(cidOf(r.segment))))
     const plain = aeadOpen(key, segment.subarray(r.offset, r.offset + r.length), aadOf(idx), `record ${idx}`)

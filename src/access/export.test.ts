@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { initDataDir, openChain, openProvena, type Provena } from '../app/index.js'
 import { FsBlobStore } from '../store/index.js'
-import { createIdentity, exportDataset, importDataset, unlockIdentity, type DataPlaneContext, type UnlockedIdentity } from './index.js'
+import { createIdentity, exportDataset, importDataset, placeOf, unlockIdentity, type DataPlaneContext, type UnlockedIdentity } from './index.js'
 
 describe('export on worker threads writes exactly what the single-threaded path writes', () => {
   const dir = mkdtempSync(join(tmpdir(), 'provena-export-'))
@@ -88,9 +88,8 @@ describe('export on worker threads writes exactly what the single-threaded path 
     const path = join(work, 'tamper.csv')
     writeFileSync(path, csv.replace('id,x,note', 'id,x,remark'))
     const { id } = await importDataset(ctx, path, { subjectColumn: 'id', controller })
-    const row = p.db
-      .prepare('SELECT s.cid, r.offset FROM access_records r JOIN access_segments s ON s.id = r.segment JOIN access_datasets d ON d.id = r.dataset WHERE d.dataset = ? AND r.idx = 2222')
-      .get(id) as { cid: string; offset: number }
+    const place = placeOf(p.db, p.db.prepare('SELECT id FROM access_datasets WHERE dataset = ?').pluck().get(id) as number, 2222)!
+    const row = { cid: p.db.prepare('SELECT cid FROM access_segments WHERE id = ?').pluck().get(place.segment) as string, offset: place.offset }
     // A store that hands out the segment with one ciphertext byte flipped (the fs store
     // would refuse the block by its CID first; this reaches the GCM check).
     const store = new FsBlobStore(join(dir, 'blobs'))

@@ -52,21 +52,13 @@ export class SubjectKeyVault {
    * (a lookup each costs more; a scan of every subject grows with the data dir, not the import).
    */
   refsOf(pseudonyms: Iterable<string>): Map<string, KeyRef> {
-    const out = new Map<string, KeyRef>()
-    if (this.#number === 0) return out
-    const list = [...new Set(pseudonyms)]
-    const CHUNK = 500
-    const query = (n: number) =>
-      this.db.prepare(
-        `SELECT id, pseudonym, block, slot, wrapped_key AS wrapped, erased_at IS NOT NULL AS erased FROM access_subject_keys WHERE controller = ? AND pseudonym IN (${Array(n).fill('?').join(',')})`,
-      )
-    const full = query(CHUNK)
-    for (let from = 0; from < list.length; from += CHUNK) {
-      const part = list.slice(from, from + CHUNK)
-      const rows = (part.length === CHUNK ? full : query(part.length)).all(this.#number, ...part) as (Omit<KeyRef, 'erased'> & { erased: number })[]
-      for (const r of rows) out.set(r.pseudonym, { ...r, erased: r.erased === 1 })
-    }
-    return out
+    if (this.#number === 0) return new Map()
+    return new Map(refsWhereIn(this.db, 'controller = ? AND pseudonym', [this.#number], pseudonyms).map((r) => [r.pseudonym, r]))
+  }
+
+  /** The key references of subjects by number (those of this data dir's records), a statement per 500. */
+  refsById(ids: Iterable<number>): Map<number, KeyRef> {
+    return keyRefsById(this.db, ids)
   }
 
   /** The key of a (not erased) subject. */
@@ -140,4 +132,26 @@ export class SubjectKeyVault {
       this.#blocks.set(id, keys)
     }
   }
+}
+
+/** Subjects' key references by number, whoever their controller: a statement per 500. */
+export function keyRefsById(db: Db, ids: Iterable<number>): Map<number, KeyRef> {
+  return new Map(refsWhereIn(db, 'id', [], ids).map((r) => [r.id, r]))
+}
+
+/** Key references `WHERE <column> IN (values)`, 500 values a statement, after `fixed` parameters. */
+function refsWhereIn(db: Db, column: string, fixed: unknown[], values: Iterable<unknown>): KeyRef[] {
+  const list = [...new Set(values)]
+  const CHUNK = 500
+  const query = (n: number) =>
+    db.prepare(`SELECT id, pseudonym, block, slot, wrapped_key AS wrapped, erased_at IS NOT NULL AS erased FROM access_subject_keys WHERE ${column} IN (${Array(n).fill('?').join(',')})`)
+  const full = query(CHUNK)
+  const out: KeyRef[] = []
+  for (let from = 0; from < list.length; from += CHUNK) {
+    const part = list.slice(from, from + CHUNK)
+    for (const r of (part.length === CHUNK ? full : query(part.length)).all(...fixed, ...part) as (Omit<KeyRef, 'erased'> & { erased: number })[]) {
+      out.push({ ...r, erased: r.erased === 1 })
+    }
+  }
+  return out
 }

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import Database from 'better-sqlite3'
 import { createPublicClient, http, type PublicClient } from 'viem'
+import { placeOf } from '../access/index.js'
 import { AccessPolicyAbi } from '../chain/index.js'
 import { repoRoot, runCli } from '../testing.js'
 
@@ -85,7 +86,8 @@ describe('encrypted data plane: import, export, erasure (breast-cancer CSV)', ()
 
   it('a tampered segment is refused before decryption: its bytes no longer match their content address', async () => {
     const db = new Database(join(dir, 'provena.db'), { readonly: true })
-    const rec = db.prepare('SELECT s.cid, r.offset FROM access_records r JOIN access_segments s ON s.id = r.segment JOIN access_datasets d ON d.id = r.dataset WHERE d.dataset = ? AND r.idx = 7').get(id) as { cid: string; offset: number }
+    const place = placeOf(db, db.prepare('SELECT id FROM access_datasets WHERE dataset = ?').pluck().get(id) as number, 7)!
+    const rec = { cid: db.prepare('SELECT cid FROM access_segments WHERE id = ?').pluck().get(place.segment) as string, offset: place.offset }
     db.close()
     const path = join(dir, 'blobs', rec.cid.slice(-2), rec.cid)
     const original = readFileSync(path)
@@ -120,9 +122,9 @@ describe('encrypted data plane: import, export, erasure (breast-cancer CSV)', ()
     const db = new Database(join(dir, 'provena.db'), { readonly: true })
     // The subject's key is sealed in a block with others: that sealed block must not survive.
     const wrapped = db
-      .prepare('SELECT b.sealed FROM access_key_blocks b JOIN access_subject_keys k ON k.block = b.id JOIN access_records r ON r.subject = k.id JOIN access_datasets d ON d.id = r.dataset WHERE d.dataset = ? AND r.idx = 41')
+      .prepare('SELECT b.sealed FROM access_key_blocks b JOIN access_subject_keys k ON k.block = b.id WHERE k.id = ?')
       .pluck()
-      .get(id) as Buffer
+      .get(placeOf(db, db.prepare('SELECT id FROM access_datasets WHERE dataset = ?').pluck().get(id) as number, 41)!.subject) as Buffer
     db.close()
     const r = await cli('subject', 'erase', 'BC-0042', '--as', 'st-mary', '--json')
     assert.equal(r.code, 0, r.stderr)

@@ -7,6 +7,7 @@ import { describe, it } from 'node:test'
 import Database from 'better-sqlite3'
 import { openDatabase } from './openDatabase.js'
 import { migrations } from './migrations.js'
+import { placeOf } from '../access/index.js'
 import { destroySalts, readRecordChunks, recordLine } from '../registry/index.js'
 
 describe('schema migrations', () => {
@@ -67,21 +68,26 @@ describe('schema migrations', () => {
     old.close()
 
     const db = openDatabase(path)
-    const rows = db
-      .prepare(
-        `SELECT d.dataset, r.idx, c.did, k.pseudonym, s.cid, r.offset, r.length, k.erased_at, k.wrapped_key FROM access_records r
-         JOIN access_datasets d ON d.id = r.dataset JOIN access_subject_keys k ON k.id = r.subject JOIN access_segments s ON s.id = r.segment
-         JOIN access_controllers c ON c.id = k.controller
-         ORDER BY d.dataset, r.idx`,
-      )
-      .raw()
-      .all()
+    const datasetNo = (d: string) => db.prepare('SELECT id FROM access_datasets WHERE dataset = ?').pluck().get(d) as number
+    const subject = db.prepare('SELECT c.did, k.pseudonym, k.erased_at, k.wrapped_key FROM access_subject_keys k JOIN access_controllers c ON c.id = k.controller WHERE k.id = ?').raw()
+    const cid = db.prepare('SELECT cid FROM access_segments WHERE id = ?').pluck()
+    const rows = [
+      [d1, 0],
+      [d1, 1],
+      [d1, 2],
+      [d2, 0],
+    ].map(([d, i]) => {
+      const place = placeOf(db, datasetNo(d as string), i as number)!
+      return [d, i, ...(subject.get(place.subject) as unknown[]).slice(0, 2), cid.get(place.segment), place.offset, place.length, ...(subject.get(place.subject) as unknown[]).slice(2)]
+    })
     assert.deepEqual(rows, [
       [d1, 0, 'did:key:c1', 'p1', 'cidA', 0, 100, null, null],
       [d1, 1, 'did:key:c1', 'p2', 'cidA', 100, 90, 5, null],
       [d1, 2, 'did:key:c1', 'p1', 'cidB', 0, 80, null, null],
       [d2, 0, 'did:key:c2', 'p1', 'cidC', 0, 70, null, Buffer.from('wrapped')],
     ])
+    assert.equal(placeOf(db, datasetNo(d1), 3), undefined)
+    assert.equal(db.prepare("SELECT count(*) FROM sqlite_master WHERE name LIKE 'access_records%'").pluck().get(), 0, 'the per-record rows are gone')
     assert.equal(db.prepare('SELECT count(*) FROM access_segments').pluck().get(), 3)
     assert.deepEqual(db.prepare('SELECT block, slot FROM access_subject_keys k JOIN access_controllers c ON c.id = k.controller WHERE c.did = ? AND pseudonym = ?').raw().get('did:key:c1', 'p2'), [1, 1])
     // Whose records, by subject, in the table kept for it.

@@ -235,11 +235,12 @@ export const migrations: readonly Migration[] = [
   },
   {
     version: 6,
-    description: 'access: integer handles for datasets, subjects and segments in the per-record rows',
+    description: 'access: record places packed 1,024 to a row, by integer handles for datasets, subjects and segments',
     sql: `
       -- A record's row held three ids of ~60 characters (dataset, pseudonym, segment CID) and
       -- an index on the random pseudonym: most of an import's time went into that B-tree.
-      -- Now it holds small integers; the ids live once in their own tables.
+      -- Now the ids live once in their own tables, and records' places are small integers
+      -- packed 1,024 records to a row (access_record_chunks, filled by run() below).
       CREATE TABLE access_datasets_v6 (
         id INTEGER PRIMARY KEY,
         dataset TEXT NOT NULL UNIQUE,
@@ -270,7 +271,7 @@ export const migrations: readonly Migration[] = [
         JOIN access_controllers c ON c.did = k.controller ORDER BY c.id, k.pseudonym;
       CREATE TABLE access_segments (id INTEGER PRIMARY KEY, cid TEXT NOT NULL UNIQUE);
       INSERT INTO access_segments (cid) SELECT DISTINCT cid FROM access_records ORDER BY cid;
-      CREATE TABLE access_records_v6 (
+      CREATE TEMP TABLE access_records_v6 (
         dataset INTEGER NOT NULL,
         idx INTEGER NOT NULL,
         subject INTEGER NOT NULL,
@@ -290,17 +291,39 @@ export const migrations: readonly Migration[] = [
       DROP TABLE access_subject_keys;
       ALTER TABLE access_datasets_v6 RENAME TO access_datasets;
       ALTER TABLE access_subject_keys_v6 RENAME TO access_subject_keys;
-      ALTER TABLE access_records_v6 RENAME TO access_records;
-      -- Whose records: a table rather than an index on access_records (subject), so that an
-      -- import writes it in subject order — an append — instead of in record order at random.
+      -- Record i of a dataset is entry i % 1024 of chunk i / 1024: four uint32 little-endian,
+      -- its subject, its segment, the offset and length of its ciphertext in the segment.
+      CREATE TABLE access_record_chunks (
+        dataset INTEGER NOT NULL,
+        chunk INTEGER NOT NULL,
+        places BLOB NOT NULL,
+        UNIQUE (dataset, chunk)
+      );
+      -- Whose records: written in subject order by an import — an append to the B-tree.
       CREATE TABLE access_subject_records (
         subject INTEGER NOT NULL,
         dataset INTEGER NOT NULL,
         idx INTEGER NOT NULL,
         PRIMARY KEY (subject, dataset, idx)
       ) WITHOUT ROWID;
-      INSERT INTO access_subject_records (subject, dataset, idx) SELECT subject, dataset, idx FROM access_records ORDER BY subject, dataset, idx;
+      INSERT INTO access_subject_records (subject, dataset, idx) SELECT subject, dataset, idx FROM access_records_v6 ORDER BY subject, dataset, idx;
     `,
+    run: (db) => {
+      // The places, packed as src/access/recordPlaces.ts reads them.
+      const CHUNK = 1024
+      const put = db.prepare('INSERT INTO access_record_chunks (dataset, chunk, places) VALUES (?, ?, ?)')
+      const rows = db.prepare('SELECT subject, segment, offset, length FROM access_records_v6 WHERE dataset = ? ORDER BY idx').raw()
+      for (const dataset of db.prepare('SELECT DISTINCT dataset FROM access_records_v6').pluck().all() as number[]) {
+        const all = rows.all(dataset) as number[][]
+        for (let chunk = 0, from = 0; from < all.length; chunk++, from += CHUNK) {
+          const part = all.slice(from, from + CHUNK)
+          const bytes = Buffer.allocUnsafe(16 * part.length)
+          part.forEach((r, i) => r.forEach((v, k) => bytes.writeUInt32LE(v, 16 * i + 4 * k)))
+          put.run(dataset, chunk, bytes)
+        }
+      }
+      db.exec('DROP TABLE access_records_v6')
+    },
   },
   {
     version: 7,
