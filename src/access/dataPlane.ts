@@ -15,13 +15,14 @@ import {
   recordLine,
   registryErrors,
   storeDatasetRegistration,
+  workerCount,
   type CommittedDataset,
   type DatasetRegistration,
   type RecordBatch,
   type RegistryWriteContext,
 } from '../registry/index.js'
 import { SegmentWriter, type BlobStore } from '../store/index.js'
-import { decryptParallel, exportWorkerCount, PARALLEL_EXPORT_FROM, type ExportRow } from './exportParallel.js'
+import { decryptParallel, PARALLEL_EXPORT_FROM, type ExportRow } from './exportParallel.js'
 import { OutputFile, parseFlatRecord, recordAadWriter, RecordWriter } from './exportWriter.js'
 import { keyRefsById, SubjectKeyVault, type KeyRef } from './keyVault.js'
 import { placeReader, readPlaces, writePlaces } from './recordPlaces.js'
@@ -308,7 +309,7 @@ export async function exportDataset(
     file = new OutputFile(opts.out)
     const writer = new RecordWriter(file, columns, meta.subject_column)
     writer.header()
-    const workers = live.length >= (opts.parallelFrom ?? PARALLEL_EXPORT_FROM) ? exportWorkerCount() : 0
+    const workers = live.length >= (opts.parallelFrom ?? PARALLEL_EXPORT_FROM) ? workerCount() : 0
     if (workers > 0) {
       await decryptParallel({
         workers,

@@ -1,20 +1,12 @@
 // Decryption of a large export on worker threads: one job per segment (its records, the
 // keys of their subjects), round-robin over the workers, results written in order. The
 // per-record AES-GCM call dominates an export, and it parallelises perfectly.
-import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
 import type { ByteSink } from './exportWriter.js'
 import type { ExportJob, ExportReply, ExportWorkerData } from './exportWorker.js'
 
 /** From this many records an export decrypts on worker threads (below, threads cost more than they save). */
 export const PARALLEL_EXPORT_FROM = 20_000
-
-/** Export worker threads: PROVENA_WORKERS, else one per core (at most 4); 0 means none. */
-export function exportWorkerCount(): number {
-  const env = process.env.PROVENA_WORKERS
-  if (env !== undefined && /^\d+$/.test(env)) return Number(env)
-  return Math.min(4, availableParallelism())
-}
 
 /** One record to export: its index, place, and subject number. */
 export interface ExportRow {

@@ -54,7 +54,7 @@ export class CommitmentBuilder {
   }
 }
 
-/** How many worker threads registration uses: PROVENA_WORKERS, else one per core (at most 4). */
+/** How many worker threads registration and export use: PROVENA_WORKERS, else one per core (at most 4). */
 export function workerCount(): number {
   const env = process.env.PROVENA_WORKERS
   if (env !== undefined && /^\d+$/.test(env)) return Number(env)

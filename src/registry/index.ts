@@ -1,6 +1,6 @@
 export { findByContent, getAsset, normaliseId, type Asset } from './assets.js'
 export { commitRecord, commitRecordAt, RECORD_DOMAIN } from './commitment.js'
-export { CommitmentBuilder } from './commitParallel.js'
+export { CommitmentBuilder, workerCount } from './commitParallel.js'
 export { ASSET_REGISTERED, type AssetRegisteredEvent, type RegistryContext, type RegistryWriteContext } from './context.js'
 export {
   commitDataset,
