@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import fc from 'fast-check'
+import { canonicalJson } from '../crypto/index.js'
 import { commitDataset, openDataset, splitCsv } from './index.js'
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'provena-read-'))
@@ -54,6 +55,27 @@ describe('dataset readers', () => {
     assert.deepEqual(out.map((r) => [r.line, r.canonical]), [[1, '{"a":1,"b":2}'], [3, '[1,"x"]']])
     writeFileSync(join(d, 'b.jsonl'), '{"a":1}\n{"a":\n')
     await assert.rejects(read(join(d, 'b.jsonl')), /b\.jsonl:2: invalid JSON/)
+  })
+
+  it('JSON Lines: each line\'s record is canonicalJson of its value, whatever its escapes and characters (property)', async () => {
+    const d = tmp()
+    let n = 0
+    const text = fc.string({ unit: fc.constantFrom('a', 'é', '😀', '"', '\\', '\n', '\u0001', '/', ' ') })
+    const value = fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.dictionary(text, fc.oneof(text, fc.integer()), { maxKeys: 4 }))
+    await fc.assert(
+      fc.asyncProperty(fc.array(value, { minLength: 1, maxLength: 5 }), fc.boolean(), async (values, unicodeEscapes) => {
+        // As written by JSON.stringify, or with every non-ASCII character escaped (\uXXXX).
+        const line = (v: unknown) => (unicodeEscapes ? JSON.stringify(v).replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) : JSON.stringify(v))
+        const path = join(d, `p${n++}.jsonl`)
+        writeFileSync(path, values.map(line).join('\n') + '\n')
+        const { out } = await read(path)
+        assert.deepEqual(
+          out.map((r) => r.canonical),
+          values.map((v) => canonicalJson(JSON.parse(JSON.stringify(v)))),
+        )
+      }),
+      { seed: 4711, numRuns: 150 },
+    )
   })
 
   it('directory: one record per file, in path order', async () => {

@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer'
 import { TextDecoder } from 'node:util'
 import { canonicalJson, canonicalJsonOfUnescaped } from '../crypto/index.js'
 import { registryErrors } from './errors.js'
@@ -29,6 +30,12 @@ export class BatchWriter {
   putString(s: string): void {
     this.reserve(3 * s.length)
     this.at += this.out.write(s, this.at, 'utf8')
+  }
+
+  /** A string known to be ASCII: one byte a character, copied without UTF-8 encoding. */
+  putAscii(s: string): void {
+    this.reserve(s.length)
+    this.at += this.out.write(s, this.at, 'latin1')
   }
 
   endRecord(line: number, path?: string): void {
@@ -224,7 +231,12 @@ export class JsonlParser {
   }
 
   line(data: Buffer, s: number, e: number, lineNo: number): void {
-    const text = decodeLine(this.#decoder, data, s, e, this.#path, lineNo)
+    const bytes = data.subarray(s, e)
+    // ASCII needs no UTF-8 validation; ASCII without a backslash has no escapes, so its
+    // canonical form is ASCII too, and its strings are copied unscanned.
+    const ascii = isAscii(bytes)
+    const plain = bytes.indexOf(92) === -1
+    const text = ascii ? bytes.toString('latin1') : decodeLine(this.#decoder, data, s, e, this.#path, lineNo)
     if (BLANK.test(text)) return
     let value: unknown
     try {
@@ -233,8 +245,9 @@ export class JsonlParser {
       throw registryErrors.parse(this.#path, lineNo, `invalid JSON: ${(err as Error).message}`)
     }
     try {
-      // A line without a backslash has no escapes: its strings are copied unscanned.
-      this.writer.putString(data.subarray(s, e).indexOf(92) === -1 ? canonicalJsonOfUnescaped(value) : canonicalJson(value))
+      if (!plain) this.writer.putString(canonicalJson(value))
+      else if (ascii) this.writer.putAscii(canonicalJsonOfUnescaped(value))
+      else this.writer.putString(canonicalJsonOfUnescaped(value))
     } catch (err) {
       throw registryErrors.parse(this.#path, lineNo, (err as Error).message)
     }
