@@ -1,3 +1,3 @@
 export { migrate, openDatabase, type Db } from './openDatabase.js'
-export { LATEST_SCHEMA_VERSION } from './migrations.js'
+export { LATEST_SCHEMA_VERSION, migrations, type Migration } from './migrations.js'
 export { insertMany } from './insertMany.js'
