@@ -25,7 +25,7 @@ import { SegmentWriter, type BlobStore } from '../store/index.js'
 import { decryptParallel, PARALLEL_EXPORT_FROM, type ExportRow } from './exportParallel.js'
 import { OutputFile, parseFlatRecord, recordAadWriter, RecordWriter } from './exportWriter.js'
 import { keyRefsById, SubjectKeyVault, type KeyRef } from './keyVault.js'
-import { placeReader, readPlaces, writePlaces } from './recordPlaces.js'
+import { placeField, placeReader, readPlaces, writePlaces } from './recordPlaces.js'
 import type { UnlockedIdentity } from './identities.js'
 
 /** What the data plane needs: the registry's write context and the block store. */
@@ -122,8 +122,7 @@ export async function importDataset(
     // The same file again: its registration as it stands, nothing encrypted twice.
     const registration = await storeDatasetRegistration(ctx, committed, opts.name ?? basename(path))
     const places = readPlaces(ctx.db, imported)
-    const distinct = (k: number) => new Set(places.filter((_, i) => i % 4 === k)).size
-    return { ...registration, subjects: distinct(0), segments: distinct(1) }
+    return { ...registration, subjects: new Set(placeField(places, 0)).size, segments: new Set(placeField(places, 1)).size }
   }
 
   // Pass 2: one data key per subject (an existing one is reused), encrypt, pack.
@@ -169,21 +168,19 @@ export async function importDataset(
     )
     const segmentNo = segmentNumbers(ctx.db, refs)
     const places = new Uint32Array(4 * n)
-    const subjectOfRecord = new Float64Array(n)
     for (let i = 0; i < n; i++) {
-      const subject = subjectIds.get(pseudonyms[i]!)!
-      places[4 * i] = subject
+      places[4 * i] = subjectIds.get(pseudonyms[i]!)!
       places[4 * i + 1] = segmentNo.get(refs[i]!.cid)!
       places[4 * i + 2] = refs[i]!.offset
       places[4 * i + 3] = refs[i]!.length
-      subjectOfRecord[i] = subject
     }
     writePlaces(ctx.db, datasetNo, places)
     // Whose records, written in subject order: new subjects' numbers are the highest, so
     // this appends to the table's B-tree instead of inserting at random.
-    const order = new Uint32Array(n).map((_, i) => i).sort((a, b) => subjectOfRecord[a]! - subjectOfRecord[b]! || a - b)
+    const subjectOf = (i: number) => places[4 * i]!
+    const order = new Uint32Array(n).map((_, i) => i).sort((a, b) => subjectOf(a) - subjectOf(b) || a - b)
     const bySubject: number[] = []
-    for (const i of order) bySubject.push(subjectOfRecord[i]!, datasetNo, i)
+    for (const i of order) bySubject.push(subjectOf(i), datasetNo, i)
     insertMany(ctx.db, 'access_subject_records (subject, dataset, idx)', 3, bySubject)
   })
   return { ...registration, subjects: keys.size, segments: new Set(refs.map((r) => r.cid)).size }
@@ -272,11 +269,9 @@ export async function exportDataset(
   const vault = new SubjectKeyVault(ctx.db, meta.controller, controllerSecrets(controller).kek)
   // The records' places, and their subjects' key references (a statement per 500 subjects).
   const places = readPlaces(ctx.db, meta.id)
-  const subjects = new Set<number>()
-  for (let i = 0; i < places.length; i += 4) subjects.add(places[i]!)
   const keys = new Map<number, Buffer>()
   const pseudonyms = new Map<number, string>()
-  for (const [id, ref] of vault.refsById(subjects)) {
+  for (const [id, ref] of keyRefsById(ctx.db, placeField(places, 0))) {
     if (ref.erased) continue
     keys.set(id, vault.key(ref))
     pseudonyms.set(id, ref.pseudonym)
@@ -428,13 +423,12 @@ export function eraseSubjects(ctx: DataPlaneContext, subjectIds: readonly string
 export function datasetSubjects(db: DataPlaneContext['db'], dataset: string): { controller: string; subjects: (string | null)[] } | undefined {
   const meta = db.prepare('SELECT id, controller FROM access_datasets WHERE dataset = ?').get(dataset) as { id: number; controller: string } | undefined
   if (!meta) return undefined
-  const places = readPlaces(db, meta.id)
-  const subjectOf = (i: number) => places[4 * i]!
-  const refs = keyRefsById(db, Array.from({ length: places.length / 4 }, (_, i) => subjectOf(i)))
+  const subjects = placeField(readPlaces(db, meta.id), 0)
+  const refs = keyRefsById(db, subjects)
   return {
     controller: meta.controller,
-    subjects: Array.from({ length: places.length / 4 }, (_, i) => {
-      const ref = refs.get(subjectOf(i))
+    subjects: subjects.map((s) => {
+      const ref = refs.get(s)
       return ref && !ref.erased ? ref.pseudonym : null
     }),
   }
@@ -466,7 +460,7 @@ export async function decryptRecords(ctx: DataPlaneContext, dataset: string, con
   const vault = new SubjectKeyVault(ctx.db, controller.did, controllerSecrets(controller).kek)
   const placeAt = placeReader(ctx.db, meta.id)
   const places = indexes.map(placeAt)
-  const refs = vault.refsById(places.flatMap((p) => (p ? [p.subject] : [])))
+  const refs = keyRefsById(ctx.db, places.flatMap((p) => (p ? [p.subject] : [])))
   const cidOf = segmentCids(ctx.db)
   const aadOf = recordAadWriter(dataset)
   const segments = new Map<number, Buffer>()

@@ -56,11 +56,6 @@ export class SubjectKeyVault {
     return new Map(refsWhereIn(this.db, 'controller = ? AND pseudonym', [this.#number], pseudonyms).map((r) => [r.pseudonym, r]))
   }
 
-  /** The key references of subjects by number (those of this data dir's records), a statement per 500. */
-  refsById(ids: Iterable<number>): Map<number, KeyRef> {
-    return keyRefsById(this.db, ids)
-  }
-
   /** The key of a (not erased) subject. */
   key(ref: Pick<KeyRef, 'pseudonym' | 'block' | 'slot' | 'wrapped'>): Buffer {
     if (ref.block !== null && ref.slot !== null) return this.#block(ref.block).subarray(KEY * ref.slot, KEY * ref.slot + KEY)

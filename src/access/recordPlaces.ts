@@ -35,6 +35,13 @@ export function readPlaces(db: Db, dataset: number): Uint32Array {
   return out
 }
 
+/** One field of every record's place (0 subject, 1 segment, 2 offset, 3 length), in index order. */
+export function placeField(places: Uint32Array, field: 0 | 1 | 2 | 3): number[] {
+  const out = new Array<number>(places.length / 4)
+  for (let i = 0; i < out.length; i++) out[i] = places[4 * i + field]!
+  return out
+}
+
 /** Reads records' places one by one, each chunk read once. Undefined when the dataset has no such record. */
 export function placeReader(db: Db, dataset: number): (index: number) => RecordPlace | undefined {
   const get = db.prepare('SELECT places FROM access_record_chunks WHERE dataset = ? AND chunk = ?').pluck()

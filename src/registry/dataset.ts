@@ -10,7 +10,7 @@ import { commitRecord, commitRecordAt, RECORD_DOMAIN } from './commitment.js'
 import { ASSET_REGISTERED, type AssetRegisteredEvent, type RegistryContext, type RegistryWriteContext } from './context.js'
 import { registryErrors } from './errors.js'
 import { openDataset, recordBytes, type DatasetFormat } from './readDataset.js'
-import { ERASED_SALT, readCommitments, readRecordChunks, writeRecordChunks } from './recordChunks.js'
+import { ERASED_SALT, readRecordChunks, writeRecordChunks } from './recordChunks.js'
 
 /** The manifest whose digest is a dataset's id. */
 export interface DatasetManifest {
@@ -289,9 +289,4 @@ export async function verifyDataset(ctx: RegistryContext, path: string, idOrPref
     erased: [...erasedLines].sort((x, y) => x - y),
     schemaChanged,
   }
-}
-
-/** The record commitments of a registered dataset, 32 bytes each in index order. */
-export function datasetCommitments(db: RegistryContext['db'], id: string): Buffer {
-  return readCommitments(db, id)
 }

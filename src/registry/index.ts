@@ -5,7 +5,6 @@ export { ASSET_REGISTERED, type AssetRegisteredEvent, type RegistryContext, type
 export {
   commitDataset,
   datasetManifest,
-  datasetCommitments,
   registerDataset,
   storeDatasetRegistration,
   verifyDataset,
@@ -19,5 +18,5 @@ export { registryErrors } from './errors.js'
 export { formatLineage, lineageOf, type Lineage } from './lineage.js'
 export { registerModel, TRAINING_BUILD_TYPE, type ModelRegistration, type ProvenanceStatement } from './model.js'
 export { openDataset, recordBytes, splitCsv, type DatasetFormat, type DatasetSource, type RecordBatch, type SourceRecord } from './readDataset.js'
-export { CHUNK_RECORDS, destroySalts, ERASED_SALT, readRecordChunks, recordLine, type StoredRecords } from './recordChunks.js'
+export { CHUNK_RECORDS, datasetCommitments, destroySalts, ERASED_SALT, readRecordChunks, recordLine, type StoredRecords } from './recordChunks.js'
 export { memberReader } from './recordMember.js'

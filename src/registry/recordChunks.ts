@@ -50,8 +50,8 @@ export function readRecordChunks(db: Db, dataset: string): StoredRecords {
   return out
 }
 
-/** The commitments alone, 32 bytes each in index order. */
-export function readCommitments(db: Db, dataset: string): Buffer {
+/** The record commitments of a registered dataset, 32 bytes each in index order. */
+export function datasetCommitments(db: Db, dataset: string): Buffer {
   return Buffer.concat(db.prepare('SELECT commitments FROM registry_record_chunks WHERE dataset = ? ORDER BY chunk').pluck().all(dataset) as Buffer[])
 }
 
