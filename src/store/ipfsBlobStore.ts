@@ -1,41 +1,45 @@
 import { FsBlockstore } from 'blockstore-fs'
-import { createHeliaLight, type Helia } from 'helia'
 import { CID } from 'multiformats/cid'
 import { digest } from '../log/index.js'
 import { cidFromDigest, cidOf, digestOfCid } from './cid.js'
 import { storeErrors } from './errors.js'
 import type { BlobStore } from './fsBlobStore.js'
 
-async function bytesOf(v: unknown): Promise<Buffer> {
+/** The multicodec of raw blocks: the codec of every CID this store hands out. */
+const RAW = 0x55
+
+async function bytesOf(v: Uint8Array | AsyncIterable<Uint8Array>): Promise<Buffer> {
   if (v instanceof Uint8Array) return Buffer.from(v)
   const parts: Uint8Array[] = []
-  for await (const c of v as AsyncIterable<Uint8Array>) parts.push(c)
+  for await (const c of v) parts.push(c)
   return Buffer.concat(parts)
 }
 
 /**
- * Blocks in IPFS: a Helia node running in this process over a filesystem blockstore,
- * offline (libp2p not started), so the data dir is an IPFS repository that any IPFS node
- * can serve. Same CIDs as the fs store.
+ * Blocks in an IPFS block repository: `blockstore-fs`, the filesystem blockstore of the
+ * JavaScript IPFS implementations, keyed by multihash in base32 upper case and sharded
+ * next-to-last/2 with the `.data` extension — the layout of Kubo's flatfs `blocks`
+ * directory. Same CIDs as the fs store. Nothing runs beside it: a node that should serve
+ * the blocks to peers is an external one (`--ipfs-api`, see KuboBlobStore).
  */
 export class IpfsBlobStore implements BlobStore {
   readonly kind = 'ipfs'
-  readonly #helia: Helia
+  readonly #blocks: FsBlockstore
 
-  private constructor(helia: Helia) {
-    this.#helia = helia
+  private constructor(blocks: FsBlockstore) {
+    this.#blocks = blocks
   }
 
-  /** Starts the in-process node over the blockstore in `dir`. */
+  /** Opens (creating if needed) the block repository in `dir`. */
   static async open(dir: string): Promise<IpfsBlobStore> {
-    // Helia without libp2p, bitswap or HTTP gateways: an IPFS block repository, offline.
-    const helia = createHeliaLight({ blockstore: new FsBlockstore(dir) }) as unknown as Helia
-    return new IpfsBlobStore(helia)
+    const blocks = new FsBlockstore(dir)
+    await blocks.open()
+    return new IpfsBlobStore(blocks)
   }
 
   async put(bytes: Uint8Array): Promise<string> {
     const cid = cidOf(bytes)
-    await this.#helia.blockstore.put(CID.parse(cid), bytes)
+    await this.#blocks.put(CID.parse(cid), bytes)
     return cid
   }
 
@@ -44,7 +48,7 @@ export class IpfsBlobStore implements BlobStore {
     if (!(await this.has(cid))) throw storeErrors.missing(cid, this.kind)
     let bytes: Buffer
     try {
-      bytes = await bytesOf(await this.#helia.blockstore.get(CID.parse(cid), { offline: true } as never))
+      bytes = await bytesOf(this.#blocks.get(CID.parse(cid)))
     } catch (cause) {
       throw storeErrors.corrupt(cid, `unreadable (${(cause as Error).message})`)
     }
@@ -55,20 +59,20 @@ export class IpfsBlobStore implements BlobStore {
 
   async has(cid: string): Promise<boolean> {
     digestOfCid(cid)
-    return Boolean(await this.#helia.blockstore.has(CID.parse(cid)))
+    return this.#blocks.has(CID.parse(cid))
   }
 
   async delete(cid: string): Promise<void> {
-    await this.#helia.blockstore.delete(CID.parse(cid))
+    await this.#blocks.delete(CID.parse(cid))
   }
 
   async *list(): AsyncIterable<string> {
     // The blockstore keys blocks by multihash, so it lists them as CIDv0: give them back as
     // the CIDv1 (raw) this store hands out.
-    for await (const pair of this.#helia.blockstore.getAll() as AsyncIterable<{ cid: CID }>) yield CID.createV1(0x55, pair.cid.multihash).toString()
+    for await (const pair of this.#blocks.getAll()) yield CID.createV1(RAW, pair.cid.multihash).toString()
   }
 
   async close(): Promise<void> {
-    await (this.#helia as unknown as { stop?: () => Promise<void> }).stop?.()
+    await this.#blocks.close()
   }
 }

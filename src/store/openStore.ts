@@ -6,7 +6,7 @@ import { FsBlobStore, type BlobStore } from './fsBlobStore.js'
 export const STORE_BACKENDS = ['fs', 'ipfs'] as const
 export type StoreBackend = (typeof STORE_BACKENDS)[number]
 
-/** Where blocks live: `fs`, or `ipfs` in-process (Helia) or in an external Kubo node (`ipfsApi`). */
+/** Where blocks live: `fs`, or `ipfs` as an IPFS block repository in the data dir or in an external Kubo node (`ipfsApi`). */
 export interface StoreConfig {
   backend: StoreBackend
   /** The RPC API of an external Kubo node, e.g. http://127.0.0.1:5001. */
@@ -14,8 +14,8 @@ export interface StoreConfig {
 }
 
 /**
- * The data dir's block store: `DIR/blobs` (fs), Helia in-process over `DIR/ipfs/blocks`
- * (ipfs), or a Kubo node through its RPC API (ipfs with `ipfsApi`).
+ * The data dir's block store: `DIR/blobs` (fs), an IPFS block repository in
+ * `DIR/ipfs/blocks` (ipfs), or a Kubo node through its RPC API (ipfs with `ipfsApi`).
  */
 export async function openStore(dataDir: string, config: StoreBackend | StoreConfig): Promise<BlobStore> {
   const { backend, ipfsApi } = typeof config === 'string' ? { backend: config, ipfsApi: undefined } : config
@@ -24,7 +24,7 @@ export async function openStore(dataDir: string, config: StoreBackend | StoreCon
     const { KuboBlobStore } = await import('./kuboBlobStore.js')
     return new KuboBlobStore(ipfsApi)
   }
-  // Loaded on demand: Helia's module graph is large, and most commands never need it.
+  // Loaded on demand: most commands never need blockstore-fs and its modules.
   const { IpfsBlobStore } = await import('./ipfsBlobStore.js')
   return IpfsBlobStore.open(join(dataDir, 'ipfs', 'blocks'))
 }

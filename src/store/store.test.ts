@@ -1,9 +1,15 @@
 import assert from 'node:assert/strict'
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { cidOf, digestOfCid, FsBlobStore, SegmentWriter } from './index.js'
+
+async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const all: T[] = []
+  for await (const item of items) all.push(item)
+  return all
+}
 
 describe('content-addressed blob store', () => {
   it('CIDv1 raw sha2-256 matches the address IPFS gives the empty block', () => {
@@ -64,7 +70,32 @@ describe('content-addressed blob store', () => {
   })
 })
 
-describe('IPFS block store (Helia in-process, offline) and migration', () => {
+describe('IPFS block store (an IPFS block repository in the data dir) and migration', () => {
+  it('keeps blocks where IPFS block repositories keep them, so data dirs written before still open', async () => {
+    const { IpfsBlobStore } = await import('./ipfsBlobStore.js')
+    // blockstore-fs (and Kubo's flatfs): the multihash in multibase base32 upper case ('B…'),
+    // in a directory named after its next-to-last two characters, with the `.data` extension.
+    // This is the file a data dir migrated to ipfs by an earlier version holds for 'hello'.
+    const dir = mkdtempSync(join(tmpdir(), 'provena-ipfs-layout-'))
+    const file = 'BCIQCZ4SNXJP3BIYOE3UDWKWFXHRJ4GYWDZOB7J2CLZZQIM3CSOFZQJA.data'
+    mkdirSync(join(dir, 'JA'))
+    writeFileSync(join(dir, 'JA', file), 'hello')
+    const store = await IpfsBlobStore.open(dir)
+    try {
+      const cid = cidOf(Buffer.from('hello'))
+      assert.deepEqual(await collect(store.list()), [cid])
+      assert.equal((await store.get(cid)).toString(), 'hello')
+      const world = await store.put(Buffer.from('world'))
+      assert.deepEqual((await collect(store.list())).sort(), [cid, world].sort())
+      rmSync(join(dir, 'JA', file))
+      assert.equal(await store.has(cid), false)
+      await store.put(Buffer.from('hello'))
+      assert.equal(readFileSync(join(dir, 'JA', file), 'utf8'), 'hello', 'put writes the same file')
+    } finally {
+      await store.close()
+    }
+  })
+
   it('gives the same CIDs as IPFS, round-trips, and store migrate moves every block verified both ways', async () => {
     const { migrateStore } = await import('./index.js')
     const { IpfsBlobStore } = await import('./ipfsBlobStore.js')

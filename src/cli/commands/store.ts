@@ -36,7 +36,7 @@ export function registerStore(program: Command): void {
 
   common(store.command('migrate').description('move every block to another backend, verifying each, then switch to it'))
     .requiredOption('--to <backend>', `one of ${STORE_BACKENDS.join(', ')}`)
-    .option('--ipfs-api <url>', 'with --to ipfs: an external Kubo node\'s RPC API (e.g. http://127.0.0.1:5001) instead of Helia in-process')
+    .option('--ipfs-api <url>', 'with --to ipfs: an external Kubo node\'s RPC API (e.g. http://127.0.0.1:5001) instead of the block repository in the data dir')
     .action(
       action(async (opts: CommonOptions & { to: string; ipfsApi?: string }) => {
         if (!(STORE_BACKENDS as readonly string[]).includes(opts.to)) throw new ProvenaError('CLI_BAD_ARGUMENT', `--to ${opts.to}: not a store backend (${STORE_BACKENDS.join(', ')})`)
