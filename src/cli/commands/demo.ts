@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -24,6 +24,7 @@ import {
   standardise,
   trainLogistic,
 } from '../../fl/index.js'
+import { ProvenaError } from '../../errors.js'
 import { verifyInclusion } from '../../log/index.js'
 import { registerDataset, registerModel, verifyDataset, formatLineage, lineageOf } from '../../registry/index.js'
 import { emit, type CommonOptions } from '../output.js'
@@ -33,6 +34,23 @@ import { action, common, registryContext } from '../session.js'
 const PURPOSE = 'dpv:ScientificResearch'
 
 export const SHIPPED_DATASET = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'data', 'breast_cancer.csv')
+
+/**
+ * Refuses a `--dir` that exists and is not an empty directory, before anything is written:
+ * the demo creates its own identities, passphrase and entries, and must never add them to
+ * a data dir (or any directory) that holds something already.
+ */
+function refuseNonEmptyDir(dir: string): void {
+  if (!existsSync(dir)) return
+  if (!statSync(dir).isDirectory()) throw new ProvenaError('CLI_BAD_ARGUMENT', `demo --dir ${dir}: not a directory`, { hint: 'give a new or empty directory, or leave out --dir for a temporary one' })
+  const found = readdirSync(dir).sort()
+  if (found.length > 0) {
+    const shown = found.slice(0, 3).join(', ') + (found.length > 3 ? ', …' : '')
+    throw new ProvenaError('CLI_BAD_ARGUMENT', `demo --dir ${dir}: the directory is not empty (${shown}); the demo writes only into a new or empty directory`, {
+      hint: 'give a new or empty directory, or leave out --dir for a temporary one; nothing was written',
+    })
+  }
+}
 
 /** Rows of a numeric CSV: features (subject id first column and `target` excluded) and labels. */
 function loadNumericCsv(path: string): { X: Float32Array[]; y: Uint8Array } {
@@ -52,6 +70,7 @@ function loadNumericCsv(path: string): { X: Float32Array[]; y: Uint8Array } {
 export function registerDemo(program: Command): void {
   common(program.command('demo').description('the main job on the embedded chain, in a fresh data dir: register, train, anchor, prove, tamper, verify')).action(
     action(async (opts: CommonOptions) => {
+      if (opts.dir !== undefined) refuseNonEmptyDir(opts.dir)
       const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'provena-demo-'))
       const say = (s = '') => {
         if (!opts.json) process.stdout.write(`${s}\n`)
