@@ -113,7 +113,9 @@ describe('README', () => {
     assert.equal(r.code, 0, r.stderr.slice(-3000))
     assert.match(r.stdout, /README_DONE\n$/)
     // What the walk-through promises along the way.
+    assert.match(r.stdout, /changed\s+line 42\b/, 'dataset verify names the tampered line')
     assert.match(r.stdout, /VERIFIED/)
+    assert.match(r.stdout, /registered as model [0-9a-f]{16}/, 'the federated task registered its model')
     assert.ok(existsSync(join(cwd, 'lab.csv')) && existsSync(join(cwd, 'manifest.json')) && existsSync(join(cwd, 'global.safetensors')))
   })
 })
