@@ -32,4 +32,5 @@ export {
   type MapNode,
   type MapProof,
 } from './sparseMap.js'
+export { MemoryMap } from './memoryMap.js'
 export { StoredMap, type MapChange } from './storedMap.js'
