@@ -11,6 +11,17 @@ export function describeEntry(leaf: Uint8Array, maxBytes = 48): string {
   const more = b.length > maxBytes ? `… (${b.length} bytes)` : ''
   const printable = head.every((c) => c >= 0x20 && c < 0x7f)
   const bytes = printable ? `${head.toString('latin1')}${more}` : `0x${head.toString('hex')}${more}`
-  const type = /^\s*\{.*?"type"\s*:\s*"([^"\\]{1,80})"/s.exec(b.subarray(0, 4096).toString('utf8'))?.[1]
+  const type = topLevelType(b)
   return type ? `${type}: ${bytes}` : bytes
+}
+
+/** The string `type` member of a JSON object entry (at most 1 MiB), if any. */
+function topLevelType(b: Buffer): string | undefined {
+  if (b.length > 1 << 20 || b[0] !== 0x7b) return undefined
+  try {
+    const v = JSON.parse(b.toString('utf8')) as { type?: unknown }
+    return typeof v.type === 'string' && /^[\x20-\x7e]{1,80}$/.test(v.type) ? v.type : undefined
+  } catch {
+    return undefined
+  }
 }

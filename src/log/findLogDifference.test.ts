@@ -63,6 +63,8 @@ describe('describeEntry', () => {
   it('gives the event type and the first bytes, as text or hex', () => {
     assert.equal(describeEntry(Buffer.from('{"type":"a/v1","x":1}')), 'a/v1: {"type":"a/v1","x":1}')
     assert.equal(describeEntry(Buffer.from('plain text')), 'plain text')
+    // The top-level type, not a nested one that comes first in canonical order.
+    assert.equal(describeEntry(Buffer.from('{"evidence":{"type":"x"},"type":"b/v1"}'), 8), 'b/v1: {"eviden… (39 bytes)')
     assert.equal(describeEntry(Buffer.of(0, 1, 255)), '0x0001ff')
     assert.equal(describeEntry(Buffer.alloc(60, 0x61), 4), 'aaaa… (60 bytes)')
   })
