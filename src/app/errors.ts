@@ -5,6 +5,11 @@ export const appErrors = {
     new ProvenaError('DATADIR_MISSING', `no Provena data dir at ${dir}`, { hint: `run provena init --dir ${dir} (or set PROVENA_DIR)` }),
   badDataDir: (dir: string, why: string) => new ProvenaError('DATADIR_INVALID', `${dir} is not a usable Provena data dir: ${why}`),
   badKey: (what: string) => new ProvenaError('KEYS_INVALID', what, { hint: 'PROVENA_OPERATOR_KEY must be a 32-byte hex private key (0x…)' }),
+  /** Nothing was ever deployed on the data dir's embedded chain. */
+  notDeployedEmbedded: () =>
+    new ProvenaError('CHAIN_NOT_DEPLOYED', "this data dir's contracts are not deployed on its embedded chain yet", {
+      hint: 'run provena chain deploy (any command that writes to the chain deploys them too)',
+    }),
   /** The chain lost what the outbox had written, and the log no longer matches its signed checkpoints. */
   replayRefused: (chain: string, what: string) =>
     new ProvenaError('CHAIN_REPLAY_REFUSED', `refusing to re-anchor this log's history onto the ${chain === 'embedded' ? 'embedded chain' : `chain ${chain}`}, which lost it: ${what}`, {

@@ -143,6 +143,7 @@ export async function openChainReadOnly(
       const recorded = p.db.prepare('SELECT count(*) FROM chain_deployments WHERE chain = ?').pluck().get(client.chainKey) as number
       const anchored = p.db.prepare("SELECT count(*) FROM chain_outbox WHERE chain = ? AND kind = 'checkpoint' AND status IN ('mined', 'decided', 'sent')").pluck().get(client.chainKey) as number
       if (recorded > 0) throw appErrors.chainStateLost(lease !== undefined, client.chainId, anchored)
+      if (lease) throw appErrors.notDeployedEmbedded()
       throw chainErrors.notDeployed('CheckpointAnchor', client.chainId)
     }
     return { client, deployment, close: async () => lease?.release() }

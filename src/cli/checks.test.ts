@@ -100,6 +100,20 @@ describe('after the embedded chain lost its state', () => {
   })
 })
 
+describe('a data dir whose embedded chain has no contracts yet', () => {
+  it('verify points to chain deploy, which deploys them on the embedded node', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'provena-checks-fresh-'))
+    initDataDir(dir)
+    const v = await runCli(['verify', '--dir', dir])
+    assert.equal(v.code, 1)
+    assert.match(v.stderr, /not deployed on its embedded chain yet\nhint: run provena chain deploy \(/)
+    const d = await runCli(['chain', 'deploy', '--dir', dir])
+    assert.equal(d.code, 0, d.stdout + d.stderr)
+    assert.match(d.stdout, /^Contracts deployed on the embedded chain\n/)
+    assert.equal((await runCli(['verify', '--dir', dir])).code, 0)
+  })
+})
+
 describe('store info --verify checks every block the database refers to', () => {
   it('reports every missing or corrupt block with the datasets and records it holds, exit 3', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'provena-checks-store-'))
