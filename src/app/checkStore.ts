@@ -70,6 +70,17 @@ export function referencedBlocks(p: Provena): Map<string, string[]> {
   return holds
 }
 
+/** How many distinct blocks the database refers to (what referencedBlocks lists, counted in SQL). */
+export function countReferencedBlocks(p: Provena): number {
+  return p.db
+    .prepare(
+      `SELECT count(*) FROM (SELECT cid FROM access_segments UNION SELECT model_cid FROM fl_rounds
+       UNION SELECT update_cid FROM fl_updates UNION SELECT manifest_cid FROM fl_updates)`,
+    )
+    .pluck()
+    .get() as number
+}
+
 /**
  * Reads back every block the database refers to and every block the store holds, and
  * checks each against its CID. Reports every bad block (not the first), with what it holds.

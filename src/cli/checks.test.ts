@@ -136,6 +136,7 @@ describe('store info --verify checks every block the database refers to', () => 
       const good = await cli('store', 'info', '--verify', '--json')
       assert.equal(good.code, 0, good.stdout + good.stderr)
       assert.deepEqual([good.json().ok, good.json().referencedBlocks], [true, 2])
+      assert.deepEqual([(await cli('store', 'info', '--json')).json().referencedBlocks], [2], 'counted the same without --verify')
       const blobs = join(dir, 'blobs')
       const files = readdirSync(blobs).flatMap((s) => readdirSync(join(blobs, s)).map((f) => ({ cid: f, path: join(blobs, s, f) })))
       assert.equal(files.length, 2)

@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import { checkStore, openProvena, referencedBlocks, resolveDataDir, updateConfig } from '../../app/index.js'
+import { checkStore, countReferencedBlocks, openProvena, resolveDataDir, updateConfig } from '../../app/index.js'
 import { ProvenaError } from '../../errors.js'
 import { migrateStore, openStore, STORE_BACKENDS, type StoreBackend, type StoreConfig } from '../../store/index.js'
 import { emit, VerificationFailed, type CommonOptions } from '../output.js'
@@ -19,7 +19,7 @@ export function registerStore(program: Command): void {
           if (!opts.verify) {
             let blocks = 0
             for await (const _ of s.list()) blocks++
-            const referenced = referencedBlocks(p).size
+            const referenced = countReferencedBlocks(p)
             const info = { backend, blocks, referencedBlocks: referenced, verified: false }
             emit(opts, info, () => [`backend    ${backend}`, `blocks     ${blocks} present, ${referenced} referenced by the database`].join('\n'))
             return
