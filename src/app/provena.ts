@@ -3,6 +3,7 @@ import {
   acquireEmbeddedNode,
   chainErrors,
   connectChain,
+  countLostWrites,
   enqueueOutbox,
   ensureDeployment,
   ensureFunded,
@@ -23,7 +24,9 @@ import type { BlobStore } from '../store/index.js'
 import { canonicalJson, didKeyFromEd25519, ed25519FromSeed, sha256 } from '../crypto/index.js'
 import { openDatabase, type Db } from '../db/index.js'
 import { latestCheckpoint, recordCheckpoint, SqliteLog, StoredMap, type LogSigner, type StoredCheckpoint } from '../log/index.js'
+import { checkLogAgainstCheckpoints, describeLogDifference } from './checkLog.js'
 import { dbPath, readConfig, readOperatorKeys, type DataDirConfig } from './dataDir.js'
+import { appErrors } from './errors.js'
 
 /** An open data dir: database, log and the operator's identity. */
 export interface Provena {
@@ -71,6 +74,10 @@ export interface ChainSession {
   outbox: OutboxContext
   /** Whether the embedded node is used (and started by this process if not running). */
   embedded: boolean
+  /** Whether contracts were deployed by this session (first use, or a chain that lost its state). */
+  deployedNow: boolean
+  /** Writes the chain had lost, sent again by this session (after checking the log). */
+  replayed: number
   close(): Promise<void>
 }
 
@@ -100,7 +107,7 @@ export async function openChain(p: Provena, opts: { rpcUrl?: string | undefined 
   const { client, lease } = await connect(p, opts.rpcUrl)
   try {
     await ensureFunded(client)
-    const { deployment } = await ensureDeployment(p.db, client, logIdentity(p))
+    const { deployment, deployedNow } = await ensureDeployment(p.db, client, logIdentity(p))
     const outbox: OutboxContext = {
       db: p.db,
       client,
@@ -108,8 +115,15 @@ export async function openChain(p: Provena, opts: { rpcUrl?: string | undefined 
       consistencyProof: (a, b) => p.log.consistencyProof(a, b),
     }
     await recoverOutbox(outbox)
+    // A chain that lost what the outbox wrote gets the log's history again: only if the
+    // log still is what its signed checkpoints say, or the replay would vouch for it.
+    const replayed = countLostWrites(p.db, client.chainKey)
+    if (replayed > 0) {
+      const { difference } = checkLogAgainstCheckpoints(p)
+      if (difference) throw appErrors.replayRefused(client.chainKey, describeLogDifference(difference))
+    }
     await flushOutbox(outbox)
-    return { client, deployment, outbox, embedded: lease !== undefined, close: async () => lease?.release() }
+    return { client, deployment, outbox, embedded: lease !== undefined, deployedNow, replayed, close: async () => lease?.release() }
   } catch (error) {
     await lease?.release()
     throw error
@@ -124,7 +138,14 @@ export async function openChainReadOnly(
   const { client, lease } = await connect(p, opts.rpcUrl)
   try {
     const deployment = await findDeployment(p.db, client, logIdentity(p))
-    if (!deployment) throw chainErrors.notDeployed('CheckpointAnchor', client.chainId)
+    if (!deployment) {
+      // Contracts recorded for this chain but gone from it: the chain lost its state.
+      const recorded = p.db.prepare('SELECT count(*) FROM chain_deployments WHERE chain = ?').pluck().get(client.chainKey) as number
+      const anchored = p.db.prepare("SELECT count(*) FROM chain_outbox WHERE chain = ? AND kind = 'checkpoint' AND status IN ('mined', 'decided', 'sent')").pluck().get(client.chainKey) as number
+      if (recorded > 0) throw appErrors.chainStateLost(lease !== undefined, client.chainId, anchored)
+      if (lease) throw appErrors.notDeployedEmbedded()
+      throw chainErrors.notDeployed('CheckpointAnchor', client.chainId)
+    }
     return { client, deployment, close: async () => lease?.release() }
   } catch (error) {
     await lease?.release()

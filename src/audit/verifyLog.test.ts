@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import fc from 'fast-check'
 import type { AnchoredCheckpoint, RegisteredAsset } from '../chain/index.js'
 import { canonicalJson, canonicalJsonBytes, generateEd25519, IN_TOTO_PAYLOAD_TYPE, sha256, sha256Hex, signDsse } from '../crypto/index.js'
 import { CONSENT_RECORD_TYPE, consentKey } from '../consent/index.js'
@@ -112,6 +113,86 @@ describe('verifyLog replays the consent map', () => {
     assert.deepEqual(
       verifyLog(stale).failures.map((f) => f.code),
       ['VERIFY_MAP_MISMATCH', 'VERIFY_BAD_SIGNATURE'],
+    )
+  })
+})
+
+describe('verifyLog names the entry that differs, and checks the checkpoints kept locally', () => {
+  const withHashes = (leaves: Buffer[]) => leaves.map((leaf, index) => ({ index, leaf, leafHash: hashLeaf(leaf) }))
+  const signedLocal = (leaves: Buffer[], treeSize: number) => {
+    const rootHash = new MemoryNodes(leaves.map((l) => hashLeaf(l))).root(treeSize)
+    const mapRoot = Buffer.alloc(32)
+    return { treeSize, rootHash, mapRoot, signature: signCheckpoint({ origin, treeSize, rootHash, mapRoot }, origin, key.privateKey, key.publicKeyBytes).signature }
+  }
+
+  it('an entry whose bytes do not hash to its recorded leaf hash is named first, with what it holds', () => {
+    const s = scenario()
+    const good = evidence(s.leaves, [1, 3], [onChain(s.dataset), onChain(s.model)])
+    const entries = withHashes(s.leaves)
+    entries[1] = { ...entries[1]!, leaf: Buffer.from('{"type":"other/v1","n":2}') }
+    const r = verifyLog({ ...good, entries })
+    assert.equal(r.ok, false)
+    assert.deepEqual(r.failures.map((f) => f.code), ['VERIFY_LEAF_MISMATCH', 'VERIFY_ROOT_MISMATCH'])
+    assert.match(r.failures[0]!.message, /^log entry 1 \(other\/v1: \{"type":"other\/v1","n":2\}\) does not hash/)
+    assert.match(r.failures[1]!.message, /log entry 1 \(other\/v1: .*\) differs from what was logged$/)
+    assert.deepEqual(r.firstDifference, { index: 1, entry: 'other/v1: {"type":"other/v1","n":2}' })
+  })
+
+  it('without recorded hashes, names the range between the last matching checkpoint and the first that differs', () => {
+    const leaves = Array.from({ length: 8 }, (_, i) => Buffer.from(`{"type":"t/v1","i":${i}}`))
+    const good = evidence(leaves, [2, 6, 8], [])
+    const edited = [...leaves]
+    edited[4] = Buffer.from('{"type":"t/v1","i":44}')
+    const r = verifyLog({ ...good, entries: edited.map((leaf, index) => ({ index, leaf })) })
+    assert.deepEqual(r.failures.map((f) => f.code), ['VERIFY_ROOT_MISMATCH'])
+    assert.match(r.failures[0]!.message, /size 6\).*the first entry that differs is among entries 2 to 5$/)
+  })
+
+  it('checks every signed checkpoint kept locally, anchored or not: an altered entry after the last anchor is caught', () => {
+    const leaves = Array.from({ length: 8 }, (_, i) => Buffer.from(`{"type":"t/v1","i":${i}}`))
+    const input = { ...evidence(leaves, [4], []), localCheckpoints: [signedLocal(leaves, 4), signedLocal(leaves, 7)] }
+    const ok = verifyLog(input)
+    assert.deepEqual(ok.failures, [])
+    assert.deepEqual([ok.localCheckpoints, ok.anchoredSize, ok.unanchoredEntries], [2, 4, 4])
+    const edited = [...leaves]
+    edited[5] = Buffer.from('{"type":"t/v1","i":55}')
+    const bad = verifyLog({ ...input, entries: edited.map((leaf, index) => ({ index, leaf })) })
+    assert.deepEqual(bad.failures.map((f) => f.code), ['VERIFY_ROOT_MISMATCH'])
+    assert.match(bad.failures[0]!.message, /^the signed checkpoint of size 7 kept in the data dir: .*among entries 4 to 6$/)
+    const forged = { ...signedLocal(leaves, 7), signature: Buffer.alloc(64) }
+    assert.deepEqual(verifyLog({ ...input, localCheckpoints: [forged] }).failures.map((f) => f.code), ['VERIFY_BAD_SIGNATURE'])
+  })
+})
+
+describe('verifyLog replays the consent map incrementally', () => {
+  it('gives the same map root at every checkpoint as rebuilding the map from the records before it (property)', () => {
+    const subjects = ['aa', 'bb', 'cc', 'dd', 'ee'].map((s) => s.repeat(32))
+    const purposes = ['dpv:ScientificResearch', 'dpv:ResearchAndDevelopment']
+    const recordArb = fc.oneof(
+      fc.record({ s: fc.nat({ max: 4 }), p: fc.nat({ max: 1 }), state: fc.constantFrom('given', 'withdrawn') }),
+      fc.constant(null), // an entry of another type
+    )
+    fc.assert(
+      fc.property(fc.array(recordArb, { minLength: 1, maxLength: 40 }), fc.array(fc.nat(), { minLength: 1, maxLength: 6 }), (records, cuts) => {
+        const leaves = records.map((r, i) =>
+          r ? Buffer.from(canonicalJson({ type: CONSENT_RECORD_TYPE, subject: subjects[r.s], purpose: { id: purposes[r.p] }, state: r.state, n: i })) : Buffer.from(`{"type":"other/v1","n":${i}}`),
+        )
+        const sizes = [...new Set(cuts.map((c) => 1 + (c % leaves.length)))].sort((a, b) => a - b)
+        // The reference: the map rebuilt from scratch from the records before each size.
+        const rebuilt = (n: number) => {
+          const m = new Map<string, Buffer>()
+          records.slice(0, n).forEach((r, i) => r && m.set(consentKey(subjects[r.s]!, purposes[r.p]!).toString('hex'), sha256(leaves[i]!)))
+          return mapRootOf([...m].map(([k, v]) => [Buffer.from(k, 'hex'), v]))
+        }
+        const input = evidence(leaves, sizes, [])
+        const nodes = new MemoryNodes(leaves.map((l) => hashLeaf(l)))
+        input.checkpoints = input.checkpoints.map((c) => {
+          const mapRoot = rebuilt(c.treeSize)
+          return { ...c, mapRoot, noteSignature: signCheckpoint({ origin, treeSize: c.treeSize, rootHash: nodes.root(c.treeSize), mapRoot }, origin, key.privateKey, key.publicKeyBytes).signature }
+        })
+        assert.deepEqual(verifyLog(input).failures, [])
+      }),
+      { seed: 11, numRuns: 100 },
     )
   })
 })

@@ -13,10 +13,12 @@ export {
 } from './embeddedNode.js'
 export { chainErrors } from './errors.js'
 export {
+  countLostWrites,
   enqueueOutbox,
   findOutbox,
   flushOutbox,
   listOutbox,
+  LOST_FROM_CHAIN,
   outboxKey,
   recoverOutbox,
   revertOf,

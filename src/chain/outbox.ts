@@ -267,6 +267,17 @@ export async function flushOutbox(ctx: OutboxContext): Promise<OutboxRow[]> {
   return done
 }
 
+/** The error recorded on a row whose effect the chain lost (recoverOutbox): it is a replay. */
+export const LOST_FROM_CHAIN = 'lost from the chain; re-sending'
+
+/**
+ * How many pending rows carry writes the chain lost and will be sent again (a replay of
+ * history), until they are mined.
+ */
+export function countLostWrites(db: Db, chain: string): number {
+  return db.prepare("SELECT count(*) FROM chain_outbox WHERE chain = ? AND status IN ('decided', 'sent') AND error = ?").pluck().get(chain, LOST_FROM_CHAIN) as number
+}
+
 /**
  * Re-checks mined rows against the chain (a node that crashed may have lost its last
  * blocks) and puts back to "decided" every row whose effect is not there. Returns how many.
@@ -288,7 +299,7 @@ export async function recoverOutbox(ctx: OutboxContext): Promise<number> {
     const recent = row.blockNumber === null || row.blockNumber > head - 1024
     if (!recent) continue
     if (await effects[row.kind].isApplied(ctx, row.payload as never)) continue
-    update(ctx.db, row.id, { status: 'decided', tx_hash: null, raw_tx: null, nonce: null, block_number: null, block_hash: null, error: 'lost from the chain; re-sending' })
+    update(ctx.db, row.id, { status: 'decided', tx_hash: null, raw_tx: null, nonce: null, block_number: null, block_hash: null, error: LOST_FROM_CHAIN })
     reset++
   }
   return reset

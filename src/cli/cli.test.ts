@@ -131,7 +131,10 @@ describe('provena CLI end to end on the shipped breast-cancer CSV', () => {
     writeFileSync(file, JSON.stringify(exported))
     const bad = await runCli(outside)
     assert.equal(bad.code, 3)
-    assert.equal(bad.json<{ failures: { code: string }[] }>().failures[0]!.code, 'VERIFY_ROOT_MISMATCH')
+    // The export carries each entry's leaf hash: the edited entry is named first, then the checkpoint.
+    const failures = bad.json<{ failures: { code: string; message: string }[] }>().failures
+    assert.deepEqual(failures.slice(0, 2).map((f) => f.code), ['VERIFY_LEAF_MISMATCH', 'VERIFY_ROOT_MISMATCH'])
+    assert.match(failures[0]!.message, /^log entry 0 \(provena\.asset\.registered\/v1: /)
   })
 
   it('bad input: one clear line, non-zero exit, nothing written', async () => {

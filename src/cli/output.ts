@@ -17,6 +17,9 @@ export function emit(opts: CommonOptions, json: unknown, text: () => string): vo
 /** Exit codes: 1 error, 2 bad usage, 3 a verification found a difference, 4 chain unavailable. */
 export const EXIT = { error: 1, usage: 2, verification: 3, chain: 4 } as const
 
+/** Errors that report a check finding a difference: they end the command with EXIT.verification. */
+const VERIFICATION_CODES = new Set(['LOG_LEAF_MISMATCH', 'CHAIN_REPLAY_REFUSED'])
+
 /** A failed check that is reported (not thrown) and ends the command with EXIT.verification. */
 export class VerificationFailed extends Error {}
 
@@ -25,7 +28,7 @@ export function reportError(error: unknown, opts: CommonOptions): number {
   const code = isProvenaError(error) ? error.code : 'INTERNAL'
   const message = error instanceof Error ? error.message : String(error)
   const hint = isProvenaError(error) ? error.hint : undefined
-  const exit = code === 'CHAIN_UNREACHABLE' || code === 'CHAIN_NODE_START_FAILED' ? EXIT.chain : EXIT.error
+  const exit = code === 'CHAIN_UNREACHABLE' || code === 'CHAIN_NODE_START_FAILED' ? EXIT.chain : VERIFICATION_CODES.has(code) ? EXIT.verification : EXIT.error
   if (opts.json) {
     process.stdout.write(JSON.stringify({ ok: false, error: { code, message, hint, details: isProvenaError(error) ? error.details : undefined } }, null, 2) + '\n')
   } else {

@@ -58,6 +58,11 @@ export function latestCheckpoint(db: Db): StoredCheckpoint | undefined {
   return row && fromRow(row)
 }
 
+/** Every stored checkpoint, oldest (smallest) first. */
+export function listCheckpoints(db: Db): StoredCheckpoint[] {
+  return (db.prepare('SELECT * FROM log_checkpoints ORDER BY tree_size').all() as CheckpointRow[]).map(fromRow)
+}
+
 interface CheckpointRow {
   tree_size: number
   root_hash: Buffer

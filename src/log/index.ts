@@ -7,8 +7,11 @@ export {
   signCheckpoint,
   type Checkpoint,
 } from './checkpoint.js'
-export { checkpointAt, EMPTY_MAP_ROOT, latestCheckpoint, recordCheckpoint, type LogSigner, type StoredCheckpoint } from './checkpointStore.js'
+export { checkpointAt, EMPTY_MAP_ROOT, latestCheckpoint, listCheckpoints, recordCheckpoint, type LogSigner, type StoredCheckpoint } from './checkpointStore.js'
 export { borderNodes, CompactRange, perfectRoot, rangeNodes, rootOfLeafHashes } from './compactRange.js'
+export { describeEntry } from './describeEntry.js'
+export { logErrors } from './errors.js'
+export { findLogDifference, type LogDifference } from './findLogDifference.js'
 export { digest, EMPTY_ROOT, hashChildren, hashLeaf } from './hasher.js'
 export { consistencyProof, inclusionProof, MemoryNodes, subtreeHash, type NodeReader } from './proofs.js'
 export { SqliteLog, type LogEntry } from './sqliteLog.js'
@@ -32,4 +35,5 @@ export {
   type MapNode,
   type MapProof,
 } from './sparseMap.js'
+export { MemoryMap } from './memoryMap.js'
 export { StoredMap, type MapChange } from './storedMap.js'

@@ -326,19 +326,27 @@ export interface MapNode {
   children(): [MapNode, MapNode]
 }
 
-/** A subtree over sorted in-memory leaves. */
+/**
+ * A subtree over sorted in-memory leaves. The hashes of its subtrees are computed once and
+ * kept in a memo shared by the whole tree (so a proof reads its siblings instead of
+ * rehashing half the tree, then a quarter, …). WARNING: `leaves` must not change while the
+ * node is in use; build a new root node over new leaves (or use MemoryMap) after a change.
+ */
 export class LeavesNode implements MapNode {
   constructor(
     readonly leaves: Leaves,
     readonly lo: number,
     readonly hi: number,
     readonly depth: number,
+    /** Subtree hashes by memoKey(depth, lo), shared by a root node and its descendants. */
+    private readonly memo: Map<number, Buffer> = new Map(),
   ) {}
   count(): number {
     return this.hi - this.lo
   }
   hash(): Buffer {
-    return subtreeOfLeaves(this.leaves, this.lo, this.hi, this.depth)
+    if (this.hi - this.lo < 2) return subtreeOfLeaves(this.leaves, this.lo, this.hi, this.depth)
+    return this.memo.get(memoKey(this.leaves, this.depth, this.lo)) ?? memoizedSubtree(this.leaves, this.lo, this.hi, this.depth, this.memo)
   }
   single(): [Buffer, Buffer] {
     return [this.leaves.keys[this.lo]!, this.leaves.values[this.lo]!]
@@ -346,8 +354,25 @@ export class LeavesNode implements MapNode {
   children(): [MapNode, MapNode] {
     if (this.depth >= MAP_KEY_BITS) throw logErrors.badMapProof('duplicate key in a map')
     const mid = splitLeaves(this.leaves.keys, this.lo, this.hi, this.depth)
-    return [new LeavesNode(this.leaves, this.lo, mid, this.depth + 1), new LeavesNode(this.leaves, mid, this.hi, this.depth + 1)]
+    return [new LeavesNode(this.leaves, this.lo, mid, this.depth + 1, this.memo), new LeavesNode(this.leaves, mid, this.hi, this.depth + 1, this.memo)]
   }
+}
+
+/** A subtree of two or more leaves is fixed by its depth and its first leaf. */
+const memoKey = (l: Leaves, depth: number, lo: number) => depth * (l.keys.length + 1) + lo
+
+/** subtreeOfLeaves, keeping the hash of every subtree of two or more leaves in `memo`. */
+function memoizedSubtree(l: Leaves, lo: number, hi: number, depth: number, memo: Map<number, Buffer>): Buffer {
+  const n = hi - lo
+  if (n < 2) return subtreeOfLeaves(l, lo, hi, depth)
+  const key = memoKey(l, depth, lo)
+  const known = memo.get(key)
+  if (known) return known
+  if (depth >= MAP_KEY_BITS) throw logErrors.badMapProof('duplicate key in a map')
+  const mid = splitLeaves(l.keys, lo, hi, depth)
+  const h = hashChildren(memoizedSubtree(l, lo, mid, depth + 1, memo), memoizedSubtree(l, mid, hi, depth + 1, memo))
+  memo.set(key, h)
+  return h
 }
 
 /** The single-key proof of `key` in the tree under `root`. */

@@ -1,7 +1,6 @@
 import type { Command } from 'commander'
 import { resolveDataDir } from '../../app/index.js'
 import { listOutbox, readLatestAnchor, readNodeInfo, startEmbeddedNode, stopEmbeddedNode } from '../../chain/index.js'
-import { ProvenaError } from '../../errors.js'
 import type { ChainSession, Provena } from '../../app/index.js'
 import { emit, type CommonOptions } from '../output.js'
 import { action, common, withChain } from '../session.js'
@@ -54,12 +53,21 @@ export function registerChain(program: Command): void {
       })
     }),
   )
-  common(chain.command('deploy').description('deploy the contracts to an external EVM node (anvil, Geth, Besu)')).action(
+  common(chain.command('deploy').description('deploy the contracts (on the embedded node, or an external EVM node with --rpc-url) and re-anchor what a chain that lost its state is missing')).action(
     action(async (opts: CommonOptions) => {
-      if (!opts.rpcUrl && !process.env.PROVENA_RPC_URL) throw new ProvenaError('CLI_BAD_ARGUMENT', 'chain deploy needs --rpc-url URL (or PROVENA_RPC_URL)', { hint: 'the embedded node deploys on first use by itself' })
+      // The same as any command that opens the chain: deploy what is missing, then send the
+      // outbox (after checking the log, when the chain lost what it held). Said out loud here.
       await withChain(opts, async (p, c) => {
         const info = await chainInfo(p, c)
-        emit(opts, info, () => `Contracts deployed on chain ${info.chainId}\n${infoText(info)}`)
+        const where = c.embedded ? 'the embedded chain' : `chain ${info.chainId}`
+        const json = { ...info, deployedNow: c.deployedNow, replayed: c.replayed }
+        emit(opts, json, () =>
+          [
+            c.deployedNow ? `Contracts deployed on ${where}` : `Contracts already deployed on ${where}: nothing to do`,
+            ...(c.replayed ? [`Re-anchored the log's history the chain had lost (${c.replayed} write(s)), after checking every entry against the signed checkpoints`] : []),
+            infoText(info),
+          ].join('\n'),
+        )
       })
     }),
   )

@@ -2,7 +2,7 @@ import { InvalidArgumentError, type Command } from 'commander'
 import { anchorNow } from '../../app/index.js'
 import { readLatestAnchor } from '../../chain/index.js'
 import { ProvenaError } from '../../errors.js'
-import { verifyInclusion } from '../../log/index.js'
+import { hashLeaf, logErrors, verifyInclusion } from '../../log/index.js'
 import { emit, short, type CommonOptions } from '../output.js'
 import { action, common, withChain, withProvena } from '../session.js'
 
@@ -72,12 +72,15 @@ export function registerLog(program: Command): void {
           throw new ProvenaError('LOG_NOT_ANCHORED', `entry ${index} is not covered by the anchored checkpoint (size ${anchored.treeSize})`, { hint: 'run provena log checkpoint' })
         }
         const entry = p.log.entry(index)
+        // The proof is of the bytes returned: their hash, not the stored one, is proven.
+        const leafHash = hashLeaf(entry.leaf)
+        if (!leafHash.equals(entry.leafHash)) throw logErrors.leafMismatch(index, entry.leaf, entry.leafHash, leafHash)
         const proof = p.log.inclusionProof(index, anchored.treeSize)
-        verifyInclusion(index, anchored.treeSize, entry.leafHash, proof, anchored.rootHash)
+        verifyInclusion(index, anchored.treeSize, leafHash, proof, anchored.rootHash)
         const json = {
           index,
           treeSize: anchored.treeSize,
-          leafHash: entry.leafHash.toString('hex'),
+          leafHash: leafHash.toString('hex'),
           rootHash: anchored.rootHash.toString('hex'),
           proof: proof.map((h) => h.toString('hex')),
           leaf: entry.leaf.toString('base64'),

@@ -1,14 +1,14 @@
 import type { Command } from 'commander'
-import { openProvena, resolveDataDir, updateConfig } from '../../app/index.js'
+import { checkStore, countReferencedBlocks, openProvena, resolveDataDir, updateConfig } from '../../app/index.js'
 import { ProvenaError } from '../../errors.js'
 import { migrateStore, openStore, STORE_BACKENDS, type StoreBackend, type StoreConfig } from '../../store/index.js'
-import { emit, type CommonOptions } from '../output.js'
+import { emit, VerificationFailed, type CommonOptions } from '../output.js'
 import { action, common } from '../session.js'
 
 export function registerStore(program: Command): void {
   const store = program.command('store').description('the encrypted block store (fs or IPFS)')
-  common(store.command('info').description('backend, blocks and bytes; --verify re-hashes every block'))
-    .option('--verify', 'read every block back and check it against its CID')
+  common(store.command('info').description('backend, blocks and bytes; --verify reads back every block the database refers to and every block present'))
+    .option('--verify', 'check that every referenced block exists and matches its CID (and every block present); exit 3 naming each bad block')
     .action(
       action(async (opts: CommonOptions & { verify?: boolean }) => {
         const p = openProvena(resolveDataDir(opts.dir))
@@ -16,17 +16,29 @@ export function registerStore(program: Command): void {
         const backend = config.ipfsApi ? `ipfs (Kubo at ${config.ipfsApi})` : config.backend
         const s = await openStore(p.dir, config)
         try {
-          let blocks = 0
-          let bytes = 0
-          for await (const cid of s.list()) {
-            blocks++
-            if (opts.verify) bytes += (await s.get(cid)).length
+          if (!opts.verify) {
+            let blocks = 0
+            for await (const _ of s.list()) blocks++
+            const referenced = countReferencedBlocks(p)
+            const info = { backend, blocks, referencedBlocks: referenced, verified: false }
+            emit(opts, info, () => [`backend    ${backend}`, `blocks     ${blocks} present, ${referenced} referenced by the database`].join('\n'))
+            return
           }
-          const referenced = p.db.prepare('SELECT count(*) FROM access_segments').pluck().get() as number
-          const info = { backend, blocks, referencedBlocks: referenced, verified: opts.verify === true, ...(opts.verify ? { bytes } : {}) }
+          const c = await checkStore(p, s)
+          const ok = c.bad.length === 0
+          const info = { ok, backend, blocks: c.present, referencedBlocks: c.referenced, verified: ok, checked: c.checked, bytes: c.bytes, badBlocks: c.bad }
           emit(opts, info, () =>
-            [`backend    ${backend}`, `blocks     ${blocks} (${referenced} referenced by imported datasets)`, opts.verify ? `verified   all ${blocks} blocks match their CIDs (${bytes} bytes)` : ''].filter(Boolean).join('\n'),
+            [
+              `backend    ${backend}`,
+              `blocks     ${c.present} present, ${c.referenced} referenced by the database`,
+              ok
+                ? `verified   all ${c.checked} blocks (every referenced one and every one present) exist and match their CIDs (${c.bytes} bytes)`
+                : `FAILED     ${c.bad.length} bad block(s) of ${c.checked} checked (${c.bad.filter((b) => b.problem === 'missing').length} missing, ${c.bad.filter((b) => b.problem === 'corrupt').length} corrupt):`,
+              ...c.bad.flatMap((b) => [`  ${b.cid} ${b.problem}: ${b.message}`, ...b.holds.map((h) => `      holds ${h}`)]),
+              ...(ok ? [] : ['hint: restore the blocks from a backup of the data dir (blobs/) or from a peer; exports of what they hold fail until then']),
+            ].join('\n'),
           )
+          if (!ok) throw new VerificationFailed()
         } finally {
           await s.close?.()
           p.close()

@@ -4,7 +4,8 @@ import { createPublicClient, http, isAddress, type Address, type PublicClient } 
 import { openChainReadOnly, openProvena, resolveDataDir } from '../../app/index.js'
 import { readChainEvidence, verifyLog, type VerifyReport } from '../../audit/index.js'
 import { chainErrors } from '../../chain/index.js'
-import { ProvenaError } from '../../errors.js'
+import { isProvenaError, ProvenaError } from '../../errors.js'
+import { listCheckpoints } from '../../log/index.js'
 import { emit, VerificationFailed, type CommonOptions } from '../output.js'
 import { action, common } from '../session.js'
 
@@ -14,8 +15,8 @@ interface VerifyOptions extends CommonOptions {
   registry?: string
 }
 
-function readEntriesFile(path: string): { index: number; leaf: Buffer }[] {
-  let doc: { entries?: { index: number; leaf: string }[] }
+function readEntriesFile(path: string): { index: number; leaf: Buffer; leafHash: Buffer | undefined }[] {
+  let doc: { entries?: { index: number; leaf: string; leafHash?: unknown }[] }
   try {
     doc = JSON.parse(readFileSync(path, 'utf8'))
   } catch (e) {
@@ -24,18 +25,28 @@ function readEntriesFile(path: string): { index: number; leaf: Buffer }[] {
   if (!Array.isArray(doc.entries)) throw new ProvenaError('VERIFY_BAD_INPUT', `${path}: no "entries" array`)
   return doc.entries.map((e, i) => {
     if (typeof e.index !== 'number' || typeof e.leaf !== 'string') throw new ProvenaError('VERIFY_BAD_INPUT', `${path}: entries[${i}] needs index and leaf (base64)`)
-    return { index: e.index, leaf: Buffer.from(e.leaf, 'base64') }
+    if (e.leafHash !== undefined && (typeof e.leafHash !== 'string' || !/^[0-9a-f]{64}$/i.test(e.leafHash))) {
+      throw new ProvenaError('VERIFY_BAD_INPUT', `${path}: entries[${i}].leafHash is not 32 bytes of hex`)
+    }
+    return { index: e.index, leaf: Buffer.from(e.leaf, 'base64'), leafHash: typeof e.leafHash === 'string' ? Buffer.from(e.leafHash, 'hex') : undefined }
   })
 }
 
 function reportText(r: VerifyReport): string {
   const head = r.ok ? 'VERIFIED: the log and the chain agree' : `FAILED: ${r.failures[0]!.message}`
+  const local = r.localCheckpoints ? `; ${r.localCheckpoints} signed checkpoint(s) kept in the data dir checked too` : ''
+  // On a failure nothing is vouched for: no "all else is fine" wording.
+  const checkpoints = r.ok
+    ? `${r.checkpoints} anchored, latest size ${r.anchoredSize}${r.unanchoredEntries ? ` (${r.unanchoredEntries} newer entries not anchored yet)` : ''}${local}`
+    : `${r.checkpoints} anchored, latest size ${r.anchoredSize}${local}`
+  const mapDiffers = r.failures.some((f) => f.code === 'VERIFY_MAP_MISMATCH')
   return [
     head,
+    ...(r.firstDifference ? [`  first entry that differs  ${r.firstDifference.index}: ${r.firstDifference.entry}`] : []),
     `  entries          ${r.entries}`,
-    `  checkpoints      ${r.checkpoints} anchored, latest size ${r.anchoredSize}${r.unanchoredEntries ? ` (${r.unanchoredEntries} newer entries not anchored yet)` : ''}`,
-    `  assets on-chain  ${r.assetsOnChain}, each with its log entry${r.assetsPendingOnChain ? `; ${r.assetsPendingOnChain} logged, pending on-chain` : ''}`,
-    `  consent map      ${r.consentChanges} consent record(s) replayed${r.failures.some((f) => f.code === "VERIFY_MAP_MISMATCH") ? ", an anchored map root DIFFERS" : ": every anchored map root matches"}`,
+    `  checkpoints      ${checkpoints}`,
+    ...(r.ok || r.assetsOnChain ? [`  assets on-chain  ${r.assetsOnChain}${r.ok ? ', each with its log entry' : ''}${r.assetsPendingOnChain ? `; ${r.assetsPendingOnChain} logged, pending on-chain` : ''}`] : []),
+    `  consent map      ${r.consentChanges} consent record(s) replayed${mapDiffers ? ', a checkpoint\'s map root DIFFERS' : r.ok ? ': every checkpoint\'s map root matches' : ''}`,
     ...r.failures.slice(1).map((f) => `  also: ${f.message}`),
   ].join('\n')
 }
@@ -64,11 +75,24 @@ export function registerVerify(program: Command): void {
       } else {
         const p = openProvena(resolveDataDir(opts.dir))
         try {
-          const chain = await openChainReadOnly(p, { rpcUrl: opts.rpcUrl })
+          // Only the log's entries (bytes and recorded leaf hashes) and the checkpoints the
+          // operator signed are read from the data dir, never the registry tables.
+          const localCheckpoints = listCheckpoints(p.db)
+          let chain: Awaited<ReturnType<typeof openChainReadOnly>>
+          try {
+            chain = await openChainReadOnly(p, { rpcUrl: opts.rpcUrl })
+          } catch (e) {
+            if (!isProvenaError(e, 'CHAIN_STATE_LOST') && !isProvenaError(e, 'CHAIN_NOT_DEPLOYED')) throw e
+            // No anchors to check against: the log is still checked against what it signed.
+            const local = verifyLog({ entries: p.log.entries(), logInfo: { logKey: p.signer.publicKey, origin: p.signer.origin }, checkpoints: [], assets: [], localCheckpoints })
+            if (local.ok) throw e
+            report = { ...local, failures: [...local.failures, { code: e.code, message: `${e.message} (${e.hint ?? ''})` }] }
+            emit(opts, report, () => reportText(report))
+            throw new VerificationFailed()
+          }
           try {
             const evidence = await readChainEvidence(chain.client.publicClient, chain.deployment, chain.deployment.fromBlock)
-            // Only the log's exported entries are read from the data dir, never the registry tables.
-            report = verifyLog({ ...evidence, entries: p.log.entries() })
+            report = verifyLog({ ...evidence, entries: p.log.entries(), localCheckpoints })
           } finally {
             await chain.close()
           }
