@@ -20,12 +20,17 @@ export const EXIT = { error: 1, usage: 2, verification: 3, chain: 4 } as const
 /** A failed check that is reported (not thrown) and ends the command with EXIT.verification. */
 export class VerificationFailed extends Error {}
 
+/** Error codes that mean the command line itself is wrong: exit 2. */
+const USAGE_CODES = new Set(['CLI_USAGE', 'CLI_BAD_ARGUMENT'])
+/** Error codes that mean the chain could not be used: exit 4. */
+const CHAIN_CODES = new Set(['CHAIN_UNREACHABLE', 'CHAIN_NODE_START_FAILED'])
+
 /** Prints an error as one line (plus a hint), or as a JSON document with --json; returns the exit code. */
 export function reportError(error: unknown, opts: CommonOptions): number {
   const code = isProvenaError(error) ? error.code : 'INTERNAL'
   const message = error instanceof Error ? error.message : String(error)
   const hint = isProvenaError(error) ? error.hint : undefined
-  const exit = code === 'CHAIN_UNREACHABLE' || code === 'CHAIN_NODE_START_FAILED' ? EXIT.chain : EXIT.error
+  const exit = CHAIN_CODES.has(code) ? EXIT.chain : USAGE_CODES.has(code) ? EXIT.usage : EXIT.error
   if (opts.json) {
     process.stdout.write(JSON.stringify({ ok: false, error: { code, message, hint, details: isProvenaError(error) ? error.details : undefined } }, null, 2) + '\n')
   } else {
