@@ -14,6 +14,7 @@ import { registerSubject } from './commands/subject.js'
 import { registerVerify } from './commands/verify.js'
 import { ProvenaError } from '../errors.js'
 import { reportError } from './output.js'
+import { checkPurposeOption } from './session.js'
 
 /** The `provena` program. */
 export function buildProgram(): Command {
@@ -33,6 +34,8 @@ export function buildProgram(): Command {
   registerStore(program)
   registerVerify(program)
   registerDemo(program)
+  // One check of every --purpose, whatever the command (access, consent, dataset export, fl).
+  program.hook('preAction', (_, actionCommand) => checkPurposeOption(actionCommand))
   return program
 }
 

@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict'
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { runCli, type CliRun } from '../testing.js'
+
+const P = 'dpv:ScientificResearch'
+
+/** An error run: exit `code`, one "provena: error:" line (and at most a hint), no stack, no "bug in Provena". */
+function assertOneLine(r: CliRun, code: number, pattern: RegExp): void {
+  assert.equal(r.code, code, `exit ${r.code}\n${r.stdout}${r.stderr}`)
+  const lines = r.stderr.trimEnd().split('\n')
+  assert.match(lines[0]!, /^provena: error: /, r.stderr)
+  assert.match(lines[0]!, pattern)
+  assert.ok(lines.length <= 2 && (lines[1] === undefined || lines[1].startsWith('hint: ')), r.stderr)
+  assert.doesNotMatch(r.stderr, /bug in Provena/)
+}
+
+describe('the CLI contract on a data dir: purposes, files, subjects, listings', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'provena-contract-'))
+  const work = mkdtempSync(join(tmpdir(), 'provena-contract-files-'))
+  const env = { PROVENA_PASSPHRASE: 'pw for tests' }
+  const cli = (...args: string[]) => runCli([...args, '--dir', dir], env)
+  const logSize = async () => (await cli('log', 'entries', '--json')).json<{ entries: unknown[] }>().entries.length
+  let dataset = ''
+  before(async () => {
+    assert.equal((await cli('init')).code, 0)
+    assert.equal((await cli('node', 'start')).code, 0)
+    assert.equal((await cli('identity', 'create', 'st-mary', '--role', 'controller')).code, 0)
+    assert.equal((await cli('identity', 'create', 'lab-1', '--role', 'trainer')).code, 0)
+    writeFileSync(join(work, 'patients.csv'), 'patient_id,x\nS1,1\nS2,2\nS3,3\n')
+    const r = await cli('dataset', 'import', join(work, 'patients.csv'), '--subject-column', 'patient_id', '--as', 'st-mary', '--json')
+    assert.equal(r.code, 0, r.stderr)
+    dataset = r.json<{ id: string }>().id
+  })
+  after(async () => void (await cli('node', 'stop')))
+
+  it('every command refuses a purpose the consent layer refuses (access grant, dataset export, consent check, fl task create)', async () => {
+    const size = await logSize()
+    const out = join(work, 'bogus.csv')
+    const runs = {
+      'access grant': await cli('access', 'grant', dataset, '--to', 'lab-1', '--purpose', 'dpv:Bogus', '--as', 'st-mary', '--json'),
+      'dataset export': await cli('dataset', 'export', dataset, '--as', 'st-mary', '--purpose', 'dpv:Bogus', '--out', out, '--json'),
+      'consent grant': await cli('consent', 'grant', '--subject', 'S1', '--purpose', 'dpv:Bogus', '--json'),
+      'consent check': await cli('consent', 'check', '--dataset', dataset, '--purpose', 'dpv:Bogus', '--out', out, '--json'),
+      'fl task create': await cli('fl', 'task', 'create', '--model-spec', 'logistic', '--features', '1', '--purpose', 'dpv:Bogus', '--participants', 'st-mary', '--rounds', '1', '--json'),
+    }
+    for (const [what, r] of Object.entries(runs)) {
+      assert.equal(r.code, 1, `${what}: ${r.stdout}${r.stderr}`)
+      const e = r.json<{ error: { code: string; message: string } }>().error
+      assert.equal(e.code, 'CONSENT_UNKNOWN_PURPOSE', what)
+      assert.match(e.message, /unknown purpose "dpv:Bogus"/, what)
+    }
+    assert.equal(await logSize(), size, 'nothing logged')
+    // An own purpose declared in the data dir is accepted by the same check.
+    assert.equal((await cli('consent', 'purpose', 'add', 'train-x', '--dpv', 'dpv:ResearchAndDevelopment')).code, 0)
+    const own = await cli('access', 'grant', dataset, '--to', 'lab-1', '--purpose', 'train-x', '--as', 'st-mary')
+    assert.equal(own.code, 0, own.stderr)
+  })
+})
