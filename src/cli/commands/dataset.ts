@@ -1,8 +1,10 @@
+import { existsSync } from 'node:fs'
 import type { Command } from 'commander'
 import { anchorNow } from '../../app/index.js'
 import { claimDataset, exportDataset, findIdentity, importDataset, isAllowed, memberClient, unlockIdentity } from '../../access/index.js'
 import { registerDataset, verifyDataset } from '../../registry/index.js'
 import { resolveDataDir } from '../../app/index.js'
+import { ProvenaError } from '../../errors.js'
 import { askPassphrase } from '../passphrase.js'
 import { emit, progressBar, short, VerificationFailed, type CommonOptions } from '../output.js'
 import { action, common, registryContext, withChain, withDataPlane, withProvena } from '../session.js'
@@ -73,9 +75,13 @@ export function registerDataset_(program: Command): void {
   common(dataset.command('export').argument('<dataset>', 'dataset id (or a unique prefix)').description('decrypt a dataset into the format it was imported in; logged'))
     .requiredOption('--as <name>', 'who exports: the controller, or a member with an on-chain grant')
     .requiredOption('--purpose <purpose>', 'why, e.g. dpv:ScientificResearch (recorded in the log)')
-    .requiredOption('--out <file>', 'where to write it')
+    .requiredOption('--out <file>', 'where to write it (not over an existing file, unless --force)')
+    .option('--force', 'replace --out if it exists')
     .action(
-      action(async (id: string, opts: CommonOptions & { as: string; purpose: string; out: string }) => {
+      action(async (id: string, opts: CommonOptions & { as: string; purpose: string; out: string; force?: boolean }) => {
+        if (!opts.force && existsSync(opts.out)) {
+          throw new ProvenaError('CLI_OUT_EXISTS', `${opts.out} exists already: nothing was exported`, { hint: 'choose another --out, or add --force to replace it' })
+        }
         const passphrase = await askPassphrase()
         const dir = resolveDataDir(opts.dir)
         const who = unlockIdentity(dir, opts.as, passphrase)
