@@ -94,6 +94,7 @@ export async function importDataset(
       if (subject === undefined) {
         throw registryErrors.parse(path, batch.lines[i]!, `the record has no subject id in "${opts.subjectColumn}"`, opts.subjectColumn)
       }
+      if (subject.trim() === '') throw registryErrors.parse(path, batch.lines[i]!, `the subject id in "${opts.subjectColumn}" is blank`, opts.subjectColumn)
       commitRecordAt(builder.count + i, salts, 32 * i, batch.bytes, start, end).copy(commitments, 32 * i)
       pseudonyms.push(pseudonymOf(hmacKey, subject))
       start = end
