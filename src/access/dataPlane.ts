@@ -435,6 +435,16 @@ export function datasetSubjects(db: DataPlaneContext['db'], dataset: string): { 
   }
 }
 
+/** Which of `pseudonyms` belong to subjects the controller `controllerDid` erased (one indexed lookup each). */
+export function erasedAmong(db: DataPlaneContext['db'], controllerDid: string, pseudonyms: Iterable<string>): Set<string> {
+  const out = new Set<string>()
+  const controller = db.prepare('SELECT id FROM access_controllers WHERE did = ?').pluck().get(controllerDid) as number | undefined
+  if (controller === undefined) return out
+  const erased = db.prepare('SELECT erased_at IS NOT NULL FROM access_subject_keys WHERE controller = ? AND pseudonym = ?').pluck()
+  for (const p of pseudonyms) if (erased.get(controller, p) === 1) out.add(p)
+  return out
+}
+
 /** The records of a subject (by pseudonym) in every imported dataset, and whether erased. */
 export function subjectRecords(db: DataPlaneContext['db'], pseudonym: string): { datasets: { dataset: string; indexes: number[] }[]; erased: boolean; known: boolean } {
   const key = db.prepare('SELECT erased_at IS NOT NULL AS erased FROM access_subject_keys WHERE pseudonym = ?').get(pseudonym) as { erased: number } | undefined

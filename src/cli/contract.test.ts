@@ -84,4 +84,17 @@ describe('the CLI contract on a data dir: purposes, files, subjects, listings', 
     assertOneLine(await cli('dataset', 'import', join(work, 'nosubject.jsonl'), '--subject-column', 'id', '--as', 'st-mary'), 1, /nosubject\.jsonl:2: the subject id in "id" is blank/)
     assert.equal(await logSize(), size, 'nothing imported')
   })
+  it('a consent grant for an erased subject is refused, each row named by file:line; nothing applied', async () => {
+    assert.equal((await cli('subject', 'erase', 'S2', '--as', 'st-mary')).code, 0)
+    assert.equal((await cli('subject', 'erase', 'S3', '--as', 'st-mary')).code, 0)
+    const size = await logSize()
+    writeFileSync(join(work, 'erased.csv'), `subject,purpose,action\nS1,${P},grant\nS2,${P},grant\nS3,${P},grant\n`)
+    const r = await cli('consent', 'import', join(work, 'erased.csv'))
+    assertOneLine(r, 1, /erased\.csv:3: subject "S2" was erased: no consent can be given for their data \(also .*erased\.csv:4\)/)
+    const j = (await cli('consent', 'import', join(work, 'erased.csv'), '--json')).json<{ error: { code: string; details: { changes: { where: string; subject: string }[] } } }>().error
+    assert.equal(j.code, 'CONSENT_SUBJECT_ERASED')
+    assert.deepEqual(j.details.changes.map((c) => [c.where.replace(/^.*\//, ''), c.subject]), [['erased.csv:3', 'S2'], ['erased.csv:4', 'S3']])
+    assertOneLine(await cli('consent', 'grant', '--subject', 'S2', '--purpose', P), 1, /subject "S2" was erased/)
+    assert.equal(await logSize(), size)
+  })
 })

@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import type { Command } from 'commander'
 import { createPublicClient, http, type Address, type PublicClient } from 'viem'
-import { controllerName, controllerSecrets, datasetSubjects, pseudonymOf, unlockIdentity, type UnlockedIdentity } from '../../access/index.js'
+import { controllerName, controllerSecrets, datasetSubjects, erasedAmong, pseudonymOf, unlockIdentity, type UnlockedIdentity } from '../../access/index.js'
 import { anchorNow, resolveDataDir, updateConfig, type ChainSession, type Provena } from '../../app/index.js'
 import { acquireEmbeddedNode, chainErrors, readAssetRoot, readCheckpointAt, readLatestCheckpoint } from '../../chain/index.js'
 import { sha256Hex } from '../../crypto/index.js'
@@ -39,8 +39,27 @@ export function consentContext(p: Provena): ConsentContext {
   return { db: p.db, log: p.log, map: p.map, ownPurposes: p.config.purposes }
 }
 
+/**
+ * Refuses consent given for subjects the controller erased (their data and keys are gone):
+ * names every such change, by file:line for a bulk import.
+ */
+function refuseErasedGrants(p: Provena, controller: UnlockedIdentity, changes: ConsentChange[]): void {
+  const given = changes.filter((c) => c.state === 'given')
+  if (given.length === 0) return
+  const erased = erasedAmong(p.db, controller.did, given.map((c) => c.pseudonym))
+  const bad = given.filter((c) => erased.has(c.pseudonym))
+  if (bad.length === 0) return
+  const name = (c: ConsentChange) => `${c.where ? `${c.where}: ` : ''}subject "${c.subjectId}"`
+  const more = bad.length > 1 ? ` (also ${bad.slice(1, 11).map((c) => c.where ?? c.subjectId).join(', ')}${bad.length > 11 ? `, … ${bad.length} in all` : ''})` : ''
+  throw new ProvenaError('CONSENT_SUBJECT_ERASED', `${name(bad[0]!)} was erased: no consent can be given for their data${more}`, {
+    hint: bad[0]!.where ? 'remove the rows of erased subjects; nothing of the file was applied' : undefined,
+    details: { changes: bad.map((c) => ({ where: c.where ?? null, subject: c.subjectId })) },
+  })
+}
+
 /** Applies changes and anchors the checkpoint that carries the new map root. */
 async function applyAndAnchor(p: Provena, chain: ChainSession, controller: UnlockedIdentity, changes: ConsentChange[]) {
+  refuseErasedGrants(p, controller, changes)
   const applied = applyConsentChangesListed(consentContext(p), controller.did, changes)
   const a = await anchorNow(p, chain)
   return { applied, checkpoint: { treeSize: a.anchoredSize, mapRoot: p.map.root().toString('hex'), transactionHash: a.transactionHash } }
@@ -122,6 +141,7 @@ export function registerConsent(program: Command): void {
             signature: r.signature,
             where: `${file}:${r.line}`,
           }))
+          refuseErasedGrants(p, controller, changes)
           const b = applyConsentChanges(consentContext(p), controller.did, changes)
           const a = await anchorNow(p, chain)
           const checkpoint = { treeSize: a.anchoredSize, mapRoot: p.map.root().toString('hex'), transactionHash: a.transactionHash }
