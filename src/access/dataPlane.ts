@@ -73,7 +73,7 @@ export async function importDataset(
 ): Promise<DatasetRegistration & { subjects: number; segments: number }> {
   requireController(opts.controller)
   const source = openDataset(path)
-  if (source.format === 'dir') throw registryErrors.unsupported(path)
+  if (source.format === 'dir') throw registryErrors.notAFile(path)
   const { kek, pseudonymKey } = controllerSecrets(opts.controller)
 
   // Pass 1: read, canonicalise, salt, commit; keep the canonical bytes for pass 2.

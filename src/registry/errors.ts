@@ -10,6 +10,10 @@ export const registryErrors = {
     new ProvenaError('REGISTRY_UNSUPPORTED_FORMAT', `${path}: not a CSV (.csv), JSON Lines (.jsonl, .ndjson) file or a directory`, {
       hint: 'name CSV files *.csv and JSON Lines files *.jsonl',
     }),
+  notAFile: (path: string) =>
+    new ProvenaError('REGISTRY_NOT_A_FILE', `${path} is a directory: an encrypted import takes one CSV or JSON Lines file`, {
+      hint: 'import each file on its own, or register the directory in clear (one record per file): provena dataset register DIR',
+    }),
   unknownAsset: (id: string) =>
     new ProvenaError('REGISTRY_UNKNOWN_ASSET', `no asset ${id} in this registry`, { hint: 'list assets with provena lineage, or check the id' }),
   ambiguousId: (prefix: string, count: number) => new ProvenaError('REGISTRY_AMBIGUOUS_ID', `id prefix ${prefix} matches ${count} assets; give more digits`),

@@ -9,7 +9,9 @@ import { askPassphrase } from '../passphrase.js'
 import { emit, progressBar, short, VerificationFailed, type CommonOptions } from '../output.js'
 import { action, common, registryContext, withChain, withDataPlane, withProvena } from '../session.js'
 
-const lineList = (lines: number[]) => (lines.length > 20 ? `${lines.slice(0, 20).join(', ')}, … (${lines.length} in all)` : lines.join(', '))
+const lineList = (lines: (number | string)[]) => (lines.length > 20 ? `${lines.slice(0, 20).join(', ')}, … (${lines.length} in all)` : lines.join(', '))
+
+const nameList = (names: string[]) => lineList(names.map((n) => JSON.stringify(n).slice(1, -1)))
 
 export function registerDataset_(program: Command): void {
   const dataset = program.command('dataset').description('register datasets and check files against them')
@@ -119,9 +121,16 @@ export function registerDataset_(program: Command): void {
             if (v.ok) return `OK: the ${v.records - v.erased.length} records of ${short(v.id)} match ${file}${erased}`
             const out = [`TAMPERED: ${file} differs from dataset ${short(v.id)}`]
             if (v.schemaChanged) out.push('  the header (columns) changed')
-            if (v.changed.length) out.push(`  changed  line ${lineList(v.changed)}`)
-            if (v.added.length) out.push(`  added    line ${lineList(v.added)}`)
-            if (v.missing.length) out.push(`  missing  line ${lineList(v.missing)} (as registered)`)
+            if (v.files) {
+              // A directory: each record is one whole file, named by its path.
+              if (v.files.changed.length) out.push(`  changed  file ${nameList(v.files.changed)}`)
+              if (v.files.added.length) out.push(`  added    file ${nameList(v.files.added)}`)
+              if (v.missing.length) out.push(`  missing  file ${lineList(v.missing.map((n) => `#${n}`))} of the registered listing (sorted by path; names are not stored)`)
+            } else {
+              if (v.changed.length) out.push(`  changed  line ${lineList(v.changed)}`)
+              if (v.added.length) out.push(`  added    line ${lineList(v.added)}`)
+              if (v.missing.length) out.push(`  missing  line ${lineList(v.missing)} (as registered)`)
+            }
             if (v.erased.length) out.push(`  erased   line ${lineList(v.erased)} (subject erased: not checked)`)
             return out.join('\n')
           })
