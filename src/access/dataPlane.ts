@@ -416,6 +416,11 @@ export function eraseSubjects(ctx: DataPlaneContext, subjectIds: readonly string
   return reports
 }
 
+/** The DID of the controller that imported the dataset, or undefined for a dataset registered in clear. */
+export function datasetController(db: DataPlaneContext['db'], dataset: string): string | undefined {
+  return db.prepare('SELECT controller FROM access_datasets WHERE dataset = ?').pluck().get(dataset) as string | undefined
+}
+
 /**
  * Whose each record of an imported dataset is: the controller, and per record the
  * subject's pseudonym, or null when the subject was erased. Undefined when the dataset

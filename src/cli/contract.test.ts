@@ -58,6 +58,7 @@ describe('the CLI contract on a data dir: purposes, files, subjects, listings', 
     const own = await cli('access', 'grant', dataset, '--to', 'lab-1', '--purpose', 'train-x', '--as', 'st-mary')
     assert.equal(own.code, 0, own.stderr)
   })
+
   it('dataset export --out refuses an existing file unless --force', async () => {
     const out = join(work, 'existing.csv')
     writeFileSync(out, 'keep me\n')
@@ -68,6 +69,7 @@ describe('the CLI contract on a data dir: purposes, files, subjects, listings', 
     assert.equal(forced.code, 0, forced.stderr)
     assert.equal(readFileSync(out, 'utf8'), readFileSync(join(work, 'patients.csv'), 'utf8'))
   })
+
   it('consent import names file and line of a bad expires and of a blank subject; dataset import refuses a blank subject id', async () => {
     const size = await logSize()
     writeFileSync(join(work, 'expires.csv'), `subject,purpose,action,expires\nS1,${P},grant,\nS2,${P},grant,next tuesday\n`)
@@ -84,6 +86,7 @@ describe('the CLI contract on a data dir: purposes, files, subjects, listings', 
     assertOneLine(await cli('dataset', 'import', join(work, 'nosubject.jsonl'), '--subject-column', 'id', '--as', 'st-mary'), 1, /nosubject\.jsonl:2: the subject id in "id" is blank/)
     assert.equal(await logSize(), size, 'nothing imported')
   })
+
   it('a consent grant for an erased subject is refused, each row named by file:line; nothing applied', async () => {
     assert.equal((await cli('subject', 'erase', 'S2', '--as', 'st-mary')).code, 0)
     assert.equal((await cli('subject', 'erase', 'S3', '--as', 'st-mary')).code, 0)
@@ -97,6 +100,7 @@ describe('the CLI contract on a data dir: purposes, files, subjects, listings', 
     assertOneLine(await cli('consent', 'grant', '--subject', 'S2', '--purpose', P), 1, /subject "S2" was erased/)
     assert.equal(await logSize(), size)
   })
+
   it('directory datasets: import is refused as a directory; verify names the files changed and added', async () => {
     const data = join(work, 'scans')
     mkdirSync(join(data, 'sub'), { recursive: true })
@@ -114,5 +118,26 @@ describe('the CLI contract on a data dir: purposes, files, subjects, listings', 
     assert.doesNotMatch(text.stdout, /line/)
     const json = (await cli('dataset', 'verify', data, '--id', id, '--json')).json<{ files: { changed: string[]; added: string[] } }>()
     assert.deepEqual(json.files, { changed: ['b.txt'], added: ['sub/d.txt'] })
+  })
+
+  it('dataset list and model list show what ids to use; an unknown id points to them and says the shortest prefix', async () => {
+    writeFileSync(join(work, 'model.bin'), 'weights')
+    const m = await cli('model', 'register', join(work, 'model.bin'), '--trained-on', dataset, '--json')
+    assert.equal(m.code, 0, m.stderr)
+    const list = await cli('dataset', 'list', '--json')
+    assert.equal(list.code, 0, list.stderr)
+    const ds = list.json<{ datasets: { id: string; name: string; kind: string; records: number; encrypted: boolean; registeredAt: string; owner: { name: string | null; did: string } }[] }>().datasets
+    const mine = ds.find((d) => d.id === dataset)!
+    assert.deepEqual([mine.name, mine.kind, mine.records, mine.encrypted, mine.owner.name], ['patients.csv', 'dataset', 3, true, 'st-mary'])
+    assert.ok(!Number.isNaN(Date.parse(mine.registeredAt)))
+    assert.equal(ds.find((d) => d.name === 'scans')?.owner.name, 'operator')
+    const models = (await cli('model', 'list', '--json')).json<{ models: { id: string; trainedOn: string[] }[] }>().models
+    assert.deepEqual(models.map((x) => [x.id, x.trainedOn]), [[m.json<{ id: string }>().id, [dataset]]])
+    assert.match((await cli('dataset', 'list')).stdout, new RegExp(`^${dataset.slice(0, 16)}\\s+patients\\.csv\\s+3 records`, 'm'))
+
+    const unknown = await cli('dataset', 'verify', join(work, 'patients.csv'), '--id', 'ffffff')
+    assertOneLine(unknown, 1, /no asset ffffff/)
+    assert.match(unknown.stderr, /hint: .*provena dataset list .*provena model list.*at least 6 hex digits/)
+    assertOneLine(await cli('dataset', 'verify', join(work, 'patients.csv'), '--id', dataset.slice(0, 5)), 1, /id prefix \w{5} is too short: give at least 6 hex digits/)
   })
 })

@@ -64,7 +64,7 @@ describe('the CLI contract: usage errors exit 2, with --json one JSON document, 
 
   it('the walk finds every command (a leaf per action)', () => {
     const paths = commands.map(commandPath)
-    for (const p of ['provena', 'provena log prove', 'provena fl task create', 'provena consent purpose add']) assert.ok(paths.includes(p), p)
+    for (const p of ['provena', 'provena log prove', 'provena dataset list', 'provena model list', 'provena fl task create', 'provena consent purpose add']) assert.ok(paths.includes(p), p)
   })
 
   it('an unknown option, under --json, for every command', async () => {

@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs'
 import type { Command } from 'commander'
-import { anchorNow } from '../../app/index.js'
-import { claimDataset, exportDataset, findIdentity, importDataset, isAllowed, memberClient, unlockIdentity } from '../../access/index.js'
-import { registerDataset, verifyDataset } from '../../registry/index.js'
+import { anchorNow, type Provena } from '../../app/index.js'
+import { claimDataset, datasetController, exportDataset, findIdentity, importDataset, isAllowed, listIdentities, memberClient, unlockIdentity } from '../../access/index.js'
+import type { AssetKind } from '../../chain/index.js'
+import { listAssets, MIN_ID_PREFIX, registerDataset, verifyDataset, type DatasetManifest } from '../../registry/index.js'
 import { resolveDataDir } from '../../app/index.js'
 import { ProvenaError } from '../../errors.js'
 import { askPassphrase } from '../passphrase.js'
@@ -11,10 +12,60 @@ import { action, common, registryContext, withChain, withDataPlane, withProvena 
 
 const lineList = (lines: (number | string)[]) => (lines.length > 20 ? `${lines.slice(0, 20).join(', ')}, … (${lines.length} in all)` : lines.join(', '))
 
+/** The registered assets of one kind as `dataset list` and `model list` print them. */
+export function assetListing(p: Provena, kind: AssetKind) {
+  const names = new Map(listIdentities(p.dir).map((i) => [i.did, i.name]))
+  return listAssets(p.db, kind).map((a) => {
+    const controller = kind === 'dataset' ? datasetController(p.db, a.id) : undefined
+    const ownerDid = controller ?? p.operatorDid
+    const manifest = a.metadata.manifest as DatasetManifest | undefined
+    return {
+      id: a.id,
+      name: a.name,
+      kind: a.kind,
+      root: a.root,
+      records: a.records,
+      ...(manifest ? { format: manifest.format } : {}),
+      ...(kind === 'dataset' ? { encrypted: controller !== undefined } : {}),
+      ...(kind === 'model' ? { size: a.metadata.size ?? null, trainedOn: a.parents } : {}),
+      registeredAt: new Date(a.createdAt).toISOString(),
+      logIndex: a.logIndex,
+      owner: { name: controller ? (names.get(controller) ?? null) : 'operator', did: ownerDid },
+    }
+  })
+}
+
+/** Adds `<kind> list` to `parent`. */
+export function addListCommand(parent: Command, kind: AssetKind): void {
+  common(parent.command('list').description(`the registered ${kind}s: ids (a unique prefix of ${MIN_ID_PREFIX}+ hex digits names one), names, records, owners`)).action(
+    action(async (opts: CommonOptions) => {
+      await withProvena(opts, async (p) => {
+        const assets = assetListing(p, kind)
+        emit(opts, { [`${kind}s`]: assets }, () =>
+          assets.length === 0
+            ? `(no ${kind}s: provena ${kind} register FILE)`
+            : assets
+                .map((a) =>
+                  [
+                    a.id.slice(0, 16),
+                    a.name.padEnd(24),
+                    kind === 'dataset' ? `${String(a.records).padStart(9)} records  ${(a.format ?? '').padEnd(5)} ${a.encrypted ? 'encrypted' : 'in clear '}` : `trained on ${a.trainedOn?.map((t) => t.slice(0, 12)).join(', ')}`,
+                    a.registeredAt.slice(0, 19) + 'Z',
+                    a.owner.name ?? a.owner.did,
+                  ].join('  '),
+                )
+                .join('\n'),
+        )
+      })
+    }),
+  )
+}
+
 const nameList = (names: string[]) => lineList(names.map((n) => JSON.stringify(n).slice(1, -1)))
 
 export function registerDataset_(program: Command): void {
   const dataset = program.command('dataset').description('register datasets and check files against them')
+  addListCommand(dataset, 'dataset')
 
   common(dataset.command('register').argument('<file>', 'CSV file with a header, JSON Lines file, or directory').description('commit every record and register the dataset on-chain'))
     .option('--name <name>', 'a name for people (default: the file name)')

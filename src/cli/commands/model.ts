@@ -1,11 +1,13 @@
 import type { Command } from 'commander'
 import { anchorNow } from '../../app/index.js'
 import { formatLineage, lineageOf, registerModel } from '../../registry/index.js'
+import { addListCommand } from './dataset.js'
 import { emit, progressBar, short, type CommonOptions } from '../output.js'
 import { action, common, registryContext, withChain, withProvena } from '../session.js'
 
 export function registerModel_(program: Command): void {
   const model = program.command('model').description('register trained models with signed provenance')
+  addListCommand(model, 'model')
   common(model.command('register').argument('<file>', 'the model file (any format, any size)').description('hash a model file and register it with its training lineage'))
     .requiredOption('--trained-on <id...>', 'dataset id(s) it was trained on (repeat or list)')
     .option('--name <name>', 'a name for people (default: the file name)')
