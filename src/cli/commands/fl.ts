@@ -185,13 +185,28 @@ export function registerFl(program: Command): void {
         const dir = resolveDataDir(opts.dir)
         const aggregator = unlockIdentity(dir, opts.as, await askPassphrase())
         await withFl(opts, async (ctx) => {
-          const r = await aggregateRound(ctx, opts.task, aggregator, listIdentities(dir))
-          emit(opts, r, () =>
+          const identities = listIdentities(dir)
+          const r = await aggregateRound(ctx, opts.task, aggregator, identities)
+          // Clients named as `identity list` names them; their DID and EVM address stay in --json.
+          const byAddress = new Map(identities.map((i) => [i.address.toLowerCase(), i]))
+          const who = (address: string) => {
+            const i = byAddress.get(address.toLowerCase())
+            return { name: i?.name ?? null, did: i?.did ?? null }
+          }
+          const json = {
+            ...r,
+            accepted: r.accepted.map((a) => ({ ...a, name: who(a.client).name })),
+            rejected: r.rejected.map((x) => ({ ...x, ...who(x.client) })),
+            dropped: r.dropped.map((d) => ({ client: d, ...who(d) })),
+          }
+          const width = Math.max(8, ...[...json.accepted, ...json.rejected, ...json.dropped].map((c) => (c.name ?? c.client).length))
+          const label = (c: { name: string | null; client: string }) => (c.name ?? c.client).padEnd(width)
+          emit(opts, json, () =>
             [
               `Round ${r.round} of task ${r.task} finalised (tx ${r.transactionHash}): ${r.accepted.length} update(s) aggregated by ${r.aggregation}${r.dp ? ` with DP noise ×${r.dp.noiseMultiplier.toFixed(2)} (ε spent ${r.dp.epsilonSpent.toFixed(2)})` : ''}`,
-              ...r.accepted.map((a) => `  accepted  ${a.did.slice(0, 24)}…  ${a.samples} consented record(s), manifest ${a.manifest.slice(0, 12)}…`),
-              ...r.rejected.map((x) => `  rejected  ${x.client}  ${x.reasonName} (code ${x.reason}): ${x.detail}`),
-              ...r.dropped.map((d) => `  dropped   ${d} (no commitment)`),
+              ...json.accepted.map((a) => `  accepted  ${label(a)}  ${a.samples} consented record(s), manifest ${a.manifest.slice(0, 12)}…`),
+              ...json.rejected.map((x) => `  rejected  ${label(x)}  ${x.reasonName} (code ${x.reason}): ${x.detail}`),
+              ...json.dropped.map((d) => `  dropped   ${label(d)}  (no commitment)`),
               `  model     sha256 ${r.aggregateDigest}`,
               ...(r.model ? [`  final     registered as model ${r.model.id.slice(0, 16)}… with its lineage (log entry ${r.model.logIndex}); file ${r.model.path}`] : []),
             ].join('\n'),
