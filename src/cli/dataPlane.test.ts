@@ -57,7 +57,7 @@ describe('encrypted data plane: import, export, erasure (breast-cancer CSV)', ()
 
   it('an on-chain grant lets a member export (pseudonyms, keys released by HPKE) for that purpose only, until revoked or expired', async () => {
     const out = join(work, 'lab.csv')
-    const exportAs = (who: string, purpose: string) => cli('dataset', 'export', id, '--as', who, '--purpose', purpose, '--out', out, '--json')
+    const exportAs = (who: string, purpose: string) => cli('dataset', 'export', id, '--as', who, '--purpose', purpose, '--out', out, '--force', '--json')
     assert.equal((await cli('access', 'grant', id, '--to', 'lab-1', '--purpose', 'dpv:ScientificResearch', '--as', 'st-mary')).code, 0)
     const ok = await exportAs('lab-1', 'dpv:ScientificResearch')
     assert.equal(ok.code, 0, ok.stderr)
