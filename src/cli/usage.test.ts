@@ -7,6 +7,7 @@ import type { Command } from 'commander'
 import { spawnSync } from 'node:child_process'
 import { pathToFileURL } from 'node:url'
 import { repoRoot, runCli, type CliRun } from '../testing.js'
+import { MIN_ID_PREFIX } from '../registry/index.js'
 import { integer } from './args.js'
 import { allCommands, buildProgram, commandPath } from './main.js'
 
@@ -124,5 +125,10 @@ describe('the CLI contract: usage errors exit 2, with --json one JSON document, 
     }
     const help = await runCli(['fl', 'task', 'create', '--help'])
     assert.doesNotMatch(help.stdout, /\(default: [^)]*\)\s*\(default:/)
+    // Where an id may be shortened, the help says how far (what getAsset accepts).
+    for (const words of [['dataset', 'verify'], ['dataset', 'export'], ['access', 'grant'], ['lineage'], ['dataset', 'list']]) {
+      const h = await runCli([...words, '--help'])
+      assert.match(h.stdout.replace(/\s+/g, ' '), new RegExp(`prefix of ${MIN_ID_PREFIX}\\+ hex digits`), words.join(' '))
+    }
   })
 })

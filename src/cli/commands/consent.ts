@@ -196,7 +196,7 @@ export function registerConsent(program: Command): void {
     )
 
   common(consent.command('check').description('the training gate: which records of a dataset may be used for a purpose, as a verifiable manifest'))
-    .requiredOption('--dataset <id>', 'an imported dataset (id or unique prefix)')
+    .requiredOption('--dataset <id>', 'an imported dataset (id, or a unique prefix of 6+ hex digits)')
     .requiredOption('--purpose <purpose>', 'the purpose of the training')
     .option('--at <iso-time>', 'the instant the consents must hold (default: now)')
     .requiredOption('--out <file>', 'where to write the manifest (RFC 8785 JSON)')

@@ -125,7 +125,7 @@ export function registerDataset_(program: Command): void {
       }),
     )
 
-  common(dataset.command('export').argument('<dataset>', 'dataset id (or a unique prefix)').description('decrypt a dataset into the format it was imported in; logged'))
+  common(dataset.command('export').argument('<dataset>', 'dataset id (or a unique prefix of 6+ hex digits; see provena dataset list)').description('decrypt a dataset into the format it was imported in; logged'))
     .requiredOption('--as <name>', 'who exports: the controller, or a member with an on-chain grant')
     .requiredOption('--purpose <purpose>', 'why, e.g. dpv:ScientificResearch (recorded in the log)')
     .requiredOption('--out <file>', 'where to write it (not over an existing file, unless --force)')
@@ -160,7 +160,7 @@ export function registerDataset_(program: Command): void {
     )
 
   common(dataset.command('verify').argument('<file>', 'the dataset file to check').description('re-read a file and report which records changed, appeared or disappeared'))
-    .requiredOption('--id <id>', 'the registered dataset id (or a unique prefix)')
+    .requiredOption('--id <id>', 'the registered dataset id (or a unique prefix of 6+ hex digits; see provena dataset list)')
     .action(
       action(async (file: string, opts: CommonOptions & { id: string }) => {
         await withProvena(opts, async (p) => {
