@@ -1,3 +1,4 @@
+import { BaseError } from 'viem'
 import { isProvenaError, ProvenaError } from '../errors.js'
 
 /** Options every command takes. */
@@ -37,6 +38,7 @@ const TRANSPORT_ERRORS = new Set(['HttpRequestError', 'TimeoutError', 'SocketClo
 export function classifyError(error: unknown): unknown {
   if (isProvenaError(error) && CHAIN_CODES.has(error.code)) return error
   for (let e: unknown = error, depth = 0; e instanceof Error && depth < 16; e = e.cause, depth++) {
+    if (!(e instanceof BaseError)) continue // viem's errors only: a TimeoutError of another fetch (IPFS) is not the chain's
     if (e.name === 'WaitForTransactionReceiptTimeoutError') {
       const tx = /0x[0-9a-fA-F]{64}/.exec(e.message)?.[0]
       return new ProvenaError('CHAIN_UNREACHABLE', `the EVM node did not mine ${tx ? `transaction ${tx}` : 'a transaction'} in time`, {
