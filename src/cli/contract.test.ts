@@ -78,6 +78,8 @@ describe('the CLI contract on a data dir: purposes, files, subjects, listings', 
     assertOneLine(await cli('consent', 'import', join(work, 'blank.csv')), 1, /blank\.csv:3: subject: blank/)
     writeFileSync(join(work, 'blank.jsonl'), `{"subject":"S1","purpose":"${P}","action":"grant"}\n{"subject":"","purpose":"${P}","action":"grant"}\n`)
     assertOneLine(await cli('consent', 'import', join(work, 'blank.jsonl')), 1, /blank\.jsonl:2: subject: missing/)
+    writeFileSync(join(work, 'dataset.csv'), `subject,purpose,action,dataset\nS1,${P},grant,${dataset}\nS2,${P},grant,ffffff\n`)
+    assertOneLine(await cli('consent', 'import', join(work, 'dataset.csv')), 1, /dataset\.csv:3: dataset: no asset ffffff/)
     assert.equal(await logSize(), size, 'nothing of the files applied')
 
     writeFileSync(join(work, 'nosubject.csv'), 'patient_id,x\nT1,1\n,2\nT3,3\n')

@@ -57,6 +57,15 @@ function refuseErasedGrants(p: Provena, controller: UnlockedIdentity, changes: C
   })
 }
 
+/** The dataset a bulk line names, or CONSENT_BAD_LINE naming file and line. */
+function datasetOfLine(p: Provena, id: string, file: string, line: number): string {
+  try {
+    return getAsset(p.db, id).id
+  } catch (e) {
+    throw consentErrors.badLine(file, line, (e as Error).message, 'dataset')
+  }
+}
+
 /** Applies changes and anchors the checkpoint that carries the new map root. */
 async function applyAndAnchor(p: Provena, chain: ChainSession, controller: UnlockedIdentity, changes: ConsentChange[]) {
   refuseErasedGrants(p, controller, changes)
@@ -137,7 +146,7 @@ export function registerConsent(program: Command): void {
             purpose: r.purpose,
             state: r.state,
             expires: r.expires,
-            dataset: r.dataset ? getAsset(p.db, r.dataset).id : null,
+            dataset: r.dataset ? datasetOfLine(p, r.dataset, file, r.line) : null,
             signature: r.signature,
             where: `${file}:${r.line}`,
           }))
