@@ -73,7 +73,7 @@ export async function importDataset(
 ): Promise<DatasetRegistration & { subjects: number; segments: number }> {
   requireController(opts.controller)
   const source = openDataset(path)
-  if (source.format === 'dir') throw registryErrors.unsupported(path)
+  if (source.format === 'dir') throw registryErrors.notAFile(path)
   const { kek, pseudonymKey } = controllerSecrets(opts.controller)
 
   // Pass 1: read, canonicalise, salt, commit; keep the canonical bytes for pass 2.
@@ -94,6 +94,7 @@ export async function importDataset(
       if (subject === undefined) {
         throw registryErrors.parse(path, batch.lines[i]!, `the record has no subject id in "${opts.subjectColumn}"`, opts.subjectColumn)
       }
+      if (subject.trim() === '') throw registryErrors.parse(path, batch.lines[i]!, `the subject id in "${opts.subjectColumn}" is blank`, opts.subjectColumn)
       commitRecordAt(builder.count + i, salts, 32 * i, batch.bytes, start, end).copy(commitments, 32 * i)
       pseudonyms.push(pseudonymOf(hmacKey, subject))
       start = end
@@ -415,6 +416,11 @@ export function eraseSubjects(ctx: DataPlaneContext, subjectIds: readonly string
   return reports
 }
 
+/** The DID of the controller that imported the dataset, or undefined for a dataset registered in clear. */
+export function datasetController(db: DataPlaneContext['db'], dataset: string): string | undefined {
+  return db.prepare('SELECT controller FROM access_datasets WHERE dataset = ?').pluck().get(dataset) as string | undefined
+}
+
 /**
  * Whose each record of an imported dataset is: the controller, and per record the
  * subject's pseudonym, or null when the subject was erased. Undefined when the dataset
@@ -432,6 +438,16 @@ export function datasetSubjects(db: DataPlaneContext['db'], dataset: string): { 
       return ref && !ref.erased ? ref.pseudonym : null
     }),
   }
+}
+
+/** Which of `pseudonyms` belong to subjects the controller `controllerDid` erased (one indexed lookup each). */
+export function erasedAmong(db: DataPlaneContext['db'], controllerDid: string, pseudonyms: Iterable<string>): Set<string> {
+  const out = new Set<string>()
+  const controller = db.prepare('SELECT id FROM access_controllers WHERE did = ?').pluck().get(controllerDid) as number | undefined
+  if (controller === undefined) return out
+  const erased = db.prepare('SELECT erased_at IS NOT NULL FROM access_subject_keys WHERE controller = ? AND pseudonym = ?').pluck()
+  for (const p of pseudonyms) if (erased.get(controller, p) === 1) out.add(p)
+  return out
 }
 
 /** The records of a subject (by pseudonym) in every imported dataset, and whether erased. */

@@ -11,6 +11,7 @@ import {
 } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { chainErrors } from './errors.js'
+import { waitForReceipt } from './waitForReceipt.js'
 
 /** Clients for one EVM node, signing as the operator account. */
 export interface ChainClient {
@@ -73,5 +74,5 @@ export async function ensureFunded(client: ChainClient): Promise<void> {
     method: 'eth_sendTransaction',
     params: [{ from: funder, to: account.address, value: `0x${(10n ** 21n).toString(16)}` }],
   } as never) as `0x${string}`
-  await publicClient.waitForTransactionReceipt({ hash })
+  await waitForReceipt(publicClient, hash)
 }

@@ -3,6 +3,7 @@ import type { Db } from '../db/index.js'
 import type { ChainClient } from './connect.js'
 import { CONTRACTS, CheckpointAnchorAbi, type ContractName, type Deployment } from './contracts.js'
 import { chainErrors } from './errors.js'
+import { waitForReceipt } from './waitForReceipt.js'
 
 /** The log identity a CheckpointAnchor is deployed for. */
 export interface LogIdentity {
@@ -15,7 +16,7 @@ export interface LogIdentity {
 export async function deployContract(client: ChainClient, name: ContractName, args: readonly unknown[]): Promise<{ address: Address; hash: Hex; blockNumber: bigint }> {
   const { abi, bytecode } = CONTRACTS[name]
   const hash = await client.walletClient.deployContract({ abi, bytecode, args, account: client.account, chain: client.chain })
-  const receipt = await client.publicClient.waitForTransactionReceipt({ hash })
+  const receipt = await waitForReceipt(client.publicClient, hash)
   if (receipt.status !== 'success' || !receipt.contractAddress) throw chainErrors.reverted(`deployment of ${name}`, undefined, undefined)
   return { address: receipt.contractAddress, hash, blockNumber: receipt.blockNumber }
 }

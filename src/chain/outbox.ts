@@ -3,6 +3,7 @@ import type { Db } from '../db/index.js'
 import type { ChainClient } from './connect.js'
 import { AccessPolicyAbi, ASSET_KINDS, AssetRegistryAbi, CheckpointAnchorAbi, type AssetKind, type Deployment } from './contracts.js'
 import { chainErrors } from './errors.js'
+import { waitForReceipt } from './waitForReceipt.js'
 
 /**
  * The transactional outbox of chain writes. A domain change and the row that will carry
@@ -224,7 +225,7 @@ async function send(ctx: OutboxContext, row: OutboxRow): Promise<void> {
 }
 
 async function awaitReceipt(ctx: OutboxContext, id: number, hash: Hex): Promise<void> {
-  const receipt = await ctx.client.publicClient.waitForTransactionReceipt({ hash, timeout: 120_000 })
+  const receipt = await waitForReceipt(ctx.client.publicClient, hash, { timeout: 120_000 })
   if (receipt.status === 'success') update(ctx.db, id, { status: 'mined', block_number: Number(receipt.blockNumber), block_hash: receipt.blockHash, error: null })
   else {
     update(ctx.db, id, { status: 'failed', error: `transaction ${hash} reverted in block ${receipt.blockNumber}` })

@@ -2,6 +2,7 @@ import type { Abi, Address, Hex, TransactionReceipt } from 'viem'
 import type { ChainClient } from './connect.js'
 import { chainErrors } from './errors.js'
 import { revertOf } from './outbox.js'
+import { waitForReceipt } from './waitForReceipt.js'
 
 /**
  * Sends a contract call as `client`'s account: simulated first, so that a revert is named
@@ -11,7 +12,7 @@ export async function sendContract(client: ChainClient, address: Address, abi: A
   try {
     const { request } = await client.publicClient.simulateContract({ address, abi, functionName, args, account: client.account } as never)
     const hash = await client.walletClient.writeContract(request as never)
-    const receipt = await client.publicClient.waitForTransactionReceipt({ hash })
+    const receipt = await waitForReceipt(client.publicClient, hash)
     if (receipt.status !== 'success') throw chainErrors.reverted(what, undefined, undefined)
     return { hash, receipt }
   } catch (error) {

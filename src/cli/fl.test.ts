@@ -99,8 +99,11 @@ describe('federated training on-chain: consent-gated clients, verified updates, 
 
     const a = await cli('fl', 'aggregate', '--task', String(task), '--as', 'agg', '--json')
     assert.equal(a.code, 0, a.stderr)
-    const r = a.json<{ accepted: { did: string }[]; rejected: { client: string; reason: number }[]; transactionHash: `0x${string}` }>()
+    const r = a.json<{ accepted: { did: string; name: string }[]; rejected: { client: string; reason: number; name: string; did: string }[]; transactionHash: `0x${string}` }>()
     assert.deepEqual(r.accepted.map((x) => x.did), [findIdentity(dir, 'h0').did])
+    // Named as identity list names them, with DID and address beside the name.
+    assert.deepEqual(r.accepted.map((x) => x.name), ['h0'])
+    assert.deepEqual(r.rejected.map((x) => [x.name, x.did]).sort(), [1, 2, 3, 4].map((h) => [`h${h}`, findIdentity(dir, `h${h}`).did]))
     const addr = (h: number) => findIdentity(dir, `h${h}`).address.toLowerCase()
     const expected = [
       [addr(1), REJECT.nonFinite],
@@ -140,9 +143,9 @@ describe('federated training on-chain: consent-gated clients, verified updates, 
     assert.match(late.stderr, /FederatedTrainingRoundClosed/)
     const a = await cli('fl', 'aggregate', '--task', String(task), '--as', 'agg', '--json')
     assert.equal(a.code, 0, a.stderr)
-    const r = a.json<{ done: boolean; dropped: string[]; model: { id: string } }>()
+    const r = a.json<{ done: boolean; dropped: { client: string; name: string; did: string }[]; model: { id: string } }>()
     assert.equal(r.done, true)
-    assert.equal(r.dropped.length, 4)
+    assert.deepEqual(r.dropped.map((d) => [d.name, d.client.toLowerCase()]).sort(), [1, 2, 3, 4].map((h) => [`h${h}`, findIdentity(dir, `h${h}`).address.toLowerCase()]))
     const lineage = await cli('lineage', r.model.id, '--json')
     assert.match(lineage.stdout, new RegExp(datasets[0]!))
     const status = (await cli('fl', 'status', '--task', String(task), '--json')).json<{ done: boolean; finalModel: string }>()

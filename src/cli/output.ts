@@ -1,4 +1,5 @@
-import { isProvenaError } from '../errors.js'
+import { BaseError } from 'viem'
+import { isProvenaError, ProvenaError } from '../errors.js'
 
 /** Options every command takes. */
 export interface CommonOptions {
@@ -23,12 +24,75 @@ const VERIFICATION_CODES = new Set(['LOG_LEAF_MISMATCH', 'CHAIN_REPLAY_REFUSED']
 /** A failed check that is reported (not thrown) and ends the command with EXIT.verification. */
 export class VerificationFailed extends Error {}
 
+/** Error codes that mean the command line itself is wrong: exit 2. */
+const USAGE_CODES = new Set(['CLI_USAGE', 'CLI_BAD_ARGUMENT'])
+/** Error codes that mean the chain could not be used: exit 4. */
+const CHAIN_CODES = new Set(['CHAIN_UNREACHABLE', 'CHAIN_NODE_START_FAILED'])
+
+/** viem's errors for a request that got no JSON-RPC answer: the node is down, gone or too slow. */
+const TRANSPORT_ERRORS = new Set(['HttpRequestError', 'TimeoutError', 'SocketClosedError', 'WebSocketRequestError'])
+
+/**
+ * The one place where a lost EVM node becomes CHAIN_UNREACHABLE: a viem transport error
+ * (HTTP request failed, timeout, socket closed) anywhere in the cause chain, raised
+ * wherever the command was (connecting, sending, waiting for a receipt, reading).
+ * Other errors are returned as they are.
+ */
+export function classifyError(error: unknown): unknown {
+  if (isProvenaError(error) && CHAIN_CODES.has(error.code)) return error
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 16; e = e.cause, depth++) {
+    if (!(e instanceof BaseError)) continue // viem's errors only: a TimeoutError of another fetch (IPFS) is not the chain's
+    if (e.name === 'WaitForTransactionReceiptTimeoutError') {
+      const tx = /0x[0-9a-fA-F]{64}/.exec(e.message)?.[0]
+      return new ProvenaError('CHAIN_UNREACHABLE', `the EVM node did not mine ${tx ? `transaction ${tx}` : 'a transaction'} in time`, {
+        cause: error,
+        hint: 'check that the node runs and mines blocks, then run the command again',
+      })
+    }
+    if (!TRANSPORT_ERRORS.has(e.name)) continue
+    const url = redactUrl((e as { url?: string }).url)
+    return new ProvenaError('CHAIN_UNREACHABLE', `lost the EVM node${url ? ` at ${url}` : ''}: ${transportReason(e)}`, {
+      cause: error,
+      hint: 'check that the node runs (the embedded one: provena node start; another: --rpc-url / PROVENA_RPC_URL) and run the command again',
+    })
+  }
+  return error
+}
+
+/** Why a request failed, in a few words: the system error code under fetch's "fetch failed", else viem's kind of error. */
+function transportReason(error: Error): string {
+  if (error.name === 'TimeoutError') return 'the request timed out'
+  if (error.name === 'SocketClosedError') return 'the socket closed'
+  for (let e: unknown = error.cause, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    const code = (e as NodeJS.ErrnoException).code
+    if (code === 'ECONNREFUSED') return 'connection refused'
+    if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE') return 'the connection was closed'
+    if (typeof code === 'string' && /^[A-Z_]+$/.test(code)) return code
+  }
+  const status = (error as { status?: number }).status
+  return status ? `HTTP status ${status}` : 'no answer'
+}
+
+/** A URL without its user name and password (an RPC provider's key may sit there). */
+function redactUrl(url: string | undefined): string | undefined {
+  if (!url) return undefined
+  try {
+    const u = new URL(url)
+    u.username = ''
+    u.password = ''
+    return u.toString().replace(/\/$/, '')
+  } catch {
+    return undefined
+  }
+}
+
 /** Prints an error as one line (plus a hint), or as a JSON document with --json; returns the exit code. */
-export function reportError(error: unknown, opts: CommonOptions): number {
+export function reportError(thrown: unknown, opts: CommonOptions): number {
+  const error = classifyError(thrown)
   const code = isProvenaError(error) ? error.code : 'INTERNAL'
   const message = error instanceof Error ? error.message : String(error)
   const hint = isProvenaError(error) ? error.hint : undefined
-  const exit = code === 'CHAIN_UNREACHABLE' || code === 'CHAIN_NODE_START_FAILED' ? EXIT.chain : VERIFICATION_CODES.has(code) ? EXIT.verification : EXIT.error
+  const exit = CHAIN_CODES.has(code) ? EXIT.chain : USAGE_CODES.has(code) ? EXIT.usage : VERIFICATION_CODES.has(code) ? EXIT.verification : EXIT.error
   if (opts.json) {
     process.stdout.write(JSON.stringify({ ok: false, error: { code, message, hint, details: isProvenaError(error) ? error.details : undefined } }, null, 2) + '\n')
   } else {

@@ -1,5 +1,6 @@
 import { Command } from 'commander'
-import { openChain, openProvena, resolveDataDir, type ChainSession, type Provena } from '../app/index.js'
+import { openChain, openProvena, readConfig, resolveDataDir, type ChainSession, type Provena } from '../app/index.js'
+import { resolvePurpose } from '../consent/index.js'
 import type { DataPlaneContext } from '../access/index.js'
 import type { RegistryWriteContext } from '../registry/index.js'
 import { openStore } from '../store/index.js'
@@ -64,4 +65,21 @@ export async function withDataPlane<T>(opts: CommonOptions, fn: (p: Provena, cha
       await store.close?.()
     }
   })
+}
+
+/**
+ * Checks a command's --purpose, if it has one, the way the consent layer does: a W3C DPV
+ * purpose or one of the data dir's own. Run before every action (a preAction hook), so no
+ * command can grant, export or train for a purpose the consent layer would refuse.
+ */
+export function checkPurposeOption(cmd: Command): void {
+  const opts = cmd.opts() as CommonOptions & { purpose?: unknown }
+  if (typeof opts.purpose !== 'string') return
+  let config
+  try {
+    config = readConfig(resolveDataDir(opts.dir))
+  } catch {
+    return // no data dir: the command itself says so
+  }
+  resolvePurpose(opts.purpose, config.purposes)
 }

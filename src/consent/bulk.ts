@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs'
 import { splitCsv } from '../registry/index.js'
 import { isProvenaError, ProvenaError } from '../errors.js'
 import { consentErrors } from './errors.js'
-import type { ConsentState } from './records.js'
+import { parseTime, type ConsentState } from './records.js'
 
 /** A change as read from a file, with the controller's clear subject id. */
 export interface BulkChange {
@@ -80,12 +80,22 @@ export function readConsentFile(path: string): BulkChange[] {
     const signature = str('signature', false)
     const issued = str('issued', false)
     if ((signer || signature || issued) && !(signer && signature && issued)) throw consentErrors.badLine(path, line, 'a subject signature needs signer, issued and signature', 'signature')
+    const subjectId = str('subject', true)!
+    if (subjectId.trim() === '') throw consentErrors.badLine(path, line, 'blank', 'subject')
+    const expires = str('expires', false)
+    if (expires !== null) {
+      try {
+        parseTime(expires, 'expires') // the rule the consent store applies, checked here to name the line
+      } catch {
+        throw consentErrors.badLine(path, line, `"${expires}" is not an ISO 8601 time (e.g. 2027-06-30T00:00:00Z)`, 'expires')
+      }
+    }
     out.push({
       line,
-      subjectId: str('subject', true)!,
+      subjectId,
       purpose: str('purpose', true)!,
       state,
-      expires: str('expires', false),
+      expires,
       dataset: str('dataset', false),
       signature: signer ? { signer, issued: issued!, signature: signature! } : undefined,
     })

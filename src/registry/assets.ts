@@ -54,13 +54,23 @@ export function normaliseId(id: string): string {
   return id.trim().toLowerCase().replace(/^0x/, '')
 }
 
+/** The fewest hex digits of an id that name an asset (when no other asset shares them). */
+export const MIN_ID_PREFIX = 6
+
+/** Every asset, or every asset of `kind`, in the order they were registered. */
+export function listAssets(db: Db, kind?: AssetKind): Asset[] {
+  const rows = (kind ? db.prepare('SELECT * FROM registry_assets WHERE kind = ? ORDER BY log_index').all(kind) : db.prepare('SELECT * FROM registry_assets ORDER BY log_index').all()) as AssetRow[]
+  return rows.map((r) => fromRow(db, r))
+}
+
 /**
- * The asset with this id or unique id prefix (at least 6 hex digits).
+ * The asset with this id or unique id prefix (at least MIN_ID_PREFIX hex digits).
  * Throws REGISTRY_UNKNOWN_ASSET or REGISTRY_AMBIGUOUS_ID.
  */
 export function getAsset(db: Db, idOrPrefix: string): Asset {
   const id = normaliseId(idOrPrefix)
-  if (!/^[0-9a-f]{6,64}$/.test(id)) throw registryErrors.unknownAsset(idOrPrefix)
+  if (!/^[0-9a-f]{1,64}$/.test(id)) throw registryErrors.unknownAsset(idOrPrefix)
+  if (id.length < MIN_ID_PREFIX) throw registryErrors.shortId(idOrPrefix, MIN_ID_PREFIX)
   const rows = db.prepare('SELECT * FROM registry_assets WHERE id >= ? AND id < ? LIMIT 2').all(id, `${id}g`) as AssetRow[]
   if (rows.length === 0) throw registryErrors.unknownAsset(idOrPrefix)
   if (rows.length > 1) throw registryErrors.ambiguousId(idOrPrefix, rows.length)

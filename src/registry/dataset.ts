@@ -210,6 +210,11 @@ export interface DatasetVerification {
   erased: number[]
   /** The CSV header differs from the registered schema. */
   schemaChanged: boolean
+  /**
+   * A directory's records are its files, and their "lines" positions in the sorted
+   * listing: the files changed and added, by path. (A missing file's path is not stored.)
+   */
+  files?: { changed: string[]; added: string[] }
 }
 
 // How far apart a record may have moved (by insertions or deletions) and still be matched.
@@ -231,9 +236,9 @@ export async function verifyDataset(ctx: RegistryContext, path: string, idOrPref
   }
   const manifest = asset.metadata.manifest as DatasetManifest
   const source = openDataset(path)
-  const fresh: { line: number; canonical: Buffer }[] = []
+  const fresh: { line: number; canonical: Buffer; path?: string }[] = []
   for await (const b of source.batches((n) => onProgress?.(n, source.size))) {
-    for (let i = 0; i < b.count; i++) fresh.push({ line: b.lines[i]!, canonical: recordBytes(b, i) })
+    for (let i = 0; i < b.count; i++) fresh.push({ line: b.lines[i]!, canonical: recordBytes(b, i), ...(b.paths ? { path: b.paths[i]! } : {}) })
   }
   const schemaChanged = manifest.format !== source.format || canonicalJson(manifest.schema?.columns ?? null) !== canonicalJson(source.columns ?? null)
 
@@ -279,6 +284,7 @@ export async function verifyDataset(ctx: RegistryContext, path: string, idOrPref
   const notErased = (l: number) => !erasedLines.has(l)
   const c = changed.filter(notErased)
   const m = missing.filter(notErased)
+  const pathAt = (line: number) => fresh[line - 1]?.path ?? `#${line}` // a directory's "line" is the file's 1-based position
   return {
     id: asset.id,
     ok: c.length === 0 && added.length === 0 && m.length === 0 && !schemaChanged,
@@ -288,5 +294,6 @@ export async function verifyDataset(ctx: RegistryContext, path: string, idOrPref
     missing: m,
     erased: [...erasedLines].sort((x, y) => x - y),
     schemaChanged,
+    ...(source.format === 'dir' ? { files: { changed: c.map(pathAt), added: added.map(pathAt) } } : {}),
   }
 }

@@ -1,4 +1,4 @@
-export { findByContent, getAsset, normaliseId, type Asset } from './assets.js'
+export { findByContent, getAsset, listAssets, MIN_ID_PREFIX, normaliseId, type Asset } from './assets.js'
 export { commitRecord, commitRecordAt, RECORD_DOMAIN } from './commitment.js'
 export { CommitmentBuilder, workerCount } from './commitParallel.js'
 export { ASSET_REGISTERED, type AssetRegisteredEvent, type RegistryContext, type RegistryWriteContext } from './context.js'

@@ -19,7 +19,7 @@ function parseExpiry(text: string | undefined): number {
 export function registerAccess(program: Command): void {
   const access = program.command('access').description('on-chain access grants (AccessPolicy)')
 
-  common(access.command('grant').argument('<dataset>', 'dataset id (or a unique prefix)').description('let a member use a dataset for a purpose, decided on-chain'))
+  common(access.command('grant').argument('<dataset>', 'dataset id (or a unique prefix of 6+ hex digits; see provena dataset list)').description('let a member use a dataset for a purpose, decided on-chain'))
     .requiredOption('--to <who>', 'grantee: identity name or did:key')
     .requiredOption('--purpose <purpose>', 'e.g. dpv:ScientificResearch')
     .option('--expires <iso-time>', 'when the grant ends (default: never)')
@@ -45,7 +45,7 @@ export function registerAccess(program: Command): void {
       }),
     )
 
-  common(access.command('revoke').argument('<dataset>', 'dataset id (or a unique prefix)').description("end a member's grants of a dataset"))
+  common(access.command('revoke').argument('<dataset>', 'dataset id (or a unique prefix of 6+ hex digits; see provena dataset list)').description("end a member's grants of a dataset"))
     .requiredOption('--to <who>', 'grantee: identity name or did:key')
     .option('--purpose <purpose>', 'only this purpose (default: every purpose granted)')
     .requiredOption('--as <name>', 'the dataset\'s controller')

@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import type { Command } from 'commander'
 import { createPublicClient, http, type Address, type PublicClient } from 'viem'
-import { controllerName, controllerSecrets, datasetSubjects, pseudonymOf, unlockIdentity, type UnlockedIdentity } from '../../access/index.js'
+import { controllerName, controllerSecrets, datasetSubjects, erasedAmong, pseudonymOf, unlockIdentity, type UnlockedIdentity } from '../../access/index.js'
 import { anchorNow, resolveDataDir, updateConfig, type ChainSession, type Provena } from '../../app/index.js'
 import { acquireEmbeddedNode, chainErrors, readAssetRoot, readCheckpointAt, readLatestCheckpoint } from '../../chain/index.js'
 import { sha256Hex } from '../../crypto/index.js'
@@ -39,8 +39,36 @@ export function consentContext(p: Provena): ConsentContext {
   return { db: p.db, log: p.log, map: p.map, ownPurposes: p.config.purposes }
 }
 
+/**
+ * Refuses consent given for subjects the controller erased (their data and keys are gone):
+ * names every such change, by file:line for a bulk import.
+ */
+function refuseErasedGrants(p: Provena, controller: UnlockedIdentity, changes: ConsentChange[]): void {
+  const given = changes.filter((c) => c.state === 'given')
+  if (given.length === 0) return
+  const erased = erasedAmong(p.db, controller.did, given.map((c) => c.pseudonym))
+  const bad = given.filter((c) => erased.has(c.pseudonym))
+  if (bad.length === 0) return
+  const name = (c: ConsentChange) => `${c.where ? `${c.where}: ` : ''}subject "${c.subjectId}"`
+  const more = bad.length > 1 ? ` (also ${bad.slice(1, 11).map((c) => c.where ?? c.subjectId).join(', ')}${bad.length > 11 ? `, … ${bad.length} in all` : ''})` : ''
+  throw new ProvenaError('CONSENT_SUBJECT_ERASED', `${name(bad[0]!)} was erased: no consent can be given for their data${more}`, {
+    hint: bad[0]!.where ? 'remove the rows of erased subjects; nothing of the file was applied' : undefined,
+    details: { changes: bad.map((c) => ({ where: c.where ?? null, subject: c.subjectId })) },
+  })
+}
+
+/** The dataset a bulk line names, or CONSENT_BAD_LINE naming file and line. */
+function datasetOfLine(p: Provena, id: string, file: string, line: number): string {
+  try {
+    return getAsset(p.db, id).id
+  } catch (e) {
+    throw consentErrors.badLine(file, line, (e as Error).message, 'dataset')
+  }
+}
+
 /** Applies changes and anchors the checkpoint that carries the new map root. */
 async function applyAndAnchor(p: Provena, chain: ChainSession, controller: UnlockedIdentity, changes: ConsentChange[]) {
+  refuseErasedGrants(p, controller, changes)
   const applied = applyConsentChangesListed(consentContext(p), controller.did, changes)
   const a = await anchorNow(p, chain)
   return { applied, checkpoint: { treeSize: a.anchoredSize, mapRoot: p.map.root().toString('hex'), transactionHash: a.transactionHash } }
@@ -118,10 +146,11 @@ export function registerConsent(program: Command): void {
             purpose: r.purpose,
             state: r.state,
             expires: r.expires,
-            dataset: r.dataset ? getAsset(p.db, r.dataset).id : null,
+            dataset: r.dataset ? datasetOfLine(p, r.dataset, file, r.line) : null,
             signature: r.signature,
             where: `${file}:${r.line}`,
           }))
+          refuseErasedGrants(p, controller, changes)
           const b = applyConsentChanges(consentContext(p), controller.did, changes)
           const a = await anchorNow(p, chain)
           const checkpoint = { treeSize: a.anchoredSize, mapRoot: p.map.root().toString('hex'), transactionHash: a.transactionHash }
@@ -176,7 +205,7 @@ export function registerConsent(program: Command): void {
     )
 
   common(consent.command('check').description('the training gate: which records of a dataset may be used for a purpose, as a verifiable manifest'))
-    .requiredOption('--dataset <id>', 'an imported dataset (id or unique prefix)')
+    .requiredOption('--dataset <id>', 'an imported dataset (id, or a unique prefix of 6+ hex digits)')
     .requiredOption('--purpose <purpose>', 'the purpose of the training')
     .option('--at <iso-time>', 'the instant the consents must hold (default: now)')
     .requiredOption('--out <file>', 'where to write the manifest (RFC 8785 JSON)')

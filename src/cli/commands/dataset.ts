@@ -1,16 +1,71 @@
+import { existsSync } from 'node:fs'
 import type { Command } from 'commander'
-import { anchorNow } from '../../app/index.js'
-import { claimDataset, exportDataset, findIdentity, importDataset, isAllowed, memberClient, unlockIdentity } from '../../access/index.js'
-import { registerDataset, verifyDataset } from '../../registry/index.js'
+import { anchorNow, type Provena } from '../../app/index.js'
+import { claimDataset, datasetController, exportDataset, findIdentity, importDataset, isAllowed, listIdentities, memberClient, unlockIdentity } from '../../access/index.js'
+import type { AssetKind } from '../../chain/index.js'
+import { listAssets, MIN_ID_PREFIX, registerDataset, verifyDataset, type DatasetManifest } from '../../registry/index.js'
 import { resolveDataDir } from '../../app/index.js'
+import { ProvenaError } from '../../errors.js'
 import { askPassphrase } from '../passphrase.js'
 import { emit, progressBar, short, VerificationFailed, type CommonOptions } from '../output.js'
 import { action, common, registryContext, withChain, withDataPlane, withProvena } from '../session.js'
 
-const lineList = (lines: number[]) => (lines.length > 20 ? `${lines.slice(0, 20).join(', ')}, … (${lines.length} in all)` : lines.join(', '))
+const lineList = (lines: (number | string)[]) => (lines.length > 20 ? `${lines.slice(0, 20).join(', ')}, … (${lines.length} in all)` : lines.join(', '))
+
+/** The registered assets of one kind as `dataset list` and `model list` print them. */
+export function assetListing(p: Provena, kind: AssetKind) {
+  const names = new Map(listIdentities(p.dir).map((i) => [i.did, i.name]))
+  return listAssets(p.db, kind).map((a) => {
+    const controller = kind === 'dataset' ? datasetController(p.db, a.id) : undefined
+    const ownerDid = controller ?? p.operatorDid
+    const manifest = a.metadata.manifest as DatasetManifest | undefined
+    return {
+      id: a.id,
+      name: a.name,
+      kind: a.kind,
+      root: a.root,
+      records: a.records,
+      ...(manifest ? { format: manifest.format } : {}),
+      ...(kind === 'dataset' ? { encrypted: controller !== undefined } : {}),
+      ...(kind === 'model' ? { size: a.metadata.size ?? null, trainedOn: a.parents } : {}),
+      registeredAt: new Date(a.createdAt).toISOString(),
+      logIndex: a.logIndex,
+      owner: { name: controller ? (names.get(controller) ?? null) : 'operator', did: ownerDid },
+    }
+  })
+}
+
+/** Adds `<kind> list` to `parent`. */
+export function addListCommand(parent: Command, kind: AssetKind): void {
+  common(parent.command('list').description(`the registered ${kind}s: ids (a unique prefix of ${MIN_ID_PREFIX}+ hex digits names one), names, records, owners`)).action(
+    action(async (opts: CommonOptions) => {
+      await withProvena(opts, async (p) => {
+        const assets = assetListing(p, kind)
+        emit(opts, { [`${kind}s`]: assets }, () =>
+          assets.length === 0
+            ? `(no ${kind}s: provena ${kind} register FILE)`
+            : assets
+                .map((a) =>
+                  [
+                    a.id.slice(0, 16),
+                    a.name.padEnd(24),
+                    kind === 'dataset' ? `${String(a.records).padStart(9)} records  ${(a.format ?? '').padEnd(5)} ${a.encrypted ? 'encrypted' : 'in clear '}` : `trained on ${a.trainedOn?.map((t) => t.slice(0, 12)).join(', ')}`,
+                    a.registeredAt.slice(0, 19) + 'Z',
+                    a.owner.name ?? a.owner.did,
+                  ].join('  '),
+                )
+                .join('\n'),
+        )
+      })
+    }),
+  )
+}
+
+const nameList = (names: string[]) => lineList(names.map((n) => JSON.stringify(n).slice(1, -1)))
 
 export function registerDataset_(program: Command): void {
   const dataset = program.command('dataset').description('register datasets and check files against them')
+  addListCommand(dataset, 'dataset')
 
   common(dataset.command('register').argument('<file>', 'CSV file with a header, JSON Lines file, or directory').description('commit every record and register the dataset on-chain'))
     .option('--name <name>', 'a name for people (default: the file name)')
@@ -70,12 +125,16 @@ export function registerDataset_(program: Command): void {
       }),
     )
 
-  common(dataset.command('export').argument('<dataset>', 'dataset id (or a unique prefix)').description('decrypt a dataset into the format it was imported in; logged'))
+  common(dataset.command('export').argument('<dataset>', 'dataset id (or a unique prefix of 6+ hex digits; see provena dataset list)').description('decrypt a dataset into the format it was imported in; logged'))
     .requiredOption('--as <name>', 'who exports: the controller, or a member with an on-chain grant')
     .requiredOption('--purpose <purpose>', 'why, e.g. dpv:ScientificResearch (recorded in the log)')
-    .requiredOption('--out <file>', 'where to write it')
+    .requiredOption('--out <file>', 'where to write it (not over an existing file, unless --force)')
+    .option('--force', 'replace --out if it exists')
     .action(
-      action(async (id: string, opts: CommonOptions & { as: string; purpose: string; out: string }) => {
+      action(async (id: string, opts: CommonOptions & { as: string; purpose: string; out: string; force?: boolean }) => {
+        if (!opts.force && existsSync(opts.out)) {
+          throw new ProvenaError('CLI_OUT_EXISTS', `${opts.out} exists already: nothing was exported`, { hint: 'choose another --out, or add --force to replace it' })
+        }
         const passphrase = await askPassphrase()
         const dir = resolveDataDir(opts.dir)
         const who = unlockIdentity(dir, opts.as, passphrase)
@@ -101,7 +160,7 @@ export function registerDataset_(program: Command): void {
     )
 
   common(dataset.command('verify').argument('<file>', 'the dataset file to check').description('re-read a file and report which records changed, appeared or disappeared'))
-    .requiredOption('--id <id>', 'the registered dataset id (or a unique prefix)')
+    .requiredOption('--id <id>', 'the registered dataset id (or a unique prefix of 6+ hex digits; see provena dataset list)')
     .action(
       action(async (file: string, opts: CommonOptions & { id: string }) => {
         await withProvena(opts, async (p) => {
@@ -113,9 +172,16 @@ export function registerDataset_(program: Command): void {
             if (v.ok) return `OK: the ${v.records - v.erased.length} records of ${short(v.id)} match ${file}${erased}`
             const out = [`TAMPERED: ${file} differs from dataset ${short(v.id)}`]
             if (v.schemaChanged) out.push('  the header (columns) changed')
-            if (v.changed.length) out.push(`  changed  line ${lineList(v.changed)}`)
-            if (v.added.length) out.push(`  added    line ${lineList(v.added)}`)
-            if (v.missing.length) out.push(`  missing  line ${lineList(v.missing)} (as registered)`)
+            if (v.files) {
+              // A directory: each record is one whole file, named by its path.
+              if (v.files.changed.length) out.push(`  changed  file ${nameList(v.files.changed)}`)
+              if (v.files.added.length) out.push(`  added    file ${nameList(v.files.added)}`)
+              if (v.missing.length) out.push(`  missing  file ${lineList(v.missing.map((n) => `#${n}`))} of the registered listing (sorted by path; names are not stored)`)
+            } else {
+              if (v.changed.length) out.push(`  changed  line ${lineList(v.changed)}`)
+              if (v.added.length) out.push(`  added    line ${lineList(v.added)}`)
+              if (v.missing.length) out.push(`  missing  line ${lineList(v.missing)} (as registered)`)
+            }
             if (v.erased.length) out.push(`  erased   line ${lineList(v.erased)} (subject erased: not checked)`)
             return out.join('\n')
           })

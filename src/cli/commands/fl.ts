@@ -6,19 +6,10 @@ import { findIdentity, listIdentities, unlockIdentity } from '../../access/index
 import { flContext, resolveDataDir } from '../../app/index.js'
 import { aggregateRound, AGGREGATION_RULES, createTask, submitForeignUpdate, DEFAULT_SPECS, parseAttack, parseModelSpec, runClient, simulate, taskStatus, type AggregationRule, type FlContext, type ModelSpec, type SimulateReport, type TaskSpec } from '../../fl/index.js'
 import { askPassphrase } from '../passphrase.js'
+import { integer, positiveNumber } from '../args.js'
 import { emit, type CommonOptions } from '../output.js'
 import { action, common, withDataPlane } from '../session.js'
 
-const int = (name: string, min: number) => (v: string) => {
-  const n = Number(v)
-  if (!Number.isInteger(n) || n < min) throw new ProvenaError('CLI_BAD_ARGUMENT', `${name} "${v}" must be an integer >= ${min}`)
-  return n
-}
-const num = (name: string) => (v: string) => {
-  const n = Number(v)
-  if (!Number.isFinite(n) || n <= 0) throw new ProvenaError('CLI_BAD_ARGUMENT', `${name} "${v}" must be a positive number`)
-  return n
-}
 
 /** A model spec: "logistic", "mlp", or a JSON file. */
 export function readModelSpec(text: string | undefined, fallback: ModelSpec): ModelSpec {
@@ -48,16 +39,16 @@ export function registerFl(program: Command): void {
     .requiredOption('--data <file>', 'CSV or .csv.gz with a header')
     .option('--label <col>', 'the class column', 'target')
     .option('--subject-column <col>', 'the subject id column, never a feature (default: the first column)')
-    .requiredOption('--clients <n>', 'number of clients', int('--clients', 1))
-    .requiredOption('--rounds <n>', 'number of rounds', int('--rounds', 1))
+    .requiredOption('--clients <n>', 'number of clients', integer('--clients', 1))
+    .requiredOption('--rounds <n>', 'number of rounds', integer('--rounds', 1))
     .option('--split <how>', 'iid or non-iid', 'iid')
     .option('--attack <spec>', 'signflip:K or scale:K (the last K clients, optionally :FACTOR)')
     .option('--aggregation <rule>', AGGREGATION_RULES.join('|'), 'fedavg')
-    .option('--dp-epsilon <e>', 'client-level differential privacy budget ε', num('--dp-epsilon'))
-    .option('--dp-delta <d>', 'δ of the privacy budget', num('--dp-delta'), 1e-5)
-    .option('--dp-clip <c>', 'L2 norm bound of each client update under DP', num('--dp-clip'), 1)
+    .option('--dp-epsilon <e>', 'client-level differential privacy budget ε', positiveNumber('--dp-epsilon'))
+    .option('--dp-delta <d>', 'δ of the privacy budget', positiveNumber('--dp-delta'), 1e-5)
+    .option('--dp-clip <c>', 'L2 norm bound of each client update under DP', positiveNumber('--dp-clip'), 1)
     .option('--model <spec>', 'logistic, mlp, or a model spec JSON file', 'logistic')
-    .option('--seed <n>', 'seed of the split and the initial weights', int('--seed', 0), 0)
+    .option('--seed <n>', 'seed of the split and the initial weights', integer('--seed', 0), 0)
     .action(
       action(async (opts: CommonOptions & { data: string; label: string; subjectColumn?: string; clients: number; rounds: number; split: string; attack?: string; aggregation: string; dpEpsilon?: number; dpDelta: number; dpClip: number; model: string; seed: number }) => {
         if (opts.split !== 'iid' && opts.split !== 'non-iid') throw new ProvenaError('CLI_BAD_ARGUMENT', `--split "${opts.split}" must be iid or non-iid`)
@@ -93,18 +84,18 @@ export function registerFl(program: Command): void {
     .requiredOption('--model-spec <spec>', 'logistic, mlp, or a JSON file ({"type": "mlp", "hidden": 64, "epochs": 2, ...}; may hold "features", "classes", "label")')
     .requiredOption('--purpose <purpose>', 'the purpose every client\'s records must be consented for')
     .requiredOption('--participants <names>', 'comma-separated identity names or DIDs (members of AccessPolicy)')
-    .requiredOption('--rounds <n>', 'number of rounds', int('--rounds', 1))
+    .requiredOption('--rounds <n>', 'number of rounds', integer('--rounds', 1))
     .option('--as <name>', 'the aggregator identity, which creates the task and finalises rounds (default: the only processor)')
-    .option('--features <n>', 'number of input features (else from the model spec)', int('--features', 1))
-    .option('--classes <n>', 'number of classes (else from the model spec, default 2)', int('--classes', 2), 2)
+    .option('--features <n>', 'number of input features (else from the model spec)', integer('--features', 1))
+    .option('--classes <n>', 'number of classes, unless the model spec gives them', integer('--classes', 2), 2)
     .option('--label <col>', 'the class column of the clients\' datasets', 'target')
-    .option('--min-clients <k>', 'commitments needed before the deadline (default: every participant)', int('--min-clients', 1))
-    .option('--round-timeout <s>', 'seconds a round stays open for commitments', int('--round-timeout', 1), 3600)
+    .option('--min-clients <k>', 'commitments needed before the deadline (default: every participant)', integer('--min-clients', 1))
+    .option('--round-timeout <s>', 'seconds a round stays open for commitments', integer('--round-timeout', 1), 3600)
     .option('--aggregation <rule>', AGGREGATION_RULES.join('|'), 'fedavg')
-    .option('--max-update-norm <x>', 'reject updates with a larger L2 norm', num('--max-update-norm'), 100)
-    .option('--dp-epsilon <e>', 'client-level differential privacy budget ε over all rounds', num('--dp-epsilon'))
-    .option('--dp-delta <d>', 'δ of the budget', num('--dp-delta'), 1e-5)
-    .option('--dp-clip <c>', 'L2 bound each update is clipped to under DP', num('--dp-clip'), 1)
+    .option('--max-update-norm <x>', 'reject updates with a larger L2 norm', positiveNumber('--max-update-norm'), 100)
+    .option('--dp-epsilon <e>', 'client-level differential privacy budget ε over all rounds', positiveNumber('--dp-epsilon'))
+    .option('--dp-delta <d>', 'δ of the budget', positiveNumber('--dp-delta'), 1e-5)
+    .option('--dp-clip <c>', 'L2 bound each update is clipped to under DP', positiveNumber('--dp-clip'), 1)
     .action(
       action(async (opts: CommonOptions & { modelSpec: string; purpose: string; participants: string; rounds: number; as?: string; features?: number; classes: number; label: string; minClients?: number; roundTimeout: number; aggregation: string; maxUpdateNorm: number; dpEpsilon?: number; dpDelta: number; dpClip: number }) => {
         if (!(AGGREGATION_RULES as readonly string[]).includes(opts.aggregation)) throw new ProvenaError('CLI_BAD_ARGUMENT', `--aggregation "${opts.aggregation}" must be one of ${AGGREGATION_RULES.join(', ')}`)
@@ -137,7 +128,7 @@ export function registerFl(program: Command): void {
 
   const client = fl.command('client').description("a participant's side of a round")
   common(client.command('run').description("a participant's round: consent gate, local training, sealed update committed on-chain"))
-    .requiredOption('--task <n>', 'the task number', int('--task', 1))
+    .requiredOption('--task <n>', 'the task number', integer('--task', 1))
     .requiredOption('--dataset <id>', 'the participant\'s imported dataset')
     .requiredOption('--as <name>', 'the participant identity (the dataset\'s controller)')
     .action(
@@ -161,7 +152,7 @@ export function registerFl(program: Command): void {
     )
 
   common(client.command('submit').description('submit an update trained elsewhere (e.g. PyTorch): a safetensors delta and the training manifest it was trained on'))
-    .requiredOption('--task <n>', 'the task number', int('--task', 1))
+    .requiredOption('--task <n>', 'the task number', integer('--task', 1))
     .requiredOption('--dataset <id>', "the participant's imported dataset")
     .requiredOption('--manifest <file>', 'the training manifest from provena consent check (trained on its included records only)')
     .requiredOption('--update <file>', 'safetensors: the new parameters minus the global model, same tensor names and shapes')
@@ -187,20 +178,35 @@ export function registerFl(program: Command): void {
     )
 
   common(fl.command('aggregate').description('verify the committed updates, aggregate, finalise the round on-chain'))
-    .requiredOption('--task <n>', 'the task number', int('--task', 1))
+    .requiredOption('--task <n>', 'the task number', integer('--task', 1))
     .requiredOption('--as <name>', 'the aggregator identity')
     .action(
       action(async (opts: CommonOptions & { task: number; as: string }) => {
         const dir = resolveDataDir(opts.dir)
         const aggregator = unlockIdentity(dir, opts.as, await askPassphrase())
         await withFl(opts, async (ctx) => {
-          const r = await aggregateRound(ctx, opts.task, aggregator, listIdentities(dir))
-          emit(opts, r, () =>
+          const identities = listIdentities(dir)
+          const r = await aggregateRound(ctx, opts.task, aggregator, identities)
+          // Clients named as `identity list` names them; their DID and EVM address stay in --json.
+          const byAddress = new Map(identities.map((i) => [i.address.toLowerCase(), i]))
+          const who = (address: string) => {
+            const i = byAddress.get(address.toLowerCase())
+            return { name: i?.name ?? null, did: i?.did ?? null }
+          }
+          const json = {
+            ...r,
+            accepted: r.accepted.map((a) => ({ ...a, name: who(a.client).name })),
+            rejected: r.rejected.map((x) => ({ ...x, ...who(x.client) })),
+            dropped: r.dropped.map((d) => ({ client: d, ...who(d) })),
+          }
+          const width = Math.max(8, ...[...json.accepted, ...json.rejected, ...json.dropped].map((c) => (c.name ?? c.client).length))
+          const label = (c: { name: string | null; client: string }) => (c.name ?? c.client).padEnd(width)
+          emit(opts, json, () =>
             [
               `Round ${r.round} of task ${r.task} finalised (tx ${r.transactionHash}): ${r.accepted.length} update(s) aggregated by ${r.aggregation}${r.dp ? ` with DP noise ×${r.dp.noiseMultiplier.toFixed(2)} (ε spent ${r.dp.epsilonSpent.toFixed(2)})` : ''}`,
-              ...r.accepted.map((a) => `  accepted  ${a.did.slice(0, 24)}…  ${a.samples} consented record(s), manifest ${a.manifest.slice(0, 12)}…`),
-              ...r.rejected.map((x) => `  rejected  ${x.client}  ${x.reasonName} (code ${x.reason}): ${x.detail}`),
-              ...r.dropped.map((d) => `  dropped   ${d} (no commitment)`),
+              ...json.accepted.map((a) => `  accepted  ${label(a)}  ${a.samples} consented record(s), manifest ${a.manifest.slice(0, 12)}…`),
+              ...json.rejected.map((x) => `  rejected  ${label(x)}  ${x.reasonName} (code ${x.reason}): ${x.detail}`),
+              ...json.dropped.map((d) => `  dropped   ${label(d)}  (no commitment)`),
               `  model     sha256 ${r.aggregateDigest}`,
               ...(r.model ? [`  final     registered as model ${r.model.id.slice(0, 16)}… with its lineage (log entry ${r.model.logIndex}); file ${r.model.path}`] : []),
             ].join('\n'),
@@ -210,7 +216,7 @@ export function registerFl(program: Command): void {
     )
 
   common(fl.command('status').description('a federated task: round, commitments, deadline, models'))
-    .requiredOption('--task <n>', 'the task number', int('--task', 1))
+    .requiredOption('--task <n>', 'the task number', integer('--task', 1))
     .option('--model-out <file>', 'write the current global model (safetensors): the start of the open round, or the final model')
     .action(
       action(async (opts: CommonOptions & { task: number; modelOut?: string }) => {

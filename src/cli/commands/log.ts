@@ -1,15 +1,12 @@
-import { InvalidArgumentError, type Command } from 'commander'
+import type { Command } from 'commander'
 import { anchorNow } from '../../app/index.js'
 import { readLatestAnchor } from '../../chain/index.js'
 import { ProvenaError } from '../../errors.js'
 import { hashLeaf, logErrors, verifyInclusion } from '../../log/index.js'
+import { integer } from '../args.js'
 import { emit, short, type CommonOptions } from '../output.js'
 import { action, common, withChain, withProvena } from '../session.js'
 
-const int = (name: string) => (v: string) => {
-  if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`${name} must be a non-negative integer, got "${v}"`)
-  return Number(v)
-}
 
 export function registerLog(program: Command): void {
   const log = program.command('log').description('the verifiable log: checkpoints, entries, proofs')
@@ -43,8 +40,8 @@ export function registerLog(program: Command): void {
   )
 
   common(log.command('entries').description("print the log's entries with their exact leaf bytes (base64 in --json)"))
-    .option('--from <n>', 'first index (default 0)', int('--from'))
-    .option('--to <m>', 'end index, exclusive (default: the log size)', int('--to'))
+    .option('--from <n>', 'first index (default 0)', integer('--from'))
+    .option('--to <m>', 'end index, exclusive (default: the log size)', integer('--to'))
     .action(
       action(async (opts: CommonOptions & { from?: number; to?: number }) => {
         await withProvena(opts, async (p) => {
@@ -63,7 +60,7 @@ export function registerLog(program: Command): void {
       }),
     )
 
-  common(log.command('prove').argument('<index>', 'entry index', int('INDEX')).description('inclusion proof of an entry against the latest anchored checkpoint')).action(
+  common(log.command('prove').argument('<index>', 'entry index', integer('INDEX')).description('inclusion proof of an entry against the latest anchored checkpoint')).action(
     action(async (index: number, opts: CommonOptions) => {
       await withChain(opts, async (p, chain) => {
         const anchored = await readLatestAnchor(chain.client.publicClient, chain.deployment.CheckpointAnchor)

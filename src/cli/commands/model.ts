@@ -1,13 +1,15 @@
 import type { Command } from 'commander'
 import { anchorNow } from '../../app/index.js'
 import { formatLineage, lineageOf, registerModel } from '../../registry/index.js'
+import { addListCommand } from './dataset.js'
 import { emit, progressBar, short, type CommonOptions } from '../output.js'
 import { action, common, registryContext, withChain, withProvena } from '../session.js'
 
 export function registerModel_(program: Command): void {
   const model = program.command('model').description('register trained models with signed provenance')
+  addListCommand(model, 'model')
   common(model.command('register').argument('<file>', 'the model file (any format, any size)').description('hash a model file and register it with its training lineage'))
-    .requiredOption('--trained-on <id...>', 'dataset id(s) it was trained on (repeat or list)')
+    .requiredOption('--trained-on <id...>', 'dataset id(s) it was trained on (repeat or list; unique prefixes of 6+ hex digits)')
     .option('--name <name>', 'a name for people (default: the file name)')
     .action(
       action(async (file: string, opts: CommonOptions & { trainedOn: string[]; name?: string }) => {
@@ -29,7 +31,7 @@ export function registerModel_(program: Command): void {
       }),
     )
 
-  common(program.command('lineage').argument('<id>', 'asset id (or a unique prefix)').description('show what an asset derives from and what derives from it'))
+  common(program.command('lineage').argument('<id>', 'asset id (or a unique prefix of 6+ hex digits; see provena dataset list, model list)').description('show what an asset derives from and what derives from it'))
     .option('--statement', 'also print the signed provenance statement (DSSE envelope)')
     .action(
       action(async (id: string, opts: CommonOptions & { statement?: boolean }) => {
