@@ -24,8 +24,12 @@ export async function deployContract(client: ChainClient, name: ContractName, ar
 const CORE = ['AssetRegistry', 'CheckpointAnchor', 'AccessPolicy', 'ConsentVerifier', 'FederatedTraining'] as const
 type CoreName = (typeof CORE)[number]
 
-/** Core contracts that read another one: the getter that names it, and which it is. */
+/**
+ * Core contracts that read another one: the getter that names it, and which it is. A
+ * contract comes before those that depend on it (AccessPolicy before FederatedTraining).
+ */
 const DEPENDS_ON: Partial<Record<CoreName, { getter: string; on: CoreName }>> = {
+  AccessPolicy: { getter: 'registry', on: 'AssetRegistry' },
   ConsentVerifier: { getter: 'anchor', on: 'CheckpointAnchor' },
   FederatedTraining: { getter: 'policy', on: 'AccessPolicy' },
 }
@@ -34,6 +38,7 @@ function constructorArgs(client: ChainClient, log: LogIdentity, name: CoreName, 
   if (name === 'CheckpointAnchor') return [client.account.address, log.logKey, log.origin]
   if (name === 'ConsentVerifier') return [live.get('CheckpointAnchor')!.address]
   if (name === 'FederatedTraining') return [live.get('AccessPolicy')!.address]
+  if (name === 'AccessPolicy') return [client.account.address, live.get('AssetRegistry')!.address]
   return [client.account.address]
 }
 
@@ -59,8 +64,9 @@ async function liveContracts(db: Db, client: ChainClient, log: LogIdentity): Pro
   for (const [name, dep] of Object.entries(DEPENDS_ON) as [CoreName, { getter: string; on: CoreName }][]) {
     const c = live.get(name)
     if (!c) continue
-    const target = (await client.publicClient.readContract({ address: c.address, abi: CONTRACTS[name].abi, functionName: dep.getter })) as Address
-    if (target.toLowerCase() !== live.get(dep.on)?.address.toLowerCase()) live.delete(name)
+    // A contract of an earlier version may lack the getter: it is replaced like a stale one.
+    const target = (await client.publicClient.readContract({ address: c.address, abi: CONTRACTS[name].abi, functionName: dep.getter }).catch(() => undefined)) as Address | undefined
+    if (target?.toLowerCase() !== live.get(dep.on)?.address.toLowerCase()) live.delete(name)
   }
   return live
 }

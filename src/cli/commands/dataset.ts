@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import { anchorNow } from '../../app/index.js'
-import { claimDataset, exportDataset, findIdentity, importDataset, isAllowed, memberClient, unlockIdentity } from '../../access/index.js'
+import { claimDataset, exportDataset, findIdentity, importDataset, isAllowed, unlockIdentity } from '../../access/index.js'
 import { registerDataset, verifyDataset } from '../../registry/index.js'
 import { resolveDataDir } from '../../app/index.js'
 import { askPassphrase } from '../passphrase.js'
@@ -54,8 +54,8 @@ export function registerDataset_(program: Command): void {
             onProgress: (phase, done, total) => (phase === 'reading' ? reading : (reading.end(), encrypting)).update(done, total),
           })
           encrypting.end()
-          // The controller claims the dataset in AccessPolicy: from now on the chain decides who may use it.
-          await claimDataset(await memberClient(chain.client, controller), chain.deployment, r.id)
+          // The operator that registered the dataset names its controller in AccessPolicy: from now on the chain decides who may use it.
+          await claimDataset(chain.client, chain.deployment, r.id, controller.address)
           const anchor = await anchorNow(p, chain)
           emit(opts, { ...r, checkpoint: { treeSize: anchor.anchoredSize, rootHash: anchor.anchoredRoot.toString('hex') } }, () =>
             [
