@@ -1,4 +1,4 @@
-import type { Address, Hex } from 'viem'
+import { toFunctionSelector, type AbiFunction, type Address, type Hex } from 'viem'
 import type { Db } from '../db/index.js'
 import type { ChainClient } from './connect.js'
 import { CONTRACTS, CheckpointAnchorAbi, type ContractName, type Deployment } from './contracts.js'
@@ -42,6 +42,17 @@ function constructorArgs(client: ChainClient, log: LogIdentity, name: CoreName, 
   return [client.account.address]
 }
 
+/**
+ * Whether deployed `code` dispatches every function of `name`'s current ABI: a contract of
+ * an earlier version (one lacking a function, e.g. ConsentVerifier before verifyPresent)
+ * is stale and deployed anew. A selector is looked for without its leading zero bytes
+ * (the compiler pushes it with fewer bytes).
+ */
+function hasEveryFunction(code: Hex, name: CoreName): boolean {
+  const body = code.toLowerCase()
+  return CONTRACTS[name].abi.filter((x): x is AbiFunction => x.type === 'function').every((f) => body.includes(toFunctionSelector(f).slice(2).replace(/^(00)+/, '')))
+}
+
 /** Recorded core contracts of this chain that still have code there (and, for the anchor, this log's identity). */
 async function liveContracts(db: Db, client: ChainClient, log: LogIdentity): Promise<Map<CoreName, { address: Address; blockNumber: number | null }>> {
   const rows = db.prepare('SELECT name, address, block_number FROM chain_deployments WHERE chain = ?').all(client.chainKey) as {
@@ -53,7 +64,7 @@ async function liveContracts(db: Db, client: ChainClient, log: LogIdentity): Pro
   for (const r of rows) {
     if (!(CORE as readonly string[]).includes(r.name)) continue
     const code = await client.publicClient.getCode({ address: r.address })
-    if (!code || code === '0x') continue
+    if (!code || code === '0x' || !hasEveryFunction(code, r.name)) continue
     if (r.name === 'CheckpointAnchor') {
       const [operator, logKey, origin] = (await client.publicClient.readContract({ address: r.address, abi: CheckpointAnchorAbi, functionName: 'logInfo' })) as [Address, Hex, string]
       if (operator.toLowerCase() !== client.account.address.toLowerCase() || logKey.toLowerCase() !== log.logKey.toLowerCase() || origin !== log.origin) continue
