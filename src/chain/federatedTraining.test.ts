@@ -16,11 +16,12 @@ describe('FederatedTraining on the embedded chain: membership, rounds, deadlines
   let c: ChainClient
   let stranger: ChainClient
   let fl: Address
+  let policy: Address
   before(async () => {
     chain = await startTestChain()
     ;[admin, aggregator, a, b, c, stranger] = await fundedClients(chain.rpcUrl, 6)
     const registry = (await deployContract(admin, 'AssetRegistry', [admin.account.address])).address
-    const policy = (await deployContract(admin, 'AccessPolicy', [admin.account.address, registry])).address
+    policy = (await deployContract(admin, 'AccessPolicy', [admin.account.address, registry])).address
     for (const [m, r] of [
       [aggregator, 'PROCESSOR_ROLE'],
       [a, 'CONTROLLER_ROLE'],
@@ -139,7 +140,16 @@ describe('FederatedTraining on the embedded chain: membership, rounds, deadlines
     assert.equal(r.logs.length, 3, 'two ClientDropped and RoundFinalized')
     assert.equal(((await read('taskOf', [task])) as { round: number }).round, 2)
     assert.equal(await revertName(simulate(a, 'cancelTask', [task])), 'FederatedTrainingNotAggregator')
+    // An aggregator removed from the consortium publishes no aggregate, but may still stop its task.
+    const setRole = async (functionName: 'addMember' | 'removeMember') =>
+      admin.publicClient.waitForTransactionReceipt({
+        hash: await admin.walletClient.writeContract({ address: policy, abi: AccessPolicyAbi, functionName, args: [aggregator.account.address, role('PROCESSOR_ROLE')], account: admin.account, chain: admin.chain }),
+      })
+    await setRole('removeMember')
+    await later(61)
+    assert.equal(await revertName(simulate(aggregator, 'finalizeRound', [task, 2, h('init'), [], [], []])), 'FederatedTrainingNotMember')
     await send(aggregator, 'cancelTask', [task])
+    await setRole('addMember')
     const t = (await read('taskOf', [task])) as { done: boolean; cancelled: boolean; finalModel: Hex }
     assert.deepEqual([t.done, t.cancelled, t.finalModel], [true, true, `0x${'00'.repeat(32)}`])
     assert.equal(await revertName(simulate(a, 'commitUpdate', [task, 2, h('x'), h('sealed-x'), 10n, h('m')])), 'FederatedTrainingTaskDone')
