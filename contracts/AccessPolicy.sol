@@ -3,13 +3,24 @@ pragma solidity ^0.8.24;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 
+/// @dev The part of AssetRegistry this contract reads.
+interface IAssetRegistry {
+    /// @dev Kind 0 is Dataset; owner is the zero address when `id` is not registered.
+    function registrantOf(bytes32 id) external view returns (address owner, uint8 kind);
+}
+
 /**
  * @title AccessPolicy
  * @notice Who may use which dataset for which purpose, decided on-chain. Consortium
  * members hold roles (controller, processor, trainer, auditor) granted by the admin; a
- * controller claims the datasets it registered and grants members access to one for one
- * purpose until an expiry. Off-chain services release data keys only when `isAllowed`
- * says yes at that moment.
+ * dataset's controller is named by the account that registered the dataset in
+ * AssetRegistry (itself, or a controller it registers for), so nobody can claim a dataset
+ * id seen in a pending registration. The controller grants members with a data role
+ * (controller, processor, trainer; never an auditor) access to one dataset for one
+ * purpose until an expiry. Every power needs current membership: a removed controller
+ * can no longer grant, revoke, announce erasures or use its datasets, and a removed or
+ * re-roled grantee is no longer allowed. Off-chain services release data keys only when
+ * `isAllowed` says yes at that moment.
  */
 contract AccessPolicy is AccessControl {
     bytes32 public constant CONTROLLER_ROLE = keccak256("CONTROLLER_ROLE");
@@ -24,6 +35,7 @@ contract AccessPolicy is AccessControl {
         bool active;
     }
 
+    IAssetRegistry private immutable _registry;
     mapping(bytes32 dataset => address owner) private _owners;
     mapping(bytes32 dataset => mapping(address grantee => mapping(bytes32 purpose => Grant))) private _grants;
 
@@ -35,6 +47,16 @@ contract AccessPolicy is AccessControl {
     error AccessPolicyNotDatasetOwner(bytes32 dataset, address account);
     /// @notice `dataset` is claimed by `owner` already.
     error AccessPolicyDatasetClaimed(bytes32 dataset, address owner);
+    /// @notice `dataset` is not registered as a dataset in AssetRegistry.
+    error AccessPolicyUnregisteredDataset(bytes32 dataset);
+    /// @notice `account` did not register `dataset` in AssetRegistry (`registrant` did).
+    error AccessPolicyNotRegistrant(bytes32 dataset, address account, address registrant);
+    /// @notice `account` does not hold CONTROLLER_ROLE.
+    error AccessPolicyNotController(address account);
+    /// @notice `grantee` holds no role that may use data (controller, processor, trainer).
+    error AccessPolicyGranteeRoleNotAllowed(address grantee);
+    /// @notice An erasure announcement names no dataset.
+    error AccessPolicyNoDatasets();
     /// @notice The expiry `expiresAt` is not in the future.
     error AccessPolicyExpiryInPast(uint64 expiresAt);
     /// @notice There is no active grant of `dataset` to `grantee` for `purpose`.
@@ -51,8 +73,15 @@ contract AccessPolicy is AccessControl {
     event SubjectErased(address indexed controller, bytes32 indexed pseudonym, bytes32[] datasets);
 
     /// @param admin The consortium admin: adds and removes members.
-    constructor(address admin) {
+    /// @param registry_ The AssetRegistry whose registrants name their datasets' controllers.
+    constructor(address admin, IAssetRegistry registry_) {
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _registry = registry_;
+    }
+
+    /// @notice The AssetRegistry this policy reads registrants from.
+    function registry() external view returns (IAssetRegistry) {
+        return _registry;
     }
 
     /**
@@ -79,18 +108,25 @@ contract AccessPolicy is AccessControl {
     }
 
     /**
-     * @notice Claims `dataset` for the calling controller.
+     * @notice Makes `controller` the owner of `dataset`: the account that registered
+     * `dataset` in AssetRegistry names its controller, itself or a controller it registered
+     * the dataset for. Claiming again for the same controller does nothing.
      *
      * Requirements:
-     * - the caller has CONTROLLER_ROLE;
-     * - nobody else claimed `dataset`.
+     * - `dataset` is registered as a dataset and the caller registered it;
+     * - `controller` has CONTROLLER_ROLE;
+     * - `dataset` is not claimed by another controller.
      */
-    function claimDataset(bytes32 dataset) external onlyRole(CONTROLLER_ROLE) {
+    function claimDataset(bytes32 dataset, address controller) external {
+        (address registrant, uint8 kind) = _registry.registrantOf(dataset);
+        if (registrant == address(0) || kind != 0) revert AccessPolicyUnregisteredDataset(dataset);
+        if (registrant != msg.sender) revert AccessPolicyNotRegistrant(dataset, msg.sender, registrant);
+        if (!hasRole(CONTROLLER_ROLE, controller)) revert AccessPolicyNotController(controller);
         address owner = _owners[dataset];
-        if (owner == msg.sender) return;
+        if (owner == controller) return;
         if (owner != address(0)) revert AccessPolicyDatasetClaimed(dataset, owner);
-        _owners[dataset] = msg.sender;
-        emit DatasetClaimed(dataset, msg.sender);
+        _owners[dataset] = controller;
+        emit DatasetClaimed(dataset, controller);
     }
 
     /**
@@ -98,13 +134,15 @@ contract AccessPolicy is AccessControl {
      * (seconds since the epoch; 0 for no expiry). Replaces an earlier grant.
      *
      * Requirements:
-     * - the caller owns `dataset`;
-     * - `grantee` is a member;
+     * - the caller owns `dataset` and is still a controller;
+     * - `grantee` is a member with a data role (controller, processor or trainer): an
+     *   auditor never receives data;
      * - `expiresAt` is 0 or in the future.
      */
     function grant(bytes32 dataset, address grantee, bytes32 purpose, uint64 expiresAt) external {
         _checkOwner(dataset);
         if (!isMember(grantee)) revert AccessPolicyNotMember(grantee);
+        if (!mayUseData(grantee)) revert AccessPolicyGranteeRoleNotAllowed(grantee);
         if (expiresAt != 0 && expiresAt <= block.timestamp) revert AccessPolicyExpiryInPast(expiresAt);
         _grants[dataset][grantee][purpose] = Grant(uint64(block.timestamp), expiresAt, true);
         emit AccessGranted(dataset, grantee, purpose, expiresAt);
@@ -114,7 +152,7 @@ contract AccessPolicy is AccessControl {
      * @notice Revokes the grant of `dataset` to `grantee` for `purpose`.
      *
      * Requirements:
-     * - the caller owns `dataset`;
+     * - the caller owns `dataset` and is still a controller;
      * - that grant is active.
      */
     function revoke(bytes32 dataset, address grantee, bytes32 purpose) external {
@@ -130,20 +168,23 @@ contract AccessPolicy is AccessControl {
      * pseudonym, never the subject's id) from `datasets`.
      *
      * Requirements:
-     * - the caller owns every one of `datasets`.
+     * - `datasets` is not empty;
+     * - the caller owns every one of `datasets` and is still a controller.
      */
     function announceErasure(bytes32 pseudonym, bytes32[] calldata datasets) external {
+        if (datasets.length == 0) revert AccessPolicyNoDatasets();
         for (uint256 i = 0; i < datasets.length; ++i) _checkOwner(datasets[i]);
         emit SubjectErased(msg.sender, pseudonym, datasets);
     }
 
     /**
-     * @notice Whether `account` may use `dataset` for `purpose` now: its owner, or a member
-     * with an active, unexpired grant.
+     * @notice Whether `account` may use `dataset` for `purpose` now: its owner while it is
+     * a controller, or a member with a data role and an active, unexpired grant.
      */
     function isAllowed(bytes32 dataset, address account, bytes32 purpose) public view returns (bool) {
-        if (_owners[dataset] == account && account != address(0)) return true;
-        if (!isMember(account)) return false;
+        if (account == address(0)) return false;
+        if (_owners[dataset] == account && hasRole(CONTROLLER_ROLE, account)) return true;
+        if (!mayUseData(account)) return false;
         Grant storage g = _grants[dataset][account][purpose];
         return g.active && (g.expiresAt == 0 || block.timestamp < g.expiresAt);
     }
@@ -163,8 +204,15 @@ contract AccessPolicy is AccessControl {
         return hasRole(CONTROLLER_ROLE, account) || hasRole(PROCESSOR_ROLE, account) || hasRole(TRAINER_ROLE, account) || hasRole(AUDITOR_ROLE, account);
     }
 
+    /// @notice Whether `account` holds a role that may receive data: controller, processor or trainer.
+    function mayUseData(address account) public view returns (bool) {
+        return hasRole(CONTROLLER_ROLE, account) || hasRole(PROCESSOR_ROLE, account) || hasRole(TRAINER_ROLE, account);
+    }
+
+    /// @dev Owner powers need the claim and current membership as a controller.
     function _checkOwner(bytes32 dataset) private view {
         if (_owners[dataset] != msg.sender) revert AccessPolicyNotDatasetOwner(dataset, msg.sender);
+        if (!hasRole(CONTROLLER_ROLE, msg.sender)) revert AccessPolicyNotController(msg.sender);
     }
 
     function _checkMemberRole(bytes32 role) private pure {

@@ -117,6 +117,15 @@ contract AssetRegistry is AccessControl {
         return asset;
     }
 
+    /**
+     * @notice The account that registered `id` and its kind; the zero address when `id` is
+     * not registered. AccessPolicy reads it: only a dataset's registrant names its controller.
+     */
+    function registrantOf(bytes32 id) external view returns (address owner, Kind kind) {
+        Asset storage asset = _assets[id];
+        return (asset.owner, asset.kind);
+    }
+
     /// @notice Whether `id` is registered.
     function isRegistered(bytes32 id) external view returns (bool) {
         return _assets[id].status != Status.None;

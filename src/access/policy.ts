@@ -32,10 +32,14 @@ export async function datasetOwner(client: ChainClient, deployment: Deployment, 
   return (await client.publicClient.readContract({ address: deployment.AccessPolicy, abi: AccessPolicyAbi, functionName: 'ownerOf', args: [`0x${dataset}`] })) as Address
 }
 
-/** Claims a dataset for its controller, once. Returns the transaction, or null when claimed already. */
-export async function claimDataset(client: ChainClient, deployment: Deployment, dataset: string): Promise<Hex | null> {
-  if ((await datasetOwner(client, deployment, dataset)).toLowerCase() === client.account.address.toLowerCase()) return null
-  return send(client, deployment, 'claimDataset', [`0x${dataset}`])
+/**
+ * Names the dataset's controller in AccessPolicy, once. `registrant` signs: the account that
+ * registered the dataset in AssetRegistry (the node's operator). Returns the transaction,
+ * or null when `controller` owns it already.
+ */
+export async function claimDataset(registrant: ChainClient, deployment: Deployment, dataset: string, controller: Address): Promise<Hex | null> {
+  if ((await datasetOwner(registrant, deployment, dataset)).toLowerCase() === controller.toLowerCase()) return null
+  return send(registrant, deployment, 'claimDataset', [`0x${dataset}`, controller])
 }
 
 /** Grants `grantee` the dataset for `purpose` until `expiresAt` (seconds; 0 = none). */

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import { join } from 'node:path'
 import { type Address, type Hex } from 'viem'
 import { generatePrivateKey } from 'viem/accounts'
+import { openDatabase } from '../db/index.js'
 import { hashLeaf, MemoryNodes, consistencyProof } from '../log/index.js'
 import { ANVIL_DEV_KEY_1, readVector, revertName, startTestChain } from '../testing.js'
-import { AssetRegistryAbi, CheckpointAnchorAbi, connectChain, deployContract, ensureFunded, type ChainClient } from './index.js'
+import { AccessPolicyAbi, AssetRegistryAbi, CheckpointAnchorAbi, connectChain, deployContract, ensureDeployment, ensureFunded, FederatedTrainingAbi, type ChainClient } from './index.js'
 
 const h = (b: Buffer | string): Hex => `0x${typeof b === 'string' ? b : b.toString('hex')}`
 const ZERO = h(Buffer.alloc(32))
@@ -85,5 +87,29 @@ describe('contracts on the embedded chain', () => {
     assert.equal(await revertName(reg(operator, h(Buffer.alloc(32, 1)), [h(Buffer.alloc(32, 2))])), 'AssetRegistryUnknownParent')
     assert.equal(await revertName(reg(operator, ZERO, [])), 'AssetRegistryInvalidId')
     assert.equal(await revertName(reg(stranger, h(Buffer.alloc(32, 4)), [])), 'AccessControlUnauthorizedAccount')
+  })
+
+  it('ensureDeployment wires AccessPolicy to its AssetRegistry, keeps a current deployment, and replaces a contract of an earlier interface with those that read it', async () => {
+    const db = openDatabase(join(chain.dir, 'deploy-test.db'))
+    const log = { logKey: h(Buffer.alloc(32, 7)), origin: 'test/deploy' }
+    const first = await ensureDeployment(db, operator, log)
+    assert.equal(first.deployedNow, true)
+    const read = (address: Address, abi: typeof AccessPolicyAbi | typeof FederatedTrainingAbi, functionName: string) =>
+      (operator.publicClient.readContract({ address, abi, functionName } as never) as Promise<Address>).then((a) => a.toLowerCase())
+    assert.equal(await read(first.deployment.AccessPolicy, AccessPolicyAbi, 'registry'), first.deployment.AssetRegistry.toLowerCase())
+    assert.equal(await read(first.deployment.FederatedTraining, FederatedTrainingAbi, 'policy'), first.deployment.AccessPolicy.toLowerCase())
+    const again = await ensureDeployment(db, operator, log)
+    assert.deepEqual([again.deployedNow, again.deployment], [false, first.deployment])
+    // A contract of an earlier interface (here: code lacking AssetRegistry's functions) is
+    // stale: it is replaced, and so are AccessPolicy, which reads it, and FederatedTraining,
+    // which reads AccessPolicy; the rest is kept.
+    db.prepare("UPDATE chain_deployments SET address = ? WHERE name = 'AssetRegistry'").run(first.deployment.ConsentVerifier)
+    const replaced = await ensureDeployment(db, operator, log)
+    assert.equal(replaced.deployedNow, true)
+    for (const name of ['AssetRegistry', 'AccessPolicy', 'FederatedTraining'] as const) {
+      assert.ok(![first.deployment[name], first.deployment.ConsentVerifier].includes(replaced.deployment[name]), `${name} replaced`)
+    }
+    assert.deepEqual([replaced.deployment.CheckpointAnchor, replaced.deployment.ConsentVerifier], [first.deployment.CheckpointAnchor, first.deployment.ConsentVerifier])
+    db.close()
   })
 })

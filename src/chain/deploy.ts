@@ -1,4 +1,4 @@
-import type { Address, Hex } from 'viem'
+import { toFunctionSelector, type AbiFunction, type Address, type Hex } from 'viem'
 import type { Db } from '../db/index.js'
 import type { ChainClient } from './connect.js'
 import { CONTRACTS, CheckpointAnchorAbi, type ContractName, type Deployment } from './contracts.js'
@@ -25,8 +25,12 @@ export async function deployContract(client: ChainClient, name: ContractName, ar
 const CORE = ['AssetRegistry', 'CheckpointAnchor', 'AccessPolicy', 'ConsentVerifier', 'FederatedTraining'] as const
 type CoreName = (typeof CORE)[number]
 
-/** Core contracts that read another one: the getter that names it, and which it is. */
+/**
+ * Core contracts that read another one: the getter that names it, and which it is. A
+ * contract comes before those that depend on it (AccessPolicy before FederatedTraining).
+ */
 const DEPENDS_ON: Partial<Record<CoreName, { getter: string; on: CoreName }>> = {
+  AccessPolicy: { getter: 'registry', on: 'AssetRegistry' },
   ConsentVerifier: { getter: 'anchor', on: 'CheckpointAnchor' },
   FederatedTraining: { getter: 'policy', on: 'AccessPolicy' },
 }
@@ -35,7 +39,19 @@ function constructorArgs(client: ChainClient, log: LogIdentity, name: CoreName, 
   if (name === 'CheckpointAnchor') return [client.account.address, log.logKey, log.origin]
   if (name === 'ConsentVerifier') return [live.get('CheckpointAnchor')!.address]
   if (name === 'FederatedTraining') return [live.get('AccessPolicy')!.address]
+  if (name === 'AccessPolicy') return [client.account.address, live.get('AssetRegistry')!.address]
   return [client.account.address]
+}
+
+/**
+ * Whether deployed `code` dispatches every function of `name`'s current ABI: a contract of
+ * an earlier version (one lacking a function, e.g. ConsentVerifier before verifyPresent)
+ * is stale and deployed anew. A selector is looked for without its leading zero bytes
+ * (the compiler pushes it with fewer bytes).
+ */
+function hasEveryFunction(code: Hex, name: CoreName): boolean {
+  const body = code.toLowerCase()
+  return CONTRACTS[name].abi.filter((x): x is AbiFunction => x.type === 'function').every((f) => body.includes(toFunctionSelector(f).slice(2).replace(/^(00)+/, '')))
 }
 
 /** Recorded core contracts of this chain that still have code there (and, for the anchor, this log's identity). */
@@ -49,7 +65,7 @@ async function liveContracts(db: Db, client: ChainClient, log: LogIdentity): Pro
   for (const r of rows) {
     if (!(CORE as readonly string[]).includes(r.name)) continue
     const code = await client.publicClient.getCode({ address: r.address })
-    if (!code || code === '0x') continue
+    if (!code || code === '0x' || !hasEveryFunction(code, r.name)) continue
     if (r.name === 'CheckpointAnchor') {
       const [operator, logKey, origin] = (await client.publicClient.readContract({ address: r.address, abi: CheckpointAnchorAbi, functionName: 'logInfo' })) as [Address, Hex, string]
       if (operator.toLowerCase() !== client.account.address.toLowerCase() || logKey.toLowerCase() !== log.logKey.toLowerCase() || origin !== log.origin) continue
@@ -60,8 +76,9 @@ async function liveContracts(db: Db, client: ChainClient, log: LogIdentity): Pro
   for (const [name, dep] of Object.entries(DEPENDS_ON) as [CoreName, { getter: string; on: CoreName }][]) {
     const c = live.get(name)
     if (!c) continue
-    const target = (await client.publicClient.readContract({ address: c.address, abi: CONTRACTS[name].abi, functionName: dep.getter })) as Address
-    if (target.toLowerCase() !== live.get(dep.on)?.address.toLowerCase()) live.delete(name)
+    // A contract of an earlier version may lack the getter: it is replaced like a stale one.
+    const target = (await client.publicClient.readContract({ address: c.address, abi: CONTRACTS[name].abi, functionName: dep.getter }).catch(() => undefined)) as Address | undefined
+    if (target?.toLowerCase() !== live.get(dep.on)?.address.toLowerCase()) live.delete(name)
   }
   return live
 }

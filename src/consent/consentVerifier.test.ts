@@ -5,12 +5,13 @@ import fc from 'fast-check'
 import type { Hex } from 'viem'
 import { generatePrivateKey } from 'viem/accounts'
 import { CheckpointAnchorAbi, ConsentVerifierAbi, connectChain, deployContract, ensureFunded, type ChainClient } from '../chain/index.js'
-import { LeavesNode, proveKey, sortLeaves, verifyMapProof, type MapProof } from '../log/index.js'
+import { LeavesNode, proveKey, sortLeaves, type MapProof } from '../log/index.js'
 import { startTestChain } from '../testing.js'
-import { toSolidityMapProof, verifyOnChain } from './index.js'
+import { consentKey, toSolidityMapProof, verifyAbsent, verifyAbsentOnChain, verifyPresent, verifyPresentOnChain } from './index.js'
 
 const sha = (s: string) => createHash('sha256').update(s).digest()
 const hex = (b: Uint8Array) => `0x${Buffer.from(b).toString('hex')}` as Hex
+const ZERO = '00'.repeat(32)
 
 describe('ConsentVerifier agrees with the off-chain verifier on the same proofs', () => {
   let chain: Awaited<ReturnType<typeof startTestChain>>
@@ -31,37 +32,65 @@ describe('ConsentVerifier agrees with the off-chain verifier on the same proofs'
   })
   after(async () => chain.stop())
 
+  /** Both verifiers on one question; they must agree, and give `expect`. */
+  const check = async (q: { present: true; key: string; value: string; proof: MapProof } | { present: false; key: string; proof: MapProof }, expect: boolean, what: string) => {
+    const off = q.present ? verifyPresent(mapRoot, q.key, q.value, q.proof) : verifyAbsent(mapRoot, q.key, q.proof)
+    const on = q.present ? await verifyPresentOnChain(c.publicClient, verifier, q.key, q.value, q.proof) : await verifyAbsentOnChain(c.publicClient, verifier, q.key, q.proof)
+    assert.equal(off, expect, `off-chain, ${what}`)
+    assert.equal(on, expect, `on-chain, ${what}`)
+  }
+
   it('present keys, absent keys (empty end or another leaf), and tampered proofs (property)', async () => {
-    const cases: { proof: MapProof; expect: boolean }[] = []
+    let otherLeaf = 0
     await fc.assert(
       fc.asyncProperty(fc.nat(entries.length - 1), fc.string(), fc.nat(), async (i, absent, bit) => {
         const present = proveKey(root, entries[i]![0])
+        const key = present.key
+        const value = present.value!
         const missing = proveKey(root, sha(`absent ${absent}`))
+        if (missing.leaf) otherLeaf++
         const flipped = JSON.parse(JSON.stringify(present)) as MapProof
         const s = Buffer.from(flipped.siblings[bit % flipped.siblings.length]!, 'hex')
         s[bit % 32]! ^= 1 << (bit % 8)
         flipped.siblings[bit % flipped.siblings.length] = s.toString('hex')
-        for (const [proof, expect] of [
-          [present, true],
-          [missing, true],
-          [flipped, false],
-          [{ ...missing, value: present.value }, false],
-        ] as const) {
-          assert.equal(verifyMapProof(mapRoot, proof), expect)
-          assert.equal(await verifyOnChain(c.publicClient, verifier, proof), expect)
-          cases.push({ proof, expect })
-        }
+        await check({ present: true, key, value, proof: present }, true, 'a present key')
+        await check({ present: true, key, value: missing.key, proof: present }, false, 'a present key with another value')
+        await check({ present: false, key, proof: present }, false, 'a present key claimed absent')
+        await check({ present: false, key: missing.key, proof: missing }, true, 'an absent key')
+        await check({ present: true, key: missing.key, proof: missing, value }, false, 'an absence proof passed as presence')
+        await check({ present: true, key: missing.key, proof: missing, value: ZERO }, false, 'an absence proof with a zero value')
+        await check({ present: false, key, proof: missing }, false, "an absence proof for another key")
+        await check({ present: true, key, value, proof: flipped }, false, 'a tampered sibling')
       }),
-      { numRuns: 15 },
+      { numRuns: 15, seed: 12 },
     )
-    assert.ok(cases.some((x) => x.proof.leaf !== undefined) || cases.some((x) => x.proof.value === null), 'absent keys were exercised')
+    assert.ok(otherLeaf > 0, 'absence proofs ending in another leaf were exercised')
   })
 
-  it('rejects a malformed proof (bitmap and siblings disagree) with its custom error', async () => {
-    const p = toSolidityMapProof(proveKey(root, entries[0]![0]))
+  it('verifyLatest is gone: an absence proof never reads as consent (issue 12)', async () => {
+    const missing = proveKey(root, sha('nobody'))
+    const names = ConsentVerifierAbi.filter((x) => x.type === 'function').map((x) => x.name)
+    assert.ok(!names.includes('verifyLatest' as never))
+    await check({ present: false, key: missing.key, proof: missing }, true, 'the absence itself')
+    for (const value of [ZERO, sha('any record').toString('hex')]) await check({ present: true, key: missing.key, value, proof: missing }, false, 'consent read from an absence proof')
+  })
+
+  it('the contract computes the consent map key as the off-chain code does', async () => {
+    const pseudonym = sha('a pseudonym').toString('hex')
+    const key = await c.publicClient.readContract({ address: verifier, abi: ConsentVerifierAbi, functionName: 'consentKey', args: [`0x${pseudonym}`, 'dpv:ScientificResearch'] })
+    assert.equal(key, hex(consentKey(pseudonym, 'dpv:ScientificResearch')))
+  })
+
+  it('rejects a malformed proof (bitmap and siblings disagree) with its custom error; reports the gas of verifyPresent', async () => {
+    const present = proveKey(root, entries[0]![0])
+    const p = toSolidityMapProof(present)
     await assert.rejects(
-      c.publicClient.readContract({ address: verifier, abi: ConsentVerifierAbi, functionName: 'rootOf', args: [{ ...p, siblings: p.siblings.slice(1) }] }),
+      c.publicClient.readContract({ address: verifier, abi: ConsentVerifierAbi, functionName: 'presentRoot', args: [`0x${present.key}`, `0x${present.value}`, { ...p, siblings: p.siblings.slice(1) }] }),
       /ConsentVerifierMalformedProof/,
     )
+    assert.equal(await c.publicClient.readContract({ address: verifier, abi: ConsentVerifierAbi, functionName: 'presentRoot', args: [`0x${present.key}`, `0x${present.value}`, p] }), hex(mapRoot))
+    const gas = await c.publicClient.estimateContractGas({ address: verifier, abi: ConsentVerifierAbi, functionName: 'verifyPresent', args: [`0x${present.key}`, `0x${present.value}`, p], account: c.account })
+    console.log(`# gas of ConsentVerifier.verifyPresent, ${present.siblings.length} siblings, as a transaction: ${gas}`)
+    assert.ok(gas < 120_000n, `verifyPresent costs ${gas} gas`)
   })
 })

@@ -15,4 +15,4 @@ export {
 } from './records.js'
 export { applyConsentChanges, applyConsentChangesListed, currentRecord, recordAt, subjectPurposes, recordHistory, type AppliedBatch, type AppliedChange, type ConsentChange, type ConsentContext } from './store.js'
 export { verifyManifest, type ManifestChainFacts, type ManifestReport } from './verifyManifest.js'
-export { toSolidityMapProof, verifyOnChain, type SolidityMapProof } from './onchain.js'
+export { toSolidityMapProof, verifyAbsent, verifyAbsentOnChain, verifyOnChain, verifyPresent, verifyPresentOnChain, type SolidityMapProof } from './onchain.js'

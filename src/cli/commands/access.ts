@@ -33,7 +33,7 @@ export function registerAccess(program: Command): void {
         await withChain(opts, async (p, chain) => {
           const dataset = getAsset(p.db, id).id
           const client = await memberClient(chain.client, controller)
-          await claimDataset(client, chain.deployment, dataset)
+          await claimDataset(chain.client, chain.deployment, dataset, controller.address)
           const tx = await grantAccess(client, chain.deployment, dataset, grantee.address, opts.purpose, expiresAt)
           const event = { type: 'provena.access.granted/v1', actor: controller.did, time: new Date().toISOString(), dataset, grantee: grantee.did, purpose: opts.purpose, expiresAt: expiresAt || null, transaction: tx }
           p.log.append([Buffer.from(canonicalJson(event), 'utf8')])

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs'
 import type { Command } from 'commander'
 import { anchorNow, type Provena } from '../../app/index.js'
-import { claimDataset, datasetController, exportDataset, findIdentity, importDataset, isAllowed, listIdentities, memberClient, unlockIdentity } from '../../access/index.js'
+import { claimDataset, datasetController, exportDataset, findIdentity, importDataset, isAllowed, listIdentities, unlockIdentity } from '../../access/index.js'
 import type { AssetKind } from '../../chain/index.js'
 import { listAssets, MIN_ID_PREFIX, registerDataset, verifyDataset, type DatasetManifest } from '../../registry/index.js'
 import { resolveDataDir } from '../../app/index.js'
@@ -109,8 +109,8 @@ export function registerDataset_(program: Command): void {
             onProgress: (phase, done, total) => (phase === 'reading' ? reading : (reading.end(), encrypting)).update(done, total),
           })
           encrypting.end()
-          // The controller claims the dataset in AccessPolicy: from now on the chain decides who may use it.
-          await claimDataset(await memberClient(chain.client, controller), chain.deployment, r.id)
+          // The operator that registered the dataset names its controller in AccessPolicy: from now on the chain decides who may use it.
+          await claimDataset(chain.client, chain.deployment, r.id, controller.address)
           const anchor = await anchorNow(p, chain)
           emit(opts, { ...r, checkpoint: { treeSize: anchor.anchoredSize, rootHash: anchor.anchoredRoot.toString('hex') } }, () =>
             [
