@@ -1,6 +1,6 @@
 // Log appends with proofs kept (every complete subtree stored), against SQLite inserting
 // the same leaves with no tree at all; and inclusion-proof verification against raw SHA-256.
-import { randomBytes, createHash } from 'node:crypto'
+import { randomBytes, createHash, hash } from 'node:crypto'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -49,7 +49,16 @@ const hashes = cases.reduce((s, c) => s + c.proof.length, 0)
 const tVerify = await time(() => {
   for (const c of cases) verifyInclusion(c.index, M, c.leafHash, c.proof, root)
 }, 3)
+// The strongest baseline at hand: the same number of one-shot SHA-256 calls of 65 bytes,
+// `crypto.hash(…, 'binary')` (a latin1 string, no ArrayBuffer: the fastest node:crypto form
+// measured); 'buffer' output and createHash() are reported for reference.
 const h64 = randomBytes(65)
+const tOneShot = await time(() => {
+  for (let i = 0; i < hashes; i++) hash('sha256', h64, 'binary')
+}, 3)
+const tOneShotBuf = await time(() => {
+  for (let i = 0; i < hashes; i++) hash('sha256', h64, 'buffer')
+}, 3)
 const tSha = await time(() => {
   for (let i = 0; i < hashes; i++) createHash('sha256').update(h64).digest()
 }, 3)
@@ -57,7 +66,8 @@ report({
   name: 'inclusion-proof verification, one proof at a time (tree of 1,000,000), one core',
   value: P / tVerify,
   unit: 'proofs/s',
-  baseline: { name: `node:crypto createHash() SHA-256 of 65 bytes, ${(hashes / P).toFixed(1)} calls a proof`, value: P / tSha, unit: 'proofs/s' },
-  ratio: tSha / tVerify,
+  baseline: { name: `one-shot crypto.hash('sha256', 65 bytes, 'binary'), ${(hashes / P).toFixed(1)} calls a proof, nothing else`, value: P / tOneShot, unit: 'proofs/s' },
+  ratio: tOneShot / tVerify,
   target: '>= 50,000 proofs/s',
+  note: `the same calls with 'buffer' output: ${Math.round(P / tOneShotBuf).toLocaleString('en-US')} proofs/s (${(tOneShotBuf / tVerify).toFixed(2)}×); through createHash().update().digest(): ${Math.round(P / tSha).toLocaleString('en-US')} proofs/s (${(tSha / tVerify).toFixed(2)}×)`,
 })
