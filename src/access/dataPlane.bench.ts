@@ -35,6 +35,13 @@ try {
   const [header, ...rows] = readFileSync(join(repoRoot, 'data', 'breast_cancer.csv'), 'utf8').trimEnd().split('\n')
   const csv = join(work, 'rows.csv')
   writeFileSync(csv, `${header}\n${Array.from({ length: N }, (_, i) => `S-${i}${rows[i % rows.length]!.slice(rows[i % rows.length]!.indexOf(','))}`).join('\n')}\n`)
+  // Each operation is also run as a user runs it, `npx provena …` (a new process that opens
+  // the data dir and starts its embedded node), in a fresh data dir, right after the same
+  // operation in-process: the two sides of each pair run under the same machine load.
+  const cliDir = mkdtempSync(join(tmpdir(), 'provena-bench-plane-cli-'))
+  const env = { PROVENA_PASSPHRASE: 'bench' }
+  npxProvena(['init', '--dir', cliDir, '--json'], env)
+  npxProvena(['identity', 'create', 'controller', '--dir', cliDir, '--json'], env)
   let id = ''
   // The whole operation, as `dataset import` runs it: unlock the controller, import, claim the
   // dataset in AccessPolicy, anchor. The core (importDataset) is timed inside it.
@@ -47,6 +54,8 @@ try {
     await claimDataset(await memberClient(chain.client, who), chain.deployment, id)
     await anchorNow(p, chain)
   })
+  const cliImport = npxProvena(['dataset', 'import', csv, '--subject-column', 'patient_id', '--as', 'controller', '--dir', cliDir, '--json'], env)
+  const cliId = String(cliImport.json!.id)
   // Baseline: AES-256-GCM of the same canonical records, nothing else.
   const canon = rows.map((r) => Buffer.from(JSON.stringify(Object.fromEntries(header!.split(',').map((c, k) => [c, r.split(',')[k]])))))
   const key = randomBytes(32)
@@ -107,6 +116,7 @@ try {
     })
     await anchorNow(p, chain)
   })
+  const cliExport = npxProvena(['dataset', 'export', cliId, '--as', 'controller', '--purpose', 'dpv:ScientificResearch', '--out', join(work, 'out-cli.csv'), '--dir', cliDir, '--json'], env)
   report({
     name: `export: fetch + decrypt (worker threads) + write CSV, ${N} rows (on-chain check excluded)`,
     value: N / tExport,
@@ -188,6 +198,8 @@ try {
     consentCount = applyConsentChanges({ db: p.db, log: p.log, map: p.map }, who.did, changes).count
     await anchorNow(p, chain)
   })
+  const cliConsent = npxProvena(['consent', 'import', consentCsv, '--as', 'controller', '--dir', cliDir, '--json'], env)
+  if (cliConsent.json!.changes !== consentCount) throw new Error(`CLI applied ${String(cliConsent.json!.changes)} consent changes, library ${consentCount}`)
   const tGateLib = await time(async () => {
     const asset = getAsset(p.db, id)
     const plane = datasetSubjects(p.db, asset.id)!
@@ -204,20 +216,9 @@ try {
     recordManifest(cctx, built.manifest, built.hash, p.operatorDid)
     await anchorNow(p, chain)
   })
-
-  // The same operations as a user runs them: `npx provena …`, each a new process that opens
-  // the data dir and starts its embedded node, in a fresh data dir.
-  progress('the same through npx provena (new processes): dataset import, consent import, consent check, dataset export, verify')
-  const cliDir = mkdtempSync(join(tmpdir(), 'provena-bench-plane-cli-'))
-  const env = { PROVENA_PASSPHRASE: 'bench' }
-  npxProvena(['init', '--dir', cliDir, '--json'], env)
-  npxProvena(['identity', 'create', 'controller', '--dir', cliDir, '--json'], env)
-  const cliImport = npxProvena(['dataset', 'import', csv, '--subject-column', 'patient_id', '--as', 'controller', '--dir', cliDir, '--json'], env)
-  const cliId = String(cliImport.json!.id)
-  const cliConsent = npxProvena(['consent', 'import', consentCsv, '--as', 'controller', '--dir', cliDir, '--json'], env)
-  if (cliConsent.json!.changes !== consentCount) throw new Error(`CLI applied ${String(cliConsent.json!.changes)} consent changes, library ${consentCount}`)
   const cliGate = npxProvena(['consent', 'check', '--dataset', cliId, '--purpose', 'dpv:ScientificResearch', '--out', join(work, 'manifest-cli.json'), '--dir', cliDir, '--json'], env)
-  const cliExport = npxProvena(['dataset', 'export', cliId, '--as', 'controller', '--purpose', 'dpv:ScientificResearch', '--out', join(work, 'out-cli.csv'), '--dir', cliDir, '--json'], env)
+
+  progress('verify: node bin/provena.js and npx provena on the CLI data dir')
   const cliVerify = npxProvena(['verify', '--dir', cliDir, '--json'], env)
   const entries = Number(cliVerify.json!.entries)
   // `verify` in-process is what bin/provena.js runs without npx: the same command, started with node directly.
