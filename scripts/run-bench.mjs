@@ -26,9 +26,11 @@ for (const f of files) {
   }
 }
 const fmt = (v) => (v >= 100 ? Math.round(v).toLocaleString('en-US') : v.toPrecision(3))
-console.log('\n| measure | value | baseline (same run) | ratio | target |\n|---|---|---|---|---|')
+// The CLI column: the same operation through `npx provena …` in a new process, process start included.
+console.log('\n| measure | value (library, in-process) | CLI (npx provena, process start included) | baseline (same run) | ratio | target |\n|---|---|---|---|---|---|')
 for (const r of results) {
-  console.log(`| ${r.name} | ${fmt(r.value)} ${r.unit} | ${r.baseline ? `${r.baseline.name}: ${fmt(r.baseline.value)} ${r.baseline.unit}` : ''} | ${r.ratio !== undefined ? `${r.ratio.toFixed(2)}×` : ''} | ${r.target ?? ''} |`)
+  const cli = r.cli ? `${fmt(r.cli.value)} ${r.cli.unit} (\`${r.cli.command}\`)` : ''
+  console.log(`| ${r.name} | ${fmt(r.value)} ${r.unit} | ${cli} | ${r.baseline ? `${r.baseline.name}: ${fmt(r.baseline.value)} ${r.baseline.unit}` : ''} | ${r.ratio !== undefined ? `${r.ratio.toFixed(2)}×` : ''} | ${r.target ?? ''} |`)
 }
 for (const r of results.filter((r) => r.note)) console.log(`- ${r.name}: ${r.note}`)
 mkdirSync(join(root, 'bench-out'), { recursive: true })

@@ -1,36 +1,61 @@
 // The encrypted data plane (issue 4): import (canonicalise + commit + encrypt + store +
 // register) and export of breast-cancer-shaped rows against raw AES-256-GCM over the same
 // bytes; import of 1 MiB records against AES-256-GCM's speed; erasure of 10,000 subjects.
+// Import and export are timed as the whole operation a user runs (unlocking the identity,
+// the on-chain claim or check, anchoring), in-process and through `npx provena` in a new
+// process (process start included), with the core alone beside them; the CLI column also
+// covers `consent import`, `consent check` (the gate) and `verify` on the same data dir.
+import { spawnSync } from 'node:child_process'
 import { createHmac, hash, randomBytes } from 'node:crypto'
 import { closeSync, fsyncSync, mkdtempSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { anchorNow, initDataDir, openChain, openProvena } from '../app/index.js'
-import { progress, report, time } from '../bench/harness.js'
+import { anchorNow, createMemberIdentity, initDataDir, openChain, openProvena } from '../app/index.js'
+import { npxProvena, progress, report, time } from '../bench/harness.js'
+import { readLatestCheckpoint } from '../chain/index.js'
+import { applyConsentChanges, buildManifest, recordManifest, type ConsentChange } from '../consent/index.js'
+import { datasetCommitments, getAsset } from '../registry/index.js'
 import { aeadSeal, randomBytesPooled } from '../crypto/index.js'
 import { FsBlobStore } from '../store/index.js'
 import { repoRoot } from '../testing.js'
-import { createIdentity, eraseSubjects, exportDataset, importDataset, unlockIdentity, type DataPlaneContext } from './index.js'
+import { claimDataset, controllerSecrets, datasetSubjects, eraseSubjects, exportDataset, importDataset, isAllowed, memberClient, pseudonymOf, unlockIdentity, type DataPlaneContext } from './index.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'provena-bench-plane-'))
 initDataDir(dir)
-createIdentity(dir, 'controller', 'controller', 'bench')
-const controller = unlockIdentity(dir, 'controller', 'bench')
 const p = openProvena(dir)
 const chain = await openChain(p)
+await createMemberIdentity(p, chain, 'controller', 'controller', 'bench')
+const controller = unlockIdentity(dir, 'controller', 'bench')
 const ctx: DataPlaneContext = { db: p.db, log: p.log, signer: p.signer, operatorDid: p.operatorDid, outbox: chain.outbox, store: new FsBlobStore(join(dir, 'blobs')) }
 const work = mkdtempSync(join(tmpdir(), 'provena-bench-plane-files-'))
 
 try {
-  const N = 100_000
+  const N = Number(process.env.PLANE_BENCH_N ?? 100_000)
   progress(`import of ${N} breast-cancer-shaped rows`)
   const [header, ...rows] = readFileSync(join(repoRoot, 'data', 'breast_cancer.csv'), 'utf8').trimEnd().split('\n')
   const csv = join(work, 'rows.csv')
   writeFileSync(csv, `${header}\n${Array.from({ length: N }, (_, i) => `S-${i}${rows[i % rows.length]!.slice(rows[i % rows.length]!.indexOf(','))}`).join('\n')}\n`)
+  // Each operation is also run as a user runs it, `npx provena …` (a new process that opens
+  // the data dir and starts its embedded node), in a fresh data dir, right after the same
+  // operation in-process: the two sides of each pair run under the same machine load.
+  const cliDir = mkdtempSync(join(tmpdir(), 'provena-bench-plane-cli-'))
+  const env = { PROVENA_PASSPHRASE: 'bench' }
+  npxProvena(['init', '--dir', cliDir, '--json'], env)
+  npxProvena(['identity', 'create', 'controller', '--dir', cliDir, '--json'], env)
   let id = ''
-  const tImport = await time(async () => {
-    id = (await importDataset(ctx, csv, { subjectColumn: 'patient_id', controller })).id
+  // The whole operation, as `dataset import` runs it: unlock the controller, import, claim the
+  // dataset in AccessPolicy, anchor. The core (importDataset) is timed inside it.
+  let tImport = 0
+  const tImportWhole = await time(async () => {
+    const who = unlockIdentity(dir, 'controller', 'bench')
+    tImport = await time(async () => {
+      id = (await importDataset(ctx, csv, { subjectColumn: 'patient_id', controller: who })).id
+    })
+    await claimDataset(await memberClient(chain.client, who), chain.deployment, id)
+    await anchorNow(p, chain)
   })
+  const cliImport = npxProvena(['dataset', 'import', csv, '--subject-column', 'patient_id', '--as', 'controller', '--dir', cliDir, '--json'], env)
+  const cliId = String(cliImport.json!.id)
   // Baseline: AES-256-GCM of the same canonical records, nothing else.
   const canon = rows.map((r) => Buffer.from(JSON.stringify(Object.fromEntries(header!.split(',').map((c, k) => [c, r.split(',')[k]])))))
   const key = randomBytes(32)
@@ -79,6 +104,19 @@ try {
     baseline: { name: 'AES-256-GCM of the same records alone', value: N / tAes, unit: 'records/s' },
     ratio: tAes / tExportOne,
   })
+  // The whole operation, as `dataset export` runs it: unlock, the on-chain check, export, anchor.
+  const tExportWhole = await time(async () => {
+    const who = unlockIdentity(dir, 'controller', 'bench')
+    await exportDataset(ctx, id, {
+      as: who,
+      purpose: 'dpv:ScientificResearch',
+      out: join(work, 'out-whole.csv'),
+      isAllowed: (dataset, address, purpose) => isAllowed(chain.client, chain.deployment, dataset, address, purpose),
+      unlockController: () => who,
+    })
+    await anchorNow(p, chain)
+  })
+  const cliExport = npxProvena(['dataset', 'export', cliId, '--as', 'controller', '--purpose', 'dpv:ScientificResearch', '--out', join(work, 'out-cli.csv'), '--dir', cliDir, '--json'], env)
   report({
     name: `export: fetch + decrypt (worker threads) + write CSV, ${N} rows (on-chain check excluded)`,
     value: N / tExport,
@@ -145,6 +183,88 @@ try {
     unit: 'MiB/s',
     baseline: { name: 'write + fsync of the same bytes', value: bigBytes / 2 ** 20 / tDisk, unit: 'MiB/s' },
     note: `crypto floor ${(tAesBig / tFloorBig).toFixed(2)}× raw AES-256-GCM`,
+  })
+
+  // Consent import and the gate in the library, on this data dir (after the erasure above:
+  // 10,000 of the dataset's subjects are erased, and the gate leaves them out).
+  progress(`consent import of ${N} changes and the gate (consent check) on the same dataset, in-process`)
+  const consentCsv = join(work, 'consents.csv')
+  writeFileSync(consentCsv, `subject,purpose,action\n${Array.from({ length: N }, (_, i) => `S-${i},dpv:ScientificResearch,${i % 10 === 9 ? 'refuse' : 'grant'}`).join('\n')}\n`)
+  let consentCount = 0
+  const tConsentLib = await time(async () => {
+    const who = unlockIdentity(dir, 'controller', 'bench')
+    const { pseudonymKey } = controllerSecrets(who)
+    const changes: ConsentChange[] = Array.from({ length: N }, (_, i) => ({ pseudonym: pseudonymOf(pseudonymKey, `S-${i}`), subjectId: `S-${i}`, purpose: 'dpv:ScientificResearch', state: i % 10 === 9 ? 'refused' : 'given', expires: null, dataset: null }))
+    consentCount = applyConsentChanges({ db: p.db, log: p.log, map: p.map }, who.did, changes).count
+    await anchorNow(p, chain)
+  })
+  const cliConsent = npxProvena(['consent', 'import', consentCsv, '--as', 'controller', '--dir', cliDir, '--json'], env)
+  if (cliConsent.json!.changes !== consentCount) throw new Error(`CLI applied ${String(cliConsent.json!.changes)} consent changes, library ${consentCount}`)
+  const tGateLib = await time(async () => {
+    const asset = getAsset(p.db, id)
+    const plane = datasetSubjects(p.db, asset.id)!
+    await anchorNow(p, chain)
+    const cp = (await readLatestCheckpoint(chain.client.publicClient, chain.deployment.CheckpointAnchor))!
+    const cctx = { db: p.db, log: p.log, map: p.map, ownPurposes: p.config.purposes }
+    const built = buildManifest(cctx, { id: asset.id, root: asset.root, controller: plane.controller, commitments: datasetCommitments(p.db, asset.id), subjects: plane.subjects }, 'dpv:ScientificResearch', Date.now(), {
+      ...cp,
+      chainId: chain.client.chainId,
+      checkpointAnchor: chain.deployment.CheckpointAnchor,
+      assetRegistry: chain.deployment.AssetRegistry,
+    })
+    writeFileSync(join(work, 'manifest-lib.json'), built.bytes)
+    recordManifest(cctx, built.manifest, built.hash, p.operatorDid)
+    await anchorNow(p, chain)
+  })
+  const cliGate = npxProvena(['consent', 'check', '--dataset', cliId, '--purpose', 'dpv:ScientificResearch', '--out', join(work, 'manifest-cli.json'), '--dir', cliDir, '--json'], env)
+
+  progress('verify: node bin/provena.js and npx provena on the CLI data dir')
+  const cliVerify = npxProvena(['verify', '--dir', cliDir, '--json'], env)
+  const entries = Number(cliVerify.json!.entries)
+  // `verify` in-process is what bin/provena.js runs without npx: the same command, started with node directly.
+  const tVerifyNode = await time(() => {
+    const r = spawnSync(process.execPath, [join(repoRoot, 'bin', 'provena.js'), 'verify', '--dir', cliDir, '--json'], { encoding: 'utf8' })
+    if (r.status !== 0) throw new Error(`verify failed: ${r.stdout}${r.stderr}`)
+  })
+  const rate = (n: number, t: number) => n / t
+  report({
+    name: `dataset import, whole operation: unlock + import + on-chain claim + anchored checkpoint, ${N} rows`,
+    value: rate(N, tImportWhole),
+    unit: 'records/s',
+    cli: { value: rate(N, cliImport.seconds), unit: 'records/s', command: 'npx provena dataset import FILE --subject-column … --as …' },
+    baseline: { name: 'the core alone (importDataset, above)', value: rate(N, tImport), unit: 'records/s' },
+    ratio: tImport / tImportWhole,
+    note: `library ${tImportWhole.toFixed(2)} s, CLI ${cliImport.seconds.toFixed(2)} s (CLI ÷ library ${(tImportWhole / cliImport.seconds).toFixed(2)}×)`,
+  })
+  report({
+    name: `dataset export, whole operation: unlock + on-chain check + export (worker threads) + anchored checkpoint, ${N} rows`,
+    value: rate(N, tExportWhole),
+    unit: 'records/s',
+    cli: { value: rate(N, cliExport.seconds), unit: 'records/s', command: 'npx provena dataset export ID --as … --purpose … --out F' },
+    baseline: { name: 'the core alone (exportDataset, worker threads, above)', value: rate(N, tExport), unit: 'records/s' },
+    ratio: tExport / tExportWhole,
+    note: `library ${tExportWhole.toFixed(2)} s, CLI ${cliExport.seconds.toFixed(2)} s (CLI ÷ library ${(tExportWhole / cliExport.seconds).toFixed(2)}×)`,
+  })
+  report({
+    name: `consent import, whole operation: unlock + pseudonymise + apply ${N} changes (log, records, map) + anchored checkpoint`,
+    value: rate(N, tConsentLib),
+    unit: 'changes/s',
+    cli: { value: rate(N, cliConsent.seconds), unit: 'changes/s', command: 'npx provena consent import FILE --as …' },
+    note: `library ${tConsentLib.toFixed(2)} s (CSV parsing not included), CLI ${cliConsent.seconds.toFixed(2)} s (CLI ÷ library ${(tConsentLib / cliConsent.seconds).toFixed(2)}×)`,
+  })
+  report({
+    name: `consent check (the gate), whole operation: a training manifest of the ${N}-record dataset (state load, checks, consent records, multiproof, RFC 8785 JSON written), logged and anchored`,
+    value: rate(N, tGateLib),
+    unit: 'records/s',
+    cli: { value: rate(N, cliGate.seconds), unit: 'records/s', command: 'npx provena consent check --dataset ID --purpose … --out F' },
+    note: `library ${tGateLib.toFixed(2)} s (10,000 subjects erased in that data dir), CLI ${cliGate.seconds.toFixed(2)} s (CLI ÷ library ${(tGateLib / cliGate.seconds).toFixed(2)}×); included ${String(cliGate.json!.included)}`,
+  })
+  report({
+    name: `verify, whole operation: the data dir of the CLI runs above (${entries} log entries, ${String(cliVerify.json!.checkpoints)} checkpoints, ${N} consent records)`,
+    value: tVerifyNode,
+    unit: 's',
+    cli: { value: cliVerify.seconds, unit: 's', command: 'npx provena verify' },
+    note: `value = node bin/provena.js verify (a new process without npx); CLI ÷ node ${(cliVerify.seconds / tVerifyNode).toFixed(2)}×`,
   })
 } finally {
   await chain.close()

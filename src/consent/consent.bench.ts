@@ -1,15 +1,18 @@
 // Consent at scale (issue 5): 1,000,000 consent changes applied to the map and anchored,
 // against the naive design (one transaction per consent) on the same embedded chain; the
 // training gate's record checks; map proof size, off-chain verification rate, on-chain gas.
-import { createHash, hash } from 'node:crypto'
-import { mkdtempSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Hex } from 'viem'
 import { anchorNow, initDataDir, openChain, openProvena } from '../app/index.js'
-import { progress, report, time } from '../bench/harness.js'
+import { median, progress, report, time } from '../bench/harness.js'
+import { mapProofRate } from '../bench/mapProofRate.js'
+import { repoRoot } from '../testing.js'
 import { ConsentVerifierAbi, deployContract, PerEntryLogAbi, readLatestCheckpoint } from '../chain/index.js'
-import { CompactRange, encodeMapProof, verifyMapProof, verifyMapProofBytes, type MapProof } from '../log/index.js'
+import { CompactRange, encodeMapProof, verifyMapProof, type MapProof } from '../log/index.js'
 import { applyConsentChanges, buildManifest, checkRecords, toSolidityMapProof, type ConsentChange, type ConsentContext } from './index.js'
 
 const N = Number(process.env.CONSENT_BENCH_N ?? 1_000_000)
@@ -58,17 +61,23 @@ try {
   })
 
   progress('training gate: a dataset of one record per subject, checked against the map')
-  // The check on every record of a dataset as large as the map; the whole manifest (with a
-  // consent record and a proof path per subject, ~1.2 KB a record) on its first 100,000:
-  // a 1M-record manifest (~1.2 GB of JSON) exceeds what one V8 string can hold.
-  const checkRuns: number[] = []
+  // The check on every record of a dataset as large as the map, timed twice: the whole call
+  // (loading the purpose's consent state from SQLite, then one lookup a record: what a
+  // user's gate does), and the lookups alone. Median of 3 each. The whole manifest (with a
+  // consent record and a proof path per subject, ~1.3 KB a record) on its first 100,000:
+  // a 1M-record manifest (~1.3 GB of JSON) exceeds what one V8 string can hold.
   let included = 0
-  for (let r = 0; r < 3; r++) {
+  const loadRuns: number[] = []
+  const checkRuns: number[] = []
+  const whole = await median(() => {
     const c = checkRecords(ctx, pseudonyms, 'b'.repeat(64), P, Date.now())
+    loadRuns.push(c.loadSeconds)
     checkRuns.push(c.checkSeconds)
     included = c.verdict.filter((v) => v === null).length
-  }
-  const checkSeconds = Math.min(...checkRuns)
+  }, 3)
+  const mid = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!
+  const checkSeconds = mid(checkRuns)
+  const loadSeconds = mid(loadRuns)
   const M = Math.min(N, 100_000)
   const commitments = Buffer.alloc(32 * M)
   const range = new CompactRange()
@@ -85,12 +94,19 @@ try {
     manifestBytes = buildManifest(ctx, ds, P, Date.now(), anchored).bytes.length
   })
   report({
-    name: `gate: record checks of a ${N.toLocaleString('en-US')}-record dataset against a ${N.toLocaleString('en-US')}-key consent map`,
-    value: N / checkSeconds,
+    name: `gate: record checks of a ${N.toLocaleString('en-US')}-record dataset against a ${N.toLocaleString('en-US')}-key consent map, loading the consent state included`,
+    value: N / whole.median,
     unit: 'checks/s',
-    baseline: { name: `a whole manifest of ${M.toLocaleString('en-US')} records (state load, checks, multiproof, canonical JSON)`, value: M / tManifest, unit: 'records/s' },
+    baseline: { name: 'the lookups alone, after the load (the figure reported before)', value: N / checkSeconds, unit: 'checks/s' },
+    ratio: checkSeconds / whole.median,
     target: '>= 1,000,000 record checks/s',
-    note: `${included.toLocaleString('en-US')} of ${N.toLocaleString('en-US')} included (best of 3); the ${M.toLocaleString('en-US')}-record manifest is ${(manifestBytes / 2 ** 20).toFixed(0)} MiB, built in ${tManifest.toFixed(1)} s`,
+    note: `median of 3: load ${loadSeconds.toFixed(2)} s + lookups ${checkSeconds.toFixed(2)} s (whole call ${whole.median.toFixed(2)} s); ${included.toLocaleString('en-US')} of ${N.toLocaleString('en-US')} included`,
+  })
+  report({
+    name: `gate: a whole training manifest of ${M.toLocaleString('en-US')} records (state load, checks, consent records, multiproof, RFC 8785 JSON)`,
+    value: M / tManifest,
+    unit: 'records/s',
+    note: `${(manifestBytes / 2 ** 20).toFixed(0)} MiB, built in ${tManifest.toFixed(1)} s`,
   })
 
   progress('map proofs at 1M keys: size, off-chain verification, on-chain gas')
@@ -101,47 +117,59 @@ try {
   const bytesOf = (q: MapProof) => encodeMapProof(q).length
   const meanBytes = proofs.reduce((a, q) => a + bytesOf(q), 0) / proofs.length
   const meanSiblings = proofs.reduce((a, q) => a + q.siblings.length, 0) / proofs.length
-  const R = 100
+  // SHA-256 calls a proof needs: one a level (listed or EMPTY sibling) and the leaf.
+  const hashesPerProof = proofs.reduce((a, q) => a + q.bitmap.length, 0) / proofs.length + 1
+  // Verification rates: rounds of 20 × the 1,000 proofs, each followed by a round of the
+  // same number of one-shot SHA-256 calls (the baseline); the medians. No forced collection:
+  // in this process the 1M-key map and the ingest's garbage stay on the heap, as they would
+  // in a node that serves proofs; a verifier holds no map, so the same is measured in a
+  // fresh process too (dist/bench/mapProofRate.js).
+  const R = 20
+  const ROUNDS = 7
+  const binaries = proofs.map(encodeMapProof)
+  const inProcess = mapProofRate(root, binaries, hashesPerProof, R, ROUNDS)
+  const proofFile = join(dir, 'map-proofs.json')
+  writeFileSync(proofFile, JSON.stringify({ root: root.toString('hex'), proofs: binaries.map((b) => b.toString('hex')), hashesPerProof, repeat: R, rounds: ROUNDS }))
+  const fresh = spawnSync(process.execPath, [join(repoRoot, 'dist', 'bench', 'mapProofRate.js'), proofFile], { encoding: 'utf8' })
+  if (fresh.status !== 0) throw new Error(`mapProofRate.js failed: ${fresh.stderr}`)
+  const freshRate = JSON.parse(fresh.stdout) as ReturnType<typeof mapProofRate>
   let ok = 0
-  // Collect the ingest's garbage first, so that its collection is not timed here.
-  ;(globalThis as { gc?: () => void }).gc?.()
-  const tVerify = await time(() => {
+  const jsonRuns = await median(() => {
     for (let r = 0; r < R; r++) for (const q of proofs) ok += verifyMapProof(root, q) ? 1 : 0
-  })
-  if (ok !== R * proofs.length) throw new Error('a proof failed to verify')
-  // Baseline: the SHA-256 calls a proof needs (one a level plus the leaf), one-shot on 65 bytes.
-  const block = Buffer.alloc(65, 1)
-  const tHash = await time(() => {
-    for (let i = 0; i < R * proofs.length * (meanSiblings + 1); i++) hash('sha256', block, 'binary')
-  })
+  }, ROUNDS)
+  if (ok !== ROUNDS * R * proofs.length) throw new Error('a proof failed to verify')
   report({
     name: `map proof at ${N.toLocaleString('en-US')} keys: size (binary: key, value, bitmap, non-empty siblings)`,
     value: meanBytes,
     unit: 'bytes',
     note: `${meanSiblings.toFixed(1)} siblings on average; JSON ${JSON.stringify(proofs[0]).length} bytes; absent key ${bytesOf(absent)} bytes`,
   })
-  const binaries = proofs.map(encodeMapProof)
-  let okBin = 0
-  const tVerifyBin = await time(() => {
-    for (let r = 0; r < R; r++) for (const q of binaries) okBin += verifyMapProofBytes(root, q) ? 1 : 0
-  })
-  if (okBin !== R * proofs.length) throw new Error('a binary proof failed to verify')
+  const spread = (xs: number[]) => `${Math.round(Math.min(...xs)).toLocaleString('en-US')}–${Math.round(Math.max(...xs)).toLocaleString('en-US')}`
   report({
-    name: 'map proof off-chain verification, binary proofs (one core)',
-    value: (R * proofs.length) / tVerifyBin,
+    name: 'map proof off-chain verification, binary proofs, one core, in a fresh verifier process',
+    value: freshRate.proofsPerSecond,
     unit: 'proofs/s',
-    baseline: { name: `the SHA-256 calls alone (${(meanSiblings + 1).toFixed(1)} a proof, crypto.hash on 65 bytes)`, value: (R * proofs.length) / tHash, unit: 'proofs/s' },
-    ratio: tHash / tVerifyBin,
+    baseline: { name: `the SHA-256 calls alone (${hashesPerProof.toFixed(1)} a proof: a level each and the leaf, one-shot crypto.hash on 65 bytes), same process`, value: freshRate.hashBaselinePerSecond, unit: 'proofs/s' },
+    ratio: freshRate.proofsPerSecond / freshRate.hashBaselinePerSecond,
     target: '>= 100,000 proofs/s',
-    note: `the binary form of encodeMapProof (${meanBytes.toFixed(0)} bytes on average)`,
+    note: `median of ${ROUNDS} rounds of ${R * proofs.length} proofs (rounds ${spread(freshRate.rounds)}); hashing rounds ${spread(freshRate.hashRounds)}`,
   })
   report({
-    name: 'map proof off-chain verification, JSON proofs with hex (one core)',
-    value: (R * proofs.length) / tVerify,
+    name: `map proof off-chain verification, binary proofs, one core, in the bench process (the ${N.toLocaleString('en-US')}-key map on the heap)`,
+    value: inProcess.proofsPerSecond,
     unit: 'proofs/s',
-    baseline: { name: `the SHA-256 calls alone (${(meanSiblings + 1).toFixed(1)} a proof, crypto.hash on 65 bytes)`, value: (R * proofs.length) / tHash, unit: 'proofs/s' },
-    ratio: tHash / tVerify,
+    baseline: { name: `the SHA-256 calls alone (${hashesPerProof.toFixed(1)} a proof: a level each and the leaf, one-shot crypto.hash on 65 bytes)`, value: inProcess.hashBaselinePerSecond, unit: 'proofs/s' },
+    ratio: inProcess.proofsPerSecond / inProcess.hashBaselinePerSecond,
     target: '>= 100,000 proofs/s',
+    note: `median of ${ROUNDS} rounds (rounds ${spread(inProcess.rounds)}); no forced collection; the binary form of encodeMapProof (${meanBytes.toFixed(0)} bytes on average)`,
+  })
+  report({
+    name: 'map proof off-chain verification, JSON proofs with hex, one core, in the bench process',
+    value: (R * proofs.length) / jsonRuns.median,
+    unit: 'proofs/s',
+    baseline: { name: 'the SHA-256 calls alone (in-process, above)', value: inProcess.hashBaselinePerSecond, unit: 'proofs/s' },
+    ratio: (R * proofs.length) / jsonRuns.median / inProcess.hashBaselinePerSecond,
+    note: `median of ${ROUNDS} rounds`,
   })
   const gas = await chain.client.publicClient.estimateContractGas({ address: chain.deployment.ConsentVerifier, abi: ConsentVerifierAbi, functionName: 'verifyPresent', args: [`0x${proofs[0]!.key}`, `0x${proofs[0]!.value}`, toSolidityMapProof(proofs[0]!)], account: chain.client.account })
   report({ name: `gas of one on-chain verification (ConsentVerifier.verifyPresent, ${proofs[0]!.siblings.length} siblings, as a transaction)`, value: Number(gas), unit: 'gas', note: 'includes the 21,000 base cost and reading the anchored root' })

@@ -68,19 +68,17 @@ export interface AnchoredState {
   assetRegistry: string
 }
 
-interface CurrentRow {
-  log_index: number
-  subject: string
-  record: Buffer
-  state: string
-  valid_from: number
-  valid_until: number | null
-  dataset: string | null
-}
+
+/** The verdict codes the state load computes in SQLite (see checkRecords). */
+const VERDICT_OF: Record<string, ExclusionReason | null> = { g: null, w: 'withdrawn', r: 'refused', n: 'not-yet-valid', e: 'expired', o: 'other-dataset' }
+const SEP = '\x1f'
 
 /**
  * The gate's check: for each record, null when its subject's current consent for the
- * purpose holds at `at` (ms), else why not. One map lookup and a few comparisons a record.
+ * purpose holds at `at` (ms), else why not. The consent state is loaded with each row's
+ * verdict already decided by SQLite (a one-letter code before the subject, rows joined into
+ * one string per `chunk` rows): no row object, no Buffer, one string a subject; then one map
+ * lookup a record. `loadSeconds` is the load, `checkSeconds` the lookups.
  */
 export function checkRecords(
   ctx: Pick<ConsentContext, 'db'>,
@@ -88,12 +86,31 @@ export function checkRecords(
   datasetId: string,
   purposeId: string,
   at: number,
-): { verdict: (ExclusionReason | null)[]; current: Map<string, CurrentRow>; checkSeconds: number } {
-  const current = new Map<string, CurrentRow>()
-  for (const row of ctx.db.prepare('SELECT log_index, subject, record, state, valid_from, valid_until, dataset FROM consent_current WHERE purpose = ?').iterate(purposeId) as Iterable<CurrentRow>) {
-    current.set(row.subject, row)
-  }
+  chunk = 1 << 16,
+): { verdict: (ExclusionReason | null)[]; checkSeconds: number; loadSeconds: number } {
   const t0 = performance.now()
+  const current = new Map<string, ExclusionReason | null>()
+  const page = ctx.db.prepare(
+    `SELECT group_concat(v, char(31)) AS v, max(map_key) AS last, count(*) AS n FROM (
+       SELECT map_key, CASE state
+           WHEN 'given' THEN CASE WHEN valid_from > @at THEN 'n' WHEN valid_until IS NOT NULL AND @at >= valid_until THEN 'e' WHEN dataset IS NOT NULL AND dataset <> @dataset THEN 'o' ELSE 'g' END
+           WHEN 'withdrawn' THEN 'w' WHEN 'refused' THEN 'r' ELSE '?' END || subject AS v
+       FROM consent_current WHERE purpose = @purpose AND map_key > @after ORDER BY map_key LIMIT @chunk)`,
+  )
+  let after: Buffer = Buffer.alloc(0)
+  for (;;) {
+    const r = page.get({ at, dataset: datasetId, purpose: purposeId, after, chunk }) as { v: string | null; last: Buffer | null; n: number }
+    if (r.v !== null) {
+      for (const row of r.v.split(SEP)) {
+        const reason = VERDICT_OF[row[0]!]
+        if (reason === undefined) throw new Error(`consent_current holds an unknown state for subject ${row.slice(1)}`)
+        current.set(row.slice(1), reason)
+      }
+    }
+    if (r.n < chunk || r.last === null) break
+    after = r.last
+  }
+  const t1 = performance.now()
   const n = subjects.length
   const verdict = new Array<ExclusionReason | null>(n)
   for (let i = 0; i < n; i++) {
@@ -102,15 +119,19 @@ export function checkRecords(
       verdict[i] = 'erased'
       continue
     }
-    const c = current.get(s)
-    if (!c) verdict[i] = 'no-consent'
-    else if (c.state !== 'given') verdict[i] = c.state as ExclusionReason
-    else if (c.valid_from > at) verdict[i] = 'not-yet-valid'
-    else if (c.valid_until !== null && at >= c.valid_until) verdict[i] = 'expired'
-    else if (c.dataset !== null && c.dataset !== datasetId) verdict[i] = 'other-dataset'
-    else verdict[i] = null
+    const v = current.get(s)
+    verdict[i] = v === undefined ? 'no-consent' : v
   }
-  return { verdict, current, checkSeconds: (performance.now() - t0) / 1000 }
+  return { verdict, checkSeconds: (performance.now() - t1) / 1000, loadSeconds: (t1 - t0) / 1000 }
+}
+
+/** The current consent rows of a purpose (the hashes and log places the manifest names). */
+function currentRows(ctx: Pick<ConsentContext, 'db'>, purposeId: string): Map<string, { log_index: number; record: Buffer }> {
+  const current = new Map<string, { log_index: number; record: Buffer }>()
+  for (const row of ctx.db.prepare('SELECT log_index, subject, record FROM consent_current WHERE purpose = ?').iterate(purposeId) as Iterable<{ log_index: number; subject: string; record: Buffer }>) {
+    current.set(row.subject, row)
+  }
+  return current
 }
 
 /**
@@ -129,7 +150,8 @@ export function buildManifest(
   const purpose = resolvePurpose(purposeId, ctx.ownPurposes)
   if (!ctx.map.root().equals(anchored.mapRoot)) throw consentErrors.notAnchored('consent changed after the latest anchored checkpoint: its map root is not the current one')
   onProgress?.('checking records')
-  const { verdict, current, checkSeconds } = checkRecords(ctx, ds.subjects, ds.id, purpose.id, at)
+  const { verdict, checkSeconds } = checkRecords(ctx, ds.subjects, ds.id, purpose.id, at)
+  const current = currentRows(ctx, purpose.id)
   const n = ds.subjects.length
 
   onProgress?.('collecting records and proofs')

@@ -200,51 +200,97 @@ export function encodeMapProof(p: MapProof): Buffer {
 
 /** The root a binary proof leads to (see encodeMapProof); throws LOG_BAD_MAP_PROOF when malformed. */
 export function rootFromMapProofBytes(b: Uint8Array): Buffer {
-  const bad = (what: string) => logErrors.badMapProof(`binary proof: ${what}`)
-  if (b.length < 35) throw bad('too short')
-  const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength)
-  const key = buf.subarray(0, 32)
-  const flags = buf[32]!
-  if (flags > 2) throw bad('bad flags')
+  const r = foldMapProofBytes(b)
+  if (typeof r !== 'string') throw logErrors.badMapProof(`binary proof: ${r.bad}`)
+  return Buffer.from(r, 'latin1')
+}
+
+/** Whether a binary proof holds under `root`. Never throws; allocates nothing but the digests. */
+export function verifyMapProofBytes(root: Uint8Array, b: Uint8Array): boolean {
+  const r = foldMapProofBytes(b)
+  if (typeof r !== 'string' || root.length !== 32) return false
+  for (let k = 0; k < 32; k++) if (r.charCodeAt(k) !== root[k]) return false
+  return true
+}
+
+/** 0x01 ‖ left ‖ right: the one buffer every step of binary proof verification hashes. */
+const pathScratch = (() => {
+  const b = Buffer.alloc(65)
+  b[0] = 0x01
+  return b
+})()
+
+/**
+ * One step up a map path: node(left, right) = SHA-256(0x01 ‖ left ‖ right), where the
+ * running digest `h` (32 latin1 characters) is the left child when `bit` is 0 and the right
+ * when 1, and the other child is the 32 bytes of `sib` at `sibAt`, or EMPTY when `sibAt` is
+ * negative. Both are copied into one reusable 65-byte buffer by plain loops (no Buffer, no
+ * subarray, no native copy call a level); returns the digest as latin1. Equal to
+ * hashChildren on the same children (property-tested in mapProofBytes.test.ts).
+ */
+export function mapPathStep(h: string, bit: number, sib: Uint8Array, sibAt: number): string {
+  const node = pathScratch
+  const hAt = bit ? 33 : 1
+  const sAt = bit ? 1 : 33
+  for (let k = 0; k < 32; k++) node[hAt + k] = h.charCodeAt(k)
+  if (sibAt < 0) for (let k = 0; k < 32; k++) node[sAt + k] = 0
+  else for (let k = 0; k < 32; k++) node[sAt + k] = sib[sibAt + k]!
+  return hash('sha256', node, 'binary')
+}
+
+/** SHA-256(0x00 ‖ 64 bytes of `b` from `at`): a map leaf from the key and value laid out in the proof. */
+function leafAt(b: Uint8Array, keyAt: number, valueAt: number): string {
+  const l = leafScratch
+  l[0] = 0
+  for (let k = 0; k < 32; k++) l[1 + k] = b[keyAt + k]!
+  for (let k = 0; k < 32; k++) l[33 + k] = b[valueAt + k]!
+  return hash('sha256', l, 'binary')
+}
+
+/**
+ * The root (latin1) a binary proof leads to, or why it is malformed. Reads the proof in
+ * place: the key's bits, the bitmap and the siblings are indexed in `b`, never copied out.
+ */
+function foldMapProofBytes(b: Uint8Array): string | { bad: string } {
+  const n = b.length
+  if (n < 35) return { bad: 'too short' }
+  const flags = b[32]!
+  if (flags > 2) return { bad: 'bad flags' }
   let at = 33
   let h: string
   if (flags === 1) {
-    if (buf.length < at + 32) throw bad('too short')
-    leafScratch[0] = 0
-    buf.copy(leafScratch, 1, 0, 32)
-    buf.copy(leafScratch, 33, at, at + 32)
+    if (n < at + 32) return { bad: 'too short' }
+    h = leafAt(b, 0, at)
     at += 32
-    h = hash('sha256', leafScratch, 'binary')
   } else if (flags === 2) {
-    if (buf.length < at + 64) throw bad('too short')
-    if (buf.subarray(at, at + 32).equals(key)) throw bad("the other leaf is the key's own")
-    leafScratch[0] = 0
-    buf.copy(leafScratch, 1, at, at + 64)
+    if (n < at + 64) return { bad: 'too short' }
+    let same = true
+    for (let k = 0; k < 32 && same; k++) same = b[at + k] === b[k]
+    if (same) return { bad: "the other leaf is the key's own" }
+    h = leafAt(b, at, at + 32)
     at += 64
-    h = hash('sha256', leafScratch, 'binary')
   } else h = EMPTY_LATIN1
-  if (buf.length < at + 2) throw bad('too short')
-  const depth = buf.readUInt16BE(at)
+  if (n < at + 2) return { bad: 'too short' }
+  const depth = (b[at]! << 8) | b[at + 1]!
   at += 2
-  if (depth > MAP_KEY_BITS) throw bad('depth over 256')
-  if (flags === 2 && !samePrefix(buf.subarray(33, 65), key, depth)) throw bad("the other leaf does not stand on the key's path")
+  if (depth > MAP_KEY_BITS) return { bad: 'depth over 256' }
+  if (flags === 2 && !samePrefix(b.subarray(33, 65), b, depth)) return { bad: "the other leaf does not stand on the key's path" }
   const bitmapAt = at
-  at += Math.ceil(depth / 8)
+  at += (depth + 7) >> 3
+  if (n < at) return { bad: 'length does not match the bitmap' }
   let ones = 0
-  for (let d = 0; d < depth; d++) if (buf[bitmapAt + (d >> 3)]! & (0x80 >> (d & 7))) ones++
+  for (let d = 0; d < depth; d++) if (b[bitmapAt + (d >> 3)]! & (0x80 >> (d & 7))) ones++
   // One encoding per proof: the bitmap's bits past the depth must be zero.
-  if (depth & 7 && buf[bitmapAt + (depth >> 3)]! & (0xff >> (depth & 7))) throw bad('bits set past the depth')
-  if (buf.length !== at + 32 * ones) throw bad('length does not match the bitmap')
-  return foldPath(key, depth, h, (d) => (buf[bitmapAt + (d >> 3)]! & (0x80 >> (d & 7))) !== 0, buf, at, ones)
-}
-
-/** Whether a binary proof holds under `root`. Never throws. */
-export function verifyMapProofBytes(root: Uint8Array, b: Uint8Array): boolean {
-  try {
-    return rootFromMapProofBytes(b).equals(root)
-  } catch {
-    return false
+  if (depth & 7 && b[bitmapAt + (depth >> 3)]! & (0xff >> (depth & 7))) return { bad: 'bits set past the depth' }
+  if (n !== at + 32 * ones) return { bad: 'length does not match the bitmap' }
+  // From the terminal hash up: the listed siblings are root first, so the deepest is last.
+  let sib = at + 32 * ones
+  for (let d = depth - 1; d >= 0; d--) {
+    const listed = (b[bitmapAt + (d >> 3)]! & (0x80 >> (d & 7))) !== 0
+    if (listed) sib -= 32
+    h = mapPathStep(h, (b[d >> 3]! >> (7 - (d & 7))) & 1, b, listed ? sib : -1)
   }
+  return h
 }
 
 const mapNodeScratch = (() => {
