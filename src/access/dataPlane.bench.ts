@@ -18,7 +18,7 @@ import { datasetCommitments, getAsset } from '../registry/index.js'
 import { aeadSeal, randomBytesPooled } from '../crypto/index.js'
 import { FsBlobStore } from '../store/index.js'
 import { repoRoot } from '../testing.js'
-import { claimDataset, controllerSecrets, datasetSubjects, eraseSubjects, exportDataset, importDataset, isAllowed, memberClient, pseudonymOf, unlockIdentity, type DataPlaneContext } from './index.js'
+import { claimDataset, controllerSecrets, datasetSubjects, eraseSubjects, exportDataset, importDataset, isAllowed, pseudonymOf, unlockIdentity, type DataPlaneContext } from './index.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'provena-bench-plane-'))
 initDataDir(dir)
@@ -51,7 +51,7 @@ try {
     tImport = await time(async () => {
       id = (await importDataset(ctx, csv, { subjectColumn: 'patient_id', controller: who })).id
     })
-    await claimDataset(await memberClient(chain.client, who), chain.deployment, id)
+    await claimDataset(chain.client, chain.deployment, id, who.address)
     await anchorNow(p, chain)
   })
   const cliImport = npxProvena(['dataset', 'import', csv, '--subject-column', 'patient_id', '--as', 'controller', '--dir', cliDir, '--json'], env)
