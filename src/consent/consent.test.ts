@@ -124,10 +124,11 @@ describe('consent records and the consent map', () => {
 })
 
 describe('the training gate and its manifest', () => {
-  const at = Date.now() + 1000
   function scenario() {
     const ctx = context()
-    const until = new Date(at + 60_000).toISOString()
+    // The records are given "now": the gate's instant is a second after the last of them,
+    // taken here and not when the file loads (a busy machine may start the test later).
+    const until = new Date(Date.now() + 120_000).toISOString()
     applyConsentChanges(ctx, CONTROLLER, [
       { pseudonym: pseudo(0), purpose: P, state: 'given' },
       { pseudonym: pseudo(1), purpose: P, state: 'given', expires: until },
@@ -139,11 +140,11 @@ describe('the training gate and its manifest', () => {
     applyConsentChanges(ctx, CONTROLLER, [{ pseudonym: pseudo(3), purpose: P, state: 'withdrawn' }])
     // Records 0..7: subject 0 twice, 6 is erased, 7 has no consent at all.
     const ds = dataset(8, [pseudo(0), pseudo(1), pseudo(2), pseudo(3), pseudo(4), pseudo(5), null, pseudo(0)])
-    return { ctx, ds, until }
+    return { ctx, ds, until, at: Date.now() + 1000 }
   }
 
   it('includes exactly the records whose consent holds, with a reason for every other; the manifest verifies', () => {
-    const { ctx, ds } = scenario()
+    const { ctx, ds, at } = scenario()
     const { manifest } = buildManifest(ctx, ds, P, at, anchoredOf(ctx))
     assert.deepEqual(manifest.included.map((r) => r.index), [0, 1, 7])
     assert.deepEqual(
@@ -171,7 +172,7 @@ describe('the training gate and its manifest', () => {
   })
 
   it('every kind of edit is caught: a moved record, a changed reason, a changed time, a foreign checkpoint', () => {
-    const { ctx, ds } = scenario()
+    const { ctx, ds, at } = scenario()
     const { manifest } = buildManifest(ctx, ds, P, at, anchoredOf(ctx))
     const copy = () => JSON.parse(JSON.stringify(manifest)) as TrainingManifest
     // Move the withdrawn record into the included list.
@@ -195,7 +196,7 @@ describe('the training gate and its manifest', () => {
   })
 
   it('refuses to build against a checkpoint that does not hold the current map', () => {
-    const { ctx, ds } = scenario()
+    const { ctx, ds, at } = scenario()
     const anchored = anchoredOf(ctx)
     applyConsentChanges(ctx, CONTROLLER, [{ pseudonym: pseudo(9), purpose: P, state: 'given' }])
     assert.throws(() => buildManifest(ctx, ds, P, at, anchored), { code: 'CONSENT_NOT_ANCHORED' })
