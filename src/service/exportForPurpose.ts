@@ -1,6 +1,6 @@
 import { exportDataset, isAllowed, type ConsentDecision, type ExportReport, type UnlockedIdentity } from '../access/index.js'
 import { anchorNow } from '../app/index.js'
-import { checkRecords, resolvePurpose } from '../consent/index.js'
+import { consentVerdicts, resolvePurpose } from '../consent/index.js'
 import { getAsset } from '../registry/index.js'
 import type { ServiceContext } from './context.js'
 
@@ -8,7 +8,7 @@ import type { ServiceContext } from './context.js'
  * Exports a dataset for a purpose, as `provena dataset export` (and later the API) does:
  * AccessPolicy must allow the exporter for the purpose on-chain now, and the records of
  * subjects whose consent for the purpose does not hold now are left out, by the training
- * gate's rule (consent/gate.ts `checkRecords`: included only if given and valid at this
+ * gate's rule (consent/gate.ts `consentVerdicts`, the rule `checkRecords` applies: included only if given and valid at this
  * instant; refused, withdrawn, expired, not yet valid, limited to another dataset, no
  * consent, erased: left out). This holds for the controller too whenever it names a
  * purpose. Without a purpose (`purpose: null`) only the controller may export, and gets
@@ -42,7 +42,7 @@ export async function exportForPurpose(
     if (opts.purpose !== null) {
       const purpose = resolvePurpose(opts.purpose, p.config.purposes).id
       // The decision is taken when the data plane asks, just before it unwraps any key.
-      consent = (pseudonyms) => checkRecords({ db: p.db }, pseudonyms, dataset, purpose, Date.now()).verdict
+      consent = (pseudonyms) => consentVerdicts({ db: p.db }, pseudonyms, dataset, purpose, Date.now())
     }
     return await exportDataset(plane, dataset, {
       as: opts.as,
