@@ -2,7 +2,7 @@
 // training manifest that anyone can check against the chain. Outside checkers rely on
 // `included: [{index, commitment, ...}]` and `excluded: [{index, reason, ...}]`.
 import { canonicalJsonBytes, sha256Hex } from '../crypto/index.js'
-import type { MapMultiProof } from '../log/index.js'
+import { LOG_EVENT, type ConsentManifestEvent, type MapMultiProof } from '../log/index.js'
 import { consentErrors } from './errors.js'
 import { resolvePurpose, type Purpose } from './purposes.js'
 import { consentKey, type ConsentRecord } from './records.js'
@@ -196,8 +196,8 @@ export function buildManifest(
 export function recordManifest(ctx: ConsentContext, m: TrainingManifest, hash: string, actor: string): number {
   const reasons: Record<string, number> = {}
   for (const e of m.excluded) reasons[e.reason] = (reasons[e.reason] ?? 0) + 1
-  const event = {
-    type: 'provena.consent.manifest/v1',
+  const event: ConsentManifestEvent = {
+    type: LOG_EVENT.consentManifest,
     actor,
     time: new Date().toISOString(),
     manifest: hash,
