@@ -2,6 +2,7 @@ import { createHmac, createSecretKey, hkdfSync, randomBytes, type KeyObject } fr
 import { basename } from 'node:path'
 import { aeadOpen, aeadSeal, canonicalJson, canonicalJsonBytes, cryptoErrors, ed25519Seed, openWith, randomBytesPooled, sealTo, sha256Hex } from '../crypto/index.js'
 import { insertMany } from '../db/index.js'
+import { LOG_EVENT, type AccessExportEvent, type SubjectErasedEvent } from '../log/index.js'
 import { ProvenaError } from '../errors.js'
 import {
   commitRecordAt,
@@ -215,33 +216,50 @@ function segmentCids(db: DataPlaneContext['db']): (segment: number) => string {
 export interface ExportReport {
   dataset: string
   out: string
+  /** The purpose the records were exported for; null for the controller's own copy (a backup). */
+  purpose: string | null
   records: number
   /** Records left out because their subject was erased. */
   erased: number
+  /** Records left out, by reason (`erased`, and the consent decision's reasons: `refused`, `withdrawn`, `no-consent`, …). */
+  excluded: Record<string, number>
   logIndex: number
 }
 
 /**
- * Decrypts a dataset for its controller and writes it in the format it was imported in
- * (CSV with the same columns, or JSON Lines); records of erased subjects are left out and
- * counted. Every export is an event in the log. A record whose ciphertext fails its GCM
- * tag is named.
+ * The consent decision an export applies, from the caller (the service layer asks the
+ * consent gate): for each pseudonym, in order, null when the subject's consent for the
+ * export's purpose holds now, else why not (`refused`, `withdrawn`, `expired`, `no-consent`, …).
+ */
+export type ConsentDecision = (pseudonyms: readonly string[]) => readonly (string | null)[]
+
+/**
+ * Decrypts a dataset and writes it in the format it was imported in (CSV with the same
+ * columns, or JSON Lines), for its controller or for a member AccessPolicy allows for the
+ * purpose. Records of erased subjects are left out, and, with `consent`, records whose
+ * subject's consent for the purpose does not hold: their keys are not even unwrapped, let
+ * alone released. Each reason is counted in the report and in the export's log entry.
+ * Without a purpose (`purpose: null`) only the controller may export (its own data, e.g.
+ * a backup). A record whose ciphertext fails its GCM tag is named.
  */
 export async function exportDataset(
   ctx: DataPlaneContext,
   idOrPrefix: string,
   opts: {
     as: UnlockedIdentity
-    purpose: string
+    /** Why; null only for the controller's own export. */
+    purpose: string | null
     out: string
     /** Whether AccessPolicy allows `address` to use the dataset for the purpose, now. */
     isAllowed: (dataset: string, address: string, purpose: string) => Promise<boolean>
     /** The controller's side, to release data keys to a grantee (its keystore entry). */
     unlockController: (did: string) => UnlockedIdentity
+    /** Which subjects' records may go, for the purpose, now (none left out when absent). */
+    consent?: ConsentDecision | undefined
     /** Records from which decryption runs on worker threads (default PARALLEL_EXPORT_FROM). */
-    parallelFrom?: number
+    parallelFrom?: number | undefined
     /** Records written so far, of all. */
-    onProgress?: (done: number, total: number) => void
+    onProgress?: ((done: number, total: number) => void) | undefined
   },
 ): Promise<ExportReport> {
   const asset = getAsset(ctx.db, idOrPrefix)
@@ -249,17 +267,32 @@ export async function exportDataset(
     | { id: number; controller: string; subject_column: string; format: string; columns: string | null }
     | undefined
   if (!meta) throw new ProvenaError('ACCESS_NOT_IMPORTED', `dataset ${asset.id} was registered, not imported: there is nothing encrypted to export`, { hint: 'use provena dataset import' })
-  const logExport = (outcome: string, records: number, erased: number) =>
-    ctx.log.append([
-      Buffer.from(
-        canonicalJson({ type: 'provena.access.export/v1', actor: opts.as.did, time: new Date().toISOString(), dataset: asset.id, purpose: opts.purpose, records, erased, outcome }),
-        'utf8',
-      ),
-    ])
+  const logExport = (outcome: string, records: number, excluded: Record<string, number>) => {
+    const event: AccessExportEvent = {
+      type: LOG_EVENT.accessExport,
+      actor: opts.as.did,
+      time: new Date().toISOString(),
+      dataset: asset.id,
+      purpose: opts.purpose,
+      records,
+      erased: excluded.erased ?? 0,
+      excluded,
+      outcome,
+    }
+    return ctx.log.append([canonicalJsonBytes(event)])
+  }
   const isController = meta.controller === opts.as.did
-  if (!(await opts.isAllowed(asset.id, opts.as.address, opts.purpose))) {
-    logExport('refused: no active grant on-chain', 0, 0)
-    throw new ProvenaError('ACCESS_DENIED', `AccessPolicy does not allow ${opts.as.name} to use dataset ${asset.id.slice(0, 12)} for ${opts.purpose} now`, {
+  if (opts.purpose === null && !isController) {
+    logExport('refused: no purpose', 0, {})
+    throw new ProvenaError('ACCESS_PURPOSE_REQUIRED', `${opts.as.name} is not the controller of dataset ${asset.id.slice(0, 12)}: an export for anyone else names its purpose`, {
+      hint: 'add --purpose P (the purpose of the grant)',
+    })
+  }
+  // AccessPolicy.isAllowed lets the dataset's owner through whatever the purpose; no grant
+  // is ever made for the empty purpose (grant purposes are checked), so '' asks "owner?".
+  if (!(await opts.isAllowed(asset.id, opts.as.address, opts.purpose ?? ''))) {
+    logExport('refused: no active grant on-chain', 0, {})
+    throw new ProvenaError('ACCESS_DENIED', `AccessPolicy does not allow ${opts.as.name} to use dataset ${asset.id.slice(0, 12)} for ${opts.purpose ?? 'its own export'} now`, {
       hint: isController ? 'the dataset is not claimed on-chain yet: grant access once, or re-import' : 'ask its controller: provena access grant DATASET --to NAME --purpose P --as CONTROLLER',
     })
   }
@@ -270,13 +303,18 @@ export async function exportDataset(
   const vault = new SubjectKeyVault(ctx.db, meta.controller, controllerSecrets(controller).kek)
   // The records' places, and their subjects' key references (a statement per 500 subjects).
   const places = readPlaces(ctx.db, meta.id)
+  const refs = [...keyRefsById(ctx.db, placeField(places, 0))].filter(([, ref]) => !ref.erased)
+  // The consent decision, per subject: a subject left out keeps its key sealed in the vault.
+  const verdicts = opts.consent?.(refs.map(([, ref]) => ref.pseudonym))
+  const leftOut = new Map<number, string>()
   const keys = new Map<number, Buffer>()
   const pseudonyms = new Map<number, string>()
-  for (const [id, ref] of keyRefsById(ctx.db, placeField(places, 0))) {
-    if (ref.erased) continue
+  refs.forEach(([id, ref], k) => {
+    const why = verdicts?.[k]
+    if (why) return void leftOut.set(id, why)
     keys.set(id, vault.key(ref))
     pseudonyms.set(id, ref.pseudonym)
-  }
+  })
   if (!isController && keys.size > 0) {
     const order = [...keys.keys()]
     const info = Buffer.from('provena/key-release/v1')
@@ -289,12 +327,18 @@ export async function exportDataset(
   const failed = (idx: number): never => {
     throw cryptoErrors.decryptFailed(`record ${idx} (line ${recordLine(ctx.db, asset.id, idx)} as imported) does not decrypt: its ciphertext or key was altered (GCM tag mismatch)`)
   }
+  // The rows to write: the same list for the single-threaded and the worker-thread paths.
   const live: ExportRow[] = []
+  const excluded: Record<string, number> = {}
   for (let idx = 0, i = 0; i < places.length; idx++, i += 4) {
     const subject = places[i]!
     if (keys.has(subject)) live.push({ idx, subject, segment: places[i + 1]!, offset: places[i + 2]!, length: places[i + 3]! })
+    else {
+      const why = leftOut.get(subject) ?? 'erased'
+      excluded[why] = (excluded[why] ?? 0) + 1
+    }
   }
-  const erased = places.length / 4 - live.length
+  const erased = excluded.erased ?? 0
   const columns = meta.columns ? (JSON.parse(meta.columns) as string[]) : undefined
   const cidOf = segmentCids(ctx.db)
   const segmentBytes = (segment: number) => ctx.store.get(cidOf(segment))
@@ -346,11 +390,11 @@ export async function exportDataset(
   } catch (error) {
     file?.abort()
     // Granted, but nothing written: the attempt is on the record with why it failed.
-    logExport(`failed: ${(error as { code?: string }).code ?? 'error'}`, 0, erased)
+    logExport(`failed: ${(error as { code?: string }).code ?? 'error'}`, 0, excluded)
     throw error
   }
-  const logIndex = logExport('granted', live.length, erased)
-  return { dataset: asset.id, out: opts.out, records: live.length, erased, logIndex }
+  const logIndex = logExport('granted', live.length, excluded)
+  return { dataset: asset.id, out: opts.out, purpose: opts.purpose, records: live.length, erased, excluded, logIndex }
 }
 
 /** What an erasure reports. */
@@ -396,7 +440,7 @@ export function eraseSubjects(ctx: DataPlaneContext, subjectIds: readonly string
         if (list) list.push(...indexes)
         else salts.set(dataset, [...indexes])
       }
-      const event = { type: 'provena.subject.erased/v1', actor: controller.did, time: new Date().toISOString(), pseudonym, records: recs.length, datasets: [...byDataset.keys()] }
+      const event: SubjectErasedEvent = { type: LOG_EVENT.subjectErased, actor: controller.did, time: new Date().toISOString(), pseudonym, records: recs.length, datasets: [...byDataset.keys()] }
       leaves.push(Buffer.from(canonicalJson(event), 'utf8'))
       refs.push(ref)
       return { pseudonym, records: recs.length, datasets: [...byDataset.keys()], logIndex: -1 }

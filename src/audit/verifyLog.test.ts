@@ -4,7 +4,8 @@ import fc from 'fast-check'
 import type { AnchoredCheckpoint, RegisteredAsset } from '../chain/index.js'
 import { canonicalJson, canonicalJsonBytes, generateEd25519, IN_TOTO_PAYLOAD_TYPE, sha256, sha256Hex, signDsse } from '../crypto/index.js'
 import { CONSENT_RECORD_TYPE, consentKey } from '../consent/index.js'
-import { hashLeaf, mapRootOf, MemoryNodes, signCheckpoint } from '../log/index.js'
+import { hashLeaf, LOG_EVENT, mapRootOf, MemoryNodes, signCheckpoint } from '../log/index.js'
+import { ASSET_REGISTERED } from '../registry/index.js'
 import { verifyLog, type VerifyInput } from './index.js'
 
 const key = generateEd25519()
@@ -161,6 +162,29 @@ describe('verifyLog names the entry that differs, and checks the checkpoints kep
     assert.match(bad.failures[0]!.message, /^the signed checkpoint of size 7 kept in the data dir: .*among entries 4 to 6$/)
     const forged = { ...signedLocal(leaves, 7), signature: Buffer.alloc(64) }
     assert.deepEqual(verifyLog({ ...input, localCheckpoints: [forged] }).failures.map((f) => f.code), ['VERIFY_BAD_SIGNATURE'])
+  })
+})
+
+describe('verifyLog finds entries by their parsed type, not by substring (issue 12, point 9)', () => {
+  it('a dataset named provena.consent.record/notes.csv is a registration, logged; a consent record that names a registration is a consent record', () => {
+    const s = scenario()
+    const dataset = { ...s.dataset, name: 'provena.consent.record/notes.csv' }
+    const subject = 'ab'.repeat(32)
+    const purpose = 'dpv:ScientificResearch'
+    const consent = Buffer.from(canonicalJson({ type: CONSENT_RECORD_TYPE, subject, purpose: { id: purpose }, state: 'given', notice: 'provena.asset.registered/v1' }))
+    const leaves = [Buffer.from(canonicalJson({ type: 'provena.asset.registered/v1', actor: 'did:key:test', time: 't', asset: dataset })), consent]
+    const input = evidence(leaves, [2], [onChain(dataset)])
+    const mapRoot = mapRootOf([[consentKey(subject, purpose), sha256(consent)]])
+    const rootHash = input.checkpoints[0]!.rootHash
+    input.checkpoints[0] = { ...input.checkpoints[0]!, mapRoot, noteSignature: signCheckpoint({ origin, treeSize: 2, rootHash, mapRoot }, origin, key.privateKey, key.publicKeyBytes).signature }
+    const r = verifyLog(input)
+    assert.deepEqual(r.failures, [])
+    assert.deepEqual([r.assetsOnChain, r.assetsPendingOnChain, r.consentChanges], [1, 0, 1])
+  })
+
+  it('the consent layer writes the type the union names', () => {
+    assert.equal(CONSENT_RECORD_TYPE, LOG_EVENT.consentRecord)
+    assert.equal(ASSET_REGISTERED, LOG_EVENT.assetRegistered)
   })
 })
 

@@ -1,8 +1,8 @@
 import type { AnchoredCheckpoint, RegisteredAsset } from '../chain/index.js'
 import { canonicalJsonBytes, sha256, sha256Hex, verifyDsse, type DsseEnvelope } from '../crypto/index.js'
 import { isProvenaError } from '../errors.js'
-import { CONSENT_RECORD_TYPE, consentKey } from '../consent/index.js'
-import { consistencyProof, describeEntry, hashLeaf, isCheckpointSignatureValid, MemoryMap, MemoryNodes, verifyConsistency } from '../log/index.js'
+import { consentKey } from '../consent/index.js'
+import { consistencyProof, describeEntry, hashLeaf, isCheckpointSignatureValid, LOG_EVENT, MemoryMap, MemoryNodes, parseLogEvent, verifyConsistency, type LogEvent } from '../log/index.js'
 
 /** Everything the independent verifier looks at: public data only. */
 export interface VerifyInput {
@@ -112,36 +112,35 @@ export function verifyLog(input: VerifyInput): VerifyReport {
     }
     nodes.append(leafHash)
     expected++
-    // Only registration and consent entries matter below; skip parsing the rest.
+    // Only consent records and registrations matter below: an entry is one of them by its
+    // parsed `type` (log/events.ts), never by a substring of its bytes. The substrings are a
+    // prefilter only, to skip parsing the other entries: RFC 8785 JSON writes the type as is,
+    // and an entry whose type is escaped is skipped, which fails the check, never passes it.
     const leaf = Buffer.from(e.leaf.buffer, e.leaf.byteOffset, e.leaf.byteLength)
-    if (leaf.indexOf('provena.consent.record/') >= 0) {
-      try {
-        const r = JSON.parse(leaf.toString('utf8')) as { type?: string; subject?: string; purpose?: { id?: string } }
-        if (r.type === CONSENT_RECORD_TYPE && typeof r.subject === 'string' && typeof r.purpose?.id === 'string') {
-          consentChanges.push({ index: e.index, key: consentKey(r.subject, r.purpose.id), value: sha256(leaf) })
-        }
-      } catch {
-        fail('VERIFY_BAD_ENTRY', `log entry ${e.index} is not valid JSON`)
-      }
+    if (leaf.indexOf(LOG_EVENT.consentRecord) < 0 && leaf.indexOf(LOG_EVENT.assetRegistered) < 0) continue
+    let event: LogEvent | undefined
+    try {
+      event = parseLogEvent(leaf)
+    } catch {
+      fail('VERIFY_BAD_ENTRY', `log entry ${e.index} is not valid JSON`)
       continue
     }
-    if (leaf.indexOf('provena.asset.registered/') < 0) continue
-    try {
-      const event = JSON.parse(leaf.toString('utf8')) as {
-        type?: string
-        asset?: { id: string; kind: string; root: string; metadataDigest: string; parents: string[] }
-        statement?: DsseEnvelope
-      }
-      if (event.type === 'provena.asset.registered/v1' && event.asset) {
+    switch (event?.type) {
+      case LOG_EVENT.consentRecord:
+        if (typeof event.subject === 'string' && typeof event.purpose?.id === 'string') {
+          consentChanges.push({ index: e.index, key: consentKey(event.subject, event.purpose.id), value: sha256(leaf) })
+        }
+        break
+      case LOG_EVENT.assetRegistered: {
         const a = event.asset
+        if (!a) break
         if (!logged.has(strip(a.id))) logged.set(strip(a.id), { index: e.index, kind: a.kind, root: strip(a.root), metadataDigest: strip(a.metadataDigest), parents: a.parents.map(strip).sort() })
         if (event.statement) {
           const problem = checkStatement(event.statement, a, input.logInfo.logKey)
           if (problem) fail('VERIFY_BAD_STATEMENT', `log entry ${e.index}: the provenance of ${strip(a.id)} ${problem}`)
         }
+        break
       }
-    } catch {
-      fail('VERIFY_BAD_ENTRY', `log entry ${e.index} is not valid JSON`)
     }
   }
   const size = nodes.size

@@ -2,7 +2,7 @@
 // training manifest that anyone can check against the chain. Outside checkers rely on
 // `included: [{index, commitment, ...}]` and `excluded: [{index, reason, ...}]`.
 import { canonicalJsonBytes, sha256Hex } from '../crypto/index.js'
-import type { MapMultiProof } from '../log/index.js'
+import { LOG_EVENT, type ConsentManifestEvent, type MapMultiProof } from '../log/index.js'
 import { consentErrors } from './errors.js'
 import { resolvePurpose, type Purpose } from './purposes.js'
 import { consentKey, type ConsentRecord } from './records.js'
@@ -135,6 +135,15 @@ function currentRows(ctx: Pick<ConsentContext, 'db'>, purposeId: string): Map<st
 }
 
 /**
+ * The gate's rule alone, for an export: per pseudonym, null when the subject's current
+ * consent for the purpose holds at `at` (ms) for the dataset, else why not. The same rule
+ * and the same load as the training gate (`checkRecords`).
+ */
+export function consentVerdicts(ctx: Pick<ConsentContext, 'db'>, pseudonyms: readonly string[], datasetId: string, purposeId: string, at: number): (ExclusionReason | null)[] {
+  return checkRecords(ctx, pseudonyms, datasetId, purposeId, at).verdict
+}
+
+/**
  * Checks every record of the dataset against the subject's current consent for the
  * purpose at `at` (ms), and builds the manifest with one multiproof of the consent map.
  * The map must be in the state the anchored checkpoint commits to.
@@ -203,8 +212,8 @@ export function buildManifest(
 export function recordManifest(ctx: ConsentContext, m: TrainingManifest, hash: string, actor: string): number {
   const reasons: Record<string, number> = {}
   for (const e of m.excluded) reasons[e.reason] = (reasons[e.reason] ?? 0) + 1
-  const event = {
-    type: 'provena.consent.manifest/v1',
+  const event: ConsentManifestEvent = {
+    type: LOG_EVENT.consentManifest,
     actor,
     time: new Date().toISOString(),
     manifest: hash,

@@ -5,10 +5,12 @@
 // SHA-256 of those bytes under the key SHA-256(pseudonym ‖ purpose id).
 import { randomUUID } from 'node:crypto'
 import { canonicalJson, ed25519FromDidKey, sha256, verifyEd25519 } from '../crypto/index.js'
+import { LOG_EVENT } from '../log/index.js'
 import { consentErrors } from './errors.js'
 import type { Purpose } from './purposes.js'
 
-export const CONSENT_RECORD_TYPE = 'provena.consent.record/v1'
+/** The log event type of a consent record (log/events.ts). */
+export const CONSENT_RECORD_TYPE = LOG_EVENT.consentRecord
 export const CONSENT_STATEMENT_TYPE = 'provena.consent.statement/v1'
 
 /** given: consent holds within its validity; withdrawn / refused: it does not. Expiry is read from validUntil. */

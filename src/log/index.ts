@@ -10,6 +10,22 @@ export {
 export { checkpointAt, EMPTY_MAP_ROOT, latestCheckpoint, listCheckpoints, recordCheckpoint, type LogSigner, type StoredCheckpoint } from './checkpointStore.js'
 export { borderNodes, CompactRange, perfectRoot, rangeNodes, rootOfLeafHashes } from './compactRange.js'
 export { describeEntry } from './describeEntry.js'
+export {
+  isLogEventType,
+  LOG_EVENT,
+  parseLogEvent,
+  type AccessExportEvent,
+  type AccessGrantedEvent,
+  type AccessRevokedEvent,
+  type AssetRegisteredEvent,
+  type ConsentManifestEvent,
+  type ConsentRecordEvent,
+  type FlEvent,
+  type IdentityCreatedEvent,
+  type LogEvent,
+  type LogEventType,
+  type SubjectErasedEvent,
+} from './events.js'
 export { logErrors } from './errors.js'
 export { findLogDifference, type LogDifference } from './findLogDifference.js'
 export { digest, EMPTY_ROOT, hashChildren, hashLeaf } from './hasher.js'

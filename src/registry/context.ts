@@ -1,7 +1,6 @@
 import type { OutboxContext } from '../chain/index.js'
-import type { DsseEnvelope } from '../crypto/index.js'
 import type { Db } from '../db/index.js'
-import type { LogSigner, SqliteLog } from '../log/index.js'
+import { LOG_EVENT, type LogSigner, type SqliteLog } from '../log/index.js'
 
 /** What registry operations need: the database, the log, the operator and the chain. */
 export interface RegistryContext {
@@ -16,26 +15,6 @@ export interface RegistryWriteContext extends RegistryContext {
   outbox: OutboxContext
 }
 
-/** The log entry of a registration (RFC 8785 JSON; the leaf bytes of the log). */
-export interface AssetRegisteredEvent {
-  type: 'provena.asset.registered/v1'
-  actor: string
-  time: string
-  asset: {
-    id: string
-    kind: string
-    name: string
-    root: string
-    metadataDigest: string
-    parents: string[]
-    records?: number
-  }
-  /**
-   * For a model or artifact: its signed provenance (a DSSE envelope of an in-toto
-   * Statement), whose SHA-256 over RFC 8785 JSON is the metadata digest. In the log so that
-   * an outsider checks lineage from the exported entries alone.
-   */
-  statement?: DsseEnvelope
-}
-
-export const ASSET_REGISTERED = 'provena.asset.registered/v1'
+/** The log entry of a registration: one event of the log's typed union (log/events.ts). */
+export type { AssetRegisteredEvent } from '../log/index.js'
+export const ASSET_REGISTERED = LOG_EVENT.assetRegistered

@@ -1,11 +1,12 @@
 import { existsSync } from 'node:fs'
 import type { Command } from 'commander'
 import { anchorNow, type Provena } from '../../app/index.js'
-import { claimDataset, datasetController, exportDataset, findIdentity, importDataset, isAllowed, listIdentities, unlockIdentity } from '../../access/index.js'
+import { claimDataset, datasetController, findIdentity, importDataset, listIdentities, unlockIdentity } from '../../access/index.js'
 import type { AssetKind } from '../../chain/index.js'
 import { listAssets, MIN_ID_PREFIX, registerDataset, verifyDataset, type DatasetManifest } from '../../registry/index.js'
 import { resolveDataDir } from '../../app/index.js'
 import { ProvenaError } from '../../errors.js'
+import { exportForPurpose } from '../../service/index.js'
 import { askPassphrase } from '../passphrase.js'
 import { emit, progressBar, short, VerificationFailed, type CommonOptions } from '../output.js'
 import { action, common, registryContext, withChain, withDataPlane, withProvena } from '../session.js'
@@ -59,6 +60,17 @@ export function addListCommand(parent: Command, kind: AssetKind): void {
       })
     }),
   )
+}
+
+/** How an export names the records it left out, by reason. */
+const EXCLUSION_WORDS: Record<string, string> = {
+  erased: 'of erased subjects',
+  refused: 'refused consent',
+  withdrawn: 'withdrew consent',
+  expired: 'whose consent expired',
+  'no-consent': 'without consent',
+  'not-yet-valid': 'whose consent is not valid yet',
+  'other-dataset': 'whose consent is for another dataset',
 }
 
 const nameList = (names: string[]) => lineList(names.map((n) => JSON.stringify(n).slice(1, -1)))
@@ -125,13 +137,13 @@ export function registerDataset_(program: Command): void {
       }),
     )
 
-  common(dataset.command('export').argument('<dataset>', 'dataset id (or a unique prefix of 6+ hex digits; see provena dataset list)').description('decrypt a dataset into the format it was imported in; logged'))
+  common(dataset.command('export').argument('<dataset>', 'dataset id (or a unique prefix of 6+ hex digits; see provena dataset list)').description("decrypt a dataset into the format it was imported in, leaving out subjects whose consent for the purpose does not hold now; logged"))
     .requiredOption('--as <name>', 'who exports: the controller, or a member with an on-chain grant')
-    .requiredOption('--purpose <purpose>', 'why, e.g. dpv:ScientificResearch (recorded in the log)')
+    .option('--purpose <purpose>', "why, e.g. dpv:ScientificResearch (recorded in the log; only subjects who consent to it now are exported); required but for the controller's own copy")
     .requiredOption('--out <file>', 'where to write it (not over an existing file, unless --force)')
     .option('--force', 'replace --out if it exists')
     .action(
-      action(async (id: string, opts: CommonOptions & { as: string; purpose: string; out: string; force?: boolean }) => {
+      action(async (id: string, opts: CommonOptions & { as: string; purpose?: string; out: string; force?: boolean }) => {
         if (!opts.force && existsSync(opts.out)) {
           throw new ProvenaError('CLI_OUT_EXISTS', `${opts.out} exists already: nothing was exported`, { hint: 'choose another --out, or add --force to replace it' })
         }
@@ -141,19 +153,25 @@ export function registerDataset_(program: Command): void {
         await withDataPlane(opts, async (p, chain, plane) => {
           const bar = progressBar('decrypting', 'records')
           try {
-            const r = await exportDataset(plane, id, {
-              as: who,
-              purpose: opts.purpose,
-              out: opts.out,
-              isAllowed: (dataset, address, purpose) => isAllowed(chain.client, chain.deployment, dataset, address, purpose),
-              unlockController: (did) => unlockIdentity(dir, findIdentity(dir, did).name, passphrase),
-              onProgress: bar.update,
-            })
+            const r = await exportForPurpose(
+              { p, chain, plane },
+              {
+                dataset: id,
+                as: who,
+                purpose: opts.purpose ?? null,
+                out: opts.out,
+                unlockController: (did) => unlockIdentity(dir, findIdentity(dir, did).name, passphrase),
+                onProgress: bar.update,
+              },
+            )
             bar.end()
-            emit(opts, r, () => `Exported ${r.records} record(s) of ${short(r.dataset)} to ${r.out}${r.erased ? `; ${r.erased} record(s) of erased subjects left out` : ''}`)
+            emit(opts, r, () => {
+              const leftOut = Object.entries(r.excluded).map(([why, n]) => `${n} ${EXCLUSION_WORDS[why] ?? why}`)
+              const why = r.purpose === null ? ' (no purpose: the controller\'s own copy, no consent filter)' : ` for ${r.purpose}`
+              return `Exported ${r.records} record(s) of ${short(r.dataset)} to ${r.out}${why}${leftOut.length ? `; left out: ${leftOut.join(', ')}` : ''}`
+            })
           } finally {
             bar.end()
-            await anchorNow(p, chain)
           }
         })
       }),

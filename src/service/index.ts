@@ -1,0 +1,4 @@
+// The service layer (ARCHITECTURE.md): one function per operation, owning the transaction,
+// the outbox write and the anchoring. The CLI is a thin adapter over it; the HTTP API will be another.
+export { type ServiceContext } from './context.js'
+export { exportForPurpose } from './exportForPurpose.js'
