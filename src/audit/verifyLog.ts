@@ -1,7 +1,7 @@
 import type { AnchoredCheckpoint, RegisteredAsset } from '../chain/index.js'
 import { canonicalJsonBytes, sha256, sha256Hex, verifyDsse, type DsseEnvelope } from '../crypto/index.js'
 import { isProvenaError } from '../errors.js'
-import { CONSENT_RECORD_TYPE, consentKey } from '../consent/index.js'
+import { consentKey, isConsentRecordType } from '../consent/index.js'
 import { consistencyProof, describeEntry, hashLeaf, isCheckpointSignatureValid, MemoryMap, MemoryNodes, verifyConsistency } from '../log/index.js'
 
 /** Everything the independent verifier looks at: public data only. */
@@ -117,7 +117,7 @@ export function verifyLog(input: VerifyInput): VerifyReport {
     if (leaf.indexOf('provena.consent.record/') >= 0) {
       try {
         const r = JSON.parse(leaf.toString('utf8')) as { type?: string; subject?: string; purpose?: { id?: string } }
-        if (r.type === CONSENT_RECORD_TYPE && typeof r.subject === 'string' && typeof r.purpose?.id === 'string') {
+        if (isConsentRecordType(r.type) && typeof r.subject === 'string' && typeof r.purpose?.id === 'string') {
           consentChanges.push({ index: e.index, key: consentKey(r.subject, r.purpose.id), value: sha256(leaf) })
         }
       } catch {
