@@ -67,9 +67,9 @@ export interface ConsentTerms {
 export const DEFAULT_CONSENT_TERMS: Readonly<ConsentTerms> = Object.freeze({
   notice: 'urn:provena:notice:not-configured',
   language: 'en',
-  storage: { location: ['loc:EU'], duration: 'P10Y' },
-  jurisdiction: ['loc:EU'],
-  recipients: [],
+  storage: Object.freeze({ location: Object.freeze(['loc:EU']) as string[], duration: 'P10Y' }),
+  jurisdiction: Object.freeze(['loc:EU']) as string[],
+  recipients: Object.freeze([]) as unknown as string[],
   withdrawalMethod: 'ask the controller, who records it with provena consent withdraw; or sign a withdrawal statement with your did:key',
 })
 
@@ -92,7 +92,15 @@ export function resolveConsentTerms(given: Partial<ConsentTerms> | undefined): C
   list(t.storage.location, 'storage.location')
   text(t.storage.duration, 'storage.duration')
   if (!/^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?!$)(\d+H)?(\d+M)?(\d+S)?)?$/.test(t.storage.duration)) throw consentErrors.badTerms('storage.duration', `"${t.storage.duration}" is not an ISO 8601 duration (e.g. P10Y)`)
-  return { notice: t.notice, language: t.language, storage: { location: [...t.storage.location], duration: t.storage.duration }, jurisdiction: [...t.jurisdiction], recipients: [...t.recipients], withdrawalMethod: t.withdrawalMethod }
+  // Frozen: every record of a batch shares them, and recordJson writes them once.
+  return {
+    notice: t.notice,
+    language: t.language,
+    storage: Object.freeze({ location: Object.freeze([...t.storage.location]), duration: t.storage.duration }) as ConsentTerms['storage'],
+    jurisdiction: Object.freeze([...t.jurisdiction]) as string[],
+    recipients: Object.freeze([...t.recipients]) as string[],
+    withdrawalMethod: t.withdrawalMethod,
+  }
 }
 
 interface ConsentRecordFields {
@@ -167,7 +175,7 @@ export function recordJson(r: ConsentRecord): string {
     strs.every(isString) &&
     [r.dataset, r.supersedes, r.validUntil].every((x) => x === null || isString(x)) &&
     (e.type === 'controller-attestation' ? e.attestedBy.isWellFormed() : e.issued.isWellFormed() && e.signature.isWellFormed() && e.signer.isWellFormed()) &&
-    (!v2 || knownV2(r))
+    (!v2 || (isString(r.status) && termsJson(r) !== undefined))
   if (!known) return canonicalJson(r)
   const j = JSON.stringify
   const evidence =
@@ -182,23 +190,56 @@ export function recordJson(r: ConsentRecord): string {
       `,"type":${j(r.type)},"validFrom":${j(r.validFrom)},"validUntil":${j(r.validUntil)}}`
     )
   }
+  const t = termsJson(r)!
   return (
-    `{"@context":${j(r['@context'])},"conformsTo":${j(r.conformsTo)},"controller":${j(r.controller)},"dataset":${j(r.dataset)},"evidence":${evidence}` +
-    `,"jurisdiction":${j(r.jurisdiction)},"language":${j(r.language)},"legalBasis":${j(r.legalBasis)},"notice":${j(r.notice)}` +
+    `{"@context":${t.context},"conformsTo":${t.conformsTo},"controller":${j(r.controller)},"dataset":${j(r.dataset)},"evidence":${evidence}` +
+    `,"jurisdiction":${t.jurisdiction},"language":${t.language},"legalBasis":${j(r.legalBasis)},"notice":${t.notice}` +
     `,"personalData":${j(r.personalData)},"processing":${j(r.processing)},"purpose":{"dpv":${j(r.purpose.dpv)},"id":${j(r.purpose.id)}}` +
-    `,"recipients":${j(r.recipients)},"recordId":${j(r.recordId)},"recordedAt":${j(r.recordedAt)},"state":${j(r.state)},"status":${j(r.status)}` +
-    `,"storage":{"duration":${j(r.storage.duration)},"location":${j(r.storage.location)}},"subject":${j(r.subject)},"supersedes":${j(r.supersedes)}` +
-    `,"type":${j(r.type)},"validFrom":${j(r.validFrom)},"validUntil":${j(r.validUntil)},"withdrawalMethod":${j(r.withdrawalMethod)}}`
+    `,"recipients":${t.recipients},"recordId":${j(r.recordId)},"recordedAt":${j(r.recordedAt)},"state":${j(r.state)},"status":${j(r.status)}` +
+    `,"storage":${t.storage},"subject":${j(r.subject)},"supersedes":${j(r.supersedes)}` +
+    `,"type":${j(r.type)},"validFrom":${j(r.validFrom)},"validUntil":${j(r.validUntil)},"withdrawalMethod":${t.withdrawalMethod}}`
   )
 }
 
 const isString = (x: unknown): x is string => typeof x === 'string' && x.isWellFormed()
 const isStrings = (x: unknown): x is string[] => Array.isArray(x) && x.every(isString)
 
-function knownV2(r: ConsentRecordV2): boolean {
+interface TermsJson {
+  of: Pick<ConsentRecordV2, '@context' | 'conformsTo' | 'notice' | 'language' | 'withdrawalMethod' | 'storage' | 'jurisdiction' | 'recipients'>
+  context: string
+  conformsTo: string
+  notice: string
+  language: string
+  withdrawalMethod: string
+  storage: string
+  jurisdiction: string
+  recipients: string
+}
+let lastTerms: TermsJson | undefined
+
+/**
+ * The JSON of a v2 record's members that a batch shares (the controller's terms), or
+ * undefined when one is not of the expected shape. Kept for the next record when its
+ * arrays are frozen (as a batch's are) and the same: a million records state them once.
+ */
+function termsJson(r: ConsentRecordV2): TermsJson | undefined {
+  const c = lastTerms?.of
+  if (
+    c &&
+    c.storage === r.storage &&
+    c.jurisdiction === r.jurisdiction &&
+    c.recipients === r.recipients &&
+    c['@context'] === r['@context'] &&
+    c.conformsTo === r.conformsTo &&
+    c.notice === r.notice &&
+    c.language === r.language &&
+    c.withdrawalMethod === r.withdrawalMethod
+  ) {
+    return lastTerms
+  }
   const st = r.storage as unknown
-  return (
-    [r['@context'], r.conformsTo, r.status, r.notice, r.language, r.withdrawalMethod].every(isString) &&
+  const known =
+    [r['@context'], r.conformsTo, r.notice, r.language, r.withdrawalMethod].every(isString) &&
     isStrings(r.jurisdiction) &&
     isStrings(r.recipients) &&
     typeof st === 'object' &&
@@ -207,7 +248,22 @@ function knownV2(r: ConsentRecordV2): boolean {
     Object.keys(st).length === 2 &&
     isString(r.storage.duration) &&
     isStrings(r.storage.location)
-  )
+  if (!known) return undefined
+  const j = JSON.stringify
+  const t: TermsJson = {
+    of: r,
+    context: j(r['@context']),
+    conformsTo: j(r.conformsTo),
+    notice: j(r.notice),
+    language: j(r.language),
+    withdrawalMethod: j(r.withdrawalMethod),
+    storage: `{"duration":${j(r.storage.duration)},"location":${j(r.storage.location)}}`,
+    jurisdiction: j(r.jurisdiction),
+    recipients: j(r.recipients),
+  }
+  const frozen = [r.storage, r.storage.location, r.jurisdiction, r.recipients].every(Object.isFrozen)
+  lastTerms = frozen ? { ...t, of: { '@context': r['@context'], conformsTo: r.conformsTo, notice: r.notice, language: r.language, withdrawalMethod: r.withdrawalMethod, storage: r.storage, jurisdiction: r.jurisdiction, recipients: r.recipients } } : undefined
+  return t
 }
 
 /** What a subject signs to give, withdraw or refuse consent (RFC 8785 JSON, Ed25519). */

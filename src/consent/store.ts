@@ -186,7 +186,7 @@ export function applyConsentChanges(
 
   // Pass 2: build, log and store, chunk by chunk, all in one transaction.
   const terms = resolveConsentTerms(ctx.terms)
-  const recipients = [controller, ...terms.recipients.filter((r) => r !== controller)]
+  const recipients = Object.freeze([controller, ...terms.recipients.filter((r) => r !== controller)]) as string[]
   return ctx.db.transaction(() => {
     const firstLogIndex = ctx.log.size()
     const mapChanges: { key: Buffer; value: Buffer }[] = new Array(checked.length)
