@@ -38,7 +38,7 @@ describe("README: a dataset root recomputed from the README's commitment formula
     assert.ok(readme.includes('`index` counting from 0'), 'the index base')
   })
 
-  it('gives the root `dataset register` registered for the breast-cancer CSV', async () => {
+  it('gives the root and the id `dataset register` registered for the breast-cancer CSV', async () => {
     assert.equal((await runCli(['init', '--dir', dir])).code, 0)
     const r = await runCli(['dataset', 'register', CSV, '--json', '--dir', dir])
     assert.equal(r.code, 0, r.stderr)
@@ -59,5 +59,14 @@ describe("README: a dataset root recomputed from the README's commitment formula
       return sha256(Buffer.of(0x00), domain, i, salts.subarray(32 * index, 32 * index + 32), canonicalRow(columns, line.split(',')))
     })
     assert.equal(treeHash(leaves).toString('hex'), root)
+
+    // The id: SHA-256 of the manifest's RFC 8785 JSON, members as the README lists them.
+    const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8').replace(/\s+/g, ' ')
+    const rule = /`commitment`, the rule above as text: `([^`]+)`/.exec(readme)?.[1]
+    assert.ok(rule, 'the README gives the commitment rule text')
+    const manifest = { _type: 'provena.dataset.manifest/v1', format: 'csv', schema: { columns }, records: rows.length, root, commitment: rule }
+    const sorted = (v: unknown): unknown =>
+      Array.isArray(v) ? v.map(sorted) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, x]) => [k, sorted(x)])) : v
+    assert.equal(createHash('sha256').update(JSON.stringify(sorted(manifest))).digest('hex'), id)
   })
 })
