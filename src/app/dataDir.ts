@@ -1,6 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { generatePrivateKey } from 'viem/accounts'
+import type { ConsentTerms } from '../consent/index.js'
 import { ed25519Seed, generateEd25519 } from '../crypto/index.js'
 import { openDatabase } from '../db/index.js'
 import { appErrors } from './errors.js'
@@ -15,6 +16,8 @@ export interface DataDirConfig {
   store?: { backend: 'fs' | 'ipfs'; ipfsApi?: string }
   /** The controller's own consent purposes: id → the W3C DPV concept it specialises. */
   purposes?: Record<string, { dpv: string; description?: string }>
+  /** What every consent record states (ISO/IEC TS 27560): notice, language, storage, jurisdiction, recipients, withdrawal method; unset ones take DEFAULT_CONSENT_TERMS. */
+  consentTerms?: Partial<ConsentTerms>
 }
 
 /** The operator's secrets, in keys/operator.json (mode 0600). */

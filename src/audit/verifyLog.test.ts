@@ -3,7 +3,7 @@ import { describe, it } from 'node:test'
 import fc from 'fast-check'
 import type { AnchoredCheckpoint, RegisteredAsset } from '../chain/index.js'
 import { canonicalJson, canonicalJsonBytes, generateEd25519, IN_TOTO_PAYLOAD_TYPE, sha256, sha256Hex, signDsse } from '../crypto/index.js'
-import { CONSENT_RECORD_TYPE, consentKey } from '../consent/index.js'
+import { CONSENT_RECORD_TYPE, CONSENT_RECORD_TYPE_V1, consentKey } from '../consent/index.js'
 import { hashLeaf, LOG_EVENT, mapRootOf, MemoryNodes, signCheckpoint } from '../log/index.js'
 import { ASSET_REGISTERED } from '../registry/index.js'
 import { verifyLog, type VerifyInput } from './index.js'
@@ -87,10 +87,10 @@ describe('verifyLog (the independent verifier, pure)', () => {
 })
 
 describe('verifyLog replays the consent map', () => {
-  it('accepts anchored map roots of the logged consent records, and names a root that differs', () => {
-    const record = (subject: string, state: string) =>
-      Buffer.from(canonicalJson({ type: CONSENT_RECORD_TYPE, subject, purpose: { id: 'dpv:ScientificResearch', dpv: 'dpv:ScientificResearch' }, state }))
-    const leaves = [record('aa'.repeat(32), 'given'), record('bb'.repeat(32), 'given'), record('aa'.repeat(32), 'withdrawn')]
+  it('accepts anchored map roots of the logged consent records (v1 records logged before v2 too), and names a root that differs', () => {
+    const record = (subject: string, state: string, type: string = CONSENT_RECORD_TYPE) =>
+      Buffer.from(canonicalJson({ type, subject, purpose: { id: 'dpv:ScientificResearch', dpv: 'dpv:ScientificResearch' }, state }))
+    const leaves = [record('aa'.repeat(32), 'given', CONSENT_RECORD_TYPE_V1), record('bb'.repeat(32), 'given'), record('aa'.repeat(32), 'withdrawn')]
     const rootAfter = (n: number) => {
       const m = new Map<string, Buffer>()
       for (const l of leaves.slice(0, n)) {

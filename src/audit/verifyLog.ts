@@ -117,7 +117,7 @@ export function verifyLog(input: VerifyInput): VerifyReport {
     // prefilter only, to skip parsing the other entries: RFC 8785 JSON writes the type as is,
     // and an entry whose type is escaped is skipped, which fails the check, never passes it.
     const leaf = Buffer.from(e.leaf.buffer, e.leaf.byteOffset, e.leaf.byteLength)
-    if (leaf.indexOf(LOG_EVENT.consentRecord) < 0 && leaf.indexOf(LOG_EVENT.assetRegistered) < 0) continue
+    if (leaf.indexOf('provena.consent.record/') < 0 && leaf.indexOf(LOG_EVENT.assetRegistered) < 0) continue
     let event: LogEvent | undefined
     try {
       event = parseLogEvent(leaf)
@@ -127,6 +127,7 @@ export function verifyLog(input: VerifyInput): VerifyReport {
     }
     switch (event?.type) {
       case LOG_EVENT.consentRecord:
+      case LOG_EVENT.consentRecordV1:
         if (typeof event.subject === 'string' && typeof event.purpose?.id === 'string') {
           consentChanges.push({ index: e.index, key: consentKey(event.subject, event.purpose.id), value: sha256(leaf) })
         }

@@ -11,7 +11,7 @@ import {
   applyConsentChanges,
   applyConsentChangesListed,
   buildManifest,
-  CONSENT_RECORD_TYPE,
+  CONSENT_RECORD_TYPE_V1,
   consentKey,
   recordJson,
   type ConsentRecord,
@@ -204,7 +204,7 @@ describe('the training gate and its manifest', () => {
 })
 
 describe('consent record encoding', () => {
-  it('recordJson writes exactly the RFC 8785 bytes of canonicalJson (property)', () => {
+  it('recordJson writes exactly the RFC 8785 bytes of canonicalJson for a v1 record (property)', () => {
     const str = fc.string({ unit: 'binary', maxLength: 12 })
     const rec = fc.record({
       recordId: str,
@@ -227,7 +227,7 @@ describe('consent record encoding', () => {
     })
     fc.assert(
       fc.property(rec, (r) => {
-        const record = { type: CONSENT_RECORD_TYPE, ...r } as ConsentRecord
+        const record = { type: CONSENT_RECORD_TYPE_V1, ...r } as ConsentRecord
         let expected: string | undefined
         try {
           expected = canonicalJson(record)

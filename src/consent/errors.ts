@@ -20,5 +20,10 @@ export const consentErrors = {
     }),
   manifestInvalid: (problems: string[]) =>
     new ProvenaError('CONSENT_MANIFEST_INVALID', `the manifest does not verify: ${problems[0]}${problems.length > 1 ? ` (and ${problems.length - 1} more)` : ''}`, { details: { problems } }),
+  badTerms: (field: string, what: string) =>
+    new ProvenaError('CONSENT_BAD_TERMS', `provena.json: consentTerms.${field} ${what}`, {
+      hint: 'consentTerms: {notice: URL, language: BCP 47 tag, storage: {location: [IRI], duration: ISO 8601 duration}, jurisdiction: [IRI], recipients: [IRI], withdrawalMethod: text}',
+      details: { field },
+    }),
   notAnchored: (what: string) => new ProvenaError('CONSENT_NOT_ANCHORED', what, { hint: 'anchor the log first: provena log checkpoint' }),
 }

@@ -4,14 +4,25 @@ export { buildManifest, checkRecords, consentVerdicts, manifestsIncluding, MANIF
 export { checkOwnPurpose, DPV_PURPOSES, resolvePurpose, type OwnPurposes, type Purpose } from './purposes.js'
 export {
   checkSubjectSignature,
+  CONSENT_RECORD_CONTEXT,
+  CONSENT_RECORD_SCHEMA,
   CONSENT_RECORD_TYPE,
+  CONSENT_RECORD_TYPE_V1,
+  CONSENT_STATUS,
   consentKey,
+  consentStatusAt,
+  DEFAULT_CONSENT_TERMS,
+  isConsentRecordType,
   encodeRecord,
   recordJson,
   stateAt,
   statementBytes,
   type ConsentRecord,
+  type ConsentRecordV1,
+  type ConsentRecordV2,
   type ConsentState,
+  type ConsentStatusIri,
+  type ConsentTerms,
 } from './records.js'
 export { applyConsentChanges, applyConsentChangesListed, currentRecord, recordAt, subjectPurposes, recordHistory, type AppliedBatch, type AppliedChange, type ConsentChange, type ConsentContext } from './store.js'
 export { verifyManifest, type ManifestChainFacts, type ManifestReport } from './verifyManifest.js'

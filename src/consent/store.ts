@@ -6,13 +6,19 @@ import { consentErrors } from './errors.js'
 import { resolvePurpose, type OwnPurposes } from './purposes.js'
 import {
   checkSubjectSignature,
+  CONSENT_RECORD_CONTEXT,
+  CONSENT_RECORD_SCHEMA,
   CONSENT_RECORD_TYPE,
+  CONSENT_STATUS,
   consentKey,
   encodeRecord,
   newRecordId,
   parseTime,
+  resolveConsentTerms,
   type ConsentRecord,
+  type ConsentRecordV2,
   type ConsentState,
+  type ConsentTerms,
 } from './records.js'
 
 /** What the consent layer needs of an open data dir. */
@@ -21,6 +27,8 @@ export interface ConsentContext {
   log: SqliteLog
   map: StoredMap
   ownPurposes?: OwnPurposes | undefined
+  /** The controller's notice, language, storage, jurisdiction, recipients, withdrawal method (provena.json `consentTerms`); DEFAULT_CONSENT_TERMS when absent. */
+  terms?: Partial<ConsentTerms> | undefined
 }
 
 /** One requested change: a subject (by pseudonym) gives, withdraws or refuses a purpose. */
@@ -177,6 +185,8 @@ export function applyConsentChanges(
   if (checked.length === 0) return { count: 0, firstLogIndex: ctx.log.size(), byState }
 
   // Pass 2: build, log and store, chunk by chunk, all in one transaction.
+  const terms = resolveConsentTerms(ctx.terms)
+  const recipients = Object.freeze([controller, ...terms.recipients.filter((r) => r !== controller)]) as string[]
   return ctx.db.transaction(() => {
     const firstLogIndex = ctx.log.size()
     const mapChanges: { key: Buffer; value: Buffer }[] = new Array(checked.length)
@@ -186,8 +196,10 @@ export function applyConsentChanges(
     const keyOrder: string[] = new Array(checked.length)
     for (let from = 0; from < checked.length; from += CHUNK) {
       const chunk = checked.slice(from, from + CHUNK).map(({ c, purpose, key, validUntil, supersedes, prevIndex }) => {
-        const record: ConsentRecord = {
+        const record: ConsentRecordV2 = {
+          '@context': CONSENT_RECORD_CONTEXT,
           type: CONSENT_RECORD_TYPE,
+          conformsTo: CONSENT_RECORD_SCHEMA,
           recordId: newRecordId(),
           subject: c.pseudonym,
           controller,
@@ -202,6 +214,13 @@ export function applyConsentChanges(
           evidence: c.signature ? { type: 'subject-signature', ...c.signature } : { type: 'controller-attestation', attestedBy: controller },
           recordedAt: nowIso,
           supersedes,
+          status: CONSENT_STATUS[c.state],
+          notice: terms.notice,
+          language: terms.language,
+          storage: terms.storage,
+          jurisdiction: terms.jurisdiction,
+          recipients,
+          withdrawalMethod: terms.withdrawalMethod,
         }
         return { record, key, prevIndex, ...encodeRecord(record) }
       })

@@ -9,7 +9,9 @@ import type { DsseEnvelope } from '../crypto/index.js'
 export const LOG_EVENT = {
   identityCreated: 'provena.identity.created/v1',
   assetRegistered: 'provena.asset.registered/v1',
-  consentRecord: 'provena.consent.record/v1',
+  consentRecord: 'provena.consent.record/v2',
+  /** Consent records logged before the ISO/IEC TS 27560 additions: still read and verified. */
+  consentRecordV1: 'provena.consent.record/v1',
   consentManifest: 'provena.consent.manifest/v1',
   accessGranted: 'provena.access.granted/v1',
   accessRevoked: 'provena.access.revoked/v1',
@@ -60,7 +62,7 @@ export interface AssetRegisteredEvent extends EventBase<typeof LOG_EVENT.assetRe
  * actor or time of its own (`controller`, `recordedAt`).
  */
 export interface ConsentRecordEvent {
-  type: typeof LOG_EVENT.consentRecord
+  type: typeof LOG_EVENT.consentRecord | typeof LOG_EVENT.consentRecordV1
   subject: string
   purpose: { id: string }
   [field: string]: unknown

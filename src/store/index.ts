@@ -1,6 +1,6 @@
 export { cidFromDigest, cidOf, digestOfCid } from './cid.js'
 export { storeErrors } from './errors.js'
 export { FsBlobStore, type BlobStore } from './fsBlobStore.js'
-export { SegmentWriter, type BlockRef } from './segments.js'
+export { SEGMENT_MAX_BYTES, SegmentWriter, type BlockRef } from './segments.js'
 export { KuboBlobStore } from './kuboBlobStore.js'
 export { migrateStore, openStore, STORE_BACKENDS, type StoreBackend, type StoreConfig } from './openStore.js'

@@ -8,14 +8,23 @@ export interface BlockRef {
 }
 
 /**
- * Packs many small ciphertexts into content-addressed segments of about `target` bytes
- * (1–4 MiB keeps block counts low on IPFS and S3 alike). `add` returns the record's
+ * The largest segment: Kubo's default block size limit (1 MiB, `ipfs block put` refuses more
+ * without --allow-big-block; bitswap peers need not serve bigger blocks). A segment is one raw
+ * block, so `ipfs block put --cid-codec raw --mhtype sha2-256` of its bytes, or `ipfs add
+ * --cid-version 1 --raw-leaves --chunker=size-1048576` of them as a file, gives its CID.
+ */
+export const SEGMENT_MAX_BYTES = 1 << 20
+
+/**
+ * Packs many small ciphertexts into content-addressed segments of at most `max` bytes
+ * (few blocks on IPFS and S3 alike, each within IPFS's block limit). A ciphertext larger
+ * than `max` gets a segment of its own, of its own size. `add` returns the record's
  * position; full segments are written in the background, at most `inFlight` at a time, so
  * the caller encrypts the next segment while the last one reaches the disk or the node.
  */
 export class SegmentWriter {
   readonly #store: BlobStore
-  readonly #target: number
+  readonly #max: number
   readonly #inFlight: number
   #parts: Uint8Array[] = []
   #size = 0
@@ -23,9 +32,9 @@ export class SegmentWriter {
   #writes: Promise<void>[] = []
   readonly refs: BlockRef[] = []
 
-  constructor(store: BlobStore, target = 2 << 20, inFlight = 2) {
+  constructor(store: BlobStore, max = SEGMENT_MAX_BYTES, inFlight = 2) {
     this.#store = store
-    this.#target = target
+    this.#max = max
     this.#inFlight = inFlight
   }
 
@@ -34,13 +43,17 @@ export class SegmentWriter {
    * is written. Returns a promise only when too many segments are being written (await it).
    */
   add(bytes: Uint8Array): Promise<void> | undefined {
+    // The segment so far is written first when this ciphertext would take it past max.
+    const closed = this.#size > 0 && this.#size + bytes.length > this.#max
+    if (closed) this.#startWrite()
     const ref: BlockRef = { cid: '', offset: this.#size, length: bytes.length }
     this.#parts.push(bytes)
     this.#size += bytes.length
     this.#pending.push(ref)
     this.refs.push(ref)
-    if (this.#size < this.#target) return undefined
-    this.#startWrite()
+    const full = this.#size >= this.#max
+    if (full) this.#startWrite()
+    if (!closed && !full) return undefined
     return this.#writes.length > this.#inFlight ? this.#drain(this.#inFlight) : undefined
   }
 

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
-import { cidOf, digestOfCid, FsBlobStore, SegmentWriter } from './index.js'
+import { cidOf, digestOfCid, FsBlobStore, SEGMENT_MAX_BYTES, SegmentWriter } from './index.js'
 
 async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
   const all: T[] = []
@@ -42,6 +42,31 @@ describe('content-addressed blob store', () => {
       const seg = await store.get(ref.cid)
       assert.deepEqual(seg.subarray(ref.offset, ref.offset + ref.length), records[i])
     }
+  })
+
+  it('segments stay within 1 MiB (Kubo\'s block limit); a ciphertext larger than that is a segment of its own', async () => {
+    const store = new FsBlobStore(mkdtempSync(join(tmpdir(), 'provena-seg-')))
+    const w = new SegmentWriter(store)
+    const records: Buffer[] = []
+    for (let i = 0; i < 3000; i++) records.push(Buffer.alloc(700 + ((i * 7919) % 2000), i))
+    records.splice(1500, 0, Buffer.alloc(SEGMENT_MAX_BYTES + 4321, 0xab))
+    records.splice(2000, 0, Buffer.alloc(SEGMENT_MAX_BYTES, 0xcd))
+    for (const r of records) await w.add(r)
+    const refs = await w.finish()
+    const sizes = new Map<string, number>()
+    const segments = new Map<string, Buffer>()
+    for (const [i, ref] of refs.entries()) {
+      if (!segments.has(ref.cid)) segments.set(ref.cid, await store.get(ref.cid))
+      const seg = segments.get(ref.cid)!
+      sizes.set(ref.cid, seg.length)
+      assert.ok(seg.subarray(ref.offset, ref.offset + ref.length).equals(records[i]!), `record ${i}`)
+    }
+    const big = refs[1500]!
+    assert.deepEqual([big.offset, sizes.get(big.cid)], [0, SEGMENT_MAX_BYTES + 4321], 'the oversized ciphertext alone')
+    assert.equal(sizes.get(refs[2000]!.cid), SEGMENT_MAX_BYTES, 'exactly 1 MiB fits, alone')
+    const over = [...sizes].filter(([cid, n]) => n > SEGMENT_MAX_BYTES && cid !== big.cid)
+    assert.deepEqual(over, [], 'no other segment above 1 MiB')
+    assert.ok(sizes.size >= 6 && sizes.size <= 9, `${sizes.size} segments for ~7.1 MiB`)
   })
 
   it('segments are written in the background, and a failed write is thrown by finish (never lost)', async () => {

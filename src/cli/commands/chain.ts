@@ -2,6 +2,7 @@ import type { Command } from 'commander'
 import { resolveDataDir } from '../../app/index.js'
 import { listOutbox, readLatestAnchor, readNodeInfo, startEmbeddedNode, stopEmbeddedNode } from '../../chain/index.js'
 import type { ChainSession, Provena } from '../../app/index.js'
+import { noteVerifierKey } from '../../log/index.js'
 import { emit, type CommonOptions } from '../output.js'
 import { action, common, withChain } from '../session.js'
 
@@ -15,6 +16,8 @@ async function chainInfo(p: Provena, chain: ChainSession) {
     operatorDid: p.operatorDid,
     origin: p.signer.origin,
     logKey: p.signer.publicKey.toString('hex'),
+    /** The log's C2SP signed-note verifier key: <origin>+<key id hex>+<base64(0x01 ‖ Ed25519 key)>. */
+    vkey: noteVerifierKey(p.signer.origin, p.signer.publicKey),
     contracts: {
       AssetRegistry: chain.deployment.AssetRegistry,
       CheckpointAnchor: chain.deployment.CheckpointAnchor,
@@ -33,6 +36,7 @@ function infoText(i: Awaited<ReturnType<typeof chainInfo>>): string {
     `rpc url           ${i.rpcUrl}${i.embedded ? ' (embedded anvil)' : ''}`,
     `chain id          ${i.chainId}`,
     `operator          ${i.operator}`,
+    `log vkey          ${i.vkey}`,
     `AssetRegistry     ${i.contracts.AssetRegistry}`,
     `CheckpointAnchor  ${i.contracts.CheckpointAnchor}`,
     `AccessPolicy      ${i.contracts.AccessPolicy}`,

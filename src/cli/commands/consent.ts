@@ -36,7 +36,7 @@ import { action, common, withChain } from '../session.js'
 
 /** The consent layer's view of an open data dir. */
 export function consentContext(p: Provena): ConsentContext {
-  return { db: p.db, log: p.log, map: p.map, ownPurposes: p.config.purposes }
+  return { db: p.db, log: p.log, map: p.map, ownPurposes: p.config.purposes, terms: p.config.consentTerms }
 }
 
 /**
