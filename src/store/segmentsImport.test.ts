@@ -66,7 +66,7 @@ describe('encrypted import: every segment is a raw block of at most 1 MiB under 
     const notFull = sizes.filter((n) => n < MiB - 1024)
     assert.ok(notFull.length <= 1, `only the last segment is not full: ${sizes.join(', ')}`)
     const out = join(work, 'out.csv')
-    const e = await cli('dataset', 'export', id, '--as', 'st-mary', '--purpose', 'dpv:ScientificResearch', '--out', out)
+    const e = await cli('dataset', 'export', id, '--as', 'st-mary', '--out', out)
     assert.equal(e.code, 0, e.stderr)
     assert.equal(readFileSync(out, 'utf8'), readFileSync(file, 'utf8'))
   })
