@@ -1,4 +1,6 @@
 import Database from 'better-sqlite3'
+import { closeSync, existsSync, openSync } from 'node:fs'
+import { narrowMode } from './narrowMode.js'
 import { dbErrors } from './errors.js'
 import { LATEST_SCHEMA_VERSION, migrations } from './migrations.js'
 
@@ -12,6 +14,9 @@ export type Db = Database.Database
 export function openDatabase(path: string): Db {
   let db: Db
   try {
+    // WARNING: the database holds data keys and salts. Made 0600 before SQLite opens it
+    // (SQLite gives -wal and -shm the main file's mode); an older file is narrowed too.
+    if (path !== ':memory:' && !path.startsWith('file:')) restrictFiles(path)
     db = new Database(path)
   } catch (cause) {
     throw dbErrors.cannotOpen(path, cause)
@@ -45,3 +50,11 @@ export function migrate(db: Db, path = db.name): void {
   }
 }
 
+
+/** Creates `path` (mode 0600) if missing and narrows it and its -wal and -shm to 0600. */
+function restrictFiles(path: string): void {
+  if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600))
+  for (const f of [path, `${path}-wal`, `${path}-shm`]) {
+    if (existsSync(f)) narrowMode(f, 0o600)
+  }
+}
