@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3'
-import { closeSync, existsSync, openSync } from 'node:fs'
+import { closeSync, existsSync, openSync, statSync } from 'node:fs'
+import { checkpointWal } from './checkpointWal.js'
 import { narrowMode } from './narrowMode.js'
 import { dbErrors } from './errors.js'
 import { LATEST_SCHEMA_VERSION, migrations } from './migrations.js'
@@ -27,6 +28,9 @@ export function openDatabase(path: string): Db {
     db.pragma('foreign_keys = ON')
     // Deleted content is overwritten, not left in free pages: erased keys must not linger.
     db.pragma('secure_delete = ON')
+    // A WAL left behind (an erasure that met a reader, a crash): copy it in now if no one
+    // else reads, without waiting for anyone. Erased keys must not linger in it.
+    if (existsSync(`${path}-wal`) && statSync(`${path}-wal`).size > 0) checkpointWal(db, { attempts: 1, busyMs: 0 })
     db.pragma('busy_timeout = 10000')
     migrate(db, path)
     return db
