@@ -1,7 +1,7 @@
 import { createHmac, createSecretKey, hkdfSync, randomBytes, type KeyObject } from 'node:crypto'
 import { basename } from 'node:path'
 import { aeadOpen, aeadSeal, canonicalJson, canonicalJsonBytes, cryptoErrors, ed25519Seed, openWith, randomBytesPooled, sealTo, sha256Hex } from '../crypto/index.js'
-import { insertMany } from '../db/index.js'
+import { checkpointWal, insertMany, type Db } from '../db/index.js'
 import { LOG_EVENT, type AccessExportEvent, type SubjectErasedEvent } from '../log/index.js'
 import { ProvenaError } from '../errors.js'
 import {
@@ -454,10 +454,28 @@ export function eraseSubjects(ctx: DataPlaneContext, subjectIds: readonly string
     out.forEach((r, k) => (r.logIndex = first + k))
     return out
   })()
-  // secure_delete overwrote the keys in the database pages; the write-ahead log still holds
-  // the pages as they were until a checkpoint copies and truncates it.
-  ctx.db.pragma('wal_checkpoint(TRUNCATE)')
+  clearErasedFromWal(ctx.db, reports)
   return reports
+}
+
+/**
+ * secure_delete overwrote the keys in the database pages; the write-ahead log still holds
+ * the pages as they were, and the database file its old pages, until a checkpoint copies
+ * the WAL in and truncates it. A reader of an older snapshot (another process) blocks
+ * that: retried a few times, then ACCESS_ERASURE_IN_WAL (the erasure itself is committed
+ * and logged; `details.reports` says what was erased). Call again to retry.
+ */
+export function clearErasedFromWal(db: Db, reports: ErasureReport[] = []): void {
+  const r = checkpointWal(db)
+  if (r.done) return
+  throw new ProvenaError(
+    'ACCESS_ERASURE_IN_WAL',
+    `the erasure is committed and logged, but another process is reading this database: the destroyed keys and salts may remain in ${db.name}-wal and ${db.name} (${r.checkpointed < 0 ? 'checkpoint busy' : `${r.checkpointed} of ${r.log} WAL frames copied`} after ${r.attempts} attempts)`,
+    {
+      hint: 'stop the other processes using this data dir (another provena command, a sqlite3 shell), then run any provena command on it: opening the database clears the write-ahead log',
+      details: { reports, wal: r },
+    },
+  )
 }
 
 /** The DID of the controller that imported the dataset, or undefined for a dataset registered in clear. */

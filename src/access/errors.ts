@@ -17,5 +17,13 @@ export const accessErrors = {
     new ProvenaError('ACCESS_CANNOT_WRITE', `cannot write ${path}: ${WRITE_FAILURES[(cause as { code?: string }).code ?? ''] ?? (cause as Error).message}`, {
       hint: 'choose an --out path in a directory you can write to',
     }),
+  tamperedKeystore: (path: string, name: string, field: string) =>
+    new ProvenaError(
+      'ACCESS_KEYSTORE_TAMPERED',
+      field === 'sealed'
+        ? `keystore ${path}: the sealed entry of identity "${name}" does not open (damaged or edited)`
+        : `keystore ${path}: field "${field}" of identity "${name}" differs from what was sealed with its keys (the file was edited)`,
+      { hint: 'restore keys/keystore.json from a backup; do not edit it by hand', details: { identity: name, field } },
+    ),
   corruptKeystore: (path: string, why: string) => new ProvenaError('ACCESS_KEYSTORE_CORRUPT', `keystore ${path} is not readable: ${why}`),
 }

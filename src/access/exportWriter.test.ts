@@ -19,6 +19,15 @@ describe('parseFlatRecord', () => {
       { seed: 8259, numRuns: 500 },
     )
   })
+
+  it('keeps a column named __proto__ as an own member (a plain assignment would drop it)', () => {
+    for (const json of ['{"__proto__":"x","a":"b"}', '{"a":"b","__proto__":"x"}']) {
+      const r = parseFlatRecord(json)
+      assert.ok(Object.hasOwn(r, '__proto__'), json)
+      assert.equal(Object.getOwnPropertyDescriptor(r, '__proto__')?.value, 'x')
+      assert.equal(r.a, 'b')
+    }
+  })
 })
 
 describe('CSV rows from canonical JSON bytes', () => {

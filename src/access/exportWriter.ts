@@ -22,7 +22,9 @@ export function parseFlatRecord(json: string): Record<string, unknown> {
   const out: Record<string, string> = {}
   for (const member of json.slice(2, -2).split('","')) {
     const sep = member.indexOf('":"')
-    if (sep < 0) return JSON.parse(json) as Record<string, unknown>
+    // "__proto__" as a column name: an assignment would set the prototype (and drop the
+    // column); JSON.parse makes it an own member.
+    if (sep < 0 || member.startsWith('__proto__"')) return JSON.parse(json) as Record<string, unknown>
     out[member.slice(0, sep)] = member.slice(sep + 3)
   }
   return out

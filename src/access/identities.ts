@@ -1,10 +1,10 @@
 import { join } from 'node:path'
 import type { Hex } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
-import { didKeyFromEd25519, ed25519FromSeed, ed25519Seed, generateEd25519, generateX25519, type Ed25519KeyPair } from '../crypto/index.js'
+import { didKeyFromEd25519, ed25519FromSeed, ed25519Seed, generateEd25519, generateX25519, x25519PublicKey, type Ed25519KeyPair } from '../crypto/index.js'
 import { accessErrors } from './errors.js'
 import { ProvenaError } from '../errors.js'
-import { Keystore } from './keystore.js'
+import { Keystore, type EntryCheck } from './keystore.js'
 
 /** Roles of consortium members (AccessPolicy's roles on-chain). */
 export const ROLES = ['controller', 'processor', 'trainer', 'auditor'] as const
@@ -33,6 +33,33 @@ export interface UnlockedIdentity extends Identity {
 export const keystorePath = (dir: string) => join(dir, 'keys', 'keystore.json')
 
 /**
+ * Checks an identity entry's public facts against its keys: the name is the entry's, the
+ * DID, X25519 public key and EVM address derive from the sealed secrets, the role is one
+ * of ROLES. Catches an edited v1 entry, whose public part was never sealed.
+ */
+const checkIdentityEntry: EntryCheck = (name, pub, s) => {
+  if (pub.name !== name) return 'name'
+  if (!(ROLES as readonly unknown[]).includes(pub.role)) return 'role'
+  // Exact match, but an EVM address in any letter case (EIP-55 checksum case is advisory).
+  const differs = (field: string, stored: unknown, derive: () => string) => {
+    try {
+      const want = derive()
+      return typeof stored !== 'string' || (field === 'address' ? stored.toLowerCase() !== want.toLowerCase() : stored !== want) ? field : undefined
+    } catch {
+      return field
+    }
+  }
+  return (
+    differs('did', pub.did, () => didKeyFromEd25519(ed25519FromSeed(Buffer.from(s.ed25519Seed ?? '', 'hex')).publicKeyBytes)) ??
+    differs('x25519PublicKey', pub.x25519PublicKey, () => x25519PublicKey(Buffer.from(s.x25519 ?? '', 'hex')).toString('hex')) ??
+    differs('address', pub.address, () => privateKeyToAccount(s.evm as Hex).address)
+  )
+}
+
+/** Unlocks the data dir's keystore, checking every identity in it (see checkIdentityEntry). */
+const openKeystore = (dir: string, passphrase: string, create = false) => Keystore.open(keystorePath(dir), passphrase, create, checkIdentityEntry)
+
+/**
  * Prepares an identity: Ed25519 (did:key), X25519 and EVM keys, sealed for the keystore;
  * `save()` writes it. Callers that record the identity elsewhere too (the log, the chain
  * outbox) call `save()` inside their database transaction, so that all or nothing lands.
@@ -40,7 +67,7 @@ export const keystorePath = (dir: string) => join(dir, 'keys', 'keystore.json')
 export function prepareIdentity(dir: string, name: string, role: string, passphrase: string): { identity: Identity; save(): void } {
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(name)) throw accessErrors.badName(name)
   if (!(ROLES as readonly string[]).includes(role)) throw accessErrors.badRole(role)
-  const ks = Keystore.open(keystorePath(dir), passphrase, true)
+  const ks = openKeystore(dir, passphrase, true)
   if (ks.has(name)) throw accessErrors.duplicateIdentity(name)
   const signing = generateEd25519()
   const x = generateX25519()
@@ -78,7 +105,7 @@ export function findIdentity(dir: string, nameOrDid: string): Identity {
 
 /** An identity with its secrets (needs the passphrase). */
 export function unlockIdentity(dir: string, name: string, passphrase: string): UnlockedIdentity {
-  const ks = Keystore.open(keystorePath(dir), passphrase)
+  const ks = openKeystore(dir, passphrase)
   const pub = ks.publicOf(name) as unknown as Identity
   const s = ks.secretsOf(name)
   return { ...pub, signing: ed25519FromSeed(Buffer.from(s.ed25519Seed!, 'hex')), x25519PrivateKey: Buffer.from(s.x25519!, 'hex'), evmPrivateKey: s.evm as Hex }

@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path'
 import { generatePrivateKey } from 'viem/accounts'
 import type { ConsentTerms } from '../consent/index.js'
 import { ed25519Seed, generateEd25519 } from '../crypto/index.js'
-import { openDatabase } from '../db/index.js'
+import { narrowMode, openDatabase } from '../db/index.js'
 import { appErrors } from './errors.js'
 
 /** Contents of provena.json at the top of a data dir. */
@@ -43,10 +43,12 @@ const keyPath = (dir: string) => join(dir, 'keys', 'operator.json')
  */
 export function initDataDir(dir: string): { created: boolean } {
   if (existsSync(configPath(dir))) {
+    restrictDataDir(dir)
     openDatabase(dbPath(dir)).close() // migrates, or refuses a newer schema
     return { created: false }
   }
   mkdirSync(join(dir, 'keys'), { recursive: true, mode: 0o700 })
+  restrictDataDir(dir)
   const keys: OperatorKeyFile = { ed25519Seed: ed25519Seed(generateEd25519().privateKey).toString('hex'), evmPrivateKey: generatePrivateKey() }
   writeFileSync(keyPath(dir), JSON.stringify(keys, null, 2) + '\n', { mode: 0o600 })
   chmodSync(keyPath(dir), 0o600)
@@ -55,6 +57,15 @@ export function initDataDir(dir: string): { created: boolean } {
   // provena.json last: its presence marks a complete data dir.
   writeFileSync(configPath(dir), JSON.stringify(config, null, 2) + '\n')
   return { created: true }
+}
+
+/**
+ * Narrows the data dir and keys/ to 0700, whoever made them (`mkdir D` leaves 0755 under
+ * the usual umask): it holds the operator key, the keystore and the database.
+ */
+export function restrictDataDir(dir: string): void {
+  narrowMode(dir, 0o700)
+  if (existsSync(join(dir, 'keys'))) narrowMode(join(dir, 'keys'), 0o700)
 }
 
 /** Reads provena.json; throws DATADIR_MISSING when the dir was never initialised. */

@@ -25,7 +25,7 @@ import { canonicalJson, didKeyFromEd25519, ed25519FromSeed, sha256 } from '../cr
 import { openDatabase, type Db } from '../db/index.js'
 import { latestCheckpoint, recordCheckpoint, SqliteLog, StoredMap, type LogSigner, type StoredCheckpoint } from '../log/index.js'
 import { checkLogAgainstCheckpoints, describeLogDifference } from './checkLog.js'
-import { dbPath, readConfig, readOperatorKeys, type DataDirConfig } from './dataDir.js'
+import { dbPath, readConfig, readOperatorKeys, restrictDataDir, type DataDirConfig } from './dataDir.js'
 import { appErrors } from './errors.js'
 
 /** An open data dir: database, log and the operator's identity. */
@@ -51,6 +51,7 @@ export function logOrigin(publicKey: Uint8Array): string {
 /** Opens an initialised data dir (DATADIR_MISSING otherwise). */
 export function openProvena(dir: string): Provena {
   const config = readConfig(dir)
+  restrictDataDir(dir)
   const keys = readOperatorKeys(dir)
   const db = openDatabase(dbPath(dir))
   const pair = ed25519FromSeed(Buffer.from(keys.ed25519Seed, 'hex'))

@@ -33,6 +33,17 @@ export function anvilBinary(): string {
   }
 }
 
+/**
+ * The environment anvil runs with: PATH and HOME only. WARNING: it must not inherit
+ * PROVENA_PASSPHRASE or PROVENA_OPERATOR_KEY; anyone who can read the process's
+ * /proc/PID/environ (its user, root) would read them for as long as the node runs.
+ */
+export function anvilEnv(): Record<string, string> {
+  const env: Record<string, string> = {}
+  for (const k of ['PATH', 'HOME']) if (process.env[k] !== undefined) env[k] = process.env[k]!
+  return env
+}
+
 const nodeDir = (dataDir: string) => join(dataDir, 'node')
 const infoPath = (dataDir: string) => join(nodeDir(dataDir), 'node.json')
 
@@ -96,7 +107,7 @@ export async function startEmbeddedNode(dataDir: string, persistent: boolean): P
   const child = spawn(
     anvilBinary(),
     ['--host', '127.0.0.1', '--port', '0', '--chain-id', String(EMBEDDED_CHAIN_ID), '--state', join(dir, 'state.json'), '--state-interval', '1'],
-    { detached: true, stdio: ['ignore', out, out] },
+    { detached: true, stdio: ['ignore', out, out], env: anvilEnv() },
   )
   closeSync(out)
   let exited: number | null | undefined

@@ -155,4 +155,27 @@ describe('encrypted data plane: import, export, erasure (breast-cancer CSV)', ()
     assert.match((await cli('subject', 'erase', 'nobody', '--as', 'st-mary')).stderr, /no data of subject "nobody"/)
     assert.equal((await cli('verify')).code, 0)
   })
+
+  it('erasure with another reader open does not report success while the old key bytes stay in provena.db or its WAL', async () => {
+    const files = ['provena.db', 'provena.db-wal'].map((f) => join(dir, f))
+    const lingers = (b: Buffer) => files.some((f) => existsSync(f) && readFileSync(f).indexOf(b) !== -1)
+    const reader = new Database(join(dir, 'provena.db'), { readonly: true })
+    const wrapped = reader
+      .prepare('SELECT b.sealed FROM access_key_blocks b JOIN access_subject_keys k ON k.block = b.id WHERE k.id = ?')
+      .pluck()
+      .get(placeOf(reader, reader.prepare('SELECT id FROM access_datasets WHERE dataset = ?').pluck().get(id) as number, 99)!.subject) as Buffer
+    // A read transaction on the snapshot before the erasure: the checkpoint cannot finish.
+    reader.exec('BEGIN')
+    reader.prepare('SELECT count(*) FROM access_key_blocks').get()
+    const r = await cli('subject', 'erase', 'BC-0100', '--as', 'st-mary', '--json')
+    const stillThere = lingers(wrapped)
+    reader.exec('COMMIT')
+    reader.close()
+    assert.ok(!(r.code === 0 && stillThere), 'subject erase reported success while the erased key block is still in provena.db or provena.db-wal')
+    assert.equal(r.code, 1, r.stdout)
+    assert.match(r.stdout + r.stderr, /may remain in .*provena\.db-wal/)
+    // The erasure itself stands (logged, announced), and the next command clears the WAL.
+    assert.match((await cli('subject', 'erase', 'BC-0100', '--as', 'st-mary')).stderr, /erased already/)
+    assert.equal(lingers(wrapped), false, 'the erased key block is gone once the reader closed and a command opened the data dir')
+  })
 })

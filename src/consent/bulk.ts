@@ -18,7 +18,17 @@ export interface BulkChange {
   signature: { signer: string; issued: string; signature: string } | undefined
 }
 
-const ACTIONS: Record<string, ConsentState> = { grant: 'given', give: 'given', given: 'given', withdraw: 'withdrawn', withdrawn: 'withdrawn', refuse: 'refused', refused: 'refused' }
+// A Map, not an object literal: a user-given action such as "constructor" or "__proto__"
+// must not find Object.prototype's members.
+const ACTIONS = new Map<string, ConsentState>([
+  ['grant', 'given'],
+  ['give', 'given'],
+  ['given', 'given'],
+  ['withdraw', 'withdrawn'],
+  ['withdrawn', 'withdrawn'],
+  ['refuse', 'refused'],
+  ['refused', 'refused'],
+])
 const KNOWN = new Set(['subject', 'purpose', 'action', 'expires', 'dataset', 'signer', 'issued', 'signature'])
 
 /** Reads every line of `path`; the first bad line throws CONSENT_BAD_LINE naming it. */
@@ -65,7 +75,7 @@ export function readConsentFile(path: string): BulkChange[] {
     }
     for (const k of Object.keys(fields)) if (!KNOWN.has(k)) throw consentErrors.badLine(path, line, `unknown field (known: ${[...KNOWN].join(', ')})`, k)
     const str = (k: string, required: boolean): string | null => {
-      const v = fields[k]
+      const v = Object.hasOwn(fields, k) ? fields[k] : undefined
       if (v === undefined || v === null || v === '') {
         if (required) throw consentErrors.badLine(path, line, 'missing', k)
         return null
@@ -74,7 +84,7 @@ export function readConsentFile(path: string): BulkChange[] {
       return String(v)
     }
     const action = str('action', true)!
-    const state = ACTIONS[action.toLowerCase()]
+    const state = ACTIONS.get(action.toLowerCase())
     if (!state) throw consentErrors.badLine(path, line, `"${action}" is not grant, withdraw or refuse`, 'action')
     const signer = str('signer', false)
     const signature = str('signature', false)

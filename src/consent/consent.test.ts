@@ -112,6 +112,11 @@ describe('consent records and the consent map', () => {
     const jsonl = writeTemp('c.jsonl', `{"subject":"S1","purpose":"${P}","action":"grant"}\n{"subject":"S2","purpose":"${P}","action":"maybe"}\n`)
     assert.throws(() => readConsentFile(jsonl), (e: Error & { code: string }) => e.code === 'CONSENT_BAD_LINE' && /c\.jsonl:2: action: "maybe"/.test(e.message))
     assert.throws(() => readConsentFile(writeTemp('x.csv', `subject,purpose\nS1,${P}\n`)), /x\.csv:1: action: the header has no "action" column/)
+    // User-given keys never reach Object.prototype (issue 12): each is an unknown action, named by file:line.
+    for (const action of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf']) {
+      assert.throws(() => readConsentFile(writeTemp('p.csv', `subject,purpose,action\nS1,${P},grant\nS2,${P},${action}\n`)), { code: 'CONSENT_BAD_LINE', message: new RegExp(`p\\.csv:3: action: "${action}" is not grant, withdraw or refuse`) })
+      assert.throws(() => readConsentFile(writeTemp('p.jsonl', `{"subject":"S1","purpose":"${P}","action":"${action}"}\n`)), { code: 'CONSENT_BAD_LINE', message: new RegExp(`p\\.jsonl:1: action: "${action}" is not`) })
+    }
     assert.throws(() => readConsentFile(writeTemp('y.csv', `subject,purpose,action\nS1,${P},grant,extra\n`)), /y\.csv:2: 4 fields, the header has 3/)
     const ctx = context()
     const dup = readConsentFile(writeTemp('d.csv', `subject,purpose,action\nS1,${P},grant\nS1,${P},refuse\n`))

@@ -10,6 +10,11 @@ export const registryErrors = {
     new ProvenaError('REGISTRY_UNSUPPORTED_FORMAT', `${path}: not a CSV (.csv), JSON Lines (.jsonl, .ndjson) file or a directory`, {
       hint: 'name CSV files *.csv and JSON Lines files *.jsonl',
     }),
+  notRegular: (path: string, what: string) =>
+    new ProvenaError('REGISTRY_NOT_REGULAR', `${path} is ${what}: a dataset directory may hold only regular files and directories`, {
+      hint: 'copy the target into the directory in place of the link, or remove it',
+      details: { file: path },
+    }),
   notAFile: (path: string) =>
     new ProvenaError('REGISTRY_NOT_A_FILE', `${path} is a directory: an encrypted import takes one CSV or JSON Lines file`, {
       hint: 'import each file on its own, or register the directory in clear (one record per file): provena dataset register DIR',

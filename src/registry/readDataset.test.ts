@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
@@ -86,6 +86,22 @@ describe('dataset readers', () => {
     const { out } = await read(d)
     assert.deepEqual(out.map((r) => (r.json as { path: string }).path), ['b.txt', 'sub/a.txt'])
     assert.equal((out[0]!.json as { size: number }).size, 3)
+  })
+
+  it('directory: a symbolic link (to a file outside, or to a directory) is refused, naming the link', async () => {
+    const outside = join(tmp(), 'secret.key')
+    writeFileSync(outside, 'not data')
+    for (const [name, target] of [['key.txt', outside], ['etc', tmp()]] as const) {
+      const d = tmp()
+      mkdirSync(join(d, 'sub'))
+      writeFileSync(join(d, 'a.txt'), 'ay')
+      symlinkSync(target, join(d, 'sub', name))
+      await assert.rejects(read(d), (e: Error & { code: string }) => {
+        assert.equal(e.code, 'REGISTRY_NOT_REGULAR')
+        assert.ok(e.message.startsWith(`${join(d, 'sub', name)} is a symbolic link (to ${target})`), e.message)
+        return true
+      })
+    }
   })
 
   it('splitCsv inverts RFC 4180 quoting for any fields (property)', () => {

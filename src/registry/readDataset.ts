@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { createReadStream, readdirSync, statSync } from 'node:fs'
+import { constants, createReadStream, lstatSync, openSync, readdirSync, readlinkSync, statSync } from 'node:fs'
 import { extname, join, relative, sep } from 'node:path'
 import { canonicalJson } from '../crypto/index.js'
 import { registryErrors } from './errors.js'
@@ -183,14 +183,17 @@ function listFiles(root: string, dir = root): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
     const full = join(dir, e.name)
     if (e.isDirectory()) return listFiles(root, full)
-    return e.isFile() ? [relative(root, full).split(sep).join('/')] : []
+    if (e.isFile()) return [relative(root, full).split(sep).join('/')]
+    // WARNING: a link would commit bytes from outside the directory (a key, /etc/shadow) and
+    // register something that changes under it; anything else is not data. Refused, named.
+    throw registryErrors.notRegular(full, e.isSymbolicLink() ? `a symbolic link (to ${readlinkSync(full)})` : 'not a regular file (a device, FIFO or socket)')
   })
 }
 
 function openDirectory(path: string): DatasetSource {
   const files = listFiles(path).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
   const listing = createHash('sha256')
-  const size = files.reduce((s, f) => s + statSync(join(path, f)).size, 0)
+  const size = files.reduce((s, f) => s + lstatSync(join(path, f)).size, 0)
   return withRecords({
     path,
     format: 'dir',
@@ -203,7 +206,8 @@ function openDirectory(path: string): DatasetSource {
         const h = createHash('sha256')
         let bytes = 0
         try {
-          for await (const chunk of createReadStream(join(path, rel), { highWaterMark: 1 << 20 })) {
+          // O_NOFOLLOW: a file swapped for a link after the listing is refused, not followed.
+          for await (const chunk of createReadStream('', { fd: openSync(join(path, rel), constants.O_RDONLY | constants.O_NOFOLLOW), highWaterMark: 1 << 20 })) {
             h.update(chunk as Buffer)
             bytes += (chunk as Buffer).length
             read += (chunk as Buffer).length
