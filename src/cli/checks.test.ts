@@ -2,6 +2,7 @@
 // bytes, `verify` and the outbox replay after the embedded chain lost its state, the
 // messages when it did, and `store info --verify` with deleted and corrupt blocks.
 import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
 import { appendFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -58,6 +59,23 @@ describe('log prove proves the bytes it returns', () => {
     assert.match(j.error.message, /log entry 1 \(test\/v1: \{"type":"test\/v1","i":666\}\)/)
     // Another entry still proves.
     assert.equal((await runCli(['log', 'prove', '2', '--json', '--dir', dir])).json().verified, true)
+  })
+
+  it('fails with exit 3 when the bytes and the stored leaf hash were both rewritten (the proof no longer reaches the anchored root)', async () => {
+    const dir = await anchoredDataDir()
+    const db = new Database(join(dir, 'provena.db'))
+    try {
+      const leafHash = createHash('sha256').update(Buffer.from([0])).update(ALTERED).digest()
+      assert.equal(db.prepare('UPDATE log_entries SET leaf = ?, leaf_hash = ? WHERE idx = 1').run(ALTERED, leafHash).changes, 1)
+    } finally {
+      db.close()
+    }
+    const r = await runCli(['log', 'prove', '1', '--json', '--dir', dir])
+    assert.equal(r.code, 3, r.stdout + r.stderr)
+    const j = r.json<{ verified?: boolean; error: { code: string; hint?: string } }>()
+    assert.equal(j.verified, undefined)
+    assert.equal(j.error.code, 'LOG_ROOT_MISMATCH')
+    assert.ok(j.error.hint, 'a hint says what to do')
   })
 })
 

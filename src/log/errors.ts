@@ -8,6 +8,7 @@ export const logErrors = {
   rootMismatch: (what: string, expected: Uint8Array, calculated: Uint8Array) =>
     new ProvenaError('LOG_ROOT_MISMATCH', `${what}: expected root ${hex(expected)}, calculated ${hex(calculated)}`, {
       details: { expected: hex(expected), calculated: hex(calculated) },
+      hint: 'the log no longer matches what was signed or anchored: run provena verify to name the first entry that differs',
     }),
   outOfRange: (what: string) => new ProvenaError('LOG_OUT_OF_RANGE', what),
   badCheckpoint: (what: string) => new ProvenaError('LOG_BAD_CHECKPOINT', what),
