@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import type { Command } from 'commander'
 import { createPublicClient, http, type Address, type PublicClient } from 'viem'
-import { controllerName, controllerSecrets, datasetSubjects, erasedAmong, pseudonymOf, unlockIdentity, type UnlockedIdentity } from '../../access/index.js'
+import { controllerName, controllerSecrets, datasetController, datasetSubjects, erasedAmong, pseudonymOf, unlockIdentity, type UnlockedIdentity } from '../../access/index.js'
 import { anchorNow, resolveDataDir, updateConfig, type ChainSession, type Provena } from '../../app/index.js'
 import { acquireEmbeddedNode, chainErrors, readAssetRoot, readCheckpointAt, readLatestCheckpoint } from '../../chain/index.js'
 import { sha256Hex } from '../../crypto/index.js'
@@ -58,11 +58,39 @@ function refuseErasedGrants(p: Provena, controller: UnlockedIdentity, changes: C
 }
 
 /** The dataset a bulk line names, or CONSENT_BAD_LINE naming file and line. */
-function datasetOfLine(p: Provena, id: string, file: string, line: number): string {
+function datasetOfLine(p: Provena, id: string, file: string, line: number, controller: UnlockedIdentity): string {
+  let dataset: string
   try {
-    return getAsset(p.db, id).id
+    dataset = getAsset(p.db, id).id
   } catch (e) {
     throw consentErrors.badLine(file, line, (e as Error).message, 'dataset')
+  }
+  refuseOthersDataset(p, controller, dataset, `${file}:${line}: `)
+  return dataset
+}
+
+/**
+ * Unlocks the identity that records consent: a controller, never a trainer, processor or
+ * auditor (their pseudonyms are their own, so their records would only clutter the log).
+ */
+async function unlockController(opts: CommonOptions & { as?: string }): Promise<UnlockedIdentity> {
+  const dir = resolveDataDir(opts.dir)
+  const who = unlockIdentity(dir, controllerName(dir, opts.as), await askPassphrase())
+  if (who.role !== 'controller') {
+    throw new ProvenaError('CONSENT_NOT_CONTROLLER', `${who.name} is a ${who.role}: consent is recorded by the controller of the subjects' data`, {
+      hint: 'run it --as a controller identity (provena identity list)',
+    })
+  }
+  return who
+}
+
+/** Refuses a consent limited to a dataset that another controller imported. */
+function refuseOthersDataset(p: Provena, controller: UnlockedIdentity, dataset: string, where = ''): void {
+  const owner = datasetController(p.db, dataset)
+  if (owner !== undefined && owner !== controller.did) {
+    throw new ProvenaError('CONSENT_NOT_CONTROLLER', `${where}dataset ${dataset.slice(0, 12)} is controlled by another identity, not ${controller.name}`, {
+      hint: 'record consent --as the controller that imported the dataset',
+    })
   }
 }
 
@@ -105,13 +133,14 @@ export function registerConsent(program: Command): void {
     if (state === 'given') cmd.option('--expires <iso-time>', 'when the consent ends (default: until withdrawn)')
     cmd.action(
       action(async (opts: ChangeOptions) => {
-        const controller = unlockIdentity(resolveDataDir(opts.dir), controllerName(resolveDataDir(opts.dir), opts.as), await askPassphrase())
+        const controller = await unlockController(opts)
         const { pseudonymKey } = controllerSecrets(controller)
         if ((opts.signer || opts.signature || opts.issued) && !(opts.signer && opts.signature && opts.issued)) {
           throw new ProvenaError('CLI_BAD_ARGUMENT', 'a subject signature needs --signer, --issued and --signature together')
         }
         await withChain(opts, async (p, chain) => {
           const dataset = opts.dataset ? getAsset(p.db, opts.dataset).id : null
+          if (dataset) refuseOthersDataset(p, controller, dataset)
           const c: ConsentChange = {
             pseudonym: pseudonymOf(pseudonymKey, opts.subject),
             subjectId: opts.subject,
@@ -137,7 +166,7 @@ export function registerConsent(program: Command): void {
     .action(
       action(async (file: string, opts: CommonOptions & { as?: string }) => {
         const rows = readConsentFile(file)
-        const controller = unlockIdentity(resolveDataDir(opts.dir), controllerName(resolveDataDir(opts.dir), opts.as), await askPassphrase())
+        const controller = await unlockController(opts)
         const { pseudonymKey } = controllerSecrets(controller)
         await withChain(opts, async (p, chain) => {
           const changes: ConsentChange[] = rows.map((r) => ({
@@ -146,7 +175,7 @@ export function registerConsent(program: Command): void {
             purpose: r.purpose,
             state: r.state,
             expires: r.expires,
-            dataset: r.dataset ? datasetOfLine(p, r.dataset, file, r.line) : null,
+            dataset: r.dataset ? datasetOfLine(p, r.dataset, file, r.line, controller) : null,
             signature: r.signature,
             where: `${file}:${r.line}`,
           }))
