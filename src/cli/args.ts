@@ -29,3 +29,21 @@ export function positiveNumber(name: string): (text: string) => number {
     return n
   }
 }
+
+/**
+ * Parses a JSON-RPC endpoint: an absolute http(s) or ws(s) URL.
+ *
+ * @example
+ * rpcUrl('http://127.0.0.1:8545') // 'http://127.0.0.1:8545'
+ * rpcUrl('notaurl') // throws: --rpc-url must be an http(s) or ws(s) URL, got "notaurl"
+ */
+export function rpcUrl(text: string): string {
+  let url: URL | undefined
+  try {
+    url = new URL(text)
+  } catch {
+    url = undefined
+  }
+  if (!url || !['http:', 'https:', 'ws:', 'wss:'].includes(url.protocol)) throw new InvalidArgumentError(`--rpc-url must be an http(s) or ws(s) URL, got "${text}"`)
+  return text
+}

@@ -4,6 +4,7 @@ import { resolvePurpose } from '../consent/index.js'
 import type { DataPlaneContext } from '../access/index.js'
 import type { RegistryWriteContext } from '../registry/index.js'
 import { openStore } from '../store/index.js'
+import { rpcUrl } from './args.js'
 import { EXIT, reportError, VerificationFailed, type CommonOptions } from './output.js'
 
 /** Adds the options every command takes. */
@@ -11,7 +12,7 @@ export function common(cmd: Command): Command {
   return cmd
     .option('--dir <dir>', 'data dir (default: $PROVENA_DIR, else ./.provena)')
     .option('--json', 'print exactly one JSON document on stdout')
-    .option('--rpc-url <url>', 'use this EVM JSON-RPC node instead of the embedded one (default: $PROVENA_RPC_URL)')
+    .option('--rpc-url <url>', 'use this EVM JSON-RPC node instead of the embedded one (default: $PROVENA_RPC_URL)', rpcUrl)
     .option('--verbose', 'show error details')
 }
 

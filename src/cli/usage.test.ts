@@ -88,6 +88,8 @@ describe('the CLI contract: usage errors exit 2, with --json one JSON document, 
       ['dataset', '--json'],
       ['fl', 'status', '--task', '0', '--json', '--dir', dir],
       ['fl', 'simulate', '--data', 'x', '--clients', '2', '--rounds', '1', '--dp-delta', '0x10', '--json'],
+      ['chain', 'info', '--rpc-url', 'notaurl', '--json', '--dir', dir],
+      ['verify', '--rpc-url', 'file:///etc/passwd', '--json', '--dir', dir],
     ])
     runs.forEach((r, i) => assertUsageJson(r, i < bad.length ? `log prove ${bad[i]}` : `case ${i}`))
     // The real binary, once: the exit code is the process's.
