@@ -1,4 +1,5 @@
 // Helpers shared by the tests (not part of the public API).
+import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -94,3 +95,14 @@ export async function fundedClients<N extends number>(rpcUrl: string, n: N): Pro
   }
   return out as Tuple<N, ChainClient>
 }
+
+/** An error run: exit `code`, one "provena: error:" line (and at most a hint), no stack, no "bug in Provena". */
+export function assertOneLine(r: CliRun, code: number, pattern: RegExp): void {
+  assert.equal(r.code, code, `exit ${r.code}\n${r.stdout}${r.stderr}`)
+  const lines = r.stderr.trimEnd().split('\n')
+  assert.match(lines[0]!, /^provena: error: /, r.stderr)
+  assert.match(lines[0]!, pattern)
+  assert.ok(lines.length <= 2 && (lines[1] === undefined || lines[1].startsWith('hint: ')), r.stderr)
+  assert.doesNotMatch(r.stderr, /bug in Provena/)
+}
+

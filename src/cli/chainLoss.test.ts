@@ -5,17 +5,7 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
-import { runCli, startTestChain, type CliRun } from '../testing.js'
-
-/** An error run: exit `code`, one "provena: error:" line (and at most a hint), no stack, no "bug in Provena". */
-function assertOneLine(r: CliRun, code: number, pattern: RegExp): void {
-  assert.equal(r.code, code, `exit ${r.code}\n${r.stdout}${r.stderr}`)
-  const lines = r.stderr.trimEnd().split('\n')
-  assert.match(lines[0]!, /^provena: error: /, r.stderr)
-  assert.match(lines[0]!, pattern)
-  assert.ok(lines.length <= 2 && (lines[1] === undefined || lines[1].startsWith('hint: ')), r.stderr)
-  assert.doesNotMatch(r.stderr, /bug in Provena/)
-}
+import { assertOneLine, runCli, startTestChain, type CliRun } from '../testing.js'
 
 /** An HTTP proxy to `upstream` that answers the first `limit` requests, then closes every connection: a node that dies mid-command. */
 async function dyingProxy(upstream: string, limit: number): Promise<{ url: string; requests: () => number; close(): Promise<void> }> {

@@ -3,19 +3,9 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { runCli, type CliRun } from '../testing.js'
+import { assertOneLine, runCli, type CliRun } from '../testing.js'
 
 const P = 'dpv:ScientificResearch'
-
-/** An error run: exit `code`, one "provena: error:" line (and at most a hint), no stack, no "bug in Provena". */
-function assertOneLine(r: CliRun, code: number, pattern: RegExp): void {
-  assert.equal(r.code, code, `exit ${r.code}\n${r.stdout}${r.stderr}`)
-  const lines = r.stderr.trimEnd().split('\n')
-  assert.match(lines[0]!, /^provena: error: /, r.stderr)
-  assert.match(lines[0]!, pattern)
-  assert.ok(lines.length <= 2 && (lines[1] === undefined || lines[1].startsWith('hint: ')), r.stderr)
-  assert.doesNotMatch(r.stderr, /bug in Provena/)
-}
 
 describe('the CLI contract on a data dir: purposes, files, subjects, listings', () => {
   const dir = mkdtempSync(join(tmpdir(), 'provena-contract-'))
