@@ -126,18 +126,13 @@ interface ConsentRecordFields {
 }
 
 /** A record as logged since v2: with the ISO/IEC TS 27560 fields and its JSON-LD context. */
-export interface ConsentRecordV2 extends ConsentRecordFields {
+export interface ConsentRecordV2 extends ConsentRecordFields, ConsentTerms {
   '@context': typeof CONSENT_RECORD_CONTEXT
   type: typeof CONSENT_RECORD_TYPE
   conformsTo: typeof CONSENT_RECORD_SCHEMA
   status: ConsentStatusIri
-  notice: string
-  language: string
-  storage: { location: string[]; duration: string }
-  jurisdiction: string[]
   /** The controller first, then the terms' recipients. */
   recipients: string[]
-  withdrawalMethod: string
 }
 
 /** A record as logged before v2. */
