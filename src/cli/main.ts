@@ -16,11 +16,16 @@ import { ProvenaError } from '../errors.js'
 import { reportError } from './output.js'
 import { checkPurposeOption } from './session.js'
 
+export const VERSION = '0.1.0'
+
 /** The `provena` program. */
 export function buildProgram(): Command {
   const program = new Command('provena')
     .description('Provable provenance for AI trained on personal data: a verifiable log anchored on an EVM chain.')
-    .version('0.1.0')
+    .version(VERSION)
+    // Also before the command (`provena --json dataset list`): copied onto the command that runs.
+    .option('--json', 'print exactly one JSON document on stdout')
+    .option('--verbose', 'show error details')
   registerInit(program)
   registerDataset_(program)
   registerModel_(program)
@@ -35,7 +40,10 @@ export function buildProgram(): Command {
   registerVerify(program)
   registerDemo(program)
   // One check of every --purpose, whatever the command (access, consent, dataset export, fl).
-  program.hook('preAction', (_, actionCommand) => checkPurposeOption(actionCommand))
+  program.hook('preAction', (_, actionCommand) => {
+    for (const flag of ['json', 'verbose'] as const) if (program.opts()[flag] && actionCommand !== program) actionCommand.setOptionValue(flag, true)
+    checkPurposeOption(actionCommand)
+  })
   return program
 }
 
@@ -69,17 +77,29 @@ function usageError(cmd: Command, error: CommanderError): ProvenaError {
 export async function main(argv: string[]): Promise<void> {
   const program = buildProgram()
   const opts = { json: wantsFlag(argv, '--json'), verbose: wantsFlag(argv, '--verbose') }
+  // Under --json, help and the version are one JSON document too: {"usage": text}, {"version"}.
+  let helpText = ''
   for (const cmd of allCommands(program)) {
     // Set on each command: subcommands copy these settings only when created after them.
     cmd.exitOverride((error) => {
       throw error.exitCode === 0 ? error : usageError(cmd, error)
     })
-    cmd.configureOutput({ outputError: () => {} }) // reportError prints it, once, as text or JSON
+    cmd.configureOutput({
+      outputError: () => {}, // reportError prints it, once, as text or JSON
+      ...(opts.json ? { writeOut: (text: string) => void (helpText += text) } : {}),
+    })
   }
   try {
     await program.parseAsync(argv)
   } catch (error) {
-    if (error instanceof CommanderError && error.exitCode === 0) return // --help, --version
+    if (error instanceof CommanderError && error.exitCode === 0) {
+      // --help, --version
+      if (opts.json) {
+        const doc = error.code === 'commander.version' ? { version: VERSION } : { usage: helpText }
+        process.stdout.write(JSON.stringify(doc, null, 2) + '\n')
+      }
+      return
+    }
     process.exitCode = reportError(error, opts)
   }
 }

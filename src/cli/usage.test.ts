@@ -108,6 +108,17 @@ describe('the CLI contract: usage errors exit 2, with --json one JSON document, 
     assert.equal((await runCli(['log', 'prove', '--help'])).code, 0)
   })
 
+  it('--json before the command, and with --help or --version, still gives one JSON document', async () => {
+    const [bogus, version, help, before] = await runMany([['--json', '--bogus'], ['--json', '--version'], ['dataset', '--json', '--help'], ['--json', 'dataset', 'list', '--dir', dir]])
+    assertUsageJson(bogus!, 'provena --json --bogus')
+    assert.match(JSON.parse(bogus!.stdout).error.message, /unknown option '--bogus'/, 'names the unknown option, not --json')
+    assert.deepEqual(JSON.parse(version!.stdout), { version: '0.1.0' })
+    assert.match(JSON.parse(help!.stdout).usage, /^Usage: provena dataset/)
+    // The command saw --json: its error (no data dir here) is one JSON document, not text.
+    assert.equal(JSON.parse(before!.stdout).error.code, 'DATADIR_MISSING', before!.stdout + before!.stderr)
+    assert.equal(before!.stderr, '')
+  })
+
   it('one shared integer parser: exact digits, refused beyond Number.MAX_SAFE_INTEGER', () => {
     const index = integer('INDEX')
     assert.equal(index('0'), 0)
