@@ -80,6 +80,30 @@ describe('consent records and the consent map', () => {
     assert.deepEqual(own!.record.purpose, { id: 'train-sepsis', dpv: 'dpv:ResearchAndDevelopment' })
   })
 
+  it('the same changes applied again (a rerun after a failure) log nothing: only real changes are recorded', () => {
+    const ctx = context()
+    const batch = [
+      { pseudonym: pseudo(1), purpose: P, state: 'given' as const, expires: '2099-01-01T00:00:00Z' },
+      { pseudonym: pseudo(2), purpose: P, state: 'refused' as const },
+      { pseudonym: pseudo(3), purpose: P, state: 'given' as const },
+    ]
+    assert.equal(applyConsentChanges(ctx, CONTROLLER, batch).count, 3)
+    const [size, root] = [ctx.log.size(), ctx.map.root().toString('hex')]
+    const again = applyConsentChanges(ctx, CONTROLLER, batch)
+    assert.deepEqual([again.count, again.unchanged], [0, 3])
+    assert.deepEqual([ctx.log.size(), ctx.map.root().toString('hex')], [size, root], 'nothing logged twice')
+    // What differs is a change: another expiry, another dataset, a withdrawal.
+    const changed = applyConsentChanges(ctx, CONTROLLER, [
+      { ...batch[0]!, expires: '2098-01-01T00:00:00Z' },
+      { ...batch[2]!, dataset: 'e'.repeat(64) },
+      { pseudonym: pseudo(1), purpose: 'train-sepsis', state: 'given' },
+    ])
+    assert.deepEqual([changed.count, changed.unchanged], [3, 0])
+    const w = { pseudonym: pseudo(3), purpose: P, state: 'withdrawn' as const, dataset: 'e'.repeat(64) }
+    assert.equal(applyConsentChanges(ctx, CONTROLLER, [w]).count, 1)
+    assert.deepEqual(applyConsentChanges(ctx, CONTROLLER, [w]).unchanged, 1, 'withdrawing again is not an error, and not logged')
+  })
+
   it("a subject's signature is checked, and an older statement cannot be replayed", () => {
     const ctx = context()
     const subject = generateEd25519()

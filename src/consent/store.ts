@@ -3,7 +3,7 @@
 import { insertMany, type Db } from '../db/index.js'
 import type { SqliteLog, StoredMap } from '../log/index.js'
 import { consentErrors } from './errors.js'
-import { resolvePurpose, type OwnPurposes } from './purposes.js'
+import { resolvePurpose, type OwnPurposes, type Purpose } from './purposes.js'
 import {
   checkSubjectSignature,
   CONSENT_RECORD_CONTEXT,
@@ -96,11 +96,15 @@ export function subjectPurposes(ctx: Pick<ConsentContext, 'db'>, pseudonym: stri
 /** What a batch of changes did. */
 export interface AppliedBatch {
   count: number
+  /** Changes that state what the subject's current record states already: not logged again (a rerun of an import). */
+  unchanged: number
   firstLogIndex: number
   byState: Partial<Record<ConsentState, number>>
 }
 
 const CHUNK = 10_000
+const DEFAULT_PROCESSING = Object.freeze(['dpv:Store', 'dpv:Use', 'dpv:Analyse']) as string[]
+const DEFAULT_PERSONAL_DATA = Object.freeze(['dpv:PersonalData']) as string[]
 
 /**
  * Validates every change first (purpose known, expiry in the future, no two changes of one
@@ -134,7 +138,7 @@ export function applyConsentChanges(
   }
   const purposes = new Map<string, ReturnType<typeof resolvePurpose>>()
   // Pass 1: validate, keeping only what pass 2 needs.
-  const checked = changes.map((c) => {
+  const validated = changes.map((c) => {
     const at = (e: Error & { message: string }) => {
       if (c.where) e.message = `${c.where}: ${e.message}`
       return e
@@ -162,6 +166,9 @@ export function applyConsentChanges(
       validUntil = new Date(t).toISOString()
     }
     const prev = lookup(key)
+    // A change the current record states already (the same file imported again after a
+    // failure) is not a change: nothing is logged, so a rerun is idempotent.
+    if (prev && prev.state === c.state && sameAsCurrent(recordAt(ctx.log, prev.log_index), c, purpose, validUntil, controller)) return null
     if (c.state === 'withdrawn' && prev?.state !== 'given') throw at(consentErrors.nothingToWithdraw(who(), purpose.id))
     if (c.signature) {
       try {
@@ -181,8 +188,10 @@ export function applyConsentChanges(
     return { c, purpose, key, validUntil, supersedes: prev ? prev.record.toString('hex') : null, prevIndex: prev ? prev.log_index : null }
   })
   seen.clear()
+  const checked = validated.filter((x) => x !== null)
+  const unchanged = validated.length - checked.length
   const byState: Partial<Record<ConsentState, number>> = {}
-  if (checked.length === 0) return { count: 0, firstLogIndex: ctx.log.size(), byState }
+  if (checked.length === 0) return { count: 0, unchanged, firstLogIndex: ctx.log.size(), byState }
 
   // Pass 2: build, log and store, chunk by chunk, all in one transaction.
   const terms = resolveConsentTerms(ctx.terms)
@@ -204,8 +213,8 @@ export function applyConsentChanges(
           subject: c.pseudonym,
           controller,
           purpose,
-          processing: c.processing ?? ['dpv:Store', 'dpv:Use', 'dpv:Analyse'],
-          personalData: c.personalData ?? ['dpv:PersonalData'],
+          processing: c.processing ?? DEFAULT_PROCESSING,
+          personalData: c.personalData ?? DEFAULT_PERSONAL_DATA,
           legalBasis: c.legalBasis ?? 'dpv:Consent',
           state: c.state,
           validFrom: nowIso,
@@ -251,8 +260,28 @@ export function applyConsentChanges(
       insertMany(ctx.db, 'consent_current (map_key, log_index, record, subject, purpose, state, valid_from, valid_until, dataset)', 9, rows, 'INSERT OR REPLACE')
     }
     ctx.map.apply(mapChanges)
-    return { count: checked.length, firstLogIndex, byState }
+    return { count: checked.length, unchanged, firstLogIndex, byState }
   })()
+}
+
+/** Whether `c` states what the current record `r` does: state, purpose, validity, dataset, processing, data, legal basis, evidence. */
+function sameAsCurrent(r: ConsentRecord, c: ConsentChange, purpose: Purpose, validUntil: string | null, controller: string): boolean {
+  const e = r.evidence
+  const sameEvidence = c.signature
+    ? e.type === 'subject-signature' && e.signature === c.signature.signature && e.signer === c.signature.signer && e.issued === c.signature.issued
+    : e.type === 'controller-attestation' && e.attestedBy === controller
+  return (
+    sameEvidence &&
+    r.state === c.state &&
+    r.controller === controller &&
+    r.purpose.id === purpose.id &&
+    r.purpose.dpv === purpose.dpv &&
+    r.validUntil === validUntil &&
+    r.dataset === (c.dataset ?? null) &&
+    r.legalBasis === (c.legalBasis ?? 'dpv:Consent') &&
+    r.processing.join('\n') === (c.processing ?? DEFAULT_PROCESSING).join('\n') &&
+    r.personalData.join('\n') === (c.personalData ?? DEFAULT_PERSONAL_DATA).join('\n')
+  )
 }
 
 /** Applies changes and returns each applied change (for small batches: keeps every record). */

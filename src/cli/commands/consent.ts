@@ -151,7 +151,13 @@ export function registerConsent(program: Command): void {
             signature: opts.signer ? { signer: opts.signer, issued: opts.issued!, signature: opts.signature! } : undefined,
           }
           const r = await applyAndAnchor(p, chain, controller, [c])
-          const a = r.applied[0]!
+          const a = r.applied[0]
+          if (!a) {
+            emit(opts, { unchanged: true, subject: opts.subject, purpose: opts.purpose, state, checkpoint: r.checkpoint }, () =>
+              `Subject ${opts.subject}'s consent for ${opts.purpose} is ${state} already, as stated: nothing recorded`,
+            )
+            return
+          }
           emit(opts, { ...a, checkpoint: r.checkpoint }, () => `${changeText(a, opts.subject)}\n  map root ${r.checkpoint.mapRoot}, anchored at size ${r.checkpoint.treeSize}`)
         })
       }),
@@ -183,8 +189,10 @@ export function registerConsent(program: Command): void {
           const b = applyConsentChanges(consentContext(p), controller.did, changes)
           const a = await anchorNow(p, chain)
           const checkpoint = { treeSize: a.anchoredSize, mapRoot: p.map.root().toString('hex'), transactionHash: a.transactionHash }
-          emit(opts, { file, changes: b.count, byState: b.byState, firstLogIndex: b.firstLogIndex, checkpoint }, () =>
-            `Applied ${b.count} consent change(s) from ${file} (${Object.entries(b.byState).map(([k, v]) => `${v} ${k}`).join(', ') || 'none'})\n  map root ${checkpoint.mapRoot}, anchored at size ${checkpoint.treeSize}`,
+          emit(opts, { file, changes: b.count, unchanged: b.unchanged, byState: b.byState, firstLogIndex: b.firstLogIndex, checkpoint }, () =>
+            `Applied ${b.count} consent change(s) from ${file} (${Object.entries(b.byState).map(([k, v]) => `${v} ${k}`).join(', ') || 'none'})` +
+            (b.unchanged ? `; ${b.unchanged} line(s) state what is recorded already: not logged again` : '') +
+            `\n  map root ${checkpoint.mapRoot}, anchored at size ${checkpoint.treeSize}`,
           )
         })
       }),
