@@ -1,17 +1,17 @@
 // Runs every *.test.js under dist/ with node:test (two files at a time: the machines have
 // two cores) and ends with one summary line "N passed, N failed, N skipped".
-// Usage: npm test [-- name-filter]   e.g. npm test -- merkle
+// Usage: npm test [-- name-filter...]   e.g. npm test -- merkle, npm test -- consent dataPlane (files matching any)
 import { spawnSync } from 'node:child_process'
 import { readdirSync } from 'node:fs'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
-const filter = process.argv[2]
+const filters = process.argv.slice(2)
 const walk = (d) => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : e.name.endsWith('.test.js') ? [join(d, e.name)] : []))
-const files = walk(join(root, 'dist')).filter((f) => !filter || f.includes(filter)).sort()
+const files = walk(join(root, 'dist')).filter((f) => filters.length === 0 || filters.some((x) => f.includes(x))).sort()
 if (files.length === 0) {
-  console.error(`run-tests: no test files under dist/${filter ? ` matching "${filter}"` : ''}; run npm run build`)
+  console.error(`run-tests: no test files under dist/${filters.length ? ` matching "${filters.join('" or "')}"` : ''}; run npm run build`)
   process.exit(1)
 }
 const result = spawnSync(

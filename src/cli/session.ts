@@ -2,8 +2,8 @@ import { Command } from 'commander'
 import { openChain, openProvena, readConfig, resolveDataDir, type ChainSession, type Provena } from '../app/index.js'
 import { resolvePurpose } from '../consent/index.js'
 import type { DataPlaneContext } from '../access/index.js'
-import type { RegistryWriteContext } from '../registry/index.js'
 import { openStore } from '../store/index.js'
+import { registryContext } from '../service/index.js'
 import { rpcUrl } from './args.js'
 import { EXIT, reportError, VerificationFailed, type CommonOptions } from './output.js'
 
@@ -51,17 +51,12 @@ export async function withChain<T>(opts: CommonOptions, fn: (p: Provena, chain: 
   })
 }
 
-/** The registry's view of an open data dir and chain. */
-export function registryContext(p: Provena, chain: ChainSession): RegistryWriteContext {
-  return { db: p.db, log: p.log, signer: p.signer, operatorDid: p.operatorDid, outbox: chain.outbox }
-}
-
 /** Opens the data dir, the chain and the configured block store for the data plane. */
 export async function withDataPlane<T>(opts: CommonOptions, fn: (p: Provena, chain: ChainSession, ctx: DataPlaneContext) => Promise<T>): Promise<T> {
   return withChain(opts, async (p, chain) => {
     const store = await openStore(p.dir, p.config.store ?? { backend: 'fs' })
     try {
-      return await fn(p, chain, { ...registryContext(p, chain), store })
+      return await fn(p, chain, { ...registryContext({ p, chain }), store })
     } finally {
       await store.close?.()
     }

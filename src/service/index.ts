@@ -1,4 +1,6 @@
 // The service layer (ARCHITECTURE.md): one function per operation, owning the transaction,
 // the outbox write and the anchoring. The CLI is a thin adapter over it; the HTTP API will be another.
-export { type ServiceContext } from './context.js'
+export { type NodeContext, type ServiceContext } from './context.js'
+export { consentContext, importConsent, recordConsent, requireController, runTrainingGate, type GateResult, type MapCheckpoint, type SubjectChange } from './consent.js'
 export { exportForPurpose } from './exportForPurpose.js'
+export { registerDatasetFile, registerModelFile, registryContext, type AnchoredAt } from './registry.js'

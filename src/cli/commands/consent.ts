@@ -1,73 +1,31 @@
-import { readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import type { Command } from 'commander'
 import { createPublicClient, http, type Address, type PublicClient } from 'viem'
-import { controllerName, controllerSecrets, datasetController, datasetSubjects, erasedAmong, pseudonymOf, unlockIdentity, type UnlockedIdentity } from '../../access/index.js'
-import { anchorNow, resolveDataDir, updateConfig, type ChainSession, type Provena } from '../../app/index.js'
+import { controllerName, controllerSecrets, pseudonymOf, unlockIdentity, type UnlockedIdentity } from '../../access/index.js'
+import { anchorNow, resolveDataDir, updateConfig } from '../../app/index.js'
 import { acquireEmbeddedNode, chainErrors, readAssetRoot, readCheckpointAt, readLatestCheckpoint } from '../../chain/index.js'
 import { sha256Hex } from '../../crypto/index.js'
 import {
-  applyConsentChanges,
-  applyConsentChangesListed,
-  buildManifest,
   checkOwnPurpose,
   consentErrors,
   DPV_PURPOSES,
   subjectPurposes,
   consentKey,
   currentRecord,
-  readConsentFile,
   recordHistory,
-  recordManifest,
   resolvePurpose,
   stateAt,
   verifyManifest,
   type AppliedChange,
-  type ConsentChange,
-  type ConsentContext,
   type ManifestReport,
   type TrainingManifest,
 } from '../../consent/index.js'
 import { ProvenaError } from '../../errors.js'
 import { verifyMapProof } from '../../log/index.js'
-import { datasetCommitments, getAsset } from '../../registry/index.js'
 import { emit, short, VerificationFailed, type CommonOptions } from '../output.js'
 import { askPassphrase } from '../passphrase.js'
 import { action, common, withChain } from '../session.js'
-
-/** The consent layer's view of an open data dir. */
-export function consentContext(p: Provena): ConsentContext {
-  return { db: p.db, log: p.log, map: p.map, ownPurposes: p.config.purposes, terms: p.config.consentTerms }
-}
-
-/**
- * Refuses consent given for subjects the controller erased (their data and keys are gone):
- * names every such change, by file:line for a bulk import.
- */
-function refuseErasedGrants(p: Provena, controller: UnlockedIdentity, changes: ConsentChange[]): void {
-  const given = changes.filter((c) => c.state === 'given')
-  if (given.length === 0) return
-  const erased = erasedAmong(p.db, controller.did, given.map((c) => c.pseudonym))
-  const bad = given.filter((c) => erased.has(c.pseudonym))
-  if (bad.length === 0) return
-  const name = (c: ConsentChange) => `${c.where ? `${c.where}: ` : ''}subject "${c.subjectId}"`
-  const more = bad.length > 1 ? ` (also ${bad.slice(1, 11).map((c) => c.where ?? c.subjectId).join(', ')}${bad.length > 11 ? `, … ${bad.length} in all` : ''})` : ''
-  throw new ProvenaError('CONSENT_SUBJECT_ERASED', `${name(bad[0]!)} was erased: no consent can be given for their data${more}`, {
-    hint: bad[0]!.where ? 'remove the rows of erased subjects; nothing of the file was applied' : undefined,
-    details: { changes: bad.map((c) => ({ where: c.where ?? null, subject: c.subjectId })) },
-  })
-}
-
-/** The dataset a bulk line names, or CONSENT_BAD_LINE naming file and line. */
-function datasetOfLine(p: Provena, id: string, file: string, line: number, controller: UnlockedIdentity): string {
-  let dataset: string
-  try {
-    dataset = getAsset(p.db, id).id
-  } catch (e) {
-    throw consentErrors.badLine(file, line, (e as Error).message, 'dataset')
-  }
-  refuseOthersDataset(p, controller, dataset, `${file}:${line}: `)
-  return dataset
-}
+import { importConsent, recordConsent, requireController, runTrainingGate } from '../../service/index.js'
 
 /**
  * Unlocks the identity that records consent: a controller, never a trainer, processor or
@@ -76,30 +34,8 @@ function datasetOfLine(p: Provena, id: string, file: string, line: number, contr
 async function unlockController(opts: CommonOptions & { as?: string }): Promise<UnlockedIdentity> {
   const dir = resolveDataDir(opts.dir)
   const who = unlockIdentity(dir, controllerName(dir, opts.as), await askPassphrase())
-  if (who.role !== 'controller') {
-    throw new ProvenaError('CONSENT_NOT_CONTROLLER', `${who.name} is a ${who.role}: consent is recorded by the controller of the subjects' data`, {
-      hint: 'run it --as a controller identity (provena identity list)',
-    })
-  }
+  requireController(who)
   return who
-}
-
-/** Refuses a consent limited to a dataset that another controller imported. */
-function refuseOthersDataset(p: Provena, controller: UnlockedIdentity, dataset: string, where = ''): void {
-  const owner = datasetController(p.db, dataset)
-  if (owner !== undefined && owner !== controller.did) {
-    throw new ProvenaError('CONSENT_NOT_CONTROLLER', `${where}dataset ${dataset.slice(0, 12)} is controlled by another identity, not ${controller.name}`, {
-      hint: 'record consent --as the controller that imported the dataset',
-    })
-  }
-}
-
-/** Applies changes and anchors the checkpoint that carries the new map root. */
-async function applyAndAnchor(p: Provena, chain: ChainSession, controller: UnlockedIdentity, changes: ConsentChange[]) {
-  refuseErasedGrants(p, controller, changes)
-  const applied = applyConsentChangesListed(consentContext(p), controller.did, changes)
-  const a = await anchorNow(p, chain)
-  return { applied, checkpoint: { treeSize: a.anchoredSize, mapRoot: p.map.root().toString('hex'), transactionHash: a.transactionHash } }
 }
 
 function changeText(a: AppliedChange, subject: string): string {
@@ -134,24 +70,19 @@ export function registerConsent(program: Command): void {
     cmd.action(
       action(async (opts: ChangeOptions) => {
         const controller = await unlockController(opts)
-        const { pseudonymKey } = controllerSecrets(controller)
         if ((opts.signer || opts.signature || opts.issued) && !(opts.signer && opts.signature && opts.issued)) {
           throw new ProvenaError('CLI_BAD_ARGUMENT', 'a subject signature needs --signer, --issued and --signature together')
         }
         await withChain(opts, async (p, chain) => {
-          const dataset = opts.dataset ? getAsset(p.db, opts.dataset).id : null
-          if (dataset) refuseOthersDataset(p, controller, dataset)
-          const c: ConsentChange = {
-            pseudonym: pseudonymOf(pseudonymKey, opts.subject),
+          const r = await recordConsent({ p, chain }, controller, {
             subjectId: opts.subject,
             purpose: opts.purpose,
             state,
             expires: opts.expires ?? null,
-            dataset,
+            dataset: opts.dataset ?? null,
             signature: opts.signer ? { signer: opts.signer, issued: opts.issued!, signature: opts.signature! } : undefined,
-          }
-          const r = await applyAndAnchor(p, chain, controller, [c])
-          const a = r.applied[0]
+          })
+          const a = r.applied
           if (!a) {
             emit(opts, { unchanged: true, subject: opts.subject, purpose: opts.purpose, state, checkpoint: r.checkpoint }, () =>
               `Subject ${opts.subject}'s consent for ${opts.purpose} is ${state} already, as stated: nothing recorded`,
@@ -171,28 +102,13 @@ export function registerConsent(program: Command): void {
     .option('--as <name>', 'the controller identity (default: the only one)')
     .action(
       action(async (file: string, opts: CommonOptions & { as?: string }) => {
-        const rows = readConsentFile(file)
         const controller = await unlockController(opts)
-        const { pseudonymKey } = controllerSecrets(controller)
         await withChain(opts, async (p, chain) => {
-          const changes: ConsentChange[] = rows.map((r) => ({
-            pseudonym: pseudonymOf(pseudonymKey, r.subjectId),
-            subjectId: r.subjectId,
-            purpose: r.purpose,
-            state: r.state,
-            expires: r.expires,
-            dataset: r.dataset ? datasetOfLine(p, r.dataset, file, r.line, controller) : null,
-            signature: r.signature,
-            where: `${file}:${r.line}`,
-          }))
-          refuseErasedGrants(p, controller, changes)
-          const b = applyConsentChanges(consentContext(p), controller.did, changes)
-          const a = await anchorNow(p, chain)
-          const checkpoint = { treeSize: a.anchoredSize, mapRoot: p.map.root().toString('hex'), transactionHash: a.transactionHash }
-          emit(opts, { file, changes: b.count, unchanged: b.unchanged, byState: b.byState, firstLogIndex: b.firstLogIndex, checkpoint }, () =>
+          const b = await importConsent({ p, chain }, controller, file)
+          emit(opts, { file, changes: b.count, unchanged: b.unchanged, byState: b.byState, firstLogIndex: b.firstLogIndex, checkpoint: b.checkpoint }, () =>
             `Applied ${b.count} consent change(s) from ${file} (${Object.entries(b.byState).map(([k, v]) => `${v} ${k}`).join(', ') || 'none'})` +
             (b.unchanged ? `; ${b.unchanged} line(s) state what is recorded already: not logged again` : '') +
-            `\n  map root ${checkpoint.mapRoot}, anchored at size ${checkpoint.treeSize}`,
+            `\n  map root ${b.checkpoint.mapRoot}, anchored at size ${b.checkpoint.treeSize}`,
           )
         })
       }),
@@ -251,33 +167,15 @@ export function registerConsent(program: Command): void {
         const at = opts.at ? Date.parse(opts.at) : Date.now()
         if (Number.isNaN(at)) throw consentErrors.badTime(opts.at!, '--at')
         await withChain(opts, async (p, chain) => {
-          const asset = getAsset(p.db, opts.dataset)
-          const plane = datasetSubjects(p.db, asset.id)
-          if (!plane) throw consentErrors.notImported(asset.id)
-          resolvePurpose(opts.purpose, p.config.purposes)
-          // The manifest is built against an anchored checkpoint that holds the current map root.
-          await anchorNow(p, chain)
-          const cp = await readLatestCheckpoint(chain.client.publicClient, chain.deployment.CheckpointAnchor)
-          if (!cp) throw consentErrors.notAnchored('no checkpoint is anchored yet')
-          const built = buildManifest(
-            consentContext(p),
-            { id: asset.id, root: asset.root, controller: plane.controller, commitments: datasetCommitments(p.db, asset.id), subjects: plane.subjects },
-            opts.purpose,
-            at,
-            { ...cp, chainId: chain.client.chainId, checkpointAnchor: chain.deployment.CheckpointAnchor, assetRegistry: chain.deployment.AssetRegistry },
-          )
-          writeFileSync(opts.out, built.bytes)
-          const logIndex = recordManifest(consentContext(p), built.manifest, built.hash, p.operatorDid)
-          await anchorNow(p, chain)
-          const reasons: Record<string, number> = {}
-          for (const e of built.manifest.excluded) reasons[e.reason] = (reasons[e.reason] ?? 0) + 1
-          emit(opts, { manifest: opts.out, hash: built.hash, logIndex, dataset: asset.id, purpose: opts.purpose, at: built.manifest.at, included: built.manifest.included.length, excluded: reasons, checkpoint: built.manifest.checkpoint }, () =>
+          const g = await runTrainingGate({ p, chain }, { dataset: opts.dataset, purpose: opts.purpose, at, out: opts.out })
+          const m = g.manifest
+          emit(opts, { manifest: opts.out, hash: g.hash, logIndex: g.logIndex, dataset: g.dataset, purpose: opts.purpose, at: m.at, included: m.included.length, excluded: { ...g.excluded }, checkpoint: m.checkpoint }, () =>
             [
-              `Training manifest ${opts.out} (sha256 ${built.hash}, log entry ${logIndex})`,
-              `  dataset   ${asset.id} (${plane.subjects.length} records), purpose ${opts.purpose}, at ${built.manifest.at}`,
-              `  included  ${built.manifest.included.length}`,
-              `  excluded  ${built.manifest.excluded.length}${built.manifest.excluded.length ? ` (${Object.entries(reasons).map(([k, v]) => `${v} ${k}`).join(', ')})` : ''}`,
-              `  proofs    against the consent map root anchored at checkpoint ${built.manifest.checkpoint.index} (size ${built.manifest.checkpoint.treeSize})`,
+              `Training manifest ${opts.out} (sha256 ${g.hash}, log entry ${g.logIndex})`,
+              `  dataset   ${g.dataset} (${g.records} records), purpose ${opts.purpose}, at ${m.at}`,
+              `  included  ${m.included.length}`,
+              `  excluded  ${m.excluded.length}${m.excluded.length ? ` (${Object.entries(g.excluded).map(([k, v]) => `${v} ${k}`).join(', ')})` : ''}`,
+              `  proofs    against the consent map root anchored at checkpoint ${m.checkpoint.index} (size ${m.checkpoint.treeSize})`,
             ].join('\n'),
           )
         })

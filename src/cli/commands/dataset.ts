@@ -3,13 +3,13 @@ import type { Command } from 'commander'
 import { anchorNow, type Provena } from '../../app/index.js'
 import { claimDataset, datasetController, findIdentity, importDataset, listIdentities, unlockIdentity } from '../../access/index.js'
 import type { AssetKind } from '../../chain/index.js'
-import { listAssets, MIN_ID_PREFIX, registerDataset, verifyDataset, type DatasetManifest } from '../../registry/index.js'
+import { listAssets, MIN_ID_PREFIX, verifyDataset, type DatasetManifest } from '../../registry/index.js'
 import { resolveDataDir } from '../../app/index.js'
 import { ProvenaError } from '../../errors.js'
-import { exportForPurpose } from '../../service/index.js'
+import { exportForPurpose, registerDatasetFile } from '../../service/index.js'
 import { askPassphrase } from '../passphrase.js'
 import { emit, progressBar, short, VerificationFailed, type CommonOptions } from '../output.js'
-import { action, common, registryContext, withChain, withDataPlane, withProvena } from '../session.js'
+import { action, common, withChain, withDataPlane, withProvena } from '../session.js'
 
 const lineList = (lines: (number | string)[]) => (lines.length > 20 ? `${lines.slice(0, 20).join(', ')}, … (${lines.length} in all)` : lines.join(', '))
 
@@ -85,16 +85,14 @@ export function registerDataset_(program: Command): void {
       action(async (file: string, opts: CommonOptions & { name?: string }) => {
         await withChain(opts, async (p, chain) => {
           const bar = progressBar('hashing')
-          const r = await registerDataset(registryContext(p, chain), file, { name: opts.name, onProgress: bar.update })
-          bar.end()
-          const anchor = await anchorNow(p, chain)
-          emit(opts, { ...r, checkpoint: { treeSize: anchor.anchoredSize, rootHash: anchor.anchoredRoot.toString('hex') } }, () =>
+          const r = await registerDatasetFile({ p, chain }, file, { name: opts.name, onProgress: bar.update }).finally(() => bar.end())
+          emit(opts, r, () =>
             [
               r.existing ? `Already registered: ${r.name}` : `Registered dataset ${r.name}`,
               `  id       ${r.id}`,
               `  root     ${r.root}`,
               `  records  ${r.records} (${r.format})`,
-              `  log      entry ${r.logIndex}, anchored in checkpoint of size ${anchor.anchoredSize}`,
+              `  log      entry ${r.logIndex}, anchored in checkpoint of size ${r.checkpoint.treeSize}`,
               r.transactionHash ? `  chain    tx ${r.transactionHash}` : '',
             ]
               .filter(Boolean)

@@ -28,7 +28,8 @@ import { ProvenaError } from '../../errors.js'
 import { verifyInclusion } from '../../log/index.js'
 import { registerDataset, registerModel, verifyDataset, formatLineage, lineageOf } from '../../registry/index.js'
 import { emit, type CommonOptions } from '../output.js'
-import { action, common, registryContext } from '../session.js'
+import { action, common } from '../session.js'
+import { registryContext } from '../../service/index.js'
 
 /** The breast-cancer CSV shipped with Provena (see data/README.md). */
 const PURPOSE = 'dpv:ScientificResearch'
@@ -84,7 +85,7 @@ export function registerDemo(program: Command): void {
       say(`The embedded EVM node (anvil) starts now; its chain state lives in ${join(dir, 'node')}.`)
       const chain = await openChain(p, { rpcUrl: opts.rpcUrl })
       try {
-        const ctx = registryContext(p, chain)
+        const ctx = registryContext({ p, chain })
         const csv = join(work, 'breast_cancer.csv')
         copyFileSync(SHIPPED_DATASET, csv)
 
@@ -189,7 +190,7 @@ async function hospitalScenario(p: Provena, chain: ChainSession, dir: string, wo
     for (const n of [...names, 'coordinator']) ids.push((await createMemberIdentity(p, chain, n, n === 'coordinator' ? 'processor' : 'controller', DEMO_PASSPHRASE)).identity)
     const unlocked = names.map((n) => unlockIdentity(dir, n, DEMO_PASSPHRASE))
     const coordinator = unlockIdentity(dir, 'coordinator', DEMO_PASSPHRASE)
-    const plane = { ...registryContext(p, chain), store }
+    const plane = { ...registryContext({ p, chain }), store }
     const ctx = flContext(p, chain, store)
     const datasets: string[] = []
     const holdOut: string[][] = []

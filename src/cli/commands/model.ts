@@ -1,9 +1,9 @@
 import type { Command } from 'commander'
-import { anchorNow } from '../../app/index.js'
-import { formatLineage, lineageOf, registerModel } from '../../registry/index.js'
+import { registerModelFile } from '../../service/index.js'
+import { formatLineage, lineageOf } from '../../registry/index.js'
 import { addListCommand } from './dataset.js'
 import { emit, progressBar, short, type CommonOptions } from '../output.js'
-import { action, common, registryContext, withChain, withProvena } from '../session.js'
+import { action, common, withChain, withProvena } from '../session.js'
 
 export function registerModel_(program: Command): void {
   const model = program.command('model').description('register trained models with signed provenance')
@@ -15,16 +15,14 @@ export function registerModel_(program: Command): void {
       action(async (file: string, opts: CommonOptions & { trainedOn: string[]; name?: string }) => {
         await withChain(opts, async (p, chain) => {
           const bar = progressBar('hashing')
-          const r = await registerModel(registryContext(p, chain), file, { trainedOn: opts.trainedOn, name: opts.name, onProgress: bar.update })
-          bar.end()
-          const anchor = await anchorNow(p, chain)
-          emit(opts, { ...r, checkpoint: { treeSize: anchor.anchoredSize, rootHash: anchor.anchoredRoot.toString('hex') } }, () =>
+          const r = await registerModelFile({ p, chain }, file, { trainedOn: opts.trainedOn, name: opts.name, onProgress: bar.update }).finally(() => bar.end())
+          emit(opts, r, () =>
             [
               r.existing ? `Already registered: ${r.name}` : `Registered model ${r.name}`,
               `  id          ${r.id}`,
               `  trained on  ${r.trainedOn.map((id) => short(id)).join(', ')}`,
               `  provenance  in-toto Statement (SLSA provenance v1) in a DSSE envelope, digest ${short(r.statementDigest)}`,
-              `  log         entry ${r.logIndex}, anchored in checkpoint of size ${anchor.anchoredSize}`,
+              `  log         entry ${r.logIndex}, anchored in checkpoint of size ${r.checkpoint.treeSize}`,
             ].join('\n'),
           )
         })

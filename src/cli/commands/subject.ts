@@ -4,7 +4,7 @@ import { announceErasure, clearErasedFromWal, controllerName, controllerSecrets,
 import { subjectReport, type LoggedEvent } from '../../audit/index.js'
 import { readLatestAnchor } from '../../chain/index.js'
 import { ProvenaError } from '../../errors.js'
-import { consentContext } from './consent.js'
+import { consentContext } from '../../service/index.js'
 import { anchorNow, resolveDataDir } from '../../app/index.js'
 import { emit, type CommonOptions } from '../output.js'
 import { askPassphrase } from '../passphrase.js'
