@@ -55,6 +55,10 @@ describe('the CLI contract on a data dir: purposes, files, subjects, listings', 
     const r = await cli('dataset', 'export', dataset, '--as', 'st-mary', '--purpose', P, '--out', out)
     assertOneLine(r, 1, /existing\.csv exists already: nothing was exported/)
     assert.equal(readFileSync(out, 'utf8'), 'keep me\n')
+    // A directory is not a file to replace: the hint names a file in it, not --force.
+    const asDir = await cli('dataset', 'export', dataset, '--as', 'st-mary', '--purpose', P, '--out', work, '--force')
+    assertOneLine(asDir, 1, /is a directory: --out names the file to write/)
+    assert.match(asDir.stderr, /hint: e\.g\. --out .*export\.csv/)
     // The controller's own copy (no purpose): every record.
     const forced = await cli('dataset', 'export', dataset, '--as', 'st-mary', '--out', out, '--force')
     assert.equal(forced.code, 0, forced.stderr)

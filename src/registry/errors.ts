@@ -12,7 +12,7 @@ export const registryErrors = {
     }),
   notRegular: (path: string, what: string) =>
     new ProvenaError('REGISTRY_NOT_REGULAR', `${path} is ${what}: a dataset directory may hold only regular files and directories`, {
-      hint: 'copy the target into the directory in place of the link, or remove it',
+      hint: what.startsWith('a symbolic link') ? 'copy the target into the directory in place of the link, or remove it' : 'move it out of the directory: only the files of the dataset belong there',
       details: { file: path },
     }),
   notAFile: (path: string) =>

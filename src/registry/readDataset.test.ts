@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -102,6 +103,18 @@ describe('dataset readers', () => {
         return true
       })
     }
+  })
+
+  it('directory: a FIFO is refused, with a hint that fits it (not the symbolic link one)', async () => {
+    const d = tmp()
+    writeFileSync(join(d, 'a.txt'), 'ay')
+    execFileSync('mkfifo', [join(d, 'pipe')])
+    await assert.rejects(read(d), (e: Error & { code: string; hint?: string }) => {
+      assert.equal(e.code, 'REGISTRY_NOT_REGULAR')
+      assert.match(e.message, /pipe is not a regular file/)
+      assert.doesNotMatch(e.hint ?? '', /link/)
+      return true
+    })
   })
 
   it('splitCsv inverts RFC 4180 quoting for any fields (property)', () => {

@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs'
+import { existsSync, statSync } from 'node:fs'
+import { join } from 'node:path'
 import type { Command } from 'commander'
 import { anchorNow, type Provena } from '../../app/index.js'
 import { claimDataset, datasetController, findIdentity, importDataset, listIdentities, unlockIdentity } from '../../access/index.js'
@@ -142,6 +143,9 @@ export function registerDataset_(program: Command): void {
     .option('--force', 'replace --out if it exists')
     .action(
       action(async (id: string, opts: CommonOptions & { as: string; purpose?: string; out: string; force?: boolean }) => {
+        if (existsSync(opts.out) && statSync(opts.out).isDirectory()) {
+          throw new ProvenaError('CLI_OUT_IS_DIRECTORY', `${opts.out} is a directory: --out names the file to write`, { hint: `e.g. --out ${join(opts.out, 'export.csv')}` })
+        }
         if (!opts.force && existsSync(opts.out)) {
           throw new ProvenaError('CLI_OUT_EXISTS', `${opts.out} exists already: nothing was exported`, { hint: 'choose another --out, or add --force to replace it' })
         }
