@@ -4,15 +4,16 @@ import { listOutbox, readLatestAnchor, readNodeInfo, startEmbeddedNode, stopEmbe
 import type { ChainSession, Provena } from '../../app/index.js'
 import { noteVerifierKey } from '../../log/index.js'
 import { emit, type CommonOptions } from '../output.js'
-import { action, common, withChain } from '../session.js'
+import { isProvenaError } from '../../errors.js'
+import { action, common, withChain, withChainReadOnly, type ReadOnlyChain } from '../session.js'
 
-async function chainInfo(p: Provena, chain: ChainSession) {
+async function chainInfo(p: Provena, chain: ReadOnlyChain | ChainSession) {
   const anchored = await readLatestAnchor(chain.client.publicClient, chain.deployment.CheckpointAnchor)
   return {
     rpcUrl: chain.client.rpcUrl,
     chainId: chain.client.chainId,
     embedded: chain.embedded,
-    operator: chain.client.account.address,
+    operator: p.operatorAddress,
     operatorDid: p.operatorDid,
     origin: p.signer.origin,
     logKey: p.signer.publicKey.toString('hex'),
@@ -51,9 +52,15 @@ export function registerChain(program: Command): void {
   const chain = program.command('chain').description('the EVM chain: contracts and operator')
   common(chain.command('info').description('rpc url, chain id, contract addresses, operator address')).action(
     action(async (opts: CommonOptions) => {
-      await withChain(opts, async (p, c) => {
+      const show = async (p: Provena, c: ReadOnlyChain | ChainSession) => {
         const info = await chainInfo(p, c)
         emit(opts, info, () => infoText(info))
+      }
+      // Reads only (no passphrase); the first use of a chain deploys the contracts, as any
+      // command that opens it does, and that needs the operator key.
+      await withChainReadOnly(opts, show).catch((e: unknown) => {
+        if (!isProvenaError(e, 'CHAIN_NOT_DEPLOYED')) throw e
+        return withChain(opts, show)
       })
     }),
   )
