@@ -266,6 +266,10 @@ const aadOf = (name: string, v: 2 | undefined) => Buffer.from(v === 2 ? `entry/v
 // Derived keys by (salt, parameters, passphrase digest): one scrypt per process, however
 // many times a command unlocks (the demo unlocks a dozen identities).
 const derived = new Map<string, { pass: Buffer; kek: Buffer }>()
+let derivations = 0
+
+/** How many scrypt derivations this process ran (a test counts them: one per command). */
+export const kdfDerivations = () => derivations
 
 function derive(passphrase: string, salt: Buffer, p: KdfParams): Buffer {
   const normal = passphrase.normalize('NFKC')
@@ -274,6 +278,7 @@ function derive(passphrase: string, salt: Buffer, p: KdfParams): Buffer {
   const hit = derived.get(key)
   if (hit && timingSafeEqual(hit.pass, pass)) return hit.kek
   const kek = scryptSync(normal, salt, 32, { N: p.N, r: p.r, p: p.p, maxmem: 256 * p.N * p.r })
+  derivations++
   derived.set(key, { pass, kek })
   return kek
 }

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { privateKeyToAccount } from 'viem/accounts'
-import { createIdentity, keystorePath, unlockIdentity } from '../access/index.js'
+import { createIdentity, kdfDerivations, keystorePath, unlockIdentity } from '../access/index.js'
 import { ed25519FromSeed } from '../crypto/index.js'
 import { isProvenaError } from '../errors.js'
 import { clearOperatorKeyPath, initDataDir, openProvena, readOperatorPublic, unlockOperatorKeys } from './index.js'
@@ -47,6 +47,19 @@ describe('the operator key at rest', () => {
     assert.deepEqual(filesHolding(dir, seed), [], 'the Ed25519 seed')
     assert.deepEqual(filesHolding(dir, evm), [], 'the EVM key')
     assert.equal(statSync(keystorePath(dir)).mode & 0o777, 0o600)
+  })
+
+  it('one scrypt derivation unlocks the operator key and the identities (the same keystore key)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'provena-opkey-'))
+    const start = kdfDerivations()
+    initDataDir(dir, PASS)
+    createIdentity(dir, 'st-mary', 'controller', PASS)
+    const p = openProvena(dir, { passphrase: PASS })
+    assert.ok(p.signer.privateKey)
+    assert.equal(unlockIdentity(dir, 'st-mary', PASS).role, 'controller')
+    assert.ok(p.evmPrivateKey)
+    p.close()
+    assert.equal(kdfDerivations() - start, 1)
   })
 
   it('a wrong passphrase is refused (ACCESS_WRONG_PASSPHRASE) when the key is first used; reading needs none', () => {

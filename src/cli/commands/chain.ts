@@ -56,10 +56,11 @@ export function registerChain(program: Command): void {
         const info = await chainInfo(p, c)
         emit(opts, info, () => infoText(info))
       }
-      // Reads only (no passphrase); the first use of a chain deploys the contracts, as any
-      // command that opens it does, and that needs the operator key.
+      // Reads only (no passphrase). The first use of a chain deploys the contracts, and a
+      // chain that lost its state gets them again (after checking the log), as any command
+      // that opens it does: that needs the operator key.
       await withChainReadOnly(opts, show).catch((e: unknown) => {
-        if (!isProvenaError(e, 'CHAIN_NOT_DEPLOYED')) throw e
+        if (!isProvenaError(e, 'CHAIN_NOT_DEPLOYED') && !isProvenaError(e, 'CHAIN_STATE_LOST')) throw e
         return withChain(opts, show)
       })
     }),
