@@ -5,6 +5,7 @@ export {
   findIdentity,
   keystorePath,
   listIdentities,
+  openKeystore,
   prepareIdentity,
   ROLES,
   unlockIdentity,

@@ -3,7 +3,7 @@ import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readF
 import { join, resolve } from 'node:path'
 import type { Hex } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
-import { accessErrors, Keystore, keystorePath } from '../access/index.js'
+import { accessErrors, Keystore, keystorePath, openKeystore } from '../access/index.js'
 import type { ConsentTerms } from '../consent/index.js'
 import { ed25519FromSeed, ed25519Seed, generateEd25519 } from '../crypto/index.js'
 import { narrowMode, openDatabase } from '../db/index.js'
@@ -69,7 +69,7 @@ export function initDataDir(dir: string, passphrase: string | undefined): { crea
   restrictDataDir(dir)
   const keys: OperatorKeyFile = { ed25519Seed: ed25519Seed(generateEd25519().privateKey).toString('hex'), evmPrivateKey: generatePrivateKey() }
   // A keystore left by an interrupted init keeps its salt (and must open with this passphrase).
-  const ks = Keystore.open(keystorePath(dir), passphrase, true)
+  const ks = openKeystore(dir, passphrase, true)
   sealOperator(ks, keys)
   ks.save()
   openDatabase(dbPath(dir)).close()
@@ -140,7 +140,8 @@ export function unlockOperatorKeys(dir: string, passphrase: string): OperatorKey
   const clearPath = clearOperatorKeyPath(dir)
   const clear = existsSync(clearPath) ? readClearOperatorKeys(dir) : undefined
   // An older data dir may have no keystore yet (no identity): this passphrase makes it.
-  const ks = Keystore.open(keystorePath(dir), passphrase, clear !== undefined)
+  // Its identities are checked as any unlock checks them (an older keystore is re-sealed).
+  const ks = openKeystore(dir, passphrase, clear !== undefined)
   let keys = operatorKeysOf(dir, ks)
   if (keys === undefined) {
     if (clear === undefined) throw appErrors.badDataDir(dir, 'no operator key (keys/keystore.json has no operator entry)')
