@@ -41,11 +41,14 @@ export interface CliRun {
   json<T = Record<string, unknown>>(): T
 }
 
-/** Runs the built `provena` CLI with Node 22 (this process's node) and waits for it. */
+/** The keystore passphrase runCli gives by default (`{PROVENA_PASSPHRASE: undefined}` runs without one). */
+export const TEST_PASSPHRASE = 'pw for tests'
+
+/** Runs the built `provena` CLI with Node 22 (this process's node) and waits for it; PROVENA_PASSPHRASE is TEST_PASSPHRASE unless `env` says otherwise. */
 export function runCli(args: string[], env: Record<string, string | undefined> = {}): Promise<CliRun> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [join(repoRoot, 'bin', 'provena.js'), ...args], {
-      env: { ...process.env, PROVENA_RPC_URL: undefined, PROVENA_FAULT: undefined, ...env },
+      env: { ...process.env, PROVENA_RPC_URL: undefined, PROVENA_FAULT: undefined, PROVENA_OPERATOR_KEY: undefined, PROVENA_PASSPHRASE: TEST_PASSPHRASE, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     let stdout = ''

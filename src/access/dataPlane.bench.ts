@@ -21,8 +21,8 @@ import { repoRoot } from '../testing.js'
 import { claimDataset, controllerSecrets, datasetSubjects, eraseSubjects, exportDataset, importDataset, isAllowed, pseudonymOf, unlockIdentity, type DataPlaneContext } from './index.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'provena-bench-plane-'))
-initDataDir(dir)
-const p = openProvena(dir)
+initDataDir(dir, 'bench')
+const p = openProvena(dir, { passphrase: 'bench' })
 const chain = await openChain(p)
 await createMemberIdentity(p, chain, 'controller', 'controller', 'bench')
 const controller = unlockIdentity(dir, 'controller', 'bench')

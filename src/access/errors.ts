@@ -25,5 +25,13 @@ export const accessErrors = {
         : `keystore ${path}: field "${field}" of identity "${name}" differs from what was sealed with its keys (the file was edited)`,
       { hint: 'restore keys/keystore.json from a backup; do not edit it by hand', details: { identity: name, field } },
     ),
+  tamperedOperator: (path: string, field: string) =>
+    new ProvenaError(
+      'ACCESS_KEYSTORE_TAMPERED',
+      field === 'sealed'
+        ? `keystore ${path}: the sealed operator key does not open (damaged or edited)`
+        : `keystore ${path}: field "${field}" of the operator key differs from what was sealed with it (the file was edited)`,
+      { hint: 'restore keys/keystore.json from a backup; do not edit it by hand', details: { identity: 'operator', field } },
+    ),
   corruptKeystore: (path: string, why: string) => new ProvenaError('ACCESS_KEYSTORE_CORRUPT', `keystore ${path} is not readable: ${why}`),
 }

@@ -18,12 +18,12 @@ describe('export on worker threads writes exactly what the single-threaded path 
   const allowed = { isAllowed: async () => true, unlockController: () => controller }
 
   before(async () => {
-    initDataDir(dir)
+    initDataDir(dir, 'pw')
     createIdentity(dir, 'ctl', 'controller', 'pw')
     createIdentity(dir, 'lab', 'trainer', 'pw')
     controller = unlockIdentity(dir, 'ctl', 'pw')
     grantee = unlockIdentity(dir, 'lab', 'pw')
-    p = openProvena(dir)
+    p = openProvena(dir, { passphrase: 'pw' })
     chain = await openChain(p)
     ctx = { db: p.db, log: p.log, signer: p.signer, operatorDid: p.operatorDid, outbox: chain.outbox, store: new FsBlobStore(join(dir, 'blobs')) }
   })

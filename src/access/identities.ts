@@ -57,7 +57,7 @@ const checkIdentityEntry: EntryCheck = (name, pub, s) => {
 }
 
 /** Unlocks the data dir's keystore, checking every identity in it (see checkIdentityEntry). */
-const openKeystore = (dir: string, passphrase: string, create = false) => Keystore.open(keystorePath(dir), passphrase, create, checkIdentityEntry)
+export const openKeystore = (dir: string, passphrase: string, create = false) => Keystore.open(keystorePath(dir), passphrase, create, checkIdentityEntry)
 
 /**
  * Prepares an identity: Ed25519 (did:key), X25519 and EVM keys, sealed for the keystore;

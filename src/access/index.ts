@@ -5,6 +5,7 @@ export {
   findIdentity,
   keystorePath,
   listIdentities,
+  openKeystore,
   prepareIdentity,
   ROLES,
   unlockIdentity,
@@ -12,7 +13,7 @@ export {
   type Role,
   type UnlockedIdentity,
 } from './identities.js'
-export { Keystore, type KeystoreFile } from './keystore.js'
+export { kdfDerivations, Keystore, type KeystoreFile } from './keystore.js'
 export { clearErasedFromWal, controllerSecrets, datasetController, type ConsentDecision, datasetSubjects, erasedAmong, decryptRecords, eraseSubject, subjectRecords, eraseSubjects, exportDataset, importDataset, pseudonymOf, type DataPlaneContext, type ErasureReport, type ExportReport } from './dataPlane.js'
 export { announceErasure, claimDataset, datasetOwner, grantAccess, isAllowed, memberClient, purposeId, revokeAccess } from './policy.js'
 export { CsvRows, csvField, OutputFile, parseFlatRecord } from './exportWriter.js'

@@ -12,6 +12,11 @@ import { accessErrors } from './errors.js'
  * part is not authenticated. v2 seals `{secrets, public}` with AAD `entry/v2:NAME`, and
  * unlocking compares the clear public part with the sealed copy, field by field. The
  * AADs differ so that relabelling an entry's version makes it fail to open.
+ *
+ * The operator key (the log-signing Ed25519 seed and the EVM key of the data dir) is one
+ * more entry, `operator`, outside `entries` (it is no identity): sealed the same way under
+ * the same key, with AAD `operator/v1`, so that one scrypt derivation unlocks it and the
+ * identities of a command together.
  */
 export interface KeystoreFile {
   format: 'provena.keystore/v1'
@@ -19,6 +24,8 @@ export interface KeystoreFile {
   /** A known plaintext sealed under the key: tells a wrong passphrase from a damaged entry. */
   check: string
   entries: Record<string, KeystoreEntry>
+  /** The operator key: public part in clear (read without the passphrase), sealed with a copy of it. */
+  operator?: SealedEntry
 }
 
 interface KdfParams {
@@ -27,10 +34,13 @@ interface KdfParams {
   p: number
 }
 
-interface KeystoreEntry {
-  v?: 2
+interface SealedEntry {
   public: Record<string, unknown>
   sealed: string
+}
+
+interface KeystoreEntry extends SealedEntry {
+  v?: 2
 }
 
 /**
@@ -103,6 +113,7 @@ export class Keystore {
       const field = check?.(name, file.entries[name]!.public, secrets)
       if (field !== undefined) throw accessErrors.tamperedKeystore(path, name, field)
     }
+    ks.operatorSecrets() // an edited operator entry is refused at every unlock too
     if (ks.#isOutdated()) ks.#upgrade(passphrase, text)
     return ks
   }
@@ -113,6 +124,17 @@ export class Keystore {
     try {
       const file = JSON.parse(readFileSync(path, 'utf8')) as KeystoreFile
       return Object.fromEntries(Object.entries(file.entries).map(([k, v]) => [k, v.public]))
+    } catch (e) {
+      throw accessErrors.corruptKeystore(path, (e as Error).message)
+    }
+  }
+
+  /** The public part of the operator entry, read without the passphrase (WARNING: unauthenticated until an unlock); undefined when there is none. */
+  static readOperatorPublic(path: string): Record<string, unknown> | undefined {
+    if (!existsSync(path)) return undefined
+    try {
+      const file = JSON.parse(readFileSync(path, 'utf8')) as KeystoreFile
+      return file.operator === undefined ? undefined : { ...file.operator.public }
     } catch (e) {
       throw accessErrors.corruptKeystore(path, (e as Error).message)
     }
@@ -160,6 +182,37 @@ export class Keystore {
     return secrets
   }
 
+  /**
+   * The operator's secrets, or undefined when the keystore holds no operator key. The clear
+   * public part must equal the sealed copy, else ACCESS_KEYSTORE_TAMPERED.
+   */
+  operatorSecrets(): Record<string, string> | undefined {
+    const e = this.#file.operator
+    if (e === undefined) return undefined
+    let plain: Buffer
+    try {
+      plain = aeadOpen(this.#kek, Buffer.from(String(e.sealed), 'base64'), OPERATOR_AAD, 'keystore operator key')
+    } catch {
+      throw accessErrors.tamperedOperator(this.path, 'sealed')
+    }
+    const { secrets, public: sealedPublic } = JSON.parse(plain.toString('utf8')) as { secrets: Record<string, string>; public: Record<string, unknown> }
+    const clear = e.public ?? {}
+    for (const field of new Set([...Object.keys(sealedPublic), ...Object.keys(clear)])) {
+      if (canonicalJson(sealedPublic[field] ?? null) !== canonicalJson(clear[field] ?? null)) throw accessErrors.tamperedOperator(this.path, field)
+    }
+    return secrets
+  }
+
+  /** The clear public part of the operator entry (checked against the sealed copy by operatorSecrets). */
+  operatorPublic(): Record<string, unknown> | undefined {
+    return this.#file.operator?.public
+  }
+
+  /** Sets the operator entry (sealed before it touches the file); `save()` writes it. */
+  setOperator(publicPart: Record<string, unknown>, secrets: Record<string, string>): void {
+    this.#file.operator = this.#sealOperator(publicPart, secrets)
+  }
+
   /** Adds an entry; secrets and a copy of the public part are sealed before they touch the file. */
   add(name: string, publicPart: Record<string, unknown>, secrets: Record<string, string>): void {
     if (this.has(name)) throw accessErrors.duplicateIdentity(name)
@@ -178,6 +231,11 @@ export class Keystore {
     return { v: 2, public: publicPart, sealed: aeadSeal(this.#kek, plain, aadOf(name, 2)).toString('base64') }
   }
 
+  #sealOperator(publicPart: Record<string, unknown>, secrets: Record<string, string>): SealedEntry {
+    const plain = Buffer.from(JSON.stringify({ secrets, public: publicPart }), 'utf8')
+    return { public: publicPart, sealed: aeadSeal(this.#kek, plain, OPERATOR_AAD).toString('base64') }
+  }
+
   #isOutdated(): boolean {
     const k = this.#file.kdf
     return k.N < SCRYPT.N || k.r < SCRYPT.r || this.names().some((n) => this.#file.entries[n]!.v !== 2)
@@ -186,6 +244,7 @@ export class Keystore {
   /** Re-seals every entry as v2 under a key derived with the current parameters; writes only if the file is unchanged since `readText`. */
   #upgrade(passphrase: string, readText: string): void {
     const opened = this.names().map((n) => [n, this.#file.entries[n]!.public, this.secretsOf(n)] as const)
+    const operator = this.operatorSecrets()
     const k = this.#file.kdf
     if (k.N < SCRYPT.N || k.r < SCRYPT.r) {
       const salt = randomBytes(16)
@@ -194,17 +253,23 @@ export class Keystore {
       this.#file.check = aeadSeal(this.#kek, CHECK, Buffer.from('check')).toString('base64')
     }
     for (const [n, pub, secrets] of opened) this.#file.entries[n] = this.#seal(n, pub, secrets)
+    if (operator !== undefined) this.#file.operator = this.#sealOperator(this.#file.operator!.public, operator)
     // Another process may have added an entry since we read the file: keep its write and
     // upgrade at a later unlock. (A small window remains between this read and the rename.)
     if (readFileSync(this.path, 'utf8') === readText) this.save()
   }
 }
 
+const OPERATOR_AAD = Buffer.from('operator/v1')
 const aadOf = (name: string, v: 2 | undefined) => Buffer.from(v === 2 ? `entry/v2:${name}` : `entry:${name}`)
 
 // Derived keys by (salt, parameters, passphrase digest): one scrypt per process, however
 // many times a command unlocks (the demo unlocks a dozen identities).
 const derived = new Map<string, { pass: Buffer; kek: Buffer }>()
+let derivations = 0
+
+/** How many scrypt derivations this process ran (a test counts them: one per command). */
+export const kdfDerivations = () => derivations
 
 function derive(passphrase: string, salt: Buffer, p: KdfParams): Buffer {
   const normal = passphrase.normalize('NFKC')
@@ -213,6 +278,7 @@ function derive(passphrase: string, salt: Buffer, p: KdfParams): Buffer {
   const hit = derived.get(key)
   if (hit && timingSafeEqual(hit.pass, pass)) return hit.kek
   const kek = scryptSync(normal, salt, 32, { N: p.N, r: p.r, p: p.p, maxmem: 256 * p.N * p.r })
+  derivations++
   derived.set(key, { pass, kek })
   return kek
 }

@@ -13,11 +13,11 @@ describe('anchoring policy: every N entries or T ms while a process runs, and on
   let chain: ChainSession
   before(async () => {
     const dir = mkdtempSync(join(tmpdir(), 'provena-anchoring-'))
-    initDataDir(dir)
+    initDataDir(dir, 'pw')
     const config = JSON.parse(readFileSync(configPath(dir), 'utf8'))
     config.checkpoint = { everyEntries: 100, everyMs: 300 }
     writeFileSync(configPath(dir), JSON.stringify(config))
-    p = openProvena(dir)
+    p = openProvena(dir, { passphrase: 'pw' })
     chain = await openChain(p)
   })
   after(async () => {

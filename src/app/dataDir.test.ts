@@ -14,7 +14,7 @@ describe('data dir modes: 0700 for the folder, 0600 for the database, whoever ma
       const dir = join(mkdtempSync(join(tmpdir(), 'provena-modes-')), 'D')
       mkdirSync(dir)
       assert.equal(mode(dir), 0o755)
-      initDataDir(dir)
+      initDataDir(dir, 'pw')
       const p = openProvena(dir)
       p.log.append([Buffer.from('{"type":"test/v1"}')])
       assert.equal(mode(dir), 0o700)
@@ -31,7 +31,7 @@ describe('data dir modes: 0700 for the folder, 0600 for the database, whoever ma
 
   it('narrows an existing data dir left readable by everyone when it is opened', () => {
     const dir = mkdtempSync(join(tmpdir(), 'provena-modes-'))
-    initDataDir(dir)
+    initDataDir(dir, 'pw')
     chmodSync(dir, 0o755)
     chmodSync(dbPath(dir), 0o644)
     openProvena(dir).close()

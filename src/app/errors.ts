@@ -4,6 +4,11 @@ export const appErrors = {
   noDataDir: (dir: string) =>
     new ProvenaError('DATADIR_MISSING', `no Provena data dir at ${dir}`, { hint: `run provena init --dir ${dir} (or set PROVENA_DIR)` }),
   badDataDir: (dir: string, why: string) => new ProvenaError('DATADIR_INVALID', `${dir} is not a usable Provena data dir: ${why}`),
+  /** A command needs the sealed operator key and no passphrase is at hand. */
+  operatorLocked: () =>
+    new ProvenaError('ACCESS_NO_PASSPHRASE', 'this command signs with the operator key, sealed in keys/keystore.json, and no passphrase was given', {
+      hint: 'set PROVENA_PASSPHRASE (or run the command in a terminal to be asked for it)',
+    }),
   badKey: (what: string) => new ProvenaError('KEYS_INVALID', what, { hint: 'PROVENA_OPERATOR_KEY must be a 32-byte hex private key (0x…)' }),
   /** Nothing was ever deployed on the data dir's embedded chain. */
   notDeployedEmbedded: () =>

@@ -1,5 +1,5 @@
-export { configPath, dbPath, initDataDir, readConfig, resolveDataDir, updateConfig, type DataDirConfig } from './dataDir.js'
+export { clearOperatorKeyPath, configPath, dbPath, initDataDir, readConfig, readOperatorPublic, resolveDataDir, unlockOperatorKeys, updateConfig, type DataDirConfig, type OperatorKeyFile } from './dataDir.js'
 export { checkStore, countReferencedBlocks, referencedBlocks, type BadBlock, type StoreCheck } from './checkStore.js'
 export { checkLogAgainstCheckpoints, describeLogDifference } from './checkLog.js'
 export { appErrors, CHAIN_STATE_LOST_HINT } from './errors.js'
-export { anchorIfDue, anchorNow, createMemberIdentity, flContext, logOrigin, openChain, openChainReadOnly, openProvena, startAnchorLoop, type AnchorResult, type ChainSession, type Provena } from './provena.js'
+export { anchorIfDue, anchorNow, createMemberIdentity, flContext, logOrigin, openChain, openChainReadOnly, openProvena, startAnchorLoop, type AnchorResult, type OpenOptions, type ChainSession, type Provena } from './provena.js'

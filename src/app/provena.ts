@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto'
 import type { Hex } from 'viem'
 import {
   acquireEmbeddedNode,
@@ -25,10 +26,14 @@ import { canonicalJson, didKeyFromEd25519, ed25519FromSeed, sha256 } from '../cr
 import { openDatabase, type Db } from '../db/index.js'
 import { latestCheckpoint, recordCheckpoint, SqliteLog, StoredMap, type LogSigner, type StoredCheckpoint } from '../log/index.js'
 import { checkLogAgainstCheckpoints, describeLogDifference } from './checkLog.js'
-import { dbPath, readConfig, readOperatorKeys, restrictDataDir, type DataDirConfig } from './dataDir.js'
+import { dbPath, operatorKeyOverride, readConfig, readOperatorPublic, restrictDataDir, unlockOperatorKeys, type DataDirConfig } from './dataDir.js'
 import { appErrors } from './errors.js'
 
-/** An open data dir: database, log and the operator's identity. */
+/**
+ * An open data dir: database, log and the operator's identity. The operator key stays
+ * sealed until a command first needs it (`signer.privateKey`, `evmPrivateKey`,
+ * `unlock()`, `openChain`): reading commands never ask for the passphrase.
+ */
 export interface Provena {
   dir: string
   config: DataDirConfig
@@ -36,11 +41,27 @@ export interface Provena {
   log: SqliteLog
   /** The log's state map (the consent map): its root goes into every checkpoint. */
   map: StoredMap
+  /** The log key: `origin` and `publicKey` are public; reading `privateKey` unlocks the operator key. */
   signer: LogSigner
   /** did:key of the operator's Ed25519 key: the actor of the operator's log entries. */
   operatorDid: string
-  evmPrivateKey: Hex
+  /** The operator's EVM account (public: no unlock). */
+  operatorAddress: Hex
+  /** The operator's EVM key: reading it unlocks the operator key (PROVENA_OPERATOR_KEY when set). */
+  readonly evmPrivateKey: Hex
+  /** Unlocks the operator key now, asking for the passphrase if the source can; idempotent. */
+  unlock(): Promise<void>
   close(): void
+}
+
+/** Where the passphrase of the operator key comes from. */
+export interface OpenOptions {
+  /**
+   * The passphrase, or a function that gets it (the CLI's: PROVENA_PASSPHRASE, else a
+   * terminal prompt). Default: PROVENA_PASSPHRASE. A synchronous first use (a signature
+   * before any `unlock()`) takes a string or PROVENA_PASSPHRASE only.
+   */
+  passphrase?: string | (() => Promise<string>)
 }
 
 /** The log's origin line: stable per operator key. */
@@ -48,22 +69,52 @@ export function logOrigin(publicKey: Uint8Array): string {
   return `provena.log/${sha256(publicKey).subarray(0, 8).toString('hex')}`
 }
 
-/** Opens an initialised data dir (DATADIR_MISSING otherwise). */
-export function openProvena(dir: string): Provena {
+/** Opens an initialised data dir (DATADIR_MISSING otherwise), its operator key still sealed. */
+export function openProvena(dir: string, opts: OpenOptions = {}): Provena {
   const config = readConfig(dir)
   restrictDataDir(dir)
-  const keys = readOperatorKeys(dir)
+  const pub = readOperatorPublic(dir)
+  const override = operatorKeyOverride()
   const db = openDatabase(dbPath(dir))
-  const pair = ed25519FromSeed(Buffer.from(keys.ed25519Seed, 'hex'))
+  let unlocked: { privateKey: KeyObject; evmPrivateKey: Hex } | undefined
+  const unlockWith = (passphrase: string) => {
+    if (unlocked) return unlocked
+    const keys = unlockOperatorKeys(dir, passphrase)
+    const pair = ed25519FromSeed(Buffer.from(keys.ed25519Seed, 'hex'))
+    if (!pair.publicKeyBytes.equals(pub.logKey)) throw appErrors.badDataDir(dir, 'the operator key changed while the data dir was open')
+    unlocked = { privateKey: pair.privateKey, evmPrivateKey: keys.evmPrivateKey }
+    return unlocked
+  }
+  const unlockNow = () => {
+    if (unlocked) return unlocked
+    const passphrase = typeof opts.passphrase === 'string' ? opts.passphrase : process.env.PROVENA_PASSPHRASE
+    if (!passphrase) throw appErrors.operatorLocked()
+    return unlockWith(passphrase)
+  }
+  const origin = logOrigin(pub.logKey)
   return {
     dir,
     config,
     db,
     log: new SqliteLog(db),
     map: new StoredMap(db),
-    signer: { origin: logOrigin(pair.publicKeyBytes), privateKey: pair.privateKey, publicKey: pair.publicKeyBytes },
-    operatorDid: didKeyFromEd25519(pair.publicKeyBytes),
-    evmPrivateKey: keys.evmPrivateKey,
+    signer: {
+      origin,
+      publicKey: pub.logKey,
+      get privateKey() {
+        return unlockNow().privateKey
+      },
+    },
+    operatorDid: didKeyFromEd25519(pub.logKey),
+    operatorAddress: pub.address,
+    get evmPrivateKey() {
+      return override ?? unlockNow().evmPrivateKey
+    },
+    async unlock() {
+      if (unlocked) return
+      if (typeof opts.passphrase === 'function') unlockWith(await opts.passphrase())
+      else unlockNow()
+    },
     close: () => db.close(),
   }
 }
@@ -87,12 +138,12 @@ function logIdentity(p: Provena) {
   return { logKey: `0x${p.signer.publicKey.toString('hex')}` as const, origin: p.signer.origin }
 }
 
-/** Connects to `rpcUrl`, else PROVENA_RPC_URL, else the data dir's embedded node (started if none runs). */
-async function connect(p: Provena, rpcUrl: string | undefined): Promise<{ client: ChainClient; lease: EmbeddedNodeLease | undefined }> {
+/** Connects to `rpcUrl`, else PROVENA_RPC_URL, else the data dir's embedded node (started if none runs), signing as `key`. */
+async function connect(p: Provena, rpcUrl: string | undefined, key: Hex | { address: Hex }): Promise<{ client: ChainClient; lease: EmbeddedNodeLease | undefined }> {
   const url = rpcUrl ?? process.env.PROVENA_RPC_URL
   const lease = url ? undefined : await acquireEmbeddedNode(p.dir)
   try {
-    return { client: await connectChain(url ?? lease!.info.rpcUrl, p.evmPrivateKey, { embedded: lease !== undefined }), lease }
+    return { client: await connectChain(url ?? lease!.info.rpcUrl, key, { embedded: lease !== undefined }), lease }
   } catch (error) {
     await lease?.release()
     throw error
@@ -105,7 +156,8 @@ async function connect(p: Provena, rpcUrl: string | undefined): Promise<{ client
  * pending.
  */
 export async function openChain(p: Provena, opts: { rpcUrl?: string | undefined } = {}): Promise<ChainSession> {
-  const { client, lease } = await connect(p, opts.rpcUrl)
+  await p.unlock() // the operator key signs what the session sends; asked for before the node starts
+  const { client, lease } = await connect(p, opts.rpcUrl, p.evmPrivateKey)
   try {
     await ensureFunded(client)
     const { deployment, deployedNow } = await ensureDeployment(p.db, client, logIdentity(p))
@@ -131,12 +183,16 @@ export async function openChain(p: Provena, opts: { rpcUrl?: string | undefined 
   }
 }
 
-/** The chain and this data dir's deployment on it, to read only: nothing deployed or sent. */
+/**
+ * The chain and this data dir's deployment on it, to read only: nothing deployed or sent,
+ * and the operator key stays sealed (the client's account is the operator's address
+ * alone: it can sign nothing).
+ */
 export async function openChainReadOnly(
   p: Provena,
   opts: { rpcUrl?: string | undefined } = {},
-): Promise<{ client: ChainClient; deployment: Deployment; close(): Promise<void> }> {
-  const { client, lease } = await connect(p, opts.rpcUrl)
+): Promise<{ client: ChainClient; deployment: Deployment; embedded: boolean; close(): Promise<void> }> {
+  const { client, lease } = await connect(p, opts.rpcUrl, { address: p.operatorAddress })
   try {
     const deployment = await findDeployment(p.db, client, logIdentity(p))
     if (!deployment) {
@@ -147,7 +203,7 @@ export async function openChainReadOnly(
       if (lease) throw appErrors.notDeployedEmbedded()
       throw chainErrors.notDeployed('CheckpointAnchor', client.chainId)
     }
-    return { client, deployment, close: async () => lease?.release() }
+    return { client, deployment, embedded: lease !== undefined, close: async () => lease?.release() }
   } catch (error) {
     await lease?.release()
     throw error

@@ -19,8 +19,8 @@ const KEYS = 100_000
 const CHANGED_PER_CHECKPOINT = 1_000
 const PURPOSE = 'dpv:ResearchAndDevelopment'
 const dir = mkdtempSync(join(tmpdir(), 'provena-bench-verify-'))
-initDataDir(dir)
-const p = openProvena(dir)
+initDataDir(dir, 'bench')
+const p = openProvena(dir, { passphrase: 'bench' })
 const chain = await openChain(p)
 progress(`building a ${N}-entry log with ${KEYS} consent keys, anchoring every 100,000 entries`)
 const subjects = Array.from({ length: KEYS }, (_, i) => sha256(Buffer.from(`subject ${i}`)).toString('hex'))

@@ -30,10 +30,11 @@ export interface ChainClient {
 }
 
 /**
- * Connects to the EVM JSON-RPC node at `rpcUrl` as the account of `operatorKey`.
- * Throws CHAIN_UNREACHABLE when the node does not answer.
+ * Connects to the EVM JSON-RPC node at `rpcUrl` as the account of `operatorKey`, or, to
+ * read only, as the operator's bare address (a JSON-RPC account: this process can sign
+ * nothing with it). Throws CHAIN_UNREACHABLE when the node does not answer.
  */
-export async function connectChain(rpcUrl: string, operatorKey: `0x${string}`, opts: { embedded?: boolean } = {}): Promise<ChainClient> {
+export async function connectChain(rpcUrl: string, operatorKey: `0x${string}` | { address: Address }, opts: { embedded?: boolean } = {}): Promise<ChainClient> {
   const transport = http(rpcUrl, { retryCount: 0, timeout: 30_000 })
   let chainId: number
   let chainKey = 'embedded'
@@ -50,7 +51,7 @@ export async function connectChain(rpcUrl: string, operatorKey: `0x${string}`, o
     nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 },
     rpcUrls: { default: { http: [rpcUrl] } },
   })
-  const account = privateKeyToAccount(operatorKey)
+  const account: Account = typeof operatorKey === 'string' ? privateKeyToAccount(operatorKey) : { address: operatorKey.address, type: 'json-rpc' }
   const publicClient = createPublicClient({ chain, transport, pollingInterval: 50 }) as PublicClient
   const walletClient = createWalletClient({ chain, transport, account })
   return { rpcUrl, chainId, chainKey, chain, account, publicClient, walletClient }

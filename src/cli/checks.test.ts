@@ -9,15 +9,15 @@ import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import Database from 'better-sqlite3'
 import { anchorNow, initDataDir, openChain, openProvena } from '../app/index.js'
-import { repoRoot, runCli } from '../testing.js'
+import { repoRoot, runCli, TEST_PASSPHRASE } from '../testing.js'
 
 const entry = (i: number) => Buffer.from(`{"type":"test/v1","i":${i}}`)
 
 /** A data dir with 11 entries, checkpoints of size 5 and 8 anchored on its embedded node (stopped). */
 async function anchoredDataDir(): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'provena-checks-'))
-  initDataDir(dir)
-  const p = openProvena(dir)
+  initDataDir(dir, TEST_PASSPHRASE)
+  const p = openProvena(dir, { passphrase: TEST_PASSPHRASE })
   const chain = await openChain(p)
   try {
     p.log.append([0, 1, 2, 3, 4].map(entry))
@@ -121,7 +121,7 @@ describe('after the embedded chain lost its state', () => {
 describe('a data dir whose embedded chain has no contracts yet', () => {
   it('verify points to chain deploy, which deploys them on the embedded node', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'provena-checks-fresh-'))
-    initDataDir(dir)
+    initDataDir(dir, TEST_PASSPHRASE)
     const v = await runCli(['verify', '--dir', dir])
     assert.equal(v.code, 1)
     assert.match(v.stderr, /not deployed on its embedded chain yet\nhint: run provena chain deploy \(/)

@@ -47,7 +47,7 @@ describe('federated training on-chain: consent-gated clients, verified updates, 
     }
     assert.equal((await cli('identity', 'create', 'agg', '--role', 'processor')).code, 0)
     assert.equal((await cli('identity', 'create', 'outsider', '--role', 'trainer')).code, 0)
-    p = openProvena(dir)
+    p = openProvena(dir, { passphrase: PASS })
     chain = await openChain(p)
     store = await openStore(dir, 'fs')
     ctx = flContext(p, chain, store)

@@ -38,7 +38,7 @@ describe('provena identity: keystore and on-chain membership', () => {
   })
 
   it('refuses without a passphrase, with a wrong one, a duplicate name or an unknown role; the keystore holds no key in clear', async () => {
-    const none = await cli(['identity', 'create', 'x'], {})
+    const none = await cli(['identity', 'create', 'x'], { PROVENA_PASSPHRASE: undefined })
     assert.equal(none.code, 1)
     assert.match(none.stderr, /needs a passphrase/)
     const wrong = await cli(['identity', 'create', 'x'], { PROVENA_PASSPHRASE: 'not it' })

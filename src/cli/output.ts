@@ -1,4 +1,5 @@
 import { BaseError } from 'viem'
+import { errorInfo } from '../errorCatalogue.js'
 import { isProvenaError, ProvenaError } from '../errors.js'
 
 /** Options every command takes. */
@@ -15,19 +16,11 @@ export function emit(opts: CommonOptions, json: unknown, text: () => string): vo
   else process.stdout.write(text() + '\n')
 }
 
-/** Exit codes: 1 error, 2 bad usage, 3 a verification found a difference, 4 chain unavailable. */
+/** Exit codes: 1 error, 2 bad usage, 3 a verification found a difference, 4 chain unavailable. Each error code's is in src/errorCatalogue.ts. */
 export const EXIT = { error: 1, usage: 2, verification: 3, chain: 4 } as const
-
-/** Errors that report a check finding a difference: they end the command with EXIT.verification. */
-const VERIFICATION_CODES = new Set(['LOG_LEAF_MISMATCH', 'LOG_ROOT_MISMATCH', 'CHAIN_REPLAY_REFUSED'])
 
 /** A failed check that is reported (not thrown) and ends the command with EXIT.verification. */
 export class VerificationFailed extends Error {}
-
-/** Error codes that mean the command line itself is wrong: exit 2. */
-const USAGE_CODES = new Set(['CLI_USAGE', 'CLI_BAD_ARGUMENT'])
-/** Error codes that mean the chain could not be used: exit 4. */
-const CHAIN_CODES = new Set(['CHAIN_UNREACHABLE', 'CHAIN_NODE_START_FAILED'])
 
 /** viem's errors for a request that got no JSON-RPC answer: the node is down, gone or too slow. */
 const TRANSPORT_ERRORS = new Set(['HttpRequestError', 'TimeoutError', 'SocketClosedError', 'WebSocketRequestError'])
@@ -39,7 +32,7 @@ const TRANSPORT_ERRORS = new Set(['HttpRequestError', 'TimeoutError', 'SocketClo
  * Other errors are returned as they are.
  */
 export function classifyError(error: unknown): unknown {
-  if (isProvenaError(error) && CHAIN_CODES.has(error.code)) return error
+  if (isProvenaError(error) && errorInfo(error.code).exit === EXIT.chain) return error
   for (let e: unknown = error, depth = 0; e instanceof Error && depth < 16; e = e.cause, depth++) {
     if (!(e instanceof BaseError)) continue // viem's errors only: a TimeoutError of another fetch (IPFS) is not the chain's
     if (e.name === 'WaitForTransactionReceiptTimeoutError') {
@@ -92,7 +85,7 @@ export function reportError(thrown: unknown, opts: CommonOptions): number {
   const code = isProvenaError(error) ? error.code : 'INTERNAL'
   const message = error instanceof Error ? error.message : String(error)
   const hint = isProvenaError(error) ? error.hint : undefined
-  const exit = CHAIN_CODES.has(code) ? EXIT.chain : USAGE_CODES.has(code) ? EXIT.usage : VERIFICATION_CODES.has(code) ? EXIT.verification : EXIT.error
+  const exit = errorInfo(code).exit
   if (opts.json) {
     process.stdout.write(JSON.stringify({ ok: false, error: { code, message, hint, details: isProvenaError(error) ? error.details : undefined } }, null, 2) + '\n')
   } else {

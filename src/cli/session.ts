@@ -1,10 +1,11 @@
 import { Command } from 'commander'
-import { openChain, openProvena, readConfig, resolveDataDir, type ChainSession, type Provena } from '../app/index.js'
+import { openChain, openChainReadOnly, openProvena, readConfig, resolveDataDir, type ChainSession, type Provena } from '../app/index.js'
 import { resolvePurpose } from '../consent/index.js'
 import type { DataPlaneContext } from '../access/index.js'
 import { openStore } from '../store/index.js'
 import { registryContext } from '../service/index.js'
 import { rpcUrl } from './args.js'
+import { askPassphrase } from './passphrase.js'
 import { EXIT, reportError, VerificationFailed, type CommonOptions } from './output.js'
 
 /** Adds the options every command takes. */
@@ -31,7 +32,7 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): 
 
 /** Opens the data dir for the duration of `fn`. */
 export async function withProvena<T>(opts: CommonOptions, fn: (p: Provena) => Promise<T>): Promise<T> {
-  const p = openProvena(resolveDataDir(opts.dir))
+  const p = openProvena(resolveDataDir(opts.dir), { passphrase: askPassphrase })
   try {
     return await fn(p)
   } finally {
@@ -43,6 +44,21 @@ export async function withProvena<T>(opts: CommonOptions, fn: (p: Provena) => Pr
 export async function withChain<T>(opts: CommonOptions, fn: (p: Provena, chain: ChainSession) => Promise<T>): Promise<T> {
   return withProvena(opts, async (p) => {
     const chain = await openChain(p, { rpcUrl: opts.rpcUrl })
+    try {
+      return await fn(p, chain)
+    } finally {
+      await chain.close()
+    }
+  })
+}
+
+/** The chain as read by a command that writes nothing: the operator key stays sealed (no passphrase). */
+export type ReadOnlyChain = Awaited<ReturnType<typeof openChainReadOnly>>
+
+/** Opens the data dir and reads the chain for `fn`: nothing deployed or sent, no passphrase needed. */
+export async function withChainReadOnly<T>(opts: CommonOptions, fn: (p: Provena, chain: ReadOnlyChain) => Promise<T>): Promise<T> {
+  return withProvena(opts, async (p) => {
+    const chain = await openChainReadOnly(p, { rpcUrl: opts.rpcUrl })
     try {
       return await fn(p, chain)
     } finally {

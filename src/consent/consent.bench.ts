@@ -18,8 +18,8 @@ import { applyConsentChanges, buildManifest, checkRecords, toSolidityMapProof, t
 const N = Number(process.env.CONSENT_BENCH_N ?? 1_000_000)
 const P = 'dpv:ScientificResearch'
 const dir = mkdtempSync(join(tmpdir(), 'provena-bench-consent-'))
-initDataDir(dir)
-const p = openProvena(dir)
+initDataDir(dir, 'bench')
+const p = openProvena(dir, { passphrase: 'bench' })
 const chain = await openChain(p)
 const ctx: ConsentContext = { db: p.db, log: p.log, map: p.map }
 const pseudonym = (i: number) => createHash('sha256').update(`subject ${i}`).digest('hex')

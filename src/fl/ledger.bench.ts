@@ -15,8 +15,8 @@ import { aggregateRound, createTask, featureSums, initParams, modelShape, runCli
 
 const dir = mkdtempSync(join(tmpdir(), 'provena-bench-fl-'))
 const work = mkdtempSync(join(tmpdir(), 'provena-bench-fl-files-'))
-initDataDir(dir)
-const p = openProvena(dir)
+initDataDir(dir, 'bench')
+const p = openProvena(dir, { passphrase: 'bench' })
 const chain = await openChain(p)
 const store = await openStore(dir, 'fs')
 const PASS = 'bench'

@@ -109,8 +109,8 @@ readFileSync(file1m)
 {
   progress(`dataset register of ${ROWS.toLocaleString('en-US')} rows: library (in-process) and npx provena (new process)`)
   const libDir = mkdtempSync(join(tmpdir(), 'provena-bench-register-'))
-  initDataDir(libDir)
-  const p = openProvena(libDir)
+  initDataDir(libDir, 'bench')
+  const p = openProvena(libDir, { passphrase: 'bench' })
   const chain = await openChain(p)
   let records = 0
   const tLib = await time(async () => {

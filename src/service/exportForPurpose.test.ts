@@ -28,8 +28,8 @@ describe("exportForPurpose applies the subjects' consent for the purpose, now (i
   const unlockController = () => controller
 
   before(async () => {
-    initDataDir(dir)
-    p = openProvena(dir)
+    initDataDir(dir, 'pw')
+    p = openProvena(dir, { passphrase: 'pw' })
     chain = await openChain(p)
     await createMemberIdentity(p, chain, 'st-mary', 'controller', 'pw')
     await createMemberIdentity(p, chain, 'lab', 'trainer', 'pw')

@@ -4,15 +4,16 @@ import { listOutbox, readLatestAnchor, readNodeInfo, startEmbeddedNode, stopEmbe
 import type { ChainSession, Provena } from '../../app/index.js'
 import { noteVerifierKey } from '../../log/index.js'
 import { emit, type CommonOptions } from '../output.js'
-import { action, common, withChain } from '../session.js'
+import { isProvenaError } from '../../errors.js'
+import { action, common, withChain, withChainReadOnly, type ReadOnlyChain } from '../session.js'
 
-async function chainInfo(p: Provena, chain: ChainSession) {
+async function chainInfo(p: Provena, chain: ReadOnlyChain | ChainSession) {
   const anchored = await readLatestAnchor(chain.client.publicClient, chain.deployment.CheckpointAnchor)
   return {
     rpcUrl: chain.client.rpcUrl,
     chainId: chain.client.chainId,
     embedded: chain.embedded,
-    operator: chain.client.account.address,
+    operator: p.operatorAddress,
     operatorDid: p.operatorDid,
     origin: p.signer.origin,
     logKey: p.signer.publicKey.toString('hex'),
@@ -51,9 +52,16 @@ export function registerChain(program: Command): void {
   const chain = program.command('chain').description('the EVM chain: contracts and operator')
   common(chain.command('info').description('rpc url, chain id, contract addresses, operator address')).action(
     action(async (opts: CommonOptions) => {
-      await withChain(opts, async (p, c) => {
+      const show = async (p: Provena, c: ReadOnlyChain | ChainSession) => {
         const info = await chainInfo(p, c)
         emit(opts, info, () => infoText(info))
+      }
+      // Reads only (no passphrase). The first use of a chain deploys the contracts, and a
+      // chain that lost its state gets them again (after checking the log), as any command
+      // that opens it does: that needs the operator key.
+      await withChainReadOnly(opts, show).catch((e: unknown) => {
+        if (!isProvenaError(e, 'CHAIN_NOT_DEPLOYED') && !isProvenaError(e, 'CHAIN_STATE_LOST')) throw e
+        return withChain(opts, show)
       })
     }),
   )

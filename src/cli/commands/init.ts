@@ -1,8 +1,9 @@
 import type { Command } from 'commander'
-import { privateKeyToAccount } from 'viem/accounts'
-import { initDataDir, openProvena, resolveDataDir } from '../../app/index.js'
+import { existsSync } from 'node:fs'
+import { configPath, initDataDir, openProvena, resolveDataDir } from '../../app/index.js'
 import { noteVerifierKey } from '../../log/index.js'
 import { emit, type CommonOptions } from '../output.js'
+import { askPassphrase } from '../passphrase.js'
 import { action, common } from '../session.js'
 
 export function registerInit(program: Command): void {
@@ -10,13 +11,14 @@ export function registerInit(program: Command): void {
     .action(
       action(async (opts: CommonOptions) => {
         const dir = resolveDataDir(opts.dir)
-        const { created } = initDataDir(dir)
+        // The operator key is sealed under the passphrase; an existing data dir needs none.
+        const { created } = initDataDir(dir, existsSync(configPath(dir)) ? undefined : await askPassphrase('Passphrase for the new keystore: '))
         const p = openProvena(dir)
         const info = {
           dir,
           created,
           operatorDid: p.operatorDid,
-          operatorAddress: privateKeyToAccount(p.evmPrivateKey).address,
+          operatorAddress: p.operatorAddress,
           origin: p.signer.origin,
           verifierKey: noteVerifierKey(p.signer.origin, p.signer.publicKey),
         }

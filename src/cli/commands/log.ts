@@ -5,7 +5,7 @@ import { ProvenaError } from '../../errors.js'
 import { hashLeaf, logErrors, verifyInclusion } from '../../log/index.js'
 import { integer } from '../args.js'
 import { emit, short, type CommonOptions } from '../output.js'
-import { action, common, withChain, withProvena } from '../session.js'
+import { action, common, withChain, withChainReadOnly, withProvena } from '../session.js'
 
 
 export function registerLog(program: Command): void {
@@ -62,7 +62,7 @@ export function registerLog(program: Command): void {
 
   common(log.command('prove').argument('<index>', 'entry index', integer('INDEX')).description('inclusion proof of an entry against the latest anchored checkpoint')).action(
     action(async (index: number, opts: CommonOptions) => {
-      await withChain(opts, async (p, chain) => {
+      await withChainReadOnly(opts, async (p, chain) => {
         const anchored = await readLatestAnchor(chain.client.publicClient, chain.deployment.CheckpointAnchor)
         if (index >= p.log.size()) throw new ProvenaError('LOG_OUT_OF_RANGE', `no log entry ${index}: the log has ${p.log.size()} entries`)
         if (index >= anchored.treeSize) {

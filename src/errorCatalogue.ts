@@ -1,0 +1,212 @@
+/**
+ * Every error code of Provena with what a front end makes of it: the CLI's exit code, the
+ * HTTP status of the API, and a one-line description. `docs/errors.md` is generated from
+ * it (`npm run docs:errors`; a test checks it is in sync), and a test fails naming file
+ * and line when a code used in src/ is missing here.
+ *
+ * Exit codes: 1 error, 2 bad usage, 3 a verification found a difference, 4 chain
+ * unreachable. HTTP: 400 bad input, 401 no credentials, 403 refused, 404 unknown id, 409
+ * conflict or already done, 422 verification difference, 500 internal or a broken data
+ * dir, 502/503 the chain or IPFS unreachable.
+ *
+ * @example
+ * errorInfo('LOG_ROOT_MISMATCH') // { exit: 3, http: 422, description: 'a root computed from the log differs from the one signed or anchored' }
+ */
+export interface ErrorInfo {
+  /** The CLI's exit code. */
+  exit: 1 | 2 | 3 | 4
+  /** The HTTP status of the API. */
+  http: 400 | 401 | 403 | 404 | 409 | 422 | 500 | 502 | 503
+  description: string
+}
+
+const bad = (description: string): ErrorInfo => ({ exit: 1, http: 400, description })
+const usage = (description: string): ErrorInfo => ({ exit: 2, http: 400, description })
+const refused = (description: string): ErrorInfo => ({ exit: 1, http: 403, description })
+const unknown = (description: string): ErrorInfo => ({ exit: 1, http: 404, description })
+const conflict = (description: string): ErrorInfo => ({ exit: 1, http: 409, description })
+/** A check found a difference: exit 3, HTTP 422. */
+const difference = (description: string): ErrorInfo => ({ exit: 3, http: 422, description })
+/** Found wrong, but not by a verification command: exit 1, HTTP 422. */
+const invalid = (description: string): ErrorInfo => ({ exit: 1, http: 422, description })
+const internal = (description: string): ErrorInfo => ({ exit: 1, http: 500, description })
+const unreachable = (description: string): ErrorInfo => ({ exit: 4, http: 503, description })
+
+export const ERROR_CATALOGUE = {
+  INTERNAL: internal('an unexpected error: a bug in Provena (rerun with --verbose and report it)'),
+
+  // access: identities, keystore, data plane, grants
+  ACCESS_ALREADY_ERASED: conflict('the subject was erased already'),
+  ACCESS_BAD_NAME: bad('an identity name is not 1-64 letters, digits, ".", "_" or "-"'),
+  ACCESS_BAD_ROLE: bad('an unknown role (controller, processor, trainer, auditor)'),
+  ACCESS_CANNOT_WRITE: bad('the output file cannot be written (directory missing, permission, space)'),
+  ACCESS_DENIED: refused('AccessPolicy does not allow this identity to use the dataset for the purpose now'),
+  ACCESS_DUPLICATE_IDENTITY: conflict('an identity of that name exists already'),
+  ACCESS_ERASURE_IN_WAL: conflict('the erasure is committed, but another reader kept the destroyed keys in the WAL: retry when it is closed'),
+  ACCESS_EXPIRY_IN_PAST: bad('a grant expiry is not in the future'),
+  ACCESS_KEYSTORE_CORRUPT: internal('keys/keystore.json is not readable (not JSON, unknown format)'),
+  ACCESS_KEYSTORE_TAMPERED: refused('a keystore entry (an identity or the operator key) was edited or damaged: refused at unlock'),
+  ACCESS_NOT_CONTROLLER: refused('the identity is not a controller (or not the controller of this dataset)'),
+  ACCESS_NOT_IMPORTED: conflict('the dataset was registered in clear, not imported: nothing encrypted to export'),
+  ACCESS_NO_GRANT: unknown('the identity holds no active grant of the dataset to revoke'),
+  ACCESS_NO_PASSPHRASE: { exit: 1, http: 401, description: 'the keystore (an identity or the operator key) needs a passphrase and none was given: set PROVENA_PASSPHRASE' },
+  ACCESS_NO_RECORD: unknown('the dataset has no record of that index'),
+  ACCESS_PURPOSE_REQUIRED: bad('an export by someone other than the controller must name its purpose'),
+  ACCESS_SUBJECT_ERASED: conflict("the record's subject was erased: their data cannot be imported or read"),
+  ACCESS_UNKNOWN_IDENTITY: unknown('no identity of that name (or DID) in this data dir'),
+  ACCESS_UNKNOWN_SUBJECT: unknown('no data of that subject under this controller'),
+  ACCESS_WHICH_CONTROLLER: bad('no controller, or several: say which with --as'),
+  ACCESS_WRONG_PASSPHRASE: { exit: 1, http: 401, description: 'the passphrase does not open the keystore' },
+
+  // app: the data dir
+  DATADIR_INVALID: internal('the data dir is not usable (provena.json or a key file unreadable, keys inconsistent)'),
+  DATADIR_MISSING: unknown('no Provena data dir there: run provena init'),
+  KEYS_INVALID: bad('PROVENA_OPERATOR_KEY is not a 32-byte hex private key'),
+
+  // chain: the EVM node, contracts, outbox
+  CHAIN_NODE_MISSING: internal('the anvil binary of @foundry-rs/anvil is not installed for this platform'),
+  CHAIN_NODE_START_FAILED: unreachable('the embedded node (anvil) did not start'),
+  CHAIN_NOT_DEPLOYED: conflict("the data dir's contracts are not deployed on this chain: run provena chain deploy"),
+  CHAIN_OPERATOR_UNFUNDED: { exit: 1, http: 503, description: 'the operator account has no funds and the node cannot fund it' },
+  CHAIN_OUTBOX_FAILED: { exit: 1, http: 502, description: 'a chain write of the outbox could not be completed' },
+  CHAIN_REPLAY_REFUSED: difference('the chain lost the anchors and the log no longer matches its signed checkpoints: not re-anchored'),
+  CHAIN_REVERTED: { exit: 1, http: 409, description: 'a contract call reverted (its custom error is in details)' },
+  CHAIN_STATE_LOST: { exit: 1, http: 503, description: 'the chain lost the contracts and anchors recorded for it: run provena chain deploy' },
+  CHAIN_UNREACHABLE: unreachable('the EVM node does not answer (or stopped answering mid-command)'),
+
+  // cli
+  CLI_BAD_ARGUMENT: usage('an option or argument is malformed'),
+  CLI_OUT_EXISTS: conflict('the --out file exists already (add --force to replace it)'),
+  CLI_USAGE: usage('an unknown or missing command, option or argument'),
+
+  // consent
+  CONSENT_BAD_FILE: bad('the consent file cannot be read'),
+  CONSENT_BAD_LINE: bad('a line of a consent import is invalid (file:line: field): nothing was applied'),
+  CONSENT_BAD_PURPOSE_ID: bad('an own purpose id is not valid'),
+  CONSENT_BAD_SIGNATURE: bad("a subject's signature on a consent record does not verify"),
+  CONSENT_BAD_TERMS: internal("provena.json's consentTerms are not valid ISO/IEC TS 27560 terms"),
+  CONSENT_BAD_TIME: bad('a time is not ISO 8601'),
+  CONSENT_CONFLICT: conflict('two changes for one subject and purpose in one batch: nothing was applied'),
+  CONSENT_EXPIRY_IN_PAST: bad('a consent expiry is not in the future'),
+  CONSENT_EXPIRY_NOT_ALLOWED: bad('only given consent expires, not a refusal or withdrawal'),
+  CONSENT_MANIFEST_INVALID: bad('a training manifest is not valid JSON of the expected shape'),
+  CONSENT_MANIFEST_UNREADABLE: bad('a training manifest cannot be read'),
+  CONSENT_NOTHING_TO_WITHDRAW: conflict('the subject has no consent for the purpose to withdraw'),
+  CONSENT_NOT_ANCHORED: conflict('the consent map is not anchored yet: run provena log checkpoint'),
+  CONSENT_NOT_CONTROLLER: refused("only the controller of the subjects' data records consent"),
+  CONSENT_NO_SUBJECTS: conflict('the dataset was registered in clear: its records have no known subjects'),
+  CONSENT_SUBJECT_ERASED: conflict('the subject was erased: no consent can be given for their data'),
+  CONSENT_UNKNOWN_PURPOSE: bad('not a W3C DPV purpose nor one of the data dir\'s own purposes'),
+
+  // crypto
+  CRYPTO_BAD_DID: bad('an invalid did:key'),
+  CRYPTO_BAD_ENVELOPE: bad('an invalid DSSE envelope'),
+  CRYPTO_BAD_KEY: bad('an invalid key'),
+  CRYPTO_BAD_SIGNATURE: invalid('a signature does not verify'),
+  CRYPTO_DECRYPT_FAILED: invalid('a ciphertext does not decrypt (wrong key, or altered)'),
+  CRYPTO_NOT_CANONICALIZABLE: bad('a value cannot be canonicalised (RFC 8785 takes I-JSON only)'),
+
+  // db
+  DB_CANNOT_OPEN: internal('the database cannot be opened'),
+  DB_TOO_NEW: internal('the database was written by a newer Provena'),
+
+  // fl: federated learning
+  FL_BAD_DATA: bad("the dataset's columns or values do not fit the task"),
+  FL_BAD_INPUT: bad('an input file cannot be read'),
+  FL_BAD_MANIFEST: bad('the training manifest was not produced here, or is for another dataset or purpose'),
+  FL_BAD_MODEL_SPEC: bad('the model spec is not valid (features, classes)'),
+  FL_BAD_SHAPE: bad("tensors or features do not match the task's model"),
+  FL_BAD_UPDATE: bad('the update holds NaN or infinite values'),
+  FL_NOT_AGGREGATOR: refused('the identity is not the aggregator of the task'),
+  FL_NOT_ANCHORED: conflict('no checkpoint is anchored yet'),
+  FL_NOT_IMPORTED: conflict('the dataset was registered in clear: it cannot be gated by consent'),
+  FL_NO_CONSENTED_RECORDS: conflict('no record of the dataset has consent for the purpose now'),
+  FL_NO_GLOBAL_MODEL: unknown("the round's global model is not in this data dir"),
+  FL_NO_VALID_UPDATE: conflict('no valid update in the round'),
+  FL_TASK_DONE: conflict('the task completed all its rounds'),
+  FL_UNKNOWN_TASK: unknown('no such federated task on this chain in this data dir'),
+
+  // log
+  LOG_BAD_CHECKPOINT: invalid('a checkpoint note is malformed or its signature does not verify'),
+  LOG_BAD_MAP_PROOF: invalid('a consent map proof is malformed'),
+  LOG_BAD_PROOF: invalid('an inclusion or consistency proof is malformed'),
+  LOG_LEAF_MISMATCH: difference("a log entry's bytes do not hash to its stored leaf hash"),
+  LOG_NOT_ANCHORED: conflict('the entry is not covered by the anchored checkpoint yet: run provena log checkpoint'),
+  LOG_OUT_OF_RANGE: unknown('no log entry (or tree size) of that index'),
+  LOG_ROOT_MISMATCH: difference('a root computed from the log differs from the one signed or anchored'),
+
+  // registry
+  REGISTRY_AMBIGUOUS_ID: bad('an id prefix matches several assets'),
+  REGISTRY_CONFLICT: conflict('the asset is registered already, differently'),
+  REGISTRY_EMPTY: bad('the file or directory holds no records'),
+  REGISTRY_NOT_A_FILE: bad('an encrypted import takes one file, not a directory'),
+  REGISTRY_NOT_REGULAR: bad('a dataset directory holds a symbolic link, device or FIFO'),
+  REGISTRY_PARSE: bad('a line of the dataset does not parse (file:line: field)'),
+  REGISTRY_SHORT_ID: bad('an id prefix is shorter than 6 hex digits'),
+  REGISTRY_STORE_CORRUPT: internal("stored commitments do not match the asset's registered root: the data dir was altered"),
+  REGISTRY_UNKNOWN_ASSET: unknown('no asset of that id'),
+  REGISTRY_UNREADABLE: bad('the dataset file cannot be read'),
+  REGISTRY_UNSUPPORTED_FORMAT: bad('not a CSV, JSON Lines file or a directory'),
+  REGISTRY_WRONG_KIND: bad('the asset is of another kind (a dataset, not a model, or the reverse)'),
+
+  // store
+  STORE_BAD_CID: invalid('a block does not match its CID'),
+  STORE_CORRUPT_BLOCK: invalid('a block is corrupt'),
+  STORE_IPFS_ERROR: { exit: 1, http: 502, description: 'the IPFS node refused a request' },
+  STORE_IPFS_UNREACHABLE: { exit: 1, http: 503, description: 'the IPFS RPC API does not answer' },
+  STORE_MISSING_BLOCK: unknown('a block is missing from the store'),
+  STORE_SAME_BACKEND: conflict('the store uses that backend already'),
+
+  // subject
+  SUBJECT_UNKNOWN: unknown('nothing is recorded about the subject under this controller'),
+
+  // verify: the failures of a verification report (verify --json), and its input
+  VERIFY_ASSET_MISMATCH: difference('a registered asset differs from its log entry'),
+  VERIFY_ASSET_NOT_LOGGED: difference('a registered asset has no registration entry in the log'),
+  VERIFY_BAD_ENTRY: difference('a log entry is not valid JSON'),
+  VERIFY_BAD_INPUT: bad('the entries file cannot be read or has the wrong shape'),
+  VERIFY_BAD_SIGNATURE: difference('a checkpoint note signature does not verify under the anchored log key'),
+  VERIFY_BAD_STATEMENT: difference('a model provenance statement does not match its registration'),
+  VERIFY_ENTRIES_MISSING: difference('an anchored checkpoint covers more entries than were exported'),
+  VERIFY_INCONSISTENT: difference('an anchored checkpoint is not consistent with the previous one'),
+  VERIFY_LEAF_MISMATCH: difference('a log entry does not hash to its recorded leaf hash'),
+  VERIFY_LOG_GAP: difference('a log entry is missing'),
+  VERIFY_MAP_MISMATCH: difference("a checkpoint's consent map root differs from the one replayed from the log"),
+  VERIFY_NO_SIGNATURE: difference('an anchored checkpoint has no note signature event'),
+  VERIFY_ROOT_MISMATCH: difference('an anchored root is not the root of the exported entries'),
+} as const satisfies Record<string, ErrorInfo>
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE
+
+/** Whether `code` is in the catalogue. */
+export function isCatalogued(code: string): code is ErrorCode {
+  return Object.hasOwn(ERROR_CATALOGUE, code)
+}
+
+/** What a front end makes of an error code; a code missing from the catalogue is treated as INTERNAL's HTTP status, exit 1. */
+export function errorInfo(code: string): ErrorInfo {
+  return isCatalogued(code) ? ERROR_CATALOGUE[code] : { exit: 1, http: 500, description: 'not in the catalogue' }
+}
+
+/** docs/errors.md: the catalogue as a Markdown table, by code. */
+export function errorCatalogueMarkdown(): string {
+  const rows = Object.entries(ERROR_CATALOGUE as Record<string, ErrorInfo>)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([code, i]) => `| \`${code}\` | ${i.exit} | ${i.http} | ${i.description.replace(/\|/g, '\\|')} |`)
+  return [
+    '# Error codes',
+    '',
+    '<!-- Generated from src/errorCatalogue.ts by `npm run docs:errors`; do not edit by hand. -->',
+    '',
+    'Every error Provena reports carries one of these codes (`--json` prints',
+    '`{"ok": false, "error": {code, message, hint}}`; `verify --json` lists the `VERIFY_*`',
+    'failures it found). The exit code is the CLI\'s: 0 success, 1 error, 2 bad usage, 3 a',
+    'verification found a difference, 4 the chain is unreachable. The HTTP status is the',
+    'one the HTTP API answers with.',
+    '',
+    '| Code | Exit | HTTP | Meaning |',
+    '| --- | --- | --- | --- |',
+    ...rows,
+    '',
+  ].join('\n')
+}
