@@ -77,6 +77,7 @@ export const ERROR_CATALOGUE = {
   // cli
   CLI_BAD_ARGUMENT: usage('an option or argument is malformed'),
   CLI_OUT_EXISTS: conflict('the --out file exists already (add --force to replace it)'),
+  CLI_OUT_IS_DIRECTORY: bad('the --out path is a directory: name the file to write'),
   CLI_USAGE: usage('an unknown or missing command, option or argument'),
 
   // consent
