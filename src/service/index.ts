@@ -2,4 +2,4 @@
 // the outbox write and the anchoring. The CLI is a thin adapter over it; the HTTP API will be another.
 export { type ServiceContext } from './context.js'
 export { exportForPurpose } from './exportForPurpose.js'
-export { addMember, createConsortium, createIdentity, isConsortiumAdmin, joinConsortium, memberEntryOf, ownLog, readCardFile, showIdentity, trustRootsOf, updateConsortium, type CreatedIdentity } from './consortium.js'
+export { addMember, createConsortium, createIdentity, isConsortiumAdmin, joinConsortium, manifestTrustRoots, memberEntryOf, openTrustRoots, ownLog, readCardFile, showIdentity, trustRootsOf, updateConsortium, type CreatedIdentity, type TrustRootOptions } from './consortium.js'
