@@ -101,6 +101,16 @@ describe('a consortium of separate nodes (issue 12: pinned trust roots)', () => 
     assert.equal(adminVerify.json<{ assetsOnChain: number }>().assetsOnChain, 0)
   })
 
+  it("verify --entries takes a member's anchor, log key and the registry from the consortium file", async () => {
+    const entries = file('lab-entries.json')
+    writeFileSync(entries, (await b('log', 'entries', '--json')).stdout)
+    const outsider = (member: string) => runCli(['verify', '--entries', entries, '--consortium', file('consortium2.json'), '--member', member, '--json', '--dir', join(work, 'none')])
+    const [ok, wrong] = await Promise.all([outsider(labDid), outsider(consortium.members[0]!.did)])
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr)
+    assert.equal(ok.json<{ assetsOnChain: number }>().assetsOnChain, 1)
+    assert.equal(wrong.code, 3, "the lab's entries are not the hospital's log")
+  })
+
   it('update refuses a file with another contract; the pin is unchanged', async () => {
     const pinned = readFileSync(join(B, 'consortium.json'), 'utf8')
     const other = readJson<Consortium>(file('consortium2.json'))
@@ -108,6 +118,18 @@ describe('a consortium of separate nodes (issue 12: pinned trust roots)', () => 
     writeFileSync(file('other.json'), JSON.stringify(other))
     assertOneLine(await b('consortium', 'update', file('other.json')), 1, /changes the consortium's trust roots \(AccessPolicy 0x[0-9a-fA-F]+ → 0x00000000000000000000000000000000deadbeef\)/)
     assert.equal(readFileSync(join(B, 'consortium.json'), 'utf8'), pinned)
+  })
+
+  it('a joined node checks the chain id and that each shared contract has code, naming what is wrong', async () => {
+    const c = readJson<Consortium>(file('consortium2.json'))
+    writeFileSync(file('wrong-chain.json'), JSON.stringify({ ...c, chainId: 1 }))
+    writeFileSync(file('no-code.json'), JSON.stringify({ ...c, contracts: { ...c.contracts, FederatedTraining: '0x000000000000000000000000000000000000f00d' } }))
+    const [d1, d2] = [join(work, 'D1'), join(work, 'D2')]
+    assert.equal((await runCli(['init', '--join', file('wrong-chain.json'), '--rpc-url', url, '--dir', d1])).code, 0)
+    assert.equal((await runCli(['init', '--join', file('no-code.json'), '--rpc-url', url, '--dir', d2])).code, 0)
+    const [r1, r2] = await Promise.all([runCli(['chain', 'deploy', '--dir', d1]), runCli(['chain', 'deploy', '--dir', d2])])
+    assertOneLine(r1, 1, /the consortium's chain is 1; http:\/\/127\.0\.0\.1:\d+ is chain 31337/)
+    assertOneLine(r2, 1, /the consortium's FederatedTraining 0x0+f00d has no code on chain 31337/)
   })
 
   it('join refuses a tampered card, and leaves no data dir', async () => {
