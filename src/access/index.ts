@@ -7,6 +7,7 @@ export {
   listIdentities,
   prepareIdentity,
   ROLES,
+  unlockIdentities,
   unlockIdentity,
   type Identity,
   type Role,

@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { createPublicClient, http, isAddress, type Address, type Hex, type PublicClient } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
-import { findIdentity, listIdentities, prepareIdentity, ROLES, unlockIdentity, type Identity } from '../access/index.js'
+import { findIdentity, listIdentities, prepareIdentity, ROLES, unlockIdentities, unlockIdentity, type Identity, type UnlockedIdentity } from '../access/index.js'
 import { anchorNow, configPath, connectReadOnly, createMemberIdentity, initDataDir, openChainReadOnly, openProvena, resolveDataDir, type ChainSession, type Provena } from '../app/index.js'
 import { acquireEmbeddedNode, chainErrors, ConsentVerifierAbi, enqueueOutbox, findOutbox, flushOutbox, readLogInfo, simulateWrite, type Deployment, type OutboxWrite } from '../chain/index.js'
 import type { ManifestTrustRoots } from '../consent/index.js'
@@ -66,10 +66,10 @@ export function ownLog(p: Provena, deployment?: Pick<Deployment, 'CheckpointAnch
 }
 
 /** An identity of this node as a consortium member; its card is signed when `passphrase` is given, else null. */
-export function memberEntryOf(p: Provena, id: Identity, passphrase: string | undefined, log = ownLog(p)): MemberEntry {
+export function memberEntryOf(p: Provena, id: Identity | UnlockedIdentity, passphrase: string | undefined, log = ownLog(p)): MemberEntry {
   const m: ConsortiumMember = { name: id.name, did: id.did, role: id.role, address: id.address, x25519: id.x25519PublicKey, log }
-  const card = passphrase === undefined ? null : signMemberCard(m, unlockIdentity(p.dir, id.name, passphrase).signing.privateKey)
-  return { ...m, card }
+  const key = 'signing' in id ? id.signing.privateKey : passphrase === undefined ? undefined : unlockIdentity(p.dir, id.name, passphrase).signing.privateKey
+  return { ...m, card: key ? signMemberCard(m, key) : null }
 }
 
 /**
@@ -118,7 +118,8 @@ export async function createConsortium(p: Provena, chain: ChainSession, opts: { 
     rpcUrl: chain.client.rpcUrl,
     contracts: { AssetRegistry: chain.deployment.AssetRegistry, AccessPolicy: chain.deployment.AccessPolicy, FederatedTraining: chain.deployment.FederatedTraining },
     admin: { did: p.operatorDid, address: chain.client.account.address },
-    members: listIdentities(p.dir).map((id) => memberEntryOf(p, id, opts.passphrase, log)),
+    // One unlock of the keystore signs every identity's card.
+    members: (listIdentities(p.dir).length ? unlockIdentities(p.dir, opts.passphrase) : []).map((id) => memberEntryOf(p, id, undefined, log)),
   }
   p.db.transaction(() => logEvent(p, { type: 'provena.consortium.created/v1', chainId: c.chainId, contracts: c.contracts, admin: c.admin, members: c.members.map((m) => m.did), hash: consortiumHash(c) }))()
   await anchorNow(p, chain)
