@@ -10,7 +10,7 @@ import { acquireEmbeddedNode, chainErrors, ConsentVerifierAbi, enqueueOutbox, fi
 import type { ManifestTrustRoots } from '../consent/index.js'
 import { canonicalJson, sha256Hex } from '../crypto/index.js'
 import { ProvenaError } from '../errors.js'
-import { noteVerifierKey } from '../log/index.js'
+import { LOG_EVENT, noteVerifierKey } from '../log/index.js'
 import {
   changedTrustRoots,
   consortiumPath,
@@ -121,7 +121,7 @@ export async function createConsortium(p: Provena, chain: ChainSession, opts: { 
     // One unlock of the keystore signs every identity's card.
     members: (listIdentities(p.dir).length ? unlockIdentities(p.dir, opts.passphrase) : []).map((id) => memberEntryOf(p, id, undefined, log)),
   }
-  p.db.transaction(() => logEvent(p, { type: 'provena.consortium.created/v1', chainId: c.chainId, contracts: c.contracts, admin: c.admin, members: c.members.map((m) => m.did), hash: consortiumHash(c) }))()
+  p.db.transaction(() => logEvent(p, { type: LOG_EVENT.consortiumCreated, chainId: c.chainId, contracts: c.contracts, admin: c.admin, members: c.members.map((m) => m.did), hash: consortiumHash(c) }))()
   await anchorNow(p, chain)
   writeConsortiumFile(consortiumPath(p.dir), c)
   p.consortium = c
@@ -142,7 +142,7 @@ export function joinConsortium(dir: string, file: string, opts: { rpcUrl?: strin
   initDataDir(dir)
   writeConsortiumFile(consortiumPath(dir), pinned)
   const p = openProvena(dir)
-  p.db.transaction(() => logEvent(p, { type: 'provena.consortium.joined/v1', chainId: c.chainId, contracts: c.contracts, admin: c.admin, hash: consortiumHash(c) }))()
+  p.db.transaction(() => logEvent(p, { type: LOG_EVENT.consortiumJoined, chainId: c.chainId, contracts: c.contracts, admin: c.admin, hash: consortiumHash(c) }))()
   return { consortium: pinned, p }
 }
 
@@ -173,7 +173,7 @@ export async function createIdentity(p: Provena, chain: ChainSession, name: stri
   }
   const { identity: id, save } = prepareIdentity(p.dir, name, role, passphrase)
   p.db.transaction(() => {
-    logEvent(p, { type: 'provena.identity.created/v1', time: id.createdAt, identity: { name: id.name, role: id.role, did: id.did, x25519PublicKey: id.x25519PublicKey, address: id.address } })
+    logEvent(p, { type: LOG_EVENT.identityCreated, time: id.createdAt, identity: { name: id.name, role: id.role, did: id.did, x25519PublicKey: id.x25519PublicKey, address: id.address } })
     save()
   })()
   await anchorNow(p, chain)
@@ -245,7 +245,7 @@ export async function addMember(p: Provena, chain: ChainSession, opts: { did: st
   for (const w of writes) await simulateWrite(chain.outbox, w)
   const member: MemberEntry = { ...m, card: opts.card as MemberEntry['card'] }
   p.db.transaction(() => {
-    logEvent(p, { type: 'provena.consortium.member-added/v1', member: { name: m.name, did: m.did, role: m.role, address: m.address, x25519: m.x25519, log: m.log } })
+    logEvent(p, { type: LOG_EVENT.consortiumMemberAdded, member: { name: m.name, did: m.did, role: m.role, address: m.address, x25519: m.x25519, log: m.log } })
     for (const w of writes) enqueueOutbox(p.db, chain.client.chainKey, w)
   })()
   await flushOutbox(chain.outbox)
@@ -271,7 +271,7 @@ export function updateConsortium(p: Provena, file: string): { consortium: Consor
   const added = [...after].filter((d) => !before.has(d))
   const removed = [...before].filter((d) => !after.has(d))
   const pinned: Consortium = { ...next, rpcUrl: p.consortium.rpcUrl ?? next.rpcUrl }
-  p.db.transaction(() => logEvent(p, { type: 'provena.consortium.updated/v1', hash: consortiumHash(next), added, removed }))()
+  p.db.transaction(() => logEvent(p, { type: LOG_EVENT.consortiumUpdated, hash: consortiumHash(next), added, removed }))()
   writeConsortiumFile(consortiumPath(p.dir), pinned)
   p.consortium = pinned
   return { consortium: pinned, added, removed }
