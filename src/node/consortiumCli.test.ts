@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { createPublicClient, http, type Address, type PublicClient } from 'viem'
-import { AssetRegistryAbi } from '../chain/index.js'
+import { AccessPolicyAbi, AssetRegistryAbi } from '../chain/index.js'
 import { assertOneLine, runCli } from '../testing.js'
 import type { Consortium } from './index.js'
 
@@ -59,6 +59,11 @@ describe('a consortium of separate nodes (issue 12: pinned trust roots)', () => 
     assert.equal(labId.member, false, 'only the admin makes members')
     assert.equal(labId.adminCommand, `provena consortium add-member --did ${labDid} --role controller --card card.json`)
 
+    const client = createPublicClient({ transport: http(url) }) as PublicClient
+    const isMember = async (address: string) => (await client.readContract({ address: consortium.contracts.AccessPolicy, abi: AccessPolicyAbi, functionName: 'isMember', args: [address as Address] })) as boolean
+    const labAddress = lab.json<{ address: string }>().address
+    assert.equal(await isMember(labAddress), false)
+
     // Its first chain use deployed only its own CheckpointAnchor and ConsentVerifier.
     const info = (await b('chain', 'info', '--json')).json<{ contracts: Record<string, Address> }>()
     for (const n of ['AssetRegistry', 'AccessPolicy', 'FederatedTraining'] as const) assert.equal(info.contracts[n]!.toLowerCase(), consortium.contracts[n].toLowerCase(), n)
@@ -81,6 +86,7 @@ describe('a consortium of separate nodes (issue 12: pinned trust roots)', () => 
     assert.equal(added.code, 0, added.stderr)
     // A member node cannot add members.
     assertOneLine(await b('consortium', 'add-member', '--did', labDid, '--role', 'controller', '--card', file('card.json')), 1, /only the consortium admin/)
+    assert.equal(await isMember(labAddress), true)
     const updated = await b('consortium', 'update', file('consortium2.json'), '--json')
     assert.equal(updated.code, 0, updated.stderr)
     assert.deepEqual(updated.json<{ added: string[] }>().added, [labDid])
@@ -89,7 +95,6 @@ describe('a consortium of separate nodes (issue 12: pinned trust roots)', () => 
     const imported = await b('dataset', 'import', csv, '--subject-column', 'id', '--as', 'lab', '--json')
     assert.equal(imported.code, 0, imported.stderr)
     dataset = imported.json<{ id: string }>().id
-    const client = createPublicClient({ transport: http(url) }) as PublicClient
     const [registrant] = (await client.readContract({ address: consortium.contracts.AssetRegistry, abi: AssetRegistryAbi, functionName: 'registrantOf', args: [`0x${dataset}`] })) as [Address, number]
     assert.equal(registrant.toLowerCase(), (pub.log.operator as string).toLowerCase())
     const verified = await b('verify', '--json')
@@ -109,6 +114,17 @@ describe('a consortium of separate nodes (issue 12: pinned trust roots)', () => 
     assert.equal(ok.code, 0, ok.stdout + ok.stderr)
     assert.equal(ok.json<{ assetsOnChain: number }>().assetsOnChain, 1)
     assert.equal(wrong.code, 3, "the lab's entries are not the hospital's log")
+  })
+
+  it("an identity the admin's node creates is a member at once, on-chain and in its pinned file, with its card", async () => {
+    const r = await a('identity', 'create', 'dpo', '--role', 'auditor', '--json')
+    assert.equal(r.code, 0, r.stderr)
+    const id = r.json<{ did: string; member: boolean; adminCommand: string | null }>()
+    assert.deepEqual([id.member, id.adminCommand], [true, null])
+    const shown = await a('consortium', 'show', '--json')
+    assert.equal(shown.code, 0, shown.stderr) // the pinned file still validates: every card verifies
+    const dpo = shown.json<Consortium>().members.find((m) => m.did === id.did)
+    assert.deepEqual([dpo?.role, dpo?.card !== null, dpo?.log?.anchor], ['auditor', true, consortium.members[0]!.log!.anchor])
   })
 
   it('update refuses a file with another contract; the pin is unchanged', async () => {
