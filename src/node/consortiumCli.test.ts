@@ -6,7 +6,8 @@ import { after, before, describe, it } from 'node:test'
 import { createPublicClient, http, type Address, type PublicClient } from 'viem'
 import { AccessPolicyAbi, AssetRegistryAbi } from '../chain/index.js'
 import { assertOneLine, runCli } from '../testing.js'
-import type { Consortium } from './index.js'
+import { unlockIdentity } from '../access/index.js'
+import { signMemberCard, type Consortium } from './index.js'
 
 // Three organisations, three data dirs, three passphrases, one chain (the admin node's
 // embedded anvil, started with `provena node start`; the others use its --rpc-url):
@@ -146,6 +147,25 @@ describe('a consortium of separate nodes (issue 12: pinned trust roots)', () => 
     const [r1, r2] = await Promise.all([runCli(['chain', 'deploy', '--dir', d1]), runCli(['chain', 'deploy', '--dir', d2])])
     assertOneLine(r1, 1, /the consortium's chain is 1; http:\/\/127\.0\.0\.1:\d+ is chain 31337/)
     assertOneLine(r2, 1, /the consortium's FederatedTraining 0x0+f00d has no code on chain 31337/)
+  })
+
+  it("verify on a member node fails when the consortium pins another anchor for its log", async () => {
+    const pinPath = join(B, 'consortium.json')
+    const pinned = readFileSync(pinPath, 'utf8')
+    // A pin whose lab entry (validly signed by lab's key) names another anchor.
+    const c = JSON.parse(pinned) as Consortium
+    const i = c.members.findIndex((m) => m.did === labDid)
+    const { card: _, ...entry } = c.members[i]!
+    const moved = { ...entry, log: { ...entry.log!, anchor: '0x000000000000000000000000000000000000a11c' as Address } }
+    c.members[i] = { ...moved, card: signMemberCard(moved, unlockIdentity(B, 'lab', 'pw-lab').signing.privateKey) }
+    writeFileSync(pinPath, JSON.stringify(c))
+    try {
+      const r = await b('verify')
+      assert.equal(r.code, 3, r.stdout + r.stderr)
+      assert.match(r.stdout, /FAILED: this node's CheckpointAnchor 0x[0-9a-fA-F]{40} is not the one the consortium pins for its log \(0x0+a11c\)/)
+    } finally {
+      writeFileSync(pinPath, pinned)
+    }
   })
 
   it('join refuses a tampered card, and leaves no data dir', async () => {

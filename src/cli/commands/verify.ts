@@ -124,6 +124,19 @@ export function registerVerify(program: Command): void {
           try {
             const evidence = await readChainEvidence(chain.client.publicClient, chain.deployment, chain.deployment.fromBlock)
             report = verifyLog({ ...evidence, entries: p.log.entries(), localCheckpoints })
+            // A member node: the consortium trusts the anchor and key pinned for this node's
+            // log, not whatever this data dir recorded.
+            const pinned = p.consortium?.members.find((m) => m.log?.origin === p.signer.origin)?.log
+            if (pinned) {
+              const key = parseVerifierKey(pinned.vkey)
+              const problem =
+                pinned.anchor.toLowerCase() !== chain.deployment.CheckpointAnchor.toLowerCase()
+                  ? `this node's CheckpointAnchor ${chain.deployment.CheckpointAnchor} is not the one the consortium pins for its log (${pinned.anchor})`
+                  : !key?.publicKey.equals(p.signer.publicKey)
+                    ? `the consortium pins another key for this node's log (${pinned.vkey})`
+                    : undefined
+              if (problem) report = { ...report, ok: false, failures: [{ code: 'VERIFY_NOT_PINNED', message: problem }, ...report.failures] }
+            }
           } finally {
             await chain.close()
           }
