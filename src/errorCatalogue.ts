@@ -90,6 +90,7 @@ export const ERROR_CATALOGUE = {
   CONSENT_CONFLICT: conflict('two changes for one subject and purpose in one batch: nothing was applied'),
   CONSENT_EXPIRY_IN_PAST: bad('a consent expiry is not in the future'),
   CONSENT_EXPIRY_NOT_ALLOWED: bad('only given consent expires, not a refusal or withdrawal'),
+  CONSENT_MANIFEST_UNTRUSTED: difference('a training manifest names a chain, CheckpointAnchor, AssetRegistry or controller that is not among the pinned trust roots'),
   CONSENT_MANIFEST_INVALID: bad('a training manifest is not valid JSON of the expected shape'),
   CONSENT_MANIFEST_UNREADABLE: bad('a training manifest cannot be read'),
   CONSENT_NOTHING_TO_WITHDRAW: conflict('the subject has no consent for the purpose to withdraw'),
@@ -98,6 +99,20 @@ export const ERROR_CATALOGUE = {
   CONSENT_NO_SUBJECTS: conflict('the dataset was registered in clear: its records have no known subjects'),
   CONSENT_SUBJECT_ERASED: conflict('the subject was erased: no consent can be given for their data'),
   CONSENT_UNKNOWN_PURPOSE: bad('not a W3C DPV purpose nor one of the data dir\'s own purposes'),
+
+  // consortium: the consortium file, pinned trust roots, membership
+  CONSORTIUM_ALREADY_PINNED: conflict('the data dir already belongs to a consortium (consortium update replaces its file)'),
+  CONSORTIUM_ANCHOR_MISMATCH: refused("a member's CheckpointAnchor on-chain is not the log its card names"),
+  CONSORTIUM_CARD_INVALID: refused("a member card's signature is not by its did:key, or its payload is not the member entry"),
+  CONSORTIUM_CONTRACT_MISSING: conflict("a pinned shared contract has no code on the chain used (another chain, or one that lost its state)"),
+  CONSORTIUM_INVALID: bad('a consortium file does not parse, or one of its fields is wrong'),
+  CONSORTIUM_JOIN_EXISTING: conflict('a node joins a consortium when its data dir is created, not later'),
+  CONSORTIUM_NOT_ADMIN: refused('only the consortium admin adds members'),
+  CONSORTIUM_NOT_PINNED: unknown('the data dir has no consortium file'),
+  CONSORTIUM_NO_CHAIN_URL: usage("the node's consortium file names no chain URL: give --rpc-url"),
+  CONSORTIUM_OUT_EXISTS: conflict('the --out file exists already (add --force to replace it)'),
+  CONSORTIUM_ROOTS_CHANGED: refused("a consortium file changes the pinned trust roots (chain, contracts or admin): refused"),
+  CONSORTIUM_WRONG_CHAIN: refused('the chain used is not the pinned chain id'),
 
   // crypto
   CRYPTO_BAD_DID: bad('an invalid did:key'),
@@ -162,6 +177,8 @@ export const ERROR_CATALOGUE = {
   SUBJECT_UNKNOWN: unknown('nothing is recorded about the subject under this controller'),
 
   // verify: the failures of a verification report (verify --json), and its input
+  VERIFY_LOG_KEY_MISMATCH: difference("the anchor holds another log key or origin than the pinned member's vkey"),
+  VERIFY_NOT_PINNED: difference("this node's anchor or log key is not the one its consortium file pins"),
   VERIFY_ASSET_MISMATCH: difference('a registered asset differs from its log entry'),
   VERIFY_ASSET_NOT_LOGGED: difference('a registered asset has no registration entry in the log'),
   VERIFY_BAD_ENTRY: difference('a log entry is not valid JSON'),

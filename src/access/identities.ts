@@ -103,12 +103,21 @@ export function findIdentity(dir: string, nameOrDid: string): Identity {
   return found
 }
 
-/** An identity with its secrets (needs the passphrase). */
-export function unlockIdentity(dir: string, name: string, passphrase: string): UnlockedIdentity {
-  const ks = openKeystore(dir, passphrase)
+const unlocked = (ks: Keystore, name: string): UnlockedIdentity => {
   const pub = ks.publicOf(name) as unknown as Identity
   const s = ks.secretsOf(name)
   return { ...pub, signing: ed25519FromSeed(Buffer.from(s.ed25519Seed!, 'hex')), x25519PrivateKey: Buffer.from(s.x25519!, 'hex'), evmPrivateKey: s.evm as Hex }
+}
+
+/** An identity with its secrets (needs the passphrase). */
+export function unlockIdentity(dir: string, name: string, passphrase: string): UnlockedIdentity {
+  return unlocked(openKeystore(dir, passphrase), name)
+}
+
+/** Every identity with its secrets, from one unlock of the keystore (one scrypt, not one per identity). */
+export function unlockIdentities(dir: string, passphrase: string): UnlockedIdentity[] {
+  const ks = openKeystore(dir, passphrase)
+  return ks.names().map((name) => unlocked(ks, name))
 }
 
 /**

@@ -8,6 +8,7 @@ export {
   openKeystore,
   prepareIdentity,
   ROLES,
+  unlockIdentities,
   unlockIdentity,
   type Identity,
   type Role,

@@ -20,6 +20,7 @@ import {
   type OutboxWrite,
 } from '../chain/index.js'
 import { prepareIdentity, type Identity } from '../access/index.js'
+import { nodeErrors, readPinnedConsortium, type Consortium } from '../node/index.js'
 import type { FlContext } from '../fl/index.js'
 import type { BlobStore } from '../store/index.js'
 import { canonicalJson, didKeyFromEd25519, ed25519FromSeed, sha256 } from '../crypto/index.js'
@@ -51,6 +52,8 @@ export interface Provena {
   readonly evmPrivateKey: Hex
   /** Unlocks the operator key now, asking for the passphrase if the source can; idempotent. */
   unlock(): Promise<void>
+  /** The pinned consortium file (DIR/consortium.json), validated; undefined on a lone node. */
+  consortium: Consortium | undefined
   close(): void
 }
 
@@ -75,6 +78,7 @@ export function openProvena(dir: string, opts: OpenOptions = {}): Provena {
   restrictDataDir(dir)
   const pub = readOperatorPublic(dir)
   const override = operatorKeyOverride()
+  const consortium = readPinnedConsortium(dir)
   const db = openDatabase(dbPath(dir))
   let unlocked: { privateKey: KeyObject; evmPrivateKey: Hex } | undefined
   const unlockWith = (passphrase: string) => {
@@ -115,6 +119,7 @@ export function openProvena(dir: string, opts: OpenOptions = {}): Provena {
       if (typeof opts.passphrase === 'function') unlockWith(await opts.passphrase())
       else unlockNow()
     },
+    consortium,
     close: () => db.close(),
   }
 }
@@ -138,12 +143,30 @@ function logIdentity(p: Provena) {
   return { logKey: `0x${p.signer.publicKey.toString('hex')}` as const, origin: p.signer.origin }
 }
 
-/** Connects to `rpcUrl`, else PROVENA_RPC_URL, else the data dir's embedded node (started if none runs), signing as `key`. */
+/** Whether the pinned consortium lives on this data dir's embedded chain (the admin created it there). */
+function consortiumOnEmbeddedChain(p: Provena, c: Consortium): boolean {
+  const address = p.db.prepare("SELECT address FROM chain_deployments WHERE chain = 'embedded' AND name = 'AccessPolicy'").pluck().get() as string | undefined
+  return address?.toLowerCase() === c.contracts.AccessPolicy.toLowerCase()
+}
+
+/**
+ * Connects to `rpcUrl`, else PROVENA_RPC_URL, else the data dir's embedded node (started
+ * if none runs), signing as `key` (an address alone signs nothing). A consortium member's
+ * default chain is its pinned file's rpcUrl (the admin's: its embedded node, when it
+ * created the consortium there); whatever the URL, the chain id must be the pinned one.
+ */
 async function connect(p: Provena, rpcUrl: string | undefined, key: Hex | { address: Hex }): Promise<{ client: ChainClient; lease: EmbeddedNodeLease | undefined }> {
-  const url = rpcUrl ?? process.env.PROVENA_RPC_URL
+  const pin = p.consortium
+  let url = rpcUrl ?? process.env.PROVENA_RPC_URL
+  if (!url && pin && !consortiumOnEmbeddedChain(p, pin)) {
+    if (!pin.rpcUrl) throw nodeErrors.noChainUrl()
+    url = pin.rpcUrl
+  }
   const lease = url ? undefined : await acquireEmbeddedNode(p.dir)
   try {
-    return { client: await connectChain(url ?? lease!.info.rpcUrl, key, { embedded: lease !== undefined }), lease }
+    const client = await connectChain(url ?? lease!.info.rpcUrl, key, { embedded: lease !== undefined })
+    if (pin && client.chainId !== pin.chainId) throw nodeErrors.wrongChain(pin.chainId, client.chainId, client.rpcUrl)
+    return { client, lease }
   } catch (error) {
     await lease?.release()
     throw error
@@ -160,7 +183,7 @@ export async function openChain(p: Provena, opts: { rpcUrl?: string | undefined 
   const { client, lease } = await connect(p, opts.rpcUrl, p.evmPrivateKey)
   try {
     await ensureFunded(client)
-    const { deployment, deployedNow } = await ensureDeployment(p.db, client, logIdentity(p))
+    const { deployment, deployedNow } = await ensureDeployment(p.db, client, logIdentity(p), p.consortium?.contracts)
     const outbox: OutboxContext = {
       db: p.db,
       client,
@@ -183,6 +206,12 @@ export async function openChain(p: Provena, opts: { rpcUrl?: string | undefined 
   }
 }
 
+/** The chain this data dir uses (see connect), to read only, whatever is deployed on it: the operator key stays sealed. */
+export async function connectReadOnly(p: Provena, opts: { rpcUrl?: string | undefined } = {}): Promise<{ client: ChainClient; close(): Promise<void> }> {
+  const { client, lease } = await connect(p, opts.rpcUrl, { address: p.operatorAddress })
+  return { client, close: async () => lease?.release() }
+}
+
 /**
  * The chain and this data dir's deployment on it, to read only: nothing deployed or sent,
  * and the operator key stays sealed (the client's account is the operator's address
@@ -194,7 +223,7 @@ export async function openChainReadOnly(
 ): Promise<{ client: ChainClient; deployment: Deployment; embedded: boolean; close(): Promise<void> }> {
   const { client, lease } = await connect(p, opts.rpcUrl, { address: p.operatorAddress })
   try {
-    const deployment = await findDeployment(p.db, client, logIdentity(p))
+    const deployment = await findDeployment(p.db, client, logIdentity(p), p.consortium?.contracts)
     if (!deployment) {
       // Contracts recorded for this chain but gone from it: the chain lost its state.
       const recorded = p.db.prepare('SELECT count(*) FROM chain_deployments WHERE chain = ?').pluck().get(client.chainKey) as number

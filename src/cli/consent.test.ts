@@ -65,9 +65,13 @@ describe('consent: bulk import, withdrawal, the training gate, manifests verifie
     assert.equal(m.excluded.find((e) => e.index === 4)?.reason, 'erased')
     assert.equal(m.included.some((e) => e.index === 3 || e.index === 4), false)
 
-    // Verified with no data dir at all: only the chain's RPC URL.
-    const info = (await cli('chain', 'info', '--json')).json<{ rpcUrl: string; contracts: { ConsentVerifier: Hex } }>()
-    const outsider = await runCli(['consent', 'verify-manifest', out, '--rpc-url', info.rpcUrl, '--dir', join(work, 'no-such-dir'), '--json'])
+    // Verified with no data dir at all: the chain's RPC URL and the trust roots the operator
+    // published (chain info), never the manifest's own addresses.
+    const info = (await cli('chain', 'info', '--json')).json<{ rpcUrl: string; contracts: { ConsentVerifier: Hex; CheckpointAnchor: Hex; AssetRegistry: Hex } }>()
+    const noRoots = await runCli(['consent', 'verify-manifest', out, '--rpc-url', info.rpcUrl, '--dir', join(work, 'no-such-dir')])
+    assert.equal(noRoots.code, 2, noRoots.stderr)
+    assert.match(noRoots.stderr, /no trust roots/)
+    const outsider = await runCli(['consent', 'verify-manifest', out, '--rpc-url', info.rpcUrl, '--anchor', info.contracts.CheckpointAnchor, '--registry', info.contracts.AssetRegistry, '--dir', join(work, 'no-such-dir'), '--json'])
     assert.equal(outsider.code, 0, outsider.stdout + outsider.stderr)
     assert.equal(outsider.json<{ ok: boolean; hash: string }>().hash, j.hash)
 

@@ -21,6 +21,10 @@ export const LOG_EVENT = {
   flUpdateCommitted: 'provena.fl.update-committed/v1',
   flUpdateRefused: 'provena.fl.update-refused/v1',
   flRound: 'provena.fl.round/v1',
+  consortiumCreated: 'provena.consortium.created/v1',
+  consortiumJoined: 'provena.consortium.joined/v1',
+  consortiumMemberAdded: 'provena.consortium.member-added/v1',
+  consortiumUpdated: 'provena.consortium.updated/v1',
 } as const
 
 export type LogEventType = (typeof LOG_EVENT)[keyof typeof LOG_EVENT]
@@ -116,6 +120,14 @@ export interface FlEvent extends EventBase<typeof LOG_EVENT.flTask | typeof LOG_
   [field: string]: unknown
 }
 
+/**
+ * Consortium events (service/consortium.ts): created, joined and updated carry the RFC 8785
+ * SHA-256 of the consortium file (`hash`); member-added the member entry without its card.
+ */
+export interface ConsortiumEvent extends EventBase<typeof LOG_EVENT.consortiumCreated | typeof LOG_EVENT.consortiumJoined | typeof LOG_EVENT.consortiumMemberAdded | typeof LOG_EVENT.consortiumUpdated> {
+  [field: string]: unknown
+}
+
 /** Every event in the log. */
 export type LogEvent =
   | IdentityCreatedEvent
@@ -127,6 +139,7 @@ export type LogEvent =
   | AccessExportEvent
   | SubjectErasedEvent
   | FlEvent
+  | ConsortiumEvent
 
 const KNOWN = new Set<string>(Object.values(LOG_EVENT))
 

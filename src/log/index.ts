@@ -21,6 +21,7 @@ export {
   type ConsentManifestEvent,
   type ConsentRecordEvent,
   type FlEvent,
+  type ConsortiumEvent,
   type IdentityCreatedEvent,
   type LogEvent,
   type LogEventType,

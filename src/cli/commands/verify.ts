@@ -6,6 +6,7 @@ import { readChainEvidence, verifyLog, type VerifyReport } from '../../audit/ind
 import { chainErrors } from '../../chain/index.js'
 import { isProvenaError, ProvenaError } from '../../errors.js'
 import { listCheckpoints } from '../../log/index.js'
+import { parseVerifierKey, readConsortiumFile, trustedLogFor } from '../../node/index.js'
 import { emit, VerificationFailed, type CommonOptions } from '../output.js'
 import { action, common } from '../session.js'
 
@@ -13,6 +14,31 @@ interface VerifyOptions extends CommonOptions {
   entries?: string
   anchor?: string
   registry?: string
+  consortium?: string
+  member?: string
+}
+
+/**
+ * The trusted anchor and registry of an exported log: --anchor/--registry, or the log of
+ * `--member` (a did or address) in `--consortium FILE` with its pinned vkey.
+ */
+function entriesTrustRoots(opts: VerifyOptions): { anchor: Address; registry: Address; rpcUrl: string | undefined; vkey?: { origin: string; publicKey: Buffer } } {
+  const rpcUrl = opts.rpcUrl ?? process.env.PROVENA_RPC_URL
+  if (opts.consortium) {
+    const c = readConsortiumFile(opts.consortium)
+    const logs = [...new Map(c.members.flatMap((m) => (m.log ? [[m.log.anchor.toLowerCase(), m.log] as const] : []))).values()]
+    const log = opts.member ? trustedLogFor(c, opts.member) : logs.length === 1 ? logs[0] : undefined
+    if (!log) {
+      throw new ProvenaError('CLI_BAD_ARGUMENT', opts.member ? `${opts.member} is not a member of ${opts.consortium} with a log` : `${opts.consortium} has ${logs.length} member logs: say whose with --member DID`, {
+        hint: 'provena consortium show lists the members',
+      })
+    }
+    return { anchor: log.anchor, registry: c.contracts.AssetRegistry, rpcUrl: rpcUrl ?? c.rpcUrl ?? undefined, vkey: parseVerifierKey(log.vkey) }
+  }
+  if (!opts.anchor || !opts.registry || !isAddress(opts.anchor) || !isAddress(opts.registry)) {
+    throw new ProvenaError('CLI_BAD_ARGUMENT', 'verify --entries needs its trust roots: --anchor ADDRESS and --registry ADDRESS, or --consortium FILE [--member DID]', { hint: 'take them from provena chain info --json' })
+  }
+  return { anchor: opts.anchor, registry: opts.registry, rpcUrl }
 }
 
 function readEntriesFile(path: string): { index: number; leaf: Buffer; leafHash: Buffer | undefined }[] {
@@ -58,20 +84,25 @@ export function registerVerify(program: Command): void {
       .description('independent check from the chain and the exported log only: checkpoints consistent, assets logged')
       .option('--entries <file>', 'exported entries (provena log entries --json) instead of the data dir')
       .option('--anchor <address>', 'CheckpointAnchor address (with --entries)')
-      .option('--registry <address>', 'AssetRegistry address (with --entries)'),
+      .option('--registry <address>', 'AssetRegistry address (with --entries)')
+      .option('--consortium <file>', "with --entries: the anchor, log key and registry of a member's log from this consortium file")
+      .option('--member <did>', 'with --consortium: whose log (did or EVM address of a member of that node)'),
   ).action(
     action(async (opts: VerifyOptions) => {
       let report: VerifyReport
       if (opts.entries) {
-        const rpcUrl = opts.rpcUrl ?? process.env.PROVENA_RPC_URL
-        if (!rpcUrl || !opts.anchor || !opts.registry || !isAddress(opts.anchor) || !isAddress(opts.registry)) {
-          throw new ProvenaError('CLI_BAD_ARGUMENT', 'verify --entries needs --rpc-url URL, --anchor ADDRESS and --registry ADDRESS', { hint: 'take them from provena chain info --json' })
-        }
+        const roots = entriesTrustRoots(opts)
+        const rpcUrl = roots.rpcUrl
+        if (!rpcUrl) throw new ProvenaError('CLI_BAD_ARGUMENT', 'verify --entries needs --rpc-url URL (or a consortium file naming its chain)', { hint: 'take it from provena chain info --json' })
         const client = createPublicClient({ transport: http(rpcUrl, { retryCount: 0 }) }) as PublicClient
-        const evidence = await readChainEvidence(client, { CheckpointAnchor: opts.anchor as Address, AssetRegistry: opts.registry as Address }).catch((e) => {
+        const evidence = await readChainEvidence(client, { CheckpointAnchor: roots.anchor, AssetRegistry: roots.registry }).catch((e) => {
           throw chainErrors.unreachable(rpcUrl, e)
         })
         report = verifyLog({ ...evidence, entries: readEntriesFile(opts.entries) })
+        // The pinned vkey is the log's key: an anchor holding another key is not that member's log.
+        if (roots.vkey && (!Buffer.from(evidence.logInfo.logKey).equals(roots.vkey.publicKey) || evidence.logInfo.origin !== roots.vkey.origin)) {
+          report = { ...report, ok: false, failures: [{ code: 'VERIFY_LOG_KEY_MISMATCH', message: `CheckpointAnchor ${roots.anchor} holds log ${evidence.logInfo.origin} key ${Buffer.from(evidence.logInfo.logKey).toString('hex')}, not the pinned vkey of ${opts.consortium}` }, ...report.failures] }
+        }
       } else {
         const p = openProvena(resolveDataDir(opts.dir))
         try {
@@ -93,6 +124,19 @@ export function registerVerify(program: Command): void {
           try {
             const evidence = await readChainEvidence(chain.client.publicClient, chain.deployment, chain.deployment.fromBlock)
             report = verifyLog({ ...evidence, entries: p.log.entries(), localCheckpoints })
+            // A member node: the consortium trusts the anchor and key pinned for this node's
+            // log, not whatever this data dir recorded.
+            const pinned = p.consortium?.members.find((m) => m.log?.origin === p.signer.origin)?.log
+            if (pinned) {
+              const key = parseVerifierKey(pinned.vkey)
+              const problem =
+                pinned.anchor.toLowerCase() !== chain.deployment.CheckpointAnchor.toLowerCase()
+                  ? `this node's CheckpointAnchor ${chain.deployment.CheckpointAnchor} is not the one the consortium pins for its log (${pinned.anchor})`
+                  : !key?.publicKey.equals(p.signer.publicKey)
+                    ? `the consortium pins another key for this node's log (${pinned.vkey})`
+                    : undefined
+              if (problem) report = { ...report, ok: false, failures: [{ code: 'VERIFY_NOT_PINNED', message: problem }, ...report.failures] }
+            }
           } finally {
             await chain.close()
           }
