@@ -2,3 +2,7 @@
 // the outbox write and the anchoring. The CLI is a thin adapter over it; the HTTP API will be another.
 export { type ServiceContext } from './context.js'
 export { exportForPurpose } from './exportForPurpose.js'
+export { exportReleased } from './accessExport.js'
+export { nodeMembers, type KnownMember, type MemberDirectory } from './accessMembers.js'
+export { releaseAccess, RELEASE_TTL_MS, type AccessReleaseReport } from './accessRelease.js'
+export { requestAccess, REQUEST_TTL_MS, type AccessRequestReport } from './accessRequest.js'

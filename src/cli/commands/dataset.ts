@@ -73,6 +73,15 @@ const EXCLUSION_WORDS: Record<string, string> = {
   'other-dataset': 'whose consent is for another dataset',
 }
 
+/** The records left out, by reason, in EXCLUSION_WORDS' order (then any other reason). */
+export function exclusionList(excluded: Record<string, number>): string[] {
+  const order = Object.keys(EXCLUSION_WORDS)
+  const rank = (why: string) => (order.includes(why) ? order.indexOf(why) : order.length)
+  return Object.entries(excluded)
+    .sort(([a], [b]) => rank(a) - rank(b) || (a < b ? -1 : 1))
+    .map(([why, n]) => `${n} ${EXCLUSION_WORDS[why] ?? why}`)
+}
+
 const nameList = (names: string[]) => lineList(names.map((n) => JSON.stringify(n).slice(1, -1)))
 
 export function registerDataset_(program: Command): void {
@@ -166,7 +175,7 @@ export function registerDataset_(program: Command): void {
             )
             bar.end()
             emit(opts, r, () => {
-              const leftOut = Object.entries(r.excluded).map(([why, n]) => `${n} ${EXCLUSION_WORDS[why] ?? why}`)
+              const leftOut = exclusionList(r.excluded)
               const why = r.purpose === null ? ' (no purpose: the controller\'s own copy, no consent filter)' : ` for ${r.purpose}`
               return `Exported ${r.records} record(s) of ${short(r.dataset)} to ${r.out}${why}${leftOut.length ? `; left out: ${leftOut.join(', ')}` : ''}`
             })
