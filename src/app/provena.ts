@@ -19,6 +19,7 @@ import {
   type OutboxWrite,
 } from '../chain/index.js'
 import { prepareIdentity, type Identity } from '../access/index.js'
+import { nodeErrors, readPinnedConsortium, type Consortium } from '../node/index.js'
 import type { FlContext } from '../fl/index.js'
 import type { BlobStore } from '../store/index.js'
 import { canonicalJson, didKeyFromEd25519, ed25519FromSeed, sha256 } from '../crypto/index.js'
@@ -40,6 +41,8 @@ export interface Provena {
   /** did:key of the operator's Ed25519 key: the actor of the operator's log entries. */
   operatorDid: string
   evmPrivateKey: Hex
+  /** The pinned consortium file (DIR/consortium.json), validated; undefined on a lone node. */
+  consortium: Consortium | undefined
   close(): void
 }
 
@@ -53,6 +56,7 @@ export function openProvena(dir: string): Provena {
   const config = readConfig(dir)
   restrictDataDir(dir)
   const keys = readOperatorKeys(dir)
+  const consortium = readPinnedConsortium(dir)
   const db = openDatabase(dbPath(dir))
   const pair = ed25519FromSeed(Buffer.from(keys.ed25519Seed, 'hex'))
   return {
@@ -64,6 +68,7 @@ export function openProvena(dir: string): Provena {
     signer: { origin: logOrigin(pair.publicKeyBytes), privateKey: pair.privateKey, publicKey: pair.publicKeyBytes },
     operatorDid: didKeyFromEd25519(pair.publicKeyBytes),
     evmPrivateKey: keys.evmPrivateKey,
+    consortium,
     close: () => db.close(),
   }
 }
@@ -87,12 +92,30 @@ function logIdentity(p: Provena) {
   return { logKey: `0x${p.signer.publicKey.toString('hex')}` as const, origin: p.signer.origin }
 }
 
-/** Connects to `rpcUrl`, else PROVENA_RPC_URL, else the data dir's embedded node (started if none runs). */
+/** Whether the pinned consortium lives on this data dir's embedded chain (the admin created it there). */
+function consortiumOnEmbeddedChain(p: Provena, c: Consortium): boolean {
+  const address = p.db.prepare("SELECT address FROM chain_deployments WHERE chain = 'embedded' AND name = 'AccessPolicy'").pluck().get() as string | undefined
+  return address?.toLowerCase() === c.contracts.AccessPolicy.toLowerCase()
+}
+
+/**
+ * Connects to `rpcUrl`, else PROVENA_RPC_URL, else the data dir's embedded node (started
+ * if none runs). A consortium member's default chain is its pinned file's rpcUrl (the
+ * admin's: its embedded node, when it created the consortium there); whatever the URL,
+ * the chain id must be the pinned one.
+ */
 async function connect(p: Provena, rpcUrl: string | undefined): Promise<{ client: ChainClient; lease: EmbeddedNodeLease | undefined }> {
-  const url = rpcUrl ?? process.env.PROVENA_RPC_URL
+  const pin = p.consortium
+  let url = rpcUrl ?? process.env.PROVENA_RPC_URL
+  if (!url && pin && !consortiumOnEmbeddedChain(p, pin)) {
+    if (!pin.rpcUrl) throw nodeErrors.noChainUrl()
+    url = pin.rpcUrl
+  }
   const lease = url ? undefined : await acquireEmbeddedNode(p.dir)
   try {
-    return { client: await connectChain(url ?? lease!.info.rpcUrl, p.evmPrivateKey, { embedded: lease !== undefined }), lease }
+    const client = await connectChain(url ?? lease!.info.rpcUrl, p.evmPrivateKey, { embedded: lease !== undefined })
+    if (pin && client.chainId !== pin.chainId) throw nodeErrors.wrongChain(pin.chainId, client.chainId, client.rpcUrl)
+    return { client, lease }
   } catch (error) {
     await lease?.release()
     throw error
@@ -108,7 +131,7 @@ export async function openChain(p: Provena, opts: { rpcUrl?: string | undefined 
   const { client, lease } = await connect(p, opts.rpcUrl)
   try {
     await ensureFunded(client)
-    const { deployment, deployedNow } = await ensureDeployment(p.db, client, logIdentity(p))
+    const { deployment, deployedNow } = await ensureDeployment(p.db, client, logIdentity(p), p.consortium?.contracts)
     const outbox: OutboxContext = {
       db: p.db,
       client,
@@ -138,7 +161,7 @@ export async function openChainReadOnly(
 ): Promise<{ client: ChainClient; deployment: Deployment; close(): Promise<void> }> {
   const { client, lease } = await connect(p, opts.rpcUrl)
   try {
-    const deployment = await findDeployment(p.db, client, logIdentity(p))
+    const deployment = await findDeployment(p.db, client, logIdentity(p), p.consortium?.contracts)
     if (!deployment) {
       // Contracts recorded for this chain but gone from it: the chain lost its state.
       const recorded = p.db.prepare('SELECT count(*) FROM chain_deployments WHERE chain = ?').pluck().get(client.chainKey) as number

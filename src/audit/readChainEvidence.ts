@@ -2,7 +2,11 @@ import type { Address, PublicClient } from 'viem'
 import { readAnchoredCheckpoints, readLogInfo, readRegisteredAssets } from '../chain/index.js'
 import type { VerifyInput } from './verifyLog.js'
 
-/** Reads from the chain what the verifier needs: the log identity, checkpoints and registrations. */
+/**
+ * Reads from the chain what the verifier needs: the log identity, checkpoints and
+ * registrations. The AssetRegistry may be a consortium's, shared by every member's node:
+ * only the assets the log's operator registered belong to this log.
+ */
 export async function readChainEvidence(
   client: PublicClient,
   contracts: { CheckpointAnchor: Address; AssetRegistry: Address },
@@ -13,5 +17,6 @@ export async function readChainEvidence(
     readAnchoredCheckpoints(client, contracts.CheckpointAnchor, fromBlock),
     readRegisteredAssets(client, contracts.AssetRegistry, fromBlock),
   ])
-  return { logInfo, checkpoints, assets }
+  const operator = logInfo.operator.toLowerCase()
+  return { logInfo, checkpoints, assets: assets.filter((a) => a.owner.toLowerCase() === operator) }
 }

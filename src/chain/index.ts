@@ -1,6 +1,6 @@
 export { connectChain, ensureFunded, type ChainClient } from './connect.js'
 export { AccessPolicyAbi, ASSET_KINDS, AssetRegistryAbi, CheckpointAnchorAbi, ConsentVerifierAbi, CONTRACTS, FederatedTrainingAbi, PerEntryLogAbi, type AssetKind, type Deployment } from './contracts.js'
-export { deployContract, ensureDeployment, findDeployment, type LogIdentity } from './deploy.js'
+export { deployContract, ensureDeployment, findDeployment, type LogIdentity, type PinnedContracts } from './deploy.js'
 export {
   acquireEmbeddedNode,
   anvilBinary,
@@ -26,6 +26,7 @@ export {
   type AssetPayload,
   type CheckpointPayload,
   type MemberPayload,
+  type RegistrarPayload,
   type OutboxContext,
   type OutboxRow,
   type OutboxWrite,

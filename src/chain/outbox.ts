@@ -37,17 +37,23 @@ export interface MemberPayload {
   role: 'CONTROLLER_ROLE' | 'PROCESSOR_ROLE' | 'TRAINER_ROLE' | 'AUDITOR_ROLE'
 }
 
+/** A consortium member node's operator to make a registrar of the shared AssetRegistry (it registers its own datasets). */
+export interface RegistrarPayload {
+  address: Address
+}
+
 export type OutboxWrite =
   | { kind: 'asset'; payload: AssetPayload }
   | { kind: 'checkpoint'; payload: CheckpointPayload }
   | { kind: 'member'; payload: MemberPayload }
+  | { kind: 'registrar'; payload: RegistrarPayload }
 
 export interface OutboxRow {
   id: number
   chain: string
   kind: OutboxWrite['kind']
   key: string
-  payload: AssetPayload | CheckpointPayload | MemberPayload
+  payload: AssetPayload | CheckpointPayload | MemberPayload | RegistrarPayload
   status: OutboxStatus
   txHash: Hex | null
   rawTx: Hex | null
@@ -75,6 +81,8 @@ export function outboxKey(w: OutboxWrite): string {
       return `checkpoint:${w.payload.treeSize}`
     case 'member':
       return `member:${w.payload.address.toLowerCase()}:${w.payload.role}`
+    case 'registrar':
+      return `registrar:${w.payload.address.toLowerCase()}`
   }
 }
 
@@ -115,6 +123,8 @@ interface Effect {
 const latestAnchored = async (ctx: OutboxContext) =>
   (await ctx.client.publicClient.readContract({ address: ctx.deployment.CheckpointAnchor, abi: CheckpointAnchorAbi, functionName: 'latest' })) as readonly [bigint, Hex]
 
+const REGISTRAR_ROLE = keccak256(toHex('REGISTRAR_ROLE'))
+
 const effects: Record<OutboxRow['kind'], Effect> = {
   asset: {
     isApplied: async (ctx, p: AssetPayload) =>
@@ -134,6 +144,16 @@ const effects: Record<OutboxRow['kind'], Effect> = {
       abi: AccessPolicyAbi as Abi,
       functionName: 'addMember',
       args: [p.address, keccak256(toHex(p.role))],
+    }),
+  },
+  registrar: {
+    isApplied: async (ctx, p: RegistrarPayload) =>
+      (await ctx.client.publicClient.readContract({ address: ctx.deployment.AssetRegistry, abi: AssetRegistryAbi, functionName: 'hasRole', args: [REGISTRAR_ROLE, p.address] })) as boolean,
+    call: async (ctx, p: RegistrarPayload) => ({
+      address: ctx.deployment.AssetRegistry,
+      abi: AssetRegistryAbi as Abi,
+      functionName: 'grantRole',
+      args: [REGISTRAR_ROLE, p.address],
     }),
   },
   checkpoint: {

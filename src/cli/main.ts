@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander'
 import { registerAccess } from './commands/access.js'
 import { registerChain } from './commands/chain.js'
 import { registerConsent } from './commands/consent.js'
+import { registerConsortium } from './commands/consortium.js'
 import { registerFl } from './commands/fl.js'
 import { registerDataset_ } from './commands/dataset.js'
 import { registerDemo } from './commands/demo.js'
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerModel_(program)
   registerLog(program)
   registerChain(program)
+  registerConsortium(program)
   registerIdentity(program)
   registerSubject(program)
   registerAccess(program)

@@ -1,0 +1,97 @@
+import { existsSync } from 'node:fs'
+import { resolve } from 'node:path'
+import type { Command } from 'commander'
+import { ROLES } from '../../access/index.js'
+import { nodeErrors, writeConsortiumFile, type Consortium } from '../../node/index.js'
+import { addMember, createConsortium, readCardFile, updateConsortium } from '../../service/index.js'
+import { emit, type CommonOptions } from '../output.js'
+import { askPassphrase } from '../passphrase.js'
+import { action, common, withChain, withProvena } from '../session.js'
+
+const memberLines = (c: Consortium) => c.members.map((m) => `    ${m.name.padEnd(14)} ${m.role.padEnd(10)} ${m.address}  ${m.did}`)
+
+function summary(c: Consortium): string[] {
+  return [
+    `  chain             ${c.chainId}${c.rpcUrl ? ` (${c.rpcUrl})` : ''}`,
+    ...Object.entries(c.contracts).map(([n, a]) => `  ${n.padEnd(17)} ${a}`),
+    `  admin             ${c.admin.address}  ${c.admin.did}`,
+    `  members           ${c.members.length}`,
+    ...memberLines(c),
+  ]
+}
+
+/** Writes a copy of the consortium file to `out` (refusing an existing file unless `force`). */
+function writeCopy(out: string | undefined, c: Consortium, force: boolean): string | null {
+  if (!out) return null
+  const path = resolve(out)
+  if (existsSync(path) && !force) throw nodeErrors.outExists(path)
+  writeConsortiumFile(path, c)
+  return path
+}
+
+export function registerConsortium(program: Command): void {
+  const consortium = program.command('consortium').description('the consortium file: the chain, the shared contracts and every member\'s keys and log (the trust roots)')
+
+  common(consortium.command('create').description("make this node the consortium's admin: deploys the shared contracts once, writes and pins the consortium file (PROVENA_PASSPHRASE signs the identities' cards)"))
+    .requiredOption('--out <file>', 'where to write the consortium file for the members')
+    .option('--force', 'overwrite an existing --out file')
+    .action(
+      action(async (opts: CommonOptions & { out: string; force?: boolean }) => {
+        const out = resolve(opts.out)
+        if (existsSync(out) && !opts.force) throw nodeErrors.outExists(out)
+        const passphrase = await askPassphrase()
+        await withChain(opts, async (p, chain) => {
+          const c = await createConsortium(p, chain, { passphrase })
+          writeCopy(out, c, true)
+          emit(opts, { ...c, out }, () => [`Created the consortium; pinned in ${p.dir}, written to ${out}`, ...summary(c), '', 'Next, on each member node: provena init --join consortium.json --rpc-url URL'].join('\n'))
+        })
+      }),
+    )
+
+  common(consortium.command('add-member').description("on the admin's node: make a member node's identity a member (AccessPolicy role, its node a registrar of AssetRegistry) and add it to the consortium file"))
+    .requiredOption('--did <did>', "the identity's did:key")
+    .requiredOption('--role <role>', `one of ${ROLES.join(', ')}`)
+    .requiredOption('--card <file>', 'its card: the output of provena identity show NAME --json on its node')
+    .option('--out <file>', 'also write the updated consortium file here (to hand to the members)')
+    .option('--force', 'overwrite an existing --out file')
+    .action(
+      action(async (opts: CommonOptions & { did: string; role: string; card: string; out?: string; force?: boolean }) => {
+        const card = readCardFile(opts.card)
+        await withChain(opts, async (p, chain) => {
+          const r = await addMember(p, chain, { did: opts.did, role: opts.role, card, cardSource: opts.card })
+          const out = writeCopy(opts.out, r.consortium, opts.force ?? false)
+          emit(opts, { member: r.member, transactionHashes: r.transactionHashes, consortium: r.consortium, out }, () =>
+            [
+              `Added ${r.member.name} (${r.member.role}) ${r.member.did}`,
+              `  account   ${r.member.address}, ${r.member.role} in AccessPolicy ${chain.deployment.AccessPolicy}`,
+              `  its node  operator ${r.member.log!.operator} (registrar of AssetRegistry), log ${r.member.log!.origin}, anchor ${r.member.log!.anchor}`,
+              `  pinned    ${p.dir}/consortium.json (${r.consortium.members.length} members)${out ? `; copy in ${out}` : ''}`,
+              '',
+              'Hand the file to every member: provena consortium update consortium.json',
+            ].join('\n'),
+          )
+        })
+      }),
+    )
+
+  common(consortium.command('update').argument('<file>', 'a newer consortium file from the admin').description('replace the pinned consortium file with a newer one of the same consortium (same chain, contracts and admin)')).action(
+    action(async (file: string, opts: CommonOptions) => {
+      await withProvena(opts, async (p) => {
+        const r = updateConsortium(p, file)
+        emit(opts, { added: r.added, removed: r.removed, consortium: r.consortium }, () =>
+          [`Updated the pinned consortium file: ${r.added.length} member(s) added, ${r.removed.length} removed`, ...summary(r.consortium)].join('\n'),
+        )
+      })
+    }),
+  )
+
+  common(consortium.command('show').description('the pinned consortium file')).action(
+    action(async (opts: CommonOptions) => {
+      await withProvena(opts, async (p) => {
+        if (!p.consortium) throw nodeErrors.notPinned(p.dir)
+        const c = p.consortium
+        emit(opts, c, () => ['Consortium (pinned)', ...summary(c)].join('\n'))
+      })
+    }),
+  )
+}
