@@ -20,14 +20,14 @@ export interface MemberDirectory {
 }
 
 /**
- * The members of a node's consortium. A lone node (no pinned consortium file) is its own
- * consortium: its members are its own identities.
- * TODO(issue 12, consortium): with DIR/consortium.json, the pinned members (readPinnedConsortium).
+ * The members of a node's consortium: the pinned consortium file's (DIR/consortium.json,
+ * each entry checked against its card when the node opened). A lone node (no pinned file)
+ * is its own consortium: its members are its own identities.
  */
-export function nodeMembers(p: Pick<Provena, 'dir'>, pinned?: readonly KnownMember[]): MemberDirectory {
+export function nodeMembers(p: Pick<Provena, 'dir' | 'consortium'>): MemberDirectory {
   const own = listIdentities(p.dir).map((i) => ({ name: i.name, did: i.did, address: i.address, x25519: i.x25519PublicKey }))
   const ownDids = new Set(own.map((i) => i.did))
-  const members = pinned ?? own
+  const members: KnownMember[] = p.consortium ? p.consortium.members.map((m) => ({ name: m.name, did: m.did, address: m.address, x25519: m.x25519 })) : own
   return {
     byDid: (did) => members.find((m) => m.did === did),
     byAddress: (address) => members.find((m) => m.address.toLowerCase() === address.toLowerCase()),

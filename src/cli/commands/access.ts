@@ -1,10 +1,11 @@
 import { existsSync } from 'node:fs'
 import type { Command } from 'commander'
+import type { Hex } from 'viem'
 import { claimDataset, findIdentity, grantAccess, memberClient, revokeAccess, unlockIdentity } from '../../access/index.js'
 import { anchorNow, resolveDataDir } from '../../app/index.js'
 import { canonicalJson } from '../../crypto/index.js'
 import { ProvenaError } from '../../errors.js'
-import { readMessageFile, writeMessageFile } from '../../node/index.js'
+import { readMessageFile, readPinnedConsortium, writeMessageFile } from '../../node/index.js'
 import { getAsset } from '../../registry/index.js'
 import { releaseAccess, requestAccess } from '../../service/index.js'
 import { emit, short, type CommonOptions } from '../output.js'
@@ -32,7 +33,7 @@ export function registerAccess(program: Command): void {
       action(async (id: string, opts: CommonOptions & { to: string; purpose: string; expires?: string; as: string }) => {
         const dir = resolveDataDir(opts.dir)
         const expiresAt = parseExpiry(opts.expires)
-        const grantee = findIdentity(dir, opts.to)
+        const grantee = resolveGrantee(dir, opts.to)
         const controller = unlockIdentity(dir, opts.as, await askPassphrase())
         await withChain(opts, async (p, chain) => {
           const dataset = getAsset(p.db, id).id
@@ -56,7 +57,7 @@ export function registerAccess(program: Command): void {
     .action(
       action(async (id: string, opts: CommonOptions & { to: string; purpose?: string; as: string }) => {
         const dir = resolveDataDir(opts.dir)
-        const grantee = findIdentity(dir, opts.to)
+        const grantee = resolveGrantee(dir, opts.to)
         const controller = unlockIdentity(dir, opts.as, await askPassphrase())
         await withChain(opts, async (p, chain) => {
           const dataset = getAsset(p.db, id).id
@@ -69,6 +70,20 @@ export function registerAccess(program: Command): void {
         })
       }),
     )
+}
+
+/**
+ * The grantee `--to` names: an identity of this node (name or DID), else a member of the
+ * pinned consortium (an identity of another node, by DID or name).
+ */
+function resolveGrantee(dir: string, to: string): { name: string; did: string; address: Hex } {
+  try {
+    return findIdentity(dir, to)
+  } catch (error) {
+    const member = readPinnedConsortium(dir)?.members.find((m) => m.did === to || m.name === to)
+    if (!member) throw error
+    return { name: member.name, did: member.did, address: member.address as Hex }
+  }
 }
 
 /** Refuses an existing --out before anything is done (nothing half-written, no nonce spent). */
