@@ -2,4 +2,4 @@ export { configPath, dbPath, initDataDir, readConfig, resolveDataDir, updateConf
 export { checkStore, countReferencedBlocks, referencedBlocks, type BadBlock, type StoreCheck } from './checkStore.js'
 export { checkLogAgainstCheckpoints, describeLogDifference } from './checkLog.js'
 export { appErrors, CHAIN_STATE_LOST_HINT } from './errors.js'
-export { anchorIfDue, anchorNow, createMemberIdentity, flContext, logOrigin, openChain, openChainReadOnly, openProvena, startAnchorLoop, type AnchorResult, type ChainSession, type Provena } from './provena.js'
+export { anchorIfDue, anchorNow, connectReadOnly, createMemberIdentity, flContext, logOrigin, openChain, openChainReadOnly, openProvena, startAnchorLoop, type AnchorResult, type ChainSession, type Provena } from './provena.js'

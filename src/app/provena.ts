@@ -154,6 +154,12 @@ export async function openChain(p: Provena, opts: { rpcUrl?: string | undefined 
   }
 }
 
+/** The chain this data dir uses (see connect), to read only, whatever is deployed on it. */
+export async function connectReadOnly(p: Provena, opts: { rpcUrl?: string | undefined } = {}): Promise<{ client: ChainClient; close(): Promise<void> }> {
+  const { client, lease } = await connect(p, opts.rpcUrl)
+  return { client, close: async () => lease?.release() }
+}
+
 /** The chain and this data dir's deployment on it, to read only: nothing deployed or sent. */
 export async function openChainReadOnly(
   p: Provena,

@@ -19,7 +19,7 @@ export function emit(opts: CommonOptions, json: unknown, text: () => string): vo
 export const EXIT = { error: 1, usage: 2, verification: 3, chain: 4 } as const
 
 /** Errors that report a check finding a difference: they end the command with EXIT.verification. */
-const VERIFICATION_CODES = new Set(['LOG_LEAF_MISMATCH', 'LOG_ROOT_MISMATCH', 'CHAIN_REPLAY_REFUSED'])
+const VERIFICATION_CODES = new Set(['LOG_LEAF_MISMATCH', 'LOG_ROOT_MISMATCH', 'CHAIN_REPLAY_REFUSED', 'CONSENT_MANIFEST_UNTRUSTED'])
 
 /** A failed check that is reported (not thrown) and ends the command with EXIT.verification. */
 export class VerificationFailed extends Error {}

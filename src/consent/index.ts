@@ -25,5 +25,5 @@ export {
   type ConsentTerms,
 } from './records.js'
 export { applyConsentChanges, applyConsentChangesListed, currentRecord, recordAt, subjectPurposes, recordHistory, type AppliedBatch, type AppliedChange, type ConsentChange, type ConsentContext } from './store.js'
-export { verifyManifest, type ManifestChainFacts, type ManifestReport } from './verifyManifest.js'
+export { checkManifestTrust, verifyManifest, type ManifestChainFacts, type ManifestReport, type ManifestTrustRoots } from './verifyManifest.js'
 export { toSolidityMapProof, verifyAbsent, verifyAbsentOnChain, verifyOnChain, verifyPresent, verifyPresentOnChain, type SolidityMapProof } from './onchain.js'

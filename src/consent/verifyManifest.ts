@@ -1,9 +1,55 @@
 // Checks a training manifest with no database: from the chain (the anchored checkpoint and
 // the dataset's registered root) and the proofs the manifest carries.
 import { canonicalJsonBytes, sha256 } from '../crypto/index.js'
+import { ProvenaError } from '../errors.js'
 import { rootOfLeafHashes, verifyMapMultiProof } from '../log/index.js'
 import { MANIFEST_TYPE, type TrainingManifest } from './gate.js'
 import { consentKey, stateAt } from './records.js'
+
+/**
+ * The trust roots a manifest is checked against, pinned by the verifier (the consortium
+ * file, a lone node's own deployment, or flags), never read from the manifest.
+ */
+export interface ManifestTrustRoots {
+  /** Where the roots come from, for messages: "this consortium", "--anchor/--registry", … */
+  source: string
+  chainId: number | undefined
+  /** The AssetRegistry datasets are registered in. */
+  assetRegistry: string
+  /** The CheckpointAnchors of the trusted logs. */
+  anchors: string[]
+  /**
+   * The anchor of the log of the manifest's controller: undefined when the controller is
+   * not a member; absent when the roots do not know controllers (bare --anchor).
+   */
+  controllerAnchor?: (did: string) => string | undefined
+}
+
+const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase()
+
+/**
+ * Refuses a manifest that names a CheckpointAnchor or AssetRegistry outside the trust
+ * roots, another chain, or a controller not a member of the roots (or on another log):
+ * CONSENT_MANIFEST_UNTRUSTED naming the untrusted address. Issue 12, attack 2: a stranger's
+ * own anchor and registry verify whatever the stranger wrote.
+ */
+export function checkManifestTrust(m: TrainingManifest, roots: ManifestTrustRoots): void {
+  const untrusted = (message: string, address?: string) =>
+    new ProvenaError('CONSENT_MANIFEST_UNTRUSTED', message, {
+      hint: `the verifier takes its trust roots from ${roots.source}, never from the manifest`,
+      details: { untrusted: address, source: roots.source },
+    })
+  const anchor = String(m.chain?.checkpointAnchor)
+  const registry = String(m.chain?.assetRegistry)
+  if (roots.chainId !== undefined && m.chain?.chainId !== roots.chainId) throw untrusted(`manifest names chain ${m.chain?.chainId}, not the chain ${roots.chainId} of ${roots.source}`)
+  if (!roots.anchors.some((a) => same(a, anchor))) throw untrusted(`manifest names CheckpointAnchor ${anchor}, not a log of ${roots.source}`, anchor)
+  if (!same(registry, roots.assetRegistry)) throw untrusted(`manifest names AssetRegistry ${registry}, not the AssetRegistry ${roots.assetRegistry} of ${roots.source}`, registry)
+  if (roots.controllerAnchor) {
+    const own = roots.controllerAnchor(String(m.controller))
+    if (own === undefined) throw untrusted(`manifest's controller ${m.controller} is not a member of ${roots.source}`)
+    if (!same(own, anchor)) throw untrusted(`manifest names CheckpointAnchor ${anchor}, not the log of its controller ${m.controller} (${own})`, anchor)
+  }
+}
 
 /** What the chain says, read by the caller: the checkpoint at manifest.checkpoint.index and the dataset's root. */
 export interface ManifestChainFacts {

@@ -2,11 +2,12 @@
 // update the pin, show an identity's card, create an identity on a member node. Each owns
 // its transaction, its outbox writes and its anchoring; the CLI only parses and prints.
 import { existsSync, readFileSync } from 'node:fs'
-import type { Address, Hex } from 'viem'
+import { createPublicClient, http, isAddress, type Address, type Hex, type PublicClient } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { findIdentity, listIdentities, prepareIdentity, ROLES, unlockIdentity, type Identity } from '../access/index.js'
-import { anchorNow, configPath, createMemberIdentity, initDataDir, openProvena, type ChainSession, type Provena } from '../app/index.js'
-import { ConsentVerifierAbi, enqueueOutbox, findOutbox, flushOutbox, readLogInfo, simulateWrite, type Deployment, type OutboxWrite } from '../chain/index.js'
+import { anchorNow, configPath, connectReadOnly, createMemberIdentity, initDataDir, openChainReadOnly, openProvena, resolveDataDir, type ChainSession, type Provena } from '../app/index.js'
+import { acquireEmbeddedNode, chainErrors, ConsentVerifierAbi, enqueueOutbox, findOutbox, flushOutbox, readLogInfo, simulateWrite, type Deployment, type OutboxWrite } from '../chain/index.js'
+import type { ManifestTrustRoots } from '../consent/index.js'
 import { canonicalJson, sha256Hex } from '../crypto/index.js'
 import { ProvenaError } from '../errors.js'
 import { noteVerifierKey } from '../log/index.js'
@@ -19,6 +20,7 @@ import {
   parseVerifierKey,
   readConsortiumFile,
   signMemberCard,
+  trustedLogFor,
   writeConsortiumFile,
   type Consortium,
   type ConsortiumMember,
@@ -272,4 +274,80 @@ export function updateConsortium(p: Provena, file: string): { consortium: Consor
   writeConsortiumFile(consortiumPath(p.dir), pinned)
   p.consortium = pinned
   return { consortium: pinned, added, removed }
+}
+
+/** The trust roots of a consortium, for checking a training manifest (every member's log; the controller's own). */
+export function manifestTrustRoots(c: Consortium, source: string): ManifestTrustRoots {
+  return {
+    source,
+    chainId: c.chainId,
+    assetRegistry: c.contracts.AssetRegistry,
+    anchors: c.members.flatMap((m) => (m.log ? [m.log.anchor] : [])),
+    controllerAnchor: (did) => trustedLogFor(c, did)?.anchor,
+  }
+}
+
+/** Where a verifier takes its trust roots from (first given wins): flags, a consortium file, the data dir. */
+export interface TrustRootOptions {
+  dir?: string | undefined
+  rpcUrl?: string | undefined
+  /** A consortium file (an outsider holding the consortium's published file). */
+  consortium?: string | undefined
+  /** Explicit addresses (an outsider given one log's anchor and the registry). */
+  anchor?: string | undefined
+  registry?: string | undefined
+}
+
+/**
+ * The trust roots a verifier uses and a read-only connection to the chain: `--anchor` +
+ * `--registry`, else `--consortium FILE`, else the data dir's pinned consortium, else a
+ * lone data dir's own deployment. Never the thing under check.
+ */
+export async function openTrustRoots(opts: TrustRootOptions): Promise<{ roots: ManifestTrustRoots; client: PublicClient; close(): Promise<void> }> {
+  const dir = resolveDataDir(opts.dir)
+  if (opts.anchor !== undefined || opts.registry !== undefined) {
+    if (!opts.anchor || !opts.registry || !isAddress(opts.anchor) || !isAddress(opts.registry)) {
+      throw new ProvenaError('CLI_BAD_ARGUMENT', '--anchor and --registry go together, each an EVM address', { hint: 'take them from the operator\'s provena chain info --json, or use --consortium FILE' })
+    }
+    const roots: ManifestTrustRoots = { source: '--anchor/--registry', chainId: undefined, assetRegistry: opts.registry, anchors: [opts.anchor] }
+    return { roots, ...(await publicConnection(dir, opts.rpcUrl, undefined)) }
+  }
+  if (opts.consortium) {
+    const c = readConsortiumFile(opts.consortium)
+    return { roots: manifestTrustRoots(c, `the consortium of ${opts.consortium}`), ...(await publicConnection(dir, opts.rpcUrl, c)) }
+  }
+  if (!existsSync(configPath(dir))) {
+    throw new ProvenaError('CLI_BAD_ARGUMENT', `no trust roots: ${dir} is not a data dir, and neither --consortium FILE nor --anchor/--registry was given`, {
+      hint: 'pass --consortium consortium.json (a member\'s), or --anchor ADDRESS --registry ADDRESS (from the operator\'s provena chain info --json)',
+    })
+  }
+  const p = openProvena(dir)
+  try {
+    if (p.consortium) {
+      const { client, close } = await connectReadOnly(p, { rpcUrl: opts.rpcUrl })
+      return { roots: manifestTrustRoots(p.consortium, 'this node\'s consortium'), client: client.publicClient, close }
+    }
+    const chain = await openChainReadOnly(p, { rpcUrl: opts.rpcUrl })
+    return { roots: manifestTrustRoots(trustRootsOf(p, chain.deployment), `this node (${dir})`), client: chain.client.publicClient, close: chain.close }
+  } finally {
+    p.close()
+  }
+}
+
+/** A read-only client of --rpc-url, PROVENA_RPC_URL, the consortium's chain URL, or the data dir's embedded node. */
+async function publicConnection(dir: string, rpcUrl: string | undefined, c: Consortium | undefined): Promise<{ client: PublicClient; close(): Promise<void> }> {
+  const url = rpcUrl ?? process.env.PROVENA_RPC_URL ?? c?.rpcUrl ?? undefined
+  const lease = url ? undefined : await acquireEmbeddedNode(dir)
+  const at = url ?? lease!.info.rpcUrl
+  const client = createPublicClient({ transport: http(at, { retryCount: 0 }) }) as PublicClient
+  try {
+    const chainId = await client.getChainId().catch((e) => {
+      throw chainErrors.unreachable(at, e)
+    })
+    if (c && chainId !== c.chainId) throw nodeErrors.wrongChain(c.chainId, chainId, at)
+  } catch (e) {
+    await lease?.release()
+    throw e
+  }
+  return { client, close: async () => void (await lease?.release()) }
 }

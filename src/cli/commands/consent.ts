@@ -1,9 +1,9 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import type { Command } from 'commander'
-import { createPublicClient, http, type Address, type PublicClient } from 'viem'
+import type { Address } from 'viem'
 import { controllerName, controllerSecrets, datasetController, datasetSubjects, erasedAmong, pseudonymOf, unlockIdentity, type UnlockedIdentity } from '../../access/index.js'
 import { anchorNow, resolveDataDir, updateConfig, type ChainSession, type Provena } from '../../app/index.js'
-import { acquireEmbeddedNode, chainErrors, readAssetRoot, readCheckpointAt, readLatestCheckpoint } from '../../chain/index.js'
+import { readAssetRoot, readCheckpointAt, readLatestCheckpoint } from '../../chain/index.js'
 import { sha256Hex } from '../../crypto/index.js'
 import {
   applyConsentChanges,
@@ -21,6 +21,7 @@ import {
   resolvePurpose,
   stateAt,
   verifyManifest,
+  checkManifestTrust,
   type AppliedChange,
   type ConsentChange,
   type ConsentContext,
@@ -28,6 +29,7 @@ import {
   type TrainingManifest,
 } from '../../consent/index.js'
 import { ProvenaError } from '../../errors.js'
+import { openTrustRoots, type TrustRootOptions } from '../../service/index.js'
 import { verifyMapProof } from '../../log/index.js'
 import { datasetCommitments, getAsset } from '../../registry/index.js'
 import { emit, short, VerificationFailed, type CommonOptions } from '../output.js'
@@ -276,9 +278,12 @@ export function registerConsent(program: Command): void {
       }),
     )
 
-  common(consent.command('verify-manifest').argument('<manifest>', 'a training manifest').description('check a training manifest from the chain and its proofs alone: no database'))
+  common(consent.command('verify-manifest').argument('<manifest>', 'a training manifest').description("check a training manifest from the chain and its proofs alone (no database), against pinned trust roots: the data dir's consortium (or its own deployment), --consortium FILE, or --anchor/--registry; never the manifest's own addresses"))
+    .option('--consortium <file>', "the consortium file whose members' logs and AssetRegistry are trusted")
+    .option('--anchor <address>', 'the trusted CheckpointAnchor (with --registry; an outsider given one log)')
+    .option('--registry <address>', 'the trusted AssetRegistry (with --anchor)')
     .action(
-      action(async (file: string, opts: CommonOptions) => {
+      action(async (file: string, opts: CommonOptions & TrustRootOptions) => {
         let bytes: Buffer
         try {
           bytes = readFileSync(file)
@@ -292,22 +297,19 @@ export function registerConsent(program: Command): void {
           throw new ProvenaError('CONSENT_MANIFEST_INVALID', `${file} is not JSON`)
         }
         if (typeof m?.chain?.checkpointAnchor !== 'string' || typeof m?.checkpoint?.index !== 'number') throw new ProvenaError('CONSENT_MANIFEST_INVALID', `${file} is not a training manifest (no chain or checkpoint)`)
-        // Only the chain: --rpc-url, PROVENA_RPC_URL, or the data dir's embedded node.
-        const rpcUrl = opts.rpcUrl ?? process.env.PROVENA_RPC_URL
-        const lease = rpcUrl ? undefined : await acquireEmbeddedNode(resolveDataDir(opts.dir))
-        const url = rpcUrl ?? lease!.info.rpcUrl
+        // Trust roots first, from the verifier's side; then only the chain.
+        const { roots, client, close } = await openTrustRoots({ dir: opts.dir, rpcUrl: opts.rpcUrl, consortium: opts.consortium, anchor: opts.anchor, registry: opts.registry })
         let report: ManifestReport
         try {
-          const client = createPublicClient({ transport: http(url, { retryCount: 0 }) }) as PublicClient
-          const chainId = await client.getChainId().catch((e) => {
-            throw chainErrors.unreachable(url, e)
-          })
-          if (chainId !== m.chain.chainId) throw new ProvenaError('CONSENT_MANIFEST_INVALID', `the manifest was anchored on chain ${m.chain.chainId}; ${url} is chain ${chainId}`)
+          checkManifestTrust(m, roots)
+          const chainId = await client.getChainId()
+          if (chainId !== m.chain.chainId) throw new ProvenaError('CONSENT_MANIFEST_INVALID', `the manifest was anchored on chain ${m.chain.chainId}; the chain used is chain ${chainId}`)
+          // The manifest's anchor is one of the trusted ones (checked above); the registry is the pinned one.
           const checkpoint = await readCheckpointAt(client, m.chain.checkpointAnchor as Address, m.checkpoint.index).catch(() => undefined)
-          const datasetRoot = await readAssetRoot(client, m.chain.assetRegistry as Address, m.dataset.id).catch(() => undefined)
+          const datasetRoot = await readAssetRoot(client, roots.assetRegistry as Address, m.dataset.id).catch(() => undefined)
           report = verifyManifest(m, { checkpoint, datasetRoot })
         } finally {
-          await lease?.release()
+          await close()
         }
         const hash = sha256Hex(bytes)
         emit(opts, { ...report, manifest: file, hash }, () =>

@@ -1,0 +1,158 @@
+import assert from 'node:assert/strict'
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { createPublicClient, http, type Address, type PublicClient } from 'viem'
+import { AssetRegistryAbi } from '../chain/index.js'
+import { assertOneLine, runCli } from '../testing.js'
+import type { Consortium } from './index.js'
+
+// Three organisations, three data dirs, three passphrases, one chain (the admin node's
+// embedded anvil, started with `provena node start`; the others use its --rpc-url):
+// A, the hospital that creates the consortium; B, a lab that joins it; S, a stranger.
+describe('a consortium of separate nodes (issue 12: pinned trust roots)', () => {
+  const work = mkdtempSync(join(tmpdir(), 'provena-consortium-'))
+  const A = join(work, 'A')
+  const B = join(work, 'B')
+  const S = join(work, 'S')
+  const as = (dir: string, passphrase: string) => (...args: string[]) => runCli([...args, '--dir', dir], { PROVENA_PASSPHRASE: passphrase })
+  const a = as(A, 'pw-hospital')
+  const b = as(B, 'pw-lab')
+  let s: (...args: string[]) => ReturnType<typeof runCli>
+  let url = ''
+  let consortium: Consortium
+  const file = (name: string) => join(work, name)
+  const readJson = <T = Record<string, any>>(path: string) => JSON.parse(readFileSync(path, 'utf8')) as T
+  const csv = file('patients.csv')
+  let labDid = ''
+  let dataset = ''
+
+  before(async () => {
+    assert.equal((await a('init')).code, 0)
+    assert.equal((await a('node', 'start')).code, 0)
+    url = (await a('chain', 'info', '--json')).json<{ rpcUrl: string }>().rpcUrl
+    s = (...args: string[]) => runCli([...args, '--dir', S, '--rpc-url', url], { PROVENA_PASSPHRASE: 'pw-stranger' })
+    const id = await a('identity', 'create', 'st-mary', '--role', 'controller')
+    assert.equal(id.code, 0, id.stderr)
+    writeFileSync(csv, 'id,age\n' + Array.from({ length: 20 }, (_, i) => `P-${i},${30 + i}`).join('\n') + '\n')
+  })
+  after(async () => void (await a('node', 'stop')))
+
+  it('create → join → identity create → show → add-member: the member registers into the SHARED AssetRegistry and verifies against its own anchor', async () => {
+    // --out is not overwritten without --force.
+    writeFileSync(file('taken.json'), '{}')
+    assertOneLine(await a('consortium', 'create', '--out', file('taken.json')), 1, /taken\.json exists/)
+    const created = await a('consortium', 'create', '--out', file('consortium.json'), '--json')
+    assert.equal(created.code, 0, created.stderr)
+    consortium = readJson<Consortium>(file('consortium.json'))
+    assert.deepEqual(readJson(join(A, 'consortium.json')), consortium, 'pinned in the admin data dir')
+    assert.deepEqual(consortium.members.map((m) => [m.name, m.role, m.card !== null]), [['st-mary', 'controller', true]])
+
+    // The lab's node joins: its own data dir, passphrase and keys.
+    const joined = await runCli(['init', '--join', file('consortium.json'), '--rpc-url', url, '--dir', B, '--json'])
+    assert.equal(joined.code, 0, joined.stderr)
+    const lab = await b('identity', 'create', 'lab', '--role', 'controller', '--json')
+    assert.equal(lab.code, 0, lab.stderr)
+    const labId = lab.json<{ did: string; member: boolean; adminCommand: string }>()
+    labDid = labId.did
+    assert.equal(labId.member, false, 'only the admin makes members')
+    assert.equal(labId.adminCommand, `provena consortium add-member --did ${labDid} --role controller --card card.json`)
+
+    // Its first chain use deployed only its own CheckpointAnchor and ConsentVerifier.
+    const info = (await b('chain', 'info', '--json')).json<{ contracts: Record<string, Address> }>()
+    for (const n of ['AssetRegistry', 'AccessPolicy', 'FederatedTraining'] as const) assert.equal(info.contracts[n]!.toLowerCase(), consortium.contracts[n].toLowerCase(), n)
+    assert.notEqual(info.contracts.CheckpointAnchor!.toLowerCase(), consortium.members[0]!.log!.anchor.toLowerCase())
+
+    // identity show: the public part without a passphrase, the signed card with it.
+    const bare = await runCli(['identity', 'show', 'lab', '--json', '--dir', B], { PROVENA_PASSPHRASE: undefined })
+    assert.equal(bare.code, 0, bare.stderr)
+    const pub = bare.json<Record<string, any>>()
+    assert.deepEqual(Object.keys(pub).sort(), ['address', 'card', 'did', 'log', 'name', 'role', 'x25519'])
+    assert.equal(pub.card, null)
+    assert.equal(pub.log.anchor.toLowerCase(), info.contracts.CheckpointAnchor!.toLowerCase())
+    const shown = await b('identity', 'show', 'lab', '--json')
+    writeFileSync(file('card.json'), shown.stdout)
+    assert.equal(shown.json<{ card: unknown }>().card !== null, true)
+
+    // The admin checks the card (did, role) and the member's anchor on-chain.
+    assertOneLine(await a('consortium', 'add-member', '--did', labDid, '--role', 'trainer', '--card', file('card.json')), 1, /role is controller, not --role trainer/)
+    const added = await a('consortium', 'add-member', '--did', labDid, '--role', 'controller', '--card', file('card.json'), '--out', file('consortium2.json'), '--json')
+    assert.equal(added.code, 0, added.stderr)
+    // A member node cannot add members.
+    assertOneLine(await b('consortium', 'add-member', '--did', labDid, '--role', 'controller', '--card', file('card.json')), 1, /only the consortium admin/)
+    const updated = await b('consortium', 'update', file('consortium2.json'), '--json')
+    assert.equal(updated.code, 0, updated.stderr)
+    assert.deepEqual(updated.json<{ added: string[] }>().added, [labDid])
+
+    // The lab's node registers its dataset into the shared AssetRegistry and claims it for its controller.
+    const imported = await b('dataset', 'import', csv, '--subject-column', 'id', '--as', 'lab', '--json')
+    assert.equal(imported.code, 0, imported.stderr)
+    dataset = imported.json<{ id: string }>().id
+    const client = createPublicClient({ transport: http(url) }) as PublicClient
+    const [registrant] = (await client.readContract({ address: consortium.contracts.AssetRegistry, abi: AssetRegistryAbi, functionName: 'registrantOf', args: [`0x${dataset}`] })) as [Address, number]
+    assert.equal(registrant.toLowerCase(), (pub.log.operator as string).toLowerCase())
+    const verified = await b('verify', '--json')
+    assert.equal(verified.code, 0, verified.stdout + verified.stderr)
+    assert.equal(verified.json<{ assetsOnChain: number }>().assetsOnChain, 1)
+    // The admin's log does not hold the lab's registration, and its verify is not fooled into reporting it missing.
+    const adminVerify = await a('verify', '--json')
+    assert.equal(adminVerify.code, 0, adminVerify.stdout)
+    assert.equal(adminVerify.json<{ assetsOnChain: number }>().assetsOnChain, 0)
+  })
+
+  it('update refuses a file with another contract; the pin is unchanged', async () => {
+    const pinned = readFileSync(join(B, 'consortium.json'), 'utf8')
+    const other = readJson<Consortium>(file('consortium2.json'))
+    other.contracts.AccessPolicy = '0x00000000000000000000000000000000deadbeef'
+    writeFileSync(file('other.json'), JSON.stringify(other))
+    assertOneLine(await b('consortium', 'update', file('other.json')), 1, /changes the consortium's trust roots \(AccessPolicy 0x[0-9a-fA-F]+ → 0x00000000000000000000000000000000deadbeef\)/)
+    assert.equal(readFileSync(join(B, 'consortium.json'), 'utf8'), pinned)
+  })
+
+  it('join refuses a tampered card, and leaves no data dir', async () => {
+    const tampered = readJson<Consortium>(file('consortium2.json'))
+    const i = tampered.members.findIndex((m) => m.did === labDid)
+    tampered.members[i]!.role = 'auditor'
+    writeFileSync(file('tampered.json'), JSON.stringify(tampered))
+    const dir = join(work, 'C')
+    assertOneLine(await runCli(['init', '--join', file('tampered.json'), '--dir', dir]), 1, new RegExp(`members\\[${i}\\]\\.role differs from what the member's card signs`))
+    assert.equal(existsSync(join(dir, 'provena.json')), false)
+  })
+
+  it("a stranger's manifest from its own anchor and registry is refused by the consortium's trust roots, naming its anchor (attack 2)", async () => {
+    // The stranger: a lone node with its own contracts on the same chain; every record "consented".
+    assert.equal((await s('init')).code, 0)
+    assert.equal((await s('identity', 'create', 'mallory', '--role', 'controller')).code, 0)
+    const forged = await s('dataset', 'import', csv, '--subject-column', 'id', '--as', 'mallory', '--json')
+    assert.equal(forged.code, 0, forged.stderr)
+    const consents = file('all.csv')
+    writeFileSync(consents, 'subject,purpose,action\n' + Array.from({ length: 20 }, (_, i) => `P-${i},dpv:ScientificResearch,grant`).join('\n') + '\n')
+    assert.equal((await s('consent', 'import', consents, '--as', 'mallory')).code, 0)
+    const manifest = file('forged-manifest.json')
+    const checked = await s('consent', 'check', '--dataset', forged.json<{ id: string }>().id, '--purpose', 'dpv:ScientificResearch', '--out', manifest)
+    assert.equal(checked.code, 0, checked.stderr)
+    const m = readJson(manifest)
+    assert.equal(m.included.length, 20)
+    const strangerAnchor = m.chain.checkpointAnchor as string
+    // The stranger's own node calls it VERIFIED: its roots are its own.
+    assert.equal((await s('consent', 'verify-manifest', manifest)).code, 0)
+    // The consortium's verifiers refuse it: the admin's data dir, a member's, an outsider with the file.
+    const refusals = await Promise.all([
+      a('consent', 'verify-manifest', manifest),
+      b('consent', 'verify-manifest', manifest),
+      runCli(['consent', 'verify-manifest', manifest, '--consortium', file('consortium2.json'), '--dir', join(work, 'none')]),
+    ])
+    for (const r of refusals) assertOneLine(r, 3, new RegExp(`manifest names CheckpointAnchor ${strangerAnchor}, not a log of`))
+
+    // The genuine manifest of the lab's dataset verifies with the same roots.
+    const consents2 = file('lab-consents.csv')
+    writeFileSync(consents2, 'subject,purpose,action\nP-1,dpv:ScientificResearch,grant\n')
+    assert.equal((await b('consent', 'import', consents2, '--as', 'lab')).code, 0)
+    const genuine = file('genuine-manifest.json')
+    assert.equal((await b('consent', 'check', '--dataset', dataset, '--purpose', 'dpv:ScientificResearch', '--out', genuine)).code, 0)
+    const ok = await runCli(['consent', 'verify-manifest', genuine, '--consortium', file('consortium2.json'), '--dir', join(work, 'none'), '--json'])
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr)
+    assert.deepEqual([ok.json<{ ok: boolean; included: number }>().ok, ok.json<{ included: number }>().included], [true, 1])
+  })
+})
