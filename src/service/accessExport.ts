@@ -12,7 +12,7 @@ import {
 import { anchorNow } from '../app/index.js'
 import type { DsseEnvelope } from '../crypto/index.js'
 import { ProvenaError } from '../errors.js'
-import { claimedHeader, dbNonceTable, messageDigest, verifyMessage } from '../node/index.js'
+import { dbNonceTable, messageDigest, verifyMessage } from '../node/index.js'
 import { nodeMembers, type MemberDirectory } from './accessMembers.js'
 import type { ServiceContext } from './context.js'
 
@@ -44,12 +44,13 @@ export async function exportReleased(
 ): Promise<ExportReport> {
   const { p, chain } = ctx
   const members = opts.members ?? nodeMembers(p)
-  const claimed = claimedHeader(opts.release)
+  // The log entry names what the release says only once its signature and header held.
+  let purpose: string | null = null
   let dataset = ''
   let excluded: Record<string, number> = {}
   let digest: string | undefined
   const log = (outcome: string, records: number) =>
-    logExportEvent(p, { actor: opts.as.did, dataset, purpose: claimed?.purpose ?? null, records, excluded, outcome, release: digest })
+    logExportEvent(p, { actor: opts.as.did, dataset, purpose, records, excluded, outcome, release: digest })
   let checked = false
   let written = false
   try {
@@ -63,7 +64,8 @@ export async function exportReleased(
       now: opts.now,
     })
     digest = messageDigest(opts.release as DsseEnvelope)
-    dataset = typeof m.dataset === 'string' ? m.dataset : ''
+    purpose = m.purpose
+    dataset = typeof m.dataset === 'string' && /^[0-9a-f]{64}$/.test(m.dataset) ? m.dataset : ''
     if (m.excluded && typeof m.excluded === 'object') excluded = m.excluded
     // A release this node asked for: the request it answers is in this node's database.
     const asked = p.db.prepare('SELECT * FROM access_requests WHERE nonce = ?').get(String(m.requestNonce)) as

@@ -72,22 +72,25 @@ export async function releaseAccess(
   } catch {
     // Not JSON-shaped enough to hash: verifyMessage names it below.
   }
+  // What an unverified request claims, for the log entry of its refusal: kept only when it
+  // has the shape of what it claims to be (nobody writes arbitrary text into the log).
   const claimedDataset = (() => {
     try {
       const v = JSON.parse(Buffer.from((opts.request as DsseEnvelope).payload, 'base64').toString('utf8')) as { dataset?: unknown }
-      return typeof v.dataset === 'string' ? v.dataset : null
+      return typeof v.dataset === 'string' && /^[0-9a-f]{64}$/.test(v.dataset) ? v.dataset : null
     } catch {
       return null
     }
   })()
+  const shaped = (v: string | undefined, re: RegExp) => (v !== undefined && v.length <= 256 && re.test(v) ? v : null)
   const logRelease = (e: Partial<AccessReleasedEvent> & { outcome: string }) => {
     const event: AccessReleasedEvent = {
       type: LOG_EVENT.accessReleased,
       actor: opts.as.did,
       time: new Date().toISOString(),
       dataset: claimedDataset,
-      requester: claimed?.from ?? null,
-      purpose: claimed?.purpose ?? null,
+      requester: shaped(claimed?.from, /^did:key:z[1-9A-HJ-NP-Za-km-z]+$/),
+      purpose: shaped(claimed?.purpose, /^[\x21-\x7e]+$/),
       request: digest,
       release: null,
       records: 0,
