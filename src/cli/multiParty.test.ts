@@ -109,24 +109,34 @@ describe('key release between two nodes: grant → request → release → expor
       operatorEvm: Buffer.from(p.evmPrivateKey.slice(2), 'hex'),
     }
     p.close()
-    const files: string[] = []
-    const walk = (d: string) => {
-      for (const n of readdirSync(d)) {
-        const path = join(d, n)
-        if (statSync(path).isDirectory()) walk(path)
-        else files.push(path)
-      }
-    }
-    walk(L)
-    assert.ok(files.some((f) => f.endsWith('provena.db')) && files.some((f) => f.endsWith('keystore.json')))
-    for (const path of files) {
-      const bytes = readFileSync(path)
-      for (const [name, secret] of Object.entries(secrets)) {
-        for (const form of [secret, Buffer.from(secret.toString('hex')), Buffer.from(secret.toString('hex').toUpperCase()), Buffer.from(secret.toString('base64')), Buffer.from(secret.toString('base64url'))]) {
-          assert.equal(bytes.indexOf(form), -1, `${path} holds the hospital's ${name}`)
+    /** Every (file, secret) where a file under `root` holds the secret raw, in hex (either case), base64 or base64url. */
+    const findSecrets = (root: string) => {
+      const files: string[] = []
+      const walk = (d: string) => {
+        for (const n of readdirSync(d)) {
+          const path = join(d, n)
+          if (statSync(path).isDirectory()) walk(path)
+          else files.push(path)
         }
       }
+      walk(root)
+      const hits: string[] = []
+      for (const path of files) {
+        const bytes = readFileSync(path)
+        for (const [name, secret] of Object.entries(secrets)) {
+          const forms = [secret, Buffer.from(secret.toString('hex')), Buffer.from(secret.toString('hex').toUpperCase()), Buffer.from(secret.toString('base64')), Buffer.from(secret.toString('base64url'))]
+          if (forms.some((f) => bytes.indexOf(f) >= 0)) hits.push(`${path}: ${name}`)
+        }
+      }
+      return { files, hits }
     }
+    const { files, hits } = findSecrets(L)
+    assert.ok(files.some((f) => f.endsWith('provena.db')) && files.some((f) => f.endsWith('keystore.json')))
+    assert.deepEqual(hits, [], "the lab's data dir holds the hospital's secrets")
+    // The scan finds what it looks for: a control directory with the KEK in base64 in some text.
+    const control = mkdtempSync(join(work, 'control-'))
+    writeFileSync(join(control, 'notes.txt'), `kek=${kek.toString('base64')}\n`)
+    assert.deepEqual(findSecrets(control).hits, [`${join(control, 'notes.txt')}: kek`])
   })
 
   it('refused and logged on the hospital, nothing released: a replayed request file, an expired one, a revoked grant, a wrong recipient', async () => {
