@@ -17,7 +17,8 @@ import {
   unlockIdentity,
   type UnlockedIdentity,
 } from '../access/index.js'
-import { createMemberIdentity, initDataDir, openChain, openProvena, type ChainSession, type Provena } from '../app/index.js'
+import { anchorNow, createMemberIdentity, initDataDir, openChain, openProvena, type ChainSession, type Provena } from '../app/index.js'
+import { subjectReport } from '../audit/index.js'
 import { applyConsentChanges, type ConsentChange } from '../consent/index.js'
 import { didKeyFromEd25519, generateEd25519, type DsseEnvelope } from '../crypto/index.js'
 import { signMessage } from '../node/index.js'
@@ -113,6 +114,10 @@ describe('key release: request → release → export, keys sealed to the reques
     assert.deepEqual([exported.actor, exported.outcome, exported.records, exported.release], [lab.did, 'granted', 27, rel.digest])
     // The release is used once.
     await assert.rejects(exportReleased(ctx, { release: rel.release, as: lab, segments: segmentsFromDir(segmentsDir), out: join(work, 'again.csv') }), { code: 'MESSAGE_REPLAYED' })
+    // The subject's report on the controller's node lists the release among the uses of their records.
+    const anchored = await anchorNow(p, chain)
+    const report = subjectReport({ db: p.db, log: p.log, map: p.map, ownPurposes: p.config.purposes }, pseudonymOf(key, 'S-1'), { treeSize: anchored.anchoredSize, rootHash: anchored.anchoredRoot })
+    assert.ok(report.exports.some((e) => e.outcome === 'released' && e.actor === lab.did && e.purpose === P && e.dataset === dataset))
   })
 
   it('refuses, and logs: a replayed request, an expired one, one to another identity, one from a stranger, a forged one', async () => {
