@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test'
 import { controllerSecrets, pseudonymOf, unlockIdentity } from '../access/index.js'
 import { openProvena } from '../app/index.js'
 import { ed25519Seed } from '../crypto/index.js'
-import { runCli } from '../testing.js'
+import { assertOneLine, runCli } from '../testing.js'
 
 const P = 'dpv:ScientificResearch'
 
@@ -160,5 +160,14 @@ describe('key release between two nodes: grant → request → release → expor
     ok(await hospital('access', 'revoke', dataset, '--to', labDid, '--as', 'st-mary'))
     ok(await lab('access', 'request', dataset, '--purpose', P, '--out', file('req-revoked.json'), '--as', 'lab'))
     assert.match((await refused(file('req-revoked.json'), 'ACCESS_DENIED')).stderr, /AccessPolicy does not allow lab/)
+  })
+
+  it('usage: export needs a dataset or --release, and --release needs --segments (exit 2); a file that is not a message is named (exit 1)', async () => {
+    assertOneLine(await lab('dataset', 'export', '--out', file('u.csv'), '--as', 'lab'), 2, /name the dataset to export, or give --release FILE/)
+    assertOneLine(await lab('dataset', 'export', '--release', file('rel.json'), '--out', file('u.csv'), '--as', 'lab'), 2, /--release needs --segments DIR/)
+    writeFileSync(file('not-a-message.json'), '{"payloadType": "x"}')
+    assertOneLine(await hospital('access', 'release', file('not-a-message.json'), '--out', file('u.json'), '--as', 'st-mary'), 1, /not-a-message\.json: field "payload" is missing/)
+    writeFileSync(file('taken.json'), '{}')
+    assertOneLine(await lab('access', 'request', dataset, '--purpose', P, '--out', file('taken.json'), '--as', 'lab'), 1, /taken\.json exists already/)
   })
 })
