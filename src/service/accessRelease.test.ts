@@ -10,6 +10,7 @@ import {
   grantAccess,
   importDataset,
   memberClient,
+  openKeyRelease,
   pseudonymOf,
   revokeAccess,
   segmentsFromDir,
@@ -163,6 +164,21 @@ describe('key release: request → release → export, keys sealed to the reques
     assert.equal(events('provena.access.export/v1').at(-1)!.outcome, 'failed: ACCESS_SEGMENT_ALTERED')
     // The export failed, so the release was not spent: with the right segments it goes through.
     assert.equal((await exportReleased(ctx, { release: rel.release, as: lab, segments: segmentsFromStore(ctx.plane.store), out })).records, 27)
+  })
+
+  it("the sealed keys are bound to the dataset, the requester, the request nonce and the pseudonyms' order (HPKE additional data)", async () => {
+    const req = await requestAccess(ctx, { dataset, purpose: P, as: lab })
+    const { body } = await releaseAccess(ctx, { request: req.request, as: hospital })
+    assert.equal(openKeyRelease(body, lab).keys.length, body.pseudonyms.length)
+    const swapped = [body.pseudonyms[1]!, body.pseudonyms[0]!, ...body.pseudonyms.slice(2)]
+    for (const [what, changed, who] of [
+      ['another requester', body, lab2],
+      ['another request nonce', { ...body, requestNonce: 'ab'.repeat(32) }, lab],
+      ['another dataset', { ...body, dataset: 'cd'.repeat(32) }, lab],
+      ['the pseudonyms reordered', { ...body, pseudonyms: swapped }, lab],
+    ] as const) {
+      assert.throws(() => openKeyRelease(changed, who), { code: 'CRYPTO_DECRYPT_FAILED' }, what)
+    }
   })
 
   it('the data plane exports only for the controller: a grantee, even of the same node, goes through a release (attack 1)', async () => {
