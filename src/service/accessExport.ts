@@ -36,6 +36,8 @@ export async function exportReleased(
     as: UnlockedIdentity
     segments: SegmentSource
     out: string
+    /** The purpose the export is for, when the caller names one: the release's must be it (MESSAGE_WRONG_PURPOSE). */
+    purpose?: string | undefined
     members?: MemberDirectory | undefined
     parallelFrom?: number | undefined
     onProgress?: ((done: number, total: number) => void) | undefined
@@ -59,6 +61,7 @@ export async function exportReleased(
       type: ACCESS_RELEASE_TYPE,
       isOwn: (did) => did === opts.as.did,
       isMember: (did) => members.byDid(did) !== undefined,
+      purpose: opts.purpose,
       nonces,
       recordNonce: false,
       now: opts.now,

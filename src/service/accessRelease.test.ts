@@ -102,6 +102,9 @@ describe('key release: request → release → export, keys sealed to the reques
     assert.deepEqual([rel.records, rel.excluded], [27, { refused: 1, withdrawn: 1, 'no-consent': 1 }])
     assert.deepEqual(readdirSync(segmentsDir).sort(), [...rel.body.segments].sort())
     assert.deepEqual([lastRelease().outcome, lastRelease().release, lastRelease().requester, lastRelease().records], ['released', rel.digest, lab.did, 27])
+    // Named for another purpose than the release's: refused, and the release is not spent.
+    await assert.rejects(exportReleased(ctx, { release: rel.release, as: lab, segments: segmentsFromDir(segmentsDir), out: join(work, 'mkt.csv'), purpose: 'dpv:Marketing' }), { code: 'MESSAGE_WRONG_PURPOSE' })
+    assert.equal(events('provena.access.export/v1').at(-1)!.outcome, 'refused: MESSAGE_WRONG_PURPOSE')
     // Another identity cannot open it: addressed to lab, sealed to lab's key.
     await assert.rejects(exportReleased(ctx, { release: rel.release, as: lab2, segments: segmentsFromDir(segmentsDir), out: join(work, 'lab2.csv') }), { code: 'MESSAGE_WRONG_RECIPIENT' })
     const out = join(work, 'lab.csv')

@@ -6,7 +6,7 @@ import type { AssetKind } from '../../chain/index.js'
 import { listAssets, MIN_ID_PREFIX, registerDataset, verifyDataset, type DatasetManifest } from '../../registry/index.js'
 import { resolveDataDir } from '../../app/index.js'
 import { ProvenaError } from '../../errors.js'
-import { claimedHeader, readMessageFile } from '../../node/index.js'
+import { readMessageFile } from '../../node/index.js'
 import { exportForPurpose, exportReleased } from '../../service/index.js'
 import type { DsseEnvelope } from '../../crypto/index.js'
 import { askPassphrase } from '../passphrase.js'
@@ -184,10 +184,7 @@ export function registerDataset_(program: Command): void {
               if (id !== undefined && !releasedDataset(release).startsWith(id.toLowerCase())) {
                 throw new ProvenaError('CLI_BAD_ARGUMENT', `the release ${opts.release} is for dataset ${short(releasedDataset(release))}, not ${id}`)
               }
-              if (opts.purpose !== undefined && claimedHeader(release)?.purpose !== opts.purpose) {
-                throw new ProvenaError('MESSAGE_WRONG_PURPOSE', `wrong purpose: the release ${opts.release} is for ${claimedHeader(release)?.purpose ?? 'no purpose'}, not ${opts.purpose}`)
-              }
-              r = await exportReleased({ p, chain, plane }, { release, as: who, segments: segmentsFromDir(opts.segments!), out: opts.out, onProgress: bar.update })
+              r = await exportReleased({ p, chain, plane }, { release, as: who, segments: segmentsFromDir(opts.segments!), out: opts.out, purpose: opts.purpose, onProgress: bar.update })
             } else {
               r = await exportForPurpose(
                 { p, chain, plane },
