@@ -112,7 +112,6 @@ try {
       purpose: 'dpv:ScientificResearch',
       out: join(work, 'out-whole.csv'),
       isAllowed: (dataset, address, purpose) => isAllowed(chain.client, chain.deployment, dataset, address, purpose),
-      unlockController: () => who,
     })
     await anchorNow(p, chain)
   })

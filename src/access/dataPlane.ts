@@ -1,6 +1,6 @@
 import { createHmac, createSecretKey, hkdfSync, randomBytes, type KeyObject } from 'node:crypto'
 import { basename } from 'node:path'
-import { aeadOpen, aeadSeal, canonicalJson, canonicalJsonBytes, cryptoErrors, ed25519Seed, openWith, randomBytesPooled, sealTo, sha256Hex } from '../crypto/index.js'
+import { aeadOpen, aeadSeal, canonicalJson, canonicalJsonBytes, cryptoErrors, ed25519Seed, randomBytesPooled, sha256Hex } from '../crypto/index.js'
 import { checkpointWal, insertMany, type Db } from '../db/index.js'
 import { LOG_EVENT, type AccessExportEvent, type SubjectErasedEvent } from '../log/index.js'
 import { ProvenaError } from '../errors.js'
@@ -233,79 +233,65 @@ export interface ExportReport {
  */
 export type ConsentDecision = (pseudonyms: readonly string[]) => readonly (string | null)[]
 
-/**
- * Decrypts a dataset and writes it in the format it was imported in (CSV with the same
- * columns, or JSON Lines), for its controller or for a member AccessPolicy allows for the
- * purpose. Records of erased subjects are left out, and, with `consent`, records whose
- * subject's consent for the purpose does not hold: their keys are not even unwrapped, let
- * alone released. Each reason is counted in the report and in the export's log entry.
- * Without a purpose (`purpose: null`) only the controller may export (its own data, e.g.
- * a backup). A record whose ciphertext fails its GCM tag is named.
- */
-export async function exportDataset(
-  ctx: DataPlaneContext,
-  idOrPrefix: string,
-  opts: {
-    as: UnlockedIdentity
-    /** Why; null only for the controller's own export. */
-    purpose: string | null
-    out: string
-    /** Whether AccessPolicy allows `address` to use the dataset for the purpose, now. */
-    isAllowed: (dataset: string, address: string, purpose: string) => Promise<boolean>
-    /** The controller's side, to release data keys to a grantee (its keystore entry). */
-    unlockController: (did: string) => UnlockedIdentity
-    /** Which subjects' records may go, for the purpose, now (none left out when absent). */
-    consent?: ConsentDecision | undefined
-    /** Records from which decryption runs on worker threads (default PARALLEL_EXPORT_FROM). */
-    parallelFrom?: number | undefined
-    /** Records written so far, of all. */
-    onProgress?: ((done: number, total: number) => void) | undefined
-  },
-): Promise<ExportReport> {
-  const asset = getAsset(ctx.db, idOrPrefix)
-  const meta = ctx.db.prepare('SELECT * FROM access_datasets WHERE dataset = ?').get(asset.id) as
+/** An imported dataset as the data plane keeps it. */
+export interface ImportedDataset {
+  /** Its number in access_datasets. */
+  no: number
+  /** Its registry id and Merkle root (hex). */
+  id: string
+  root: string
+  /** DID of the controller that imported it (holds its keys). */
+  controller: string
+  subjectColumn: string
+  format: string
+  /** The CSV columns; undefined for JSON Lines. */
+  columns: string[] | undefined
+}
+
+/** The imported dataset `idOrPrefix` names; ACCESS_NOT_IMPORTED for one registered in clear. */
+export function importedDataset(db: Db, idOrPrefix: string): ImportedDataset {
+  const asset = getAsset(db, idOrPrefix)
+  const meta = db.prepare('SELECT * FROM access_datasets WHERE dataset = ?').get(asset.id) as
     | { id: number; controller: string; subject_column: string; format: string; columns: string | null }
     | undefined
   if (!meta) throw new ProvenaError('ACCESS_NOT_IMPORTED', `dataset ${asset.id} was registered, not imported: there is nothing encrypted to export`, { hint: 'use provena dataset import' })
-  const logExport = (outcome: string, records: number, excluded: Record<string, number>) => {
-    const event: AccessExportEvent = {
-      type: LOG_EVENT.accessExport,
-      actor: opts.as.did,
-      time: new Date().toISOString(),
-      dataset: asset.id,
-      purpose: opts.purpose,
-      records,
-      erased: excluded.erased ?? 0,
-      excluded,
-      outcome,
-    }
-    return ctx.log.append([canonicalJsonBytes(event)])
+  return {
+    no: meta.id,
+    id: asset.id,
+    root: asset.root,
+    controller: meta.controller,
+    subjectColumn: meta.subject_column,
+    format: meta.format,
+    columns: meta.columns ? (JSON.parse(meta.columns) as string[]) : undefined,
   }
-  const isController = meta.controller === opts.as.did
-  if (opts.purpose === null && !isController) {
-    logExport('refused: no purpose', 0, {})
-    throw new ProvenaError('ACCESS_PURPOSE_REQUIRED', `${opts.as.name} is not the controller of dataset ${asset.id.slice(0, 12)}: an export for anyone else names its purpose`, {
-      hint: 'add --purpose P (the purpose of the grant)',
-    })
-  }
-  // AccessPolicy.isAllowed lets the dataset's owner through whatever the purpose; no grant
-  // is ever made for the empty purpose (grant purposes are checked), so '' asks "owner?".
-  if (!(await opts.isAllowed(asset.id, opts.as.address, opts.purpose ?? ''))) {
-    logExport('refused: no active grant on-chain', 0, {})
-    throw new ProvenaError('ACCESS_DENIED', `AccessPolicy does not allow ${opts.as.name} to use dataset ${asset.id.slice(0, 12)} for ${opts.purpose ?? 'its own export'} now`, {
-      hint: isController ? 'the dataset is not claimed on-chain yet: grant access once, or re-import' : 'ask its controller: provena access grant DATASET --to NAME --purpose P --as CONTROLLER',
-    })
-  }
-  // The data keys: the controller opens its own; a grantee receives the keys it needs in one
-  // HPKE message sealed to its X25519 key by the controller's side, and opens it with its
-  // own private key (the additional data binds dataset, grantee and the pseudonyms in order).
-  const controller = isController ? opts.as : opts.unlockController(meta.controller)
-  const vault = new SubjectKeyVault(ctx.db, meta.controller, controllerSecrets(controller).kek)
+}
+
+/** The records an export or a key release lets go, with their subjects' data keys. */
+export interface RecordSelection {
+  /** The records, in index order (`subject` is the subject's number in this data dir). */
+  rows: ExportRow[]
+  /** Data key and pseudonym per subject number, in order of first record. */
+  keys: Map<number, Buffer>
+  pseudonyms: Map<number, string>
+  /** Records left out, by reason (`erased`, and the consent decision's reasons). */
+  excluded: Record<string, number>
+}
+
+/**
+ * The controller's side of every export and key release: the records whose subject is not
+ * erased and, with `consent`, whose consent holds; their subjects' data keys unwrapped
+ * with the controller's key-encryption key. A subject left out keeps its key sealed in
+ * the vault: it is never unwrapped.
+ */
+export function selectRecords(db: Db, dataset: ImportedDataset, controller: UnlockedIdentity, consent?: ConsentDecision): RecordSelection {
+  requireController(controller)
+  if (controller.did !== dataset.controller) throw new ProvenaError('ACCESS_NOT_CONTROLLER', `${controller.name} is not the controller of dataset ${dataset.id.slice(0, 12)}: only its controller holds its keys`)
+  const vault = new SubjectKeyVault(db, dataset.controller, controllerSecrets(controller).kek)
   // The records' places, and their subjects' key references (a statement per 500 subjects).
-  const places = readPlaces(ctx.db, meta.id)
-  const refs = [...keyRefsById(ctx.db, placeField(places, 0))].filter(([, ref]) => !ref.erased)
-  // The consent decision, per subject: a subject left out keeps its key sealed in the vault.
-  const verdicts = opts.consent?.(refs.map(([, ref]) => ref.pseudonym))
+  const places = readPlaces(db, dataset.no)
+  const refs = [...keyRefsById(db, placeField(places, 0))].filter(([, ref]) => !ref.erased)
+  // The consent decision, per subject, taken now, before any key is unwrapped.
+  const verdicts = consent?.(refs.map(([, ref]) => ref.pseudonym))
   const leftOut = new Map<number, string>()
   const keys = new Map<number, Buffer>()
   const pseudonyms = new Map<number, string>()
@@ -315,47 +301,148 @@ export async function exportDataset(
     keys.set(id, vault.key(ref))
     pseudonyms.set(id, ref.pseudonym)
   })
-  if (!isController && keys.size > 0) {
-    const order = [...keys.keys()]
-    const info = Buffer.from('provena/key-release/v1')
-    const aad = Buffer.from(`${asset.id}:${opts.as.did}:${sha256Hex(Buffer.from(order.map((id) => pseudonyms.get(id)!).join(',')))}`)
-    const sealed = sealTo(Buffer.from(opts.as.x25519PublicKey, 'hex'), info, aad, Buffer.concat(order.map((id) => keys.get(id)!)))
-    const opened = openWith(opts.as.x25519PrivateKey, info, aad, sealed)
-    order.forEach((id, i) => keys.set(id, opened.subarray(32 * i, 32 * i + 32)))
-  }
-  // A record's line as imported, for error messages only.
-  const failed = (idx: number): never => {
-    throw cryptoErrors.decryptFailed(`record ${idx} (line ${recordLine(ctx.db, asset.id, idx)} as imported) does not decrypt: its ciphertext or key was altered (GCM tag mismatch)`)
-  }
-  // The rows to write: the same list for the single-threaded and the worker-thread paths.
-  const live: ExportRow[] = []
+  const rows: ExportRow[] = []
   const excluded: Record<string, number> = {}
   for (let idx = 0, i = 0; i < places.length; idx++, i += 4) {
     const subject = places[i]!
-    if (keys.has(subject)) live.push({ idx, subject, segment: places[i + 1]!, offset: places[i + 2]!, length: places[i + 3]! })
+    if (keys.has(subject)) rows.push({ idx, subject, segment: places[i + 1]!, offset: places[i + 2]!, length: places[i + 3]! })
     else {
       const why = leftOut.get(subject) ?? 'erased'
       excluded[why] = (excluded[why] ?? 0) + 1
     }
   }
-  const erased = excluded.erased ?? 0
-  const columns = meta.columns ? (JSON.parse(meta.columns) as string[]) : undefined
+  return { rows, keys, pseudonyms, excluded }
+}
+
+/**
+ * Decrypts a dataset for its controller and writes it in the format it was imported in
+ * (CSV with the same columns, or JSON Lines). Records of erased subjects are left out,
+ * and, with `consent`, records whose subject's consent for the purpose does not hold:
+ * their keys are not even unwrapped. Each reason is counted in the report and in the
+ * export's log entry. A record whose ciphertext fails its GCM tag is named.
+ *
+ * Only the controller exports here: anyone else, even an identity of the same node,
+ * receives the keys through a key release (src/access/release.ts), sealed to its own
+ * X25519 key, and decrypts with `exportReleased`.
+ */
+export async function exportDataset(
+  ctx: DataPlaneContext,
+  idOrPrefix: string,
+  opts: {
+    as: UnlockedIdentity
+    /** Why; null for the controller's own copy (a backup: no consent filter). */
+    purpose: string | null
+    out: string
+    /** Whether AccessPolicy allows `address` to use the dataset for the purpose, now. */
+    isAllowed: (dataset: string, address: string, purpose: string) => Promise<boolean>
+    /** Which subjects' records may go, for the purpose, now (none left out when absent). */
+    consent?: ConsentDecision | undefined
+    /** Records from which decryption runs on worker threads (default PARALLEL_EXPORT_FROM). */
+    parallelFrom?: number | undefined
+    /** Records written so far, of all. */
+    onProgress?: ((done: number, total: number) => void) | undefined
+  },
+): Promise<ExportReport> {
+  const dataset = importedDataset(ctx.db, idOrPrefix)
+  const logExport = (outcome: string, records: number, excluded: Record<string, number>) =>
+    logExportEvent(ctx, { actor: opts.as.did, dataset: dataset.id, purpose: opts.purpose, records, excluded, outcome })
+  if (dataset.controller !== opts.as.did) {
+    logExport('refused: not the controller', 0, {})
+    throw new ProvenaError('ACCESS_NOT_CONTROLLER', `${opts.as.name} is not the controller of dataset ${dataset.id.slice(0, 12)}: a member receives its keys in a key release`, {
+      hint: 'provena access request DATASET --purpose P --out req.json, then the controller runs provena access release',
+    })
+  }
+  // AccessPolicy.isAllowed lets the dataset's owner through whatever the purpose; no grant
+  // is ever made for the empty purpose (grant purposes are checked), so '' asks "owner?".
+  if (!(await opts.isAllowed(dataset.id, opts.as.address, opts.purpose ?? ''))) {
+    logExport('refused: no active grant on-chain', 0, {})
+    throw new ProvenaError('ACCESS_DENIED', `AccessPolicy does not allow ${opts.as.name} to use dataset ${dataset.id.slice(0, 12)} for ${opts.purpose ?? 'its own export'} now`, {
+      hint: 'the dataset is not claimed on-chain yet: grant access once, or re-import',
+    })
+  }
+  const { rows, keys, excluded } = selectRecords(ctx.db, dataset, opts.as, opts.consent)
   const cidOf = segmentCids(ctx.db)
-  const segmentBytes = (segment: number) => ctx.store.get(cidOf(segment))
-  // Only the controller sees its own subject ids; anyone else gets the pseudonyms.
-  const pseudonymOf = isController ? undefined : (subject: number) => pseudonyms.get(subject)!
+  try {
+    await writeRecords({
+      dataset: dataset.id,
+      columns: dataset.columns,
+      subjectColumn: dataset.subjectColumn,
+      rows,
+      keyOf: (s) => keys.get(s)!,
+      segmentBytes: (segment) => ctx.store.get(cidOf(segment)),
+      out: opts.out,
+      failed: (idx) => {
+        throw cryptoErrors.decryptFailed(`record ${idx} (line ${recordLine(ctx.db, dataset.id, idx)} as imported) does not decrypt: its ciphertext or key was altered (GCM tag mismatch)`)
+      },
+      parallelFrom: opts.parallelFrom,
+      onProgress: opts.onProgress,
+    })
+  } catch (error) {
+    // Allowed, but nothing written: the attempt is on the record with why it failed.
+    logExport(`failed: ${(error as { code?: string }).code ?? 'error'}`, 0, excluded)
+    throw error
+  }
+  const logIndex = logExport('granted', rows.length, excluded)
+  return { dataset: dataset.id, out: opts.out, purpose: opts.purpose, records: rows.length, erased: excluded.erased ?? 0, excluded, logIndex }
+}
+
+/** Appends an export's log entry (provena.access.export/v1); returns its index. */
+export function logExportEvent(
+  ctx: Pick<DataPlaneContext, 'log'>,
+  e: { actor: string; dataset: string; purpose: string | null; records: number; excluded: Record<string, number>; outcome: string; release?: string | undefined },
+): number {
+  const event: AccessExportEvent = {
+    type: LOG_EVENT.accessExport,
+    actor: e.actor,
+    time: new Date().toISOString(),
+    dataset: e.dataset,
+    purpose: e.purpose,
+    records: e.records,
+    erased: e.excluded.erased ?? 0,
+    excluded: e.excluded,
+    outcome: e.outcome,
+    ...(e.release ? { release: e.release } : {}),
+  }
+  return ctx.log.append([canonicalJsonBytes(event)])
+}
+
+/** The CIDs of segments by number (access_segments), for a key release's list of segments. */
+export function segmentCidsOf(db: Db): (segment: number) => string {
+  return segmentCids(db)
+}
+
+/**
+ * Decrypts `rows` (in index order) and writes them into `out` in the dataset's format: CSV
+ * with `columns`, else JSON Lines; with `pseudonymOf`, the subject column holds the
+ * subject's pseudonym. From `parallelFrom` rows on, decryption runs on worker threads.
+ * The file appears only when every record decrypted (`failed` names one that does not).
+ */
+export async function writeRecords(opts: {
+  dataset: string
+  columns: string[] | undefined
+  subjectColumn: string
+  rows: readonly ExportRow[]
+  keyOf: (subject: number) => Buffer
+  pseudonymOf?: ((subject: number) => string) | undefined
+  segmentBytes: (segment: number) => Promise<Buffer>
+  out: string
+  failed: (idx: number) => never
+  parallelFrom?: number | undefined
+  onProgress?: ((done: number, total: number) => void) | undefined
+}): Promise<void> {
+  const { rows: live, keyOf, pseudonymOf, segmentBytes, failed } = opts
   let file: OutputFile | undefined
   try {
     file = new OutputFile(opts.out)
-    const writer = new RecordWriter(file, columns, meta.subject_column)
+    const writer = new RecordWriter(file, opts.columns, opts.subjectColumn)
     writer.header()
     const workers = live.length >= (opts.parallelFrom ?? PARALLEL_EXPORT_FROM) ? workerCount() : 0
     if (workers > 0) {
       await decryptParallel({
         workers,
-        data: { dataset: asset.id, columns: columns ?? null, subjectColumn: meta.subject_column },
+        data: { dataset: opts.dataset, columns: opts.columns ?? null, subjectColumn: opts.subjectColumn },
         rows: live,
-        keyOf: (s) => keys.get(s)!,
+        keyOf,
         pseudonymOf,
         segmentBytes,
         sink: file,
@@ -363,7 +450,7 @@ export async function exportDataset(
         onProgress: (done) => opts.onProgress?.(done, live.length),
       })
     } else {
-      const aadOf = recordAadWriter(asset.id)
+      const aadOf = recordAadWriter(opts.dataset)
       const segments = new Map<number, Buffer>()
       const named = new Map<number, { text: string; bytes: Buffer }>()
       for (const { idx, segment: segmentNo, offset, length, subject } of live) {
@@ -374,7 +461,7 @@ export async function exportDataset(
         }
         let plain: Buffer
         try {
-          plain = aeadOpen(keys.get(subject)!, segment.subarray(offset, offset + length), aadOf(idx))
+          plain = aeadOpen(keyOf(subject), segment.subarray(offset, offset + length), aadOf(idx))
         } catch {
           return failed(idx)
         }
@@ -389,12 +476,8 @@ export async function exportDataset(
     file.commit()
   } catch (error) {
     file?.abort()
-    // Granted, but nothing written: the attempt is on the record with why it failed.
-    logExport(`failed: ${(error as { code?: string }).code ?? 'error'}`, 0, excluded)
     throw error
   }
-  const logIndex = logExport('granted', live.length, excluded)
-  return { dataset: asset.id, out: opts.out, purpose: opts.purpose, records: live.length, erased, excluded, logIndex }
 }
 
 /** What an erasure reports. */

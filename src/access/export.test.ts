@@ -5,7 +5,21 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { initDataDir, openChain, openProvena, type Provena } from '../app/index.js'
 import { FsBlobStore } from '../store/index.js'
-import { createIdentity, exportDataset, importDataset, placeOf, unlockIdentity, type DataPlaneContext, type UnlockedIdentity } from './index.js'
+import {
+  buildKeyRelease,
+  createIdentity,
+  exportDataset,
+  importDataset,
+  importedDataset,
+  openKeyRelease,
+  placeOf,
+  segmentsFromStore,
+  selectRecords,
+  unlockIdentity,
+  writeReleasedRecords,
+  type DataPlaneContext,
+  type UnlockedIdentity,
+} from './index.js'
 
 describe('export on worker threads writes exactly what the single-threaded path writes', () => {
   const dir = mkdtempSync(join(tmpdir(), 'provena-export-'))
@@ -15,7 +29,14 @@ describe('export on worker threads writes exactly what the single-threaded path 
   let ctx: DataPlaneContext
   let controller: UnlockedIdentity
   let grantee: UnlockedIdentity
-  const allowed = { isAllowed: async () => true, unlockController: () => controller }
+  const allowed = { isAllowed: async () => true }
+  // A grantee's export: the controller's release (keys sealed to the grantee's X25519 key), opened with the grantee's own key.
+  const viaRelease = async (id: string, opts: { as: UnlockedIdentity; out: string; parallelFrom?: number; onProgress?: (done: number, total: number) => void }) => {
+    const dataset = importedDataset(ctx.db, id)
+    const body = buildKeyRelease(ctx.db, dataset, selectRecords(ctx.db, dataset, controller), { did: opts.as.did, x25519: opts.as.x25519PublicKey }, { digest: 'test', nonce: '00'.repeat(32) })
+    await writeReleasedRecords(body, openKeyRelease(body, opts.as), { segments: segmentsFromStore(ctx.store), ...opts })
+    return { records: body.records }
+  }
 
   before(async () => {
     initDataDir(dir, 'pw')
@@ -57,9 +78,10 @@ describe('export on worker threads writes exactly what the single-threaded path 
         const env = process.env.PROVENA_WORKERS
         process.env.PROVENA_WORKERS = '2'
         try {
-          const a = await exportDataset(ctx, id, { as, purpose: 'test', out: one, ...allowed })
+          const run = as === controller ? (o: { out: string; parallelFrom?: number; onProgress?: (d: number, t: number) => void }) => exportDataset(ctx, id, { as, purpose: 'test', ...allowed, ...o }) : (o: { out: string; parallelFrom?: number; onProgress?: (d: number, t: number) => void }) => viaRelease(id, { as, ...o })
+          const a = await run({ out: one })
           let last = ''
-          const b = await exportDataset(ctx, id, { as, purpose: 'test', out: many, ...allowed, parallelFrom: 1, onProgress: (done, total) => (last = `${done}/${total}`) })
+          const b = await run({ out: many, parallelFrom: 1, onProgress: (done, total) => (last = `${done}/${total}`) })
           assert.equal(last, '3000/3000')
           assert.deepEqual([a.records, b.records], [3000, 3000])
         } finally {

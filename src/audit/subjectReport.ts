@@ -79,7 +79,7 @@ export function subjectReport(ctx: ConsentContext & { log: SqliteLog }, pseudony
   let erasure: LoggedEvent | null = null
   for (const e of ctx.log.entries()) {
     if (!needles.some((n) => e.leaf.includes(n))) continue
-    let doc: { type?: string; dataset?: string; actor?: string; purpose?: string; outcome?: string; pseudonym?: string; records?: number }
+    let doc: { type?: string; dataset?: string; actor?: string; requester?: string; purpose?: string; outcome?: string; pseudonym?: string; records?: number }
     try {
       doc = JSON.parse(e.leaf.toString('utf8'))
     } catch {
@@ -92,6 +92,15 @@ export function subjectReport(ctx: ConsentContext & { log: SqliteLog }, pseudony
         actor: doc.actor ?? '',
         purpose: doc.purpose ?? '',
         outcome: doc.outcome ?? '',
+      })
+    } else if (doc.type === 'provena.access.released/v1' && doc.outcome === 'released' && doc.dataset && held.datasets.some((d) => d.dataset === doc.dataset)) {
+      // A key release to another node: the use happens there, on the keys released here.
+      exports.push({
+        ...event(e.index, `keys of dataset ${doc.dataset.slice(0, 12)} released to ${doc.requester} for ${doc.purpose}`),
+        dataset: doc.dataset,
+        actor: doc.requester ?? '',
+        purpose: doc.purpose ?? '',
+        outcome: 'released',
       })
     } else if (doc.type === 'provena.subject.erased/v1' && doc.pseudonym === pseudonym) {
       erasure = event(e.index, `erased: key and salts of ${doc.records} record(s) destroyed`)

@@ -357,6 +357,31 @@ export const migrations: readonly Migration[] = [
       db.exec('DROP TABLE registry_records')
     },
   },
+  {
+    version: 8,
+    description: 'node: seen message nonces (replays refused); access: the requests this node sent',
+    sql: `
+      -- A message's (sender, nonce), kept until the message expired (src/node/messages.ts).
+      CREATE TABLE node_seen_nonces (
+        sender TEXT NOT NULL,
+        nonce TEXT NOT NULL,
+        expires_at INTEGER NOT NULL,
+        PRIMARY KEY (sender, nonce)
+      ) WITHOUT ROWID;
+      CREATE INDEX node_seen_nonces_expiry ON node_seen_nonces (expires_at);
+      -- Access requests this node signed: a key release is taken only in answer to one.
+      CREATE TABLE access_requests (
+        nonce TEXT PRIMARY KEY,
+        digest TEXT NOT NULL,
+        dataset TEXT NOT NULL,
+        requester TEXT NOT NULL,
+        controller TEXT NOT NULL,
+        purpose TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      );
+    `,
+  },
 ]
 
 /** The newest schema version this code knows. */

@@ -16,6 +16,8 @@ export const LOG_EVENT = {
   accessGranted: 'provena.access.granted/v1',
   accessRevoked: 'provena.access.revoked/v1',
   accessExport: 'provena.access.export/v1',
+  accessRequested: 'provena.access.requested/v1',
+  accessReleased: 'provena.access.released/v1',
   subjectErased: 'provena.subject.erased/v1',
   flTask: 'provena.fl.task/v1',
   flUpdateCommitted: 'provena.fl.update-committed/v1',
@@ -107,6 +109,35 @@ export interface AccessExportEvent extends EventBase<typeof LOG_EVENT.accessExpo
   /** Records left out, by reason: `erased`, or why the subject's consent does not hold (`refused`, `withdrawn`, `no-consent`, …). */
   excluded: Record<string, number>
   outcome: string
+  /** For an export from a key release: the release message's digest (SHA-256 of its RFC 8785 JSON). */
+  release?: string
+}
+
+/** A request for a key release, signed and sent by this node (logged on the requester's node). */
+export interface AccessRequestedEvent extends EventBase<typeof LOG_EVENT.accessRequested> {
+  dataset: string
+  /** The controller's DID the request is addressed to. */
+  to: string
+  purpose: string
+  /** The request message's digest and nonce. */
+  request: string
+  nonce: string
+  expiresAt: string
+}
+
+/** A key release, or its refusal (logged on the controller's node). */
+export interface AccessReleasedEvent extends EventBase<typeof LOG_EVENT.accessReleased> {
+  dataset: string | null
+  /** The requester's DID (as claimed, when the request was refused before its signature held). */
+  requester: string | null
+  purpose: string | null
+  /** The request message's digest; the release's, when released. */
+  request: string
+  release: string | null
+  records: number
+  excluded: Record<string, number>
+  /** `released`, or `refused: CODE`. */
+  outcome: string
 }
 
 export interface SubjectErasedEvent extends EventBase<typeof LOG_EVENT.subjectErased> {
@@ -137,6 +168,8 @@ export type LogEvent =
   | AccessGrantedEvent
   | AccessRevokedEvent
   | AccessExportEvent
+  | AccessRequestedEvent
+  | AccessReleasedEvent
   | SubjectErasedEvent
   | FlEvent
   | ConsortiumEvent

@@ -15,6 +15,8 @@ export {
   LOG_EVENT,
   parseLogEvent,
   type AccessExportEvent,
+  type AccessReleasedEvent,
+  type AccessRequestedEvent,
   type AccessGrantedEvent,
   type AccessRevokedEvent,
   type AssetRegisteredEvent,

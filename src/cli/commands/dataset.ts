@@ -2,15 +2,26 @@ import { existsSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Command } from 'commander'
 import { anchorNow, type Provena } from '../../app/index.js'
-import { claimDataset, datasetController, findIdentity, importDataset, listIdentities, unlockIdentity } from '../../access/index.js'
+import { claimDataset, datasetController, findIdentity, importDataset, listIdentities, segmentsFromDir, unlockIdentity, type ExportReport } from '../../access/index.js'
 import type { AssetKind } from '../../chain/index.js'
 import { listAssets, MIN_ID_PREFIX, verifyDataset, type DatasetManifest } from '../../registry/index.js'
 import { resolveDataDir } from '../../app/index.js'
 import { ProvenaError } from '../../errors.js'
-import { exportForPurpose, registerDatasetFile } from '../../service/index.js'
+import { readMessageFile } from '../../node/index.js'
+import { exportForPurpose, exportReleased, registerDatasetFile } from '../../service/index.js'
+import type { DsseEnvelope } from '../../crypto/index.js'
 import { askPassphrase } from '../passphrase.js'
 import { emit, progressBar, short, VerificationFailed, type CommonOptions } from '../output.js'
 import { action, common, withChain, withDataPlane, withProvena } from '../session.js'
+
+/** The dataset a release claims to be for (unverified: exportReleased checks it). */
+const releasedDataset = (release: DsseEnvelope): string => {
+  try {
+    return String((JSON.parse(Buffer.from(release.payload, 'base64').toString('utf8')) as { dataset?: unknown }).dataset ?? '')
+  } catch {
+    return ''
+  }
+}
 
 const lineList = (lines: (number | string)[]) => (lines.length > 20 ? `${lines.slice(0, 20).join(', ')}, … (${lines.length} in all)` : lines.join(', '))
 
@@ -72,6 +83,15 @@ const EXCLUSION_WORDS: Record<string, string> = {
   'no-consent': 'without consent',
   'not-yet-valid': 'whose consent is not valid yet',
   'other-dataset': 'whose consent is for another dataset',
+}
+
+/** The records left out, by reason, in EXCLUSION_WORDS' order (then any other reason). */
+export function exclusionList(excluded: Record<string, number>): string[] {
+  const order = Object.keys(EXCLUSION_WORDS)
+  const rank = (why: string) => (order.includes(why) ? order.indexOf(why) : order.length)
+  return Object.entries(excluded)
+    .sort(([a], [b]) => rank(a) - rank(b) || (a < b ? -1 : 1))
+    .map(([why, n]) => `${n} ${EXCLUSION_WORDS[why] ?? why}`)
 }
 
 const nameList = (names: string[]) => lineList(names.map((n) => JSON.stringify(n).slice(1, -1)))
@@ -136,39 +156,54 @@ export function registerDataset_(program: Command): void {
       }),
     )
 
-  common(dataset.command('export').argument('<dataset>', 'dataset id (or a unique prefix of 6+ hex digits; see provena dataset list)').description("decrypt a dataset into the format it was imported in, leaving out subjects whose consent for the purpose does not hold now; logged"))
-    .requiredOption('--as <name>', 'who exports: the controller, or a member with an on-chain grant')
+  common(dataset.command('export').argument('[dataset]', 'dataset id (or a unique prefix of 6+ hex digits; see provena dataset list); not needed with --release').description("decrypt a dataset into the format it was imported in, leaving out subjects whose consent for the purpose does not hold now; logged"))
+    .requiredOption('--as <name>', 'who exports: the controller, a member with an on-chain grant, or (with --release) the identity the release is addressed to')
     .option('--purpose <purpose>', "why, e.g. dpv:ScientificResearch (recorded in the log; only subjects who consent to it now are exported); required but for the controller's own copy")
+    .option('--release <file>', "a key release from the dataset's controller's node (provena access release), answering this node's request")
+    .option('--segments <dir>', 'with --release: the directory holding the ciphertext segments, one file per CID (access release --segments-out)')
     .requiredOption('--out <file>', 'where to write it (not over an existing file, unless --force)')
     .option('--force', 'replace --out if it exists')
     .action(
-      action(async (id: string, opts: CommonOptions & { as: string; purpose?: string; out: string; force?: boolean }) => {
+      action(async (id: string | undefined, opts: CommonOptions & { as: string; purpose?: string; release?: string; segments?: string; out: string; force?: boolean }) => {
         if (existsSync(opts.out) && statSync(opts.out).isDirectory()) {
           throw new ProvenaError('CLI_OUT_IS_DIRECTORY', `${opts.out} is a directory: --out names the file to write`, { hint: `e.g. --out ${join(opts.out, 'export.csv')}` })
         }
         if (!opts.force && existsSync(opts.out)) {
           throw new ProvenaError('CLI_OUT_EXISTS', `${opts.out} exists already: nothing was exported`, { hint: 'choose another --out, or add --force to replace it' })
         }
+        if (opts.release === undefined && id === undefined) throw new ProvenaError('CLI_BAD_ARGUMENT', 'name the dataset to export, or give --release FILE', { hint: 'provena dataset export DATASET --as NAME --out FILE' })
+        if (opts.release !== undefined && opts.segments === undefined) throw new ProvenaError('CLI_BAD_ARGUMENT', '--release needs --segments DIR (where the controller published the ciphertext segments)')
+        if (opts.release === undefined && opts.segments !== undefined) throw new ProvenaError('CLI_BAD_ARGUMENT', '--segments goes with --release')
+        const release = opts.release === undefined ? undefined : readMessageFile(opts.release)
         const passphrase = await askPassphrase()
         const dir = resolveDataDir(opts.dir)
         const who = unlockIdentity(dir, opts.as, passphrase)
         await withDataPlane(opts, async (p, chain, plane) => {
           const bar = progressBar('decrypting', 'records')
           try {
-            const r = await exportForPurpose(
-              { p, chain, plane },
-              {
-                dataset: id,
-                as: who,
-                purpose: opts.purpose ?? null,
-                out: opts.out,
-                unlockController: (did) => unlockIdentity(dir, findIdentity(dir, did).name, passphrase),
-                onProgress: bar.update,
-              },
-            )
+            let r: ExportReport
+            if (release) {
+              if (id !== undefined && !releasedDataset(release).startsWith(id.toLowerCase())) {
+                throw new ProvenaError('CLI_BAD_ARGUMENT', `the release ${opts.release} is for dataset ${short(releasedDataset(release))}, not ${id}`)
+              }
+              r = await exportReleased({ p, chain, plane }, { release, as: who, segments: segmentsFromDir(opts.segments!), out: opts.out, purpose: opts.purpose, onProgress: bar.update })
+            } else {
+              r = await exportForPurpose(
+                { p, chain, plane },
+                {
+                  dataset: id!,
+                  as: who,
+                  purpose: opts.purpose ?? null,
+                  out: opts.out,
+                  // Only an identity of this node's keystore: a lone node is its own consortium.
+                  unlockController: (did) => unlockIdentity(dir, findIdentity(dir, did).name, passphrase),
+                  onProgress: bar.update,
+                },
+              )
+            }
             bar.end()
             emit(opts, r, () => {
-              const leftOut = Object.entries(r.excluded).map(([why, n]) => `${n} ${EXCLUSION_WORDS[why] ?? why}`)
+              const leftOut = exclusionList(r.excluded)
               const why = r.purpose === null ? ' (no purpose: the controller\'s own copy, no consent filter)' : ` for ${r.purpose}`
               return `Exported ${r.records} record(s) of ${short(r.dataset)} to ${r.out}${why}${leftOut.length ? `; left out: ${leftOut.join(', ')}` : ''}`
             })
