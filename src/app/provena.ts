@@ -1,5 +1,6 @@
 import type { KeyObject } from 'node:crypto'
 import type { Hex } from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
 import {
   acquireEmbeddedNode,
   chainErrors,
@@ -110,7 +111,7 @@ export function openProvena(dir: string, opts: OpenOptions = {}): Provena {
       },
     },
     operatorDid: didKeyFromEd25519(pub.logKey),
-    operatorAddress: pub.address,
+    operatorAddress: override ? privateKeyToAccount(override).address : pub.address,
     get evmPrivateKey() {
       return override ?? unlockNow().evmPrivateKey
     },

@@ -40,7 +40,7 @@ describe('key release between two nodes: grant → request → release → expor
     const url = (await hospital('chain', 'info', '--json')).json<{ rpcUrl: string }>().rpcUrl
     ok(await hospital('identity', 'create', 'st-mary', '--role', 'controller'))
     ok(await hospital('consortium', 'create', '--out', file('consortium.json')))
-    ok(await runCli(['init', '--join', file('consortium.json'), '--rpc-url', url, '--dir', L]))
+    ok(await lab('init', '--join', file('consortium.json'), '--rpc-url', url))
     const created = await lab('identity', 'create', 'lab', '--role', 'trainer', '--json')
     ok(created)
     labDid = created.json<{ did: string }>().did
@@ -98,7 +98,7 @@ describe('key release between two nodes: grant → request → release → expor
   it("the lab's data dir holds none of the hospital's secrets (KEK, pseudonym key, X25519, Ed25519 seed, EVM key, operator keys; hex and base64)", () => {
     const stMary = unlockIdentity(H, 'st-mary', 'pw-hospital')
     const { kek, pseudonymKey } = controllerSecrets(stMary)
-    const p = openProvena(H)
+    const p = openProvena(H, { passphrase: 'pw-hospital' })
     const secrets: Record<string, Buffer> = {
       kek,
       pseudonymKey,

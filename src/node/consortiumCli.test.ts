@@ -51,7 +51,7 @@ describe('a consortium of separate nodes (issue 12: pinned trust roots)', () => 
     assert.deepEqual(consortium.members.map((m) => [m.name, m.role, m.card !== null]), [['st-mary', 'controller', true]])
 
     // The lab's node joins: its own data dir, passphrase and keys.
-    const joined = await runCli(['init', '--join', file('consortium.json'), '--rpc-url', url, '--dir', B, '--json'])
+    const joined = await b('init', '--join', file('consortium.json'), '--rpc-url', url, '--json')
     assert.equal(joined.code, 0, joined.stderr)
     const lab = await b('identity', 'create', 'lab', '--role', 'controller', '--json')
     assert.equal(lab.code, 0, lab.stderr)

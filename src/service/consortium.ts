@@ -3,7 +3,6 @@
 // its transaction, its outbox writes and its anchoring; the CLI only parses and prints.
 import { existsSync, readFileSync } from 'node:fs'
 import { createPublicClient, http, isAddress, type Address, type Hex, type PublicClient } from 'viem'
-import { privateKeyToAccount } from 'viem/accounts'
 import { findIdentity, listIdentities, prepareIdentity, ROLES, unlockIdentities, unlockIdentity, type Identity, type UnlockedIdentity } from '../access/index.js'
 import { anchorNow, configPath, connectReadOnly, createMemberIdentity, initDataDir, openChainReadOnly, openProvena, resolveDataDir, type ChainSession, type Provena } from '../app/index.js'
 import { acquireEmbeddedNode, chainErrors, ConsentVerifierAbi, enqueueOutbox, findOutbox, flushOutbox, readLogInfo, simulateWrite, type Deployment, type OutboxWrite } from '../chain/index.js'
@@ -28,7 +27,7 @@ import {
   type MemberLog,
 } from '../node/index.js'
 
-const operatorAddress = (p: Provena): Address => privateKeyToAccount(p.evmPrivateKey).address
+const operatorAddress = (p: Provena): Address => p.operatorAddress
 const sameAddress = (a: string, b: string) => a.toLowerCase() === b.toLowerCase()
 /** RFC 8785 SHA-256 of a consortium file: what the log records of it. */
 const consortiumHash = (c: Consortium) => sha256Hex(Buffer.from(canonicalJson(c), 'utf8'))
