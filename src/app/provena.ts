@@ -19,7 +19,9 @@ import {
   type OutboxWrite,
 } from '../chain/index.js'
 import { prepareIdentity, type Identity } from '../access/index.js'
-import type { FlContext } from '../fl/index.js'
+// The fl domain registers its chain effects with the outbox when loaded: every session can send them.
+import { type FlContext } from '../fl/index.js'
+import '../fl/index.js'
 import type { BlobStore } from '../store/index.js'
 import { canonicalJson, didKeyFromEd25519, ed25519FromSeed, sha256 } from '../crypto/index.js'
 import { openDatabase, type Db } from '../db/index.js'
@@ -114,6 +116,7 @@ export async function openChain(p: Provena, opts: { rpcUrl?: string | undefined 
       client,
       deployment,
       consistencyProof: (a, b) => p.log.consistencyProof(a, b),
+      appendLog: (leaves) => p.log.append(leaves),
     }
     await recoverOutbox(outbox)
     // A chain that lost what the outbox wrote gets the log's history again: only if the

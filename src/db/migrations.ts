@@ -357,6 +357,17 @@ export const migrations: readonly Migration[] = [
       db.exec('DROP TABLE registry_records')
     },
   },
+  {
+    version: 8,
+    description: 'chain outbox: the signer of a write, and the result read from its receipt',
+    // issue 12: every chain write goes through the outbox, some signed by an identity
+    // other than the operator (its address; NULL = the operator, as every earlier row),
+    // and some return a value the caller needs, read from the receipt (JSON).
+    sql: `
+      ALTER TABLE chain_outbox ADD COLUMN signer TEXT;
+      ALTER TABLE chain_outbox ADD COLUMN result TEXT;
+    `,
+  },
 ]
 
 /** The newest schema version this code knows. */

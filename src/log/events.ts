@@ -21,6 +21,7 @@ export const LOG_EVENT = {
   flUpdateCommitted: 'provena.fl.update-committed/v1',
   flUpdateRefused: 'provena.fl.update-refused/v1',
   flRound: 'provena.fl.round/v1',
+  flTaskCancelled: 'provena.fl.task-cancelled/v1',
 } as const
 
 export type LogEventType = (typeof LOG_EVENT)[keyof typeof LOG_EVENT]
@@ -83,7 +84,8 @@ export interface AccessGrantedEvent extends EventBase<typeof LOG_EVENT.accessGra
   grantee: string
   purpose: string
   expiresAt: number | null
-  transaction: string
+  /** Entries before issue 12 name the transaction; since, the entry lands with the outbox row, before any transaction exists. */
+  transaction?: string
 }
 
 export interface AccessRevokedEvent extends EventBase<typeof LOG_EVENT.accessRevoked> {
@@ -112,7 +114,7 @@ export interface SubjectErasedEvent extends EventBase<typeof LOG_EVENT.subjectEr
 }
 
 /** Federated-learning events: the coordinator writes their fields (fl/coordinator.ts). */
-export interface FlEvent extends EventBase<typeof LOG_EVENT.flTask | typeof LOG_EVENT.flUpdateCommitted | typeof LOG_EVENT.flUpdateRefused | typeof LOG_EVENT.flRound> {
+export interface FlEvent extends EventBase<typeof LOG_EVENT.flTask | typeof LOG_EVENT.flUpdateCommitted | typeof LOG_EVENT.flUpdateRefused | typeof LOG_EVENT.flRound | typeof LOG_EVENT.flTaskCancelled> {
   [field: string]: unknown
 }
 
