@@ -26,6 +26,7 @@ export {
   listOutbox,
   listOutboxByKeyPrefix,
   listWaitingWrites,
+  markReported,
   memberEffect,
   outboxKinds,
   registerOutboxEffect,

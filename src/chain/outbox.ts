@@ -65,6 +65,8 @@ export interface OutboxRow {
   attempts: number
   /** What the effect's `mined` hook returned (e.g. a task id read from the receipt). */
   result: unknown
+  /** Whether the command that decided it has reported it (markReported). */
+  reported: boolean
 }
 
 /** What the sender needs: the chain, the deployment, the log (its proofs and its appends). */
@@ -142,9 +144,9 @@ export function outboxKey(w: OutboxWrite): string {
 export function enqueueOutbox(db: Db, chain: string, write: OutboxWrite, now = Date.now()): number {
   const key = outboxKey(write)
   db.prepare(
-    `INSERT INTO chain_outbox (chain, kind, key, payload, signer, status, created_at, updated_at)
-     VALUES (?, ?, ?, ?, ?, 'decided', ?, ?)
-     ON CONFLICT (chain, key) DO UPDATE SET payload = excluded.payload, status = 'decided', tx_hash = NULL, raw_tx = NULL, nonce = NULL, error = NULL, updated_at = excluded.updated_at
+    `INSERT INTO chain_outbox (chain, kind, key, payload, signer, status, reported, created_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, 'decided', 0, ?, ?)
+     ON CONFLICT (chain, key) DO UPDATE SET payload = excluded.payload, status = 'decided', reported = 0, tx_hash = NULL, raw_tx = NULL, nonce = NULL, error = NULL, updated_at = excluded.updated_at
        WHERE chain_outbox.status = 'failed'`,
   ).run(chain, write.kind, key, JSON.stringify(write.payload), write.signer?.toLowerCase() ?? null, now, now)
   return db.prepare('SELECT id FROM chain_outbox WHERE chain = ? AND key = ?').pluck().get(chain, key) as number
@@ -155,9 +157,20 @@ export function enqueueOutbox(db: Db, chain: string, write: OutboxWrite, now = D
  * transaction, then passes the fault point "outbox:after-decided" (crash tests).
  */
 export function decideWrites<T>(db: Db, decide: () => T): T {
+  const before = db.prepare('SELECT coalesce(max(id), 0) FROM chain_outbox').pluck().get() as number
   const r = db.transaction(decide)()
-  faultPoint('outbox:after-decided')
+  for (const kind of db.prepare('SELECT DISTINCT kind FROM chain_outbox WHERE id > ?').pluck().all(before) as string[]) faultPoint('outbox:after-decided', kind)
   return r
+}
+
+/**
+ * Records that the command that decided these writes (or its rerun) has reported them.
+ * Until then a rerun after a crash finds them (`reported: false`) and reports them
+ * instead of deciding the same operation again.
+ */
+export function markReported(db: Db, chain: string, keys: readonly string[]): void {
+  const mark = db.prepare('UPDATE chain_outbox SET reported = 1 WHERE chain = ? AND key = ?')
+  for (const key of keys) mark.run(chain, key)
 }
 
 /** Outbox rows of a chain, optionally by status. */
@@ -244,9 +257,16 @@ export async function isRowTransactionMined(ctx: OutboxContext, row: Pick<Outbox
   return receipt?.status === 'success'
 }
 
-/** Test hook: PROVENA_FAULT=<point> kills the process with SIGKILL at that point. */
-export function faultPoint(point: string): void {
-  if (process.env.PROVENA_FAULT === point) process.kill(process.pid, 'SIGKILL')
+/**
+ * Test hook: PROVENA_FAULT=<point> kills the process with SIGKILL at that point, or
+ * PROVENA_FAULT=<point>:<kind> only there for a write of that kind (e.g.
+ * `outbox:after-broadcast:grant`). Points: outbox:after-decided (the domain change and its
+ * row committed), outbox:after-sent (the signed transaction recorded, not broadcast),
+ * outbox:after-broadcast (broadcast, receipt not recorded).
+ */
+export function faultPoint(point: string, kind?: string): void {
+  const fault = process.env.PROVENA_FAULT
+  if (fault && (fault === point || (kind !== undefined && fault === `${point}:${kind}`))) process.kill(process.pid, 'SIGKILL')
 }
 
 function update(db: Db, id: number, fields: Partial<Record<'status' | 'tx_hash' | 'raw_tx' | 'nonce' | 'block_number' | 'block_hash' | 'error' | 'result', unknown>>): void {
@@ -317,9 +337,9 @@ async function send(ctx: OutboxContext, row: OutboxRow, client: ChainClient): Pr
     Date.now(),
     row.id,
   )
-  faultPoint('outbox:after-sent')
+  faultPoint('outbox:after-sent', row.kind)
   await client.publicClient.sendRawTransaction({ serializedTransaction: raw })
-  faultPoint('outbox:after-broadcast')
+  faultPoint('outbox:after-broadcast', row.kind)
   await awaitReceipt(ctx, row, hash)
 }
 
@@ -475,6 +495,7 @@ interface RawRow {
   error: string | null
   attempts: number
   result: string | null
+  reported: number
 }
 
 function fromRaw(r: RawRow): OutboxRow {
@@ -493,5 +514,6 @@ function fromRaw(r: RawRow): OutboxRow {
     error: r.error,
     attempts: r.attempts,
     result: r.result === null ? null : (JSON.parse(r.result) as unknown),
+    reported: r.reported !== 0,
   }
 }

@@ -16,6 +16,7 @@ import {
   flushOutbox,
   FederatedTrainingAbi,
   listOutboxByKeyPrefix,
+  markReported,
   readAssetRoot,
   readCheckpointAt,
   readLatestCheckpoint,
@@ -160,7 +161,7 @@ export async function createTask(
     q.specDigest === specDigest && q.purpose === o.purpose && JSON.stringify(q.participants) === JSON.stringify(participants) && q.rounds === o.rounds && q.minClients === o.minClients && q.roundTimeout === o.roundTimeout
   // A creation of the same task decided by a run that crashed is finished, not decided again.
   const pending = listOutboxByKeyPrefix(ctx.db, chainKey(ctx), flTaskEffect.kind, `fl-task:${aggregator.address.toLowerCase()}:`).find(
-    (r) => (r.status === 'decided' || r.status === 'sent') && same(r.payload as FlTaskPayload),
+    (r) => !r.reported && r.status !== 'failed' && same(r.payload as FlTaskPayload),
   )
   let payload: FlTaskPayload
   if (pending) payload = pending.payload as FlTaskPayload
@@ -189,6 +190,7 @@ export async function createTask(
   const row = findOutbox(ctx.db, chainKey(ctx), write)!
   const { task } = row.result as { task: number }
   await ctx.anchor()
+  markReported(ctx.db, chainKey(ctx), [row.key])
   return { task, specDigest, transactionHash: row.txHash!, initialModel: payload.initialModel.digest }
 }
 
@@ -376,6 +378,7 @@ async function finishCommit(ctx: FlContext, row: OutboxRow, member: ChainClient)
   await ctx.anchor()
   const sent = findOutbox(ctx.db, chainKey(ctx), { kind: row.kind, payload: row.payload })!
   const report = (sent.payload as FlCommitPayload).report as { digest: string; cid: string }
+  markReported(ctx.db, chainKey(ctx), [sent.key])
   return { ...report, transactionHash: sent.txHash! }
 }
 
@@ -577,7 +580,7 @@ export async function aggregateRound(ctx: FlContext, taskId: number, aggregator:
 function unfinishedRound(ctx: FlContext, taskId: number): OutboxRow | undefined {
   const last = listOutboxByKeyPrefix(ctx.db, chainKey(ctx), flFinalizeEffect.kind, `fl-finalize:${taskId}:`).at(-1)
   if (!last || last.status === 'failed') return undefined
-  if (last.status !== 'mined') return last
+  if (!last.reported) return last
   const model = ctx.db.prepare('SELECT model FROM fl_tasks WHERE chain = ? AND task = ?').pluck().get(chainKey(ctx), taskId) as string | null
   return ((last.payload as FlFinalizePayload).report as { done: boolean }).done && !model ? last : undefined
 }
@@ -590,6 +593,7 @@ async function finishRound(ctx: FlContext, row: OutboxRow, signer: ChainClient, 
   const report = { ...(payload.report as Omit<RoundReport, 'transactionHash'>), transactionHash: sent.txHash! } as RoundReport
   if (report.done) report.model = await registerFinalModel(ctx, report.task, await ctx.store.get(payload.modelCid), purpose, spec)
   await ctx.anchor()
+  markReported(ctx.db, chainKey(ctx), [sent.key])
   return report
 }
 

@@ -12,7 +12,7 @@ import {
   type UnlockedIdentity,
 } from '../access/index.js'
 import { anchorNow, type ChainSession, type Provena } from '../app/index.js'
-import { decideWrites, enqueueOutbox, findOutbox, flushOutbox, simulateWrite } from '../chain/index.js'
+import { decideWrites, enqueueOutbox, findOutbox, flushOutbox, markReported, outboxKey, simulateWrite } from '../chain/index.js'
 import { canonicalJson } from '../crypto/index.js'
 import { ProvenaError } from '../errors.js'
 import { LOG_EVENT, type AccessGrantedEvent, type AccessRevokedEvent } from '../log/index.js'
@@ -62,6 +62,7 @@ export async function grantAccess(
   })
   await flushOutbox(chain.outbox, { signers: [signer] })
   await anchorNow(p, chain)
+  markReported(p.db, chain.client.chainKey, [outboxKey(write)])
   return report(findOutbox(p.db, chain.client.chainKey, write)?.txHash ?? null, false)
 }
 
@@ -86,13 +87,14 @@ export async function revokeAccess(
   const { p, chain } = ctx
   const dataset = getAsset(p.db, o.dataset).id
   const signer = await memberClient(chain.client, o.as)
-  const pendingBefore = revokeRows(chain.outbox, dataset, o.grantee.address).filter((r) => r.status === 'decided' || r.status === 'sent')
+  const pendingBefore = revokeRows(chain.outbox, dataset, o.grantee.address).filter((r) => !r.reported && r.status !== 'failed')
   await flushOutbox(chain.outbox, { signers: [signer] })
   const purposes = await activeGrantPurposes(chain.outbox, dataset, o.grantee.address, o.purpose)
   if (purposes.length === 0) {
     // A revocation decided by a run that crashed, sent now: that is this command's work.
     const finished = pendingBefore.map((r) => findOutbox(p.db, chain.client.chainKey, { kind: r.kind, payload: r.payload })!).filter((r) => r.status === 'mined')
     if (finished.length) {
+      markReported(p.db, chain.client.chainKey, finished.map((r) => r.key))
       return { dataset, grantee: o.grantee.did, revokedPurposes: finished.map((r) => (r.payload as RevokePayload).purpose), transactionHashes: finished.flatMap((r) => (r.txHash ? [r.txHash] : [])) }
     }
     throw new ProvenaError('ACCESS_NO_GRANT', `${o.grantee.name ?? o.grantee.did} holds no active grant of dataset ${dataset.slice(0, 12)}${o.purpose ? ` for ${o.purpose}` : ''}`)
@@ -106,5 +108,6 @@ export async function revokeAccess(
   })
   await flushOutbox(chain.outbox, { signers: [signer] })
   await anchorNow(p, chain)
+  markReported(p.db, chain.client.chainKey, writes.map((w) => outboxKey(w)))
   return { dataset, grantee: o.grantee.did, revokedPurposes: purposes, transactionHashes: writes.flatMap((w) => findOutbox(p.db, chain.client.chainKey, w)?.txHash ?? []) }
 }

@@ -1,7 +1,7 @@
 import type { Hex } from 'viem'
 import { clearErasedFromWal, controllerSecrets, eraseSubject as eraseInDataPlane, erasureEffect, memberClient, pseudonymOf, type ErasurePayload, type ErasureReport, type UnlockedIdentity } from '../access/index.js'
 import { anchorNow } from '../app/index.js'
-import { enqueueOutbox, faultPoint, findOutbox, flushOutbox } from '../chain/index.js'
+import { enqueueOutbox, faultPoint, findOutbox, flushOutbox, markReported, outboxKey } from '../chain/index.js'
 import { ProvenaError } from '../errors.js'
 import type { ServiceContext } from './context.js'
 
@@ -27,11 +27,12 @@ export async function eraseSubject(ctx: ServiceContext, subjectId: string, contr
   const probe = erasureEffect.write({ controller: controller.address, pseudonym, datasets: [], records: 0, logIndex: 0 }, controller.address)
   const decidedBefore = findOutbox(p.db, chain.client.chainKey, probe)
   await flushOutbox(chain.outbox, { signers: [signer] })
-  if (decidedBefore && decidedBefore.status !== 'mined') {
+  if (decidedBefore && !decidedBefore.reported && decidedBefore.status !== 'failed') {
     // A run that crashed erased the subject and decided the announcement: finish it.
     const row = findOutbox(p.db, chain.client.chainKey, probe)!
     const { datasets, records, logIndex } = row.payload as ErasurePayload
     const a = await anchorNow(p, chain)
+    markReported(p.db, chain.client.chainKey, [outboxKey(probe)])
     return { pseudonym, datasets, records, logIndex, announcement: row.txHash, checkpoint: { treeSize: a.anchoredSize } }
   }
   let r: ErasureReport
@@ -49,9 +50,10 @@ export async function eraseSubject(ctx: ServiceContext, subjectId: string, contr
     r = ((e as ProvenaError).details!.reports as ErasureReport[])[0]!
     walBusy = true
   }
-  faultPoint('outbox:after-decided')
+  faultPoint('outbox:after-decided', 'erasure')
   await flushOutbox(chain.outbox, { signers: [signer] })
   const a = await anchorNow(p, chain)
   if (walBusy) clearErasedFromWal(plane.db, [r])
+  markReported(p.db, chain.client.chainKey, [outboxKey(probe)])
   return { ...r, announcement: findOutbox(p.db, chain.client.chainKey, probe)?.txHash ?? null, checkpoint: { treeSize: a.anchoredSize } }
 }
