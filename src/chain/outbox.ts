@@ -61,6 +61,7 @@ export interface OutboxRow {
   rawTx: Hex | null
   nonce: number | null
   blockNumber: number | null
+  blockHash: Hex | null
   error: string | null
   attempts: number
   /** What the effect's `mined` hook returned (e.g. a task id read from the receipt). */
@@ -464,12 +465,23 @@ export async function recoverOutbox(ctx: OutboxContext): Promise<number> {
     if (block?.hash === newest.block_hash) return 0
   }
   const head = Number(await ctx.client.publicClient.getBlockNumber())
+  const hashes = new Map<number, Hex | undefined>()
+  const blockHash = async (n: number) => {
+    if (!hashes.has(n)) hashes.set(n, (await ctx.client.publicClient.getBlock({ blockNumber: BigInt(n) }).catch(() => undefined))?.hash ?? undefined)
+    return hashes.get(n)
+  }
   let reset = 0
   for (const row of listOutbox(ctx.db, ctx.client.chainKey, ['mined'])) {
     const recent = row.blockNumber === null || row.blockNumber > head - 1024
     if (!recent) continue
-    const effect = effects.get(row.kind)
-    if (!effect || (await effect.applied(ctx, row.payload, row))) continue
+    if (row.blockNumber !== null && row.blockHash) {
+      // Its block is still there: kept. Gone: lost, whatever the state says now (a revoke
+      // whose grant was lost too reads as "not granted" and must be sent again after it).
+      if ((await blockHash(row.blockNumber)) === row.blockHash) continue
+    } else {
+      const effect = effects.get(row.kind)
+      if (!effect || (await effect.applied(ctx, row.payload, row))) continue
+    }
     update(ctx.db, row.id, { status: 'decided', tx_hash: null, raw_tx: null, nonce: null, block_number: null, block_hash: null, error: LOST_FROM_CHAIN })
     reset++
   }
@@ -492,6 +504,7 @@ interface RawRow {
   raw_tx: Hex | null
   nonce: number | null
   block_number: number | null
+  block_hash: Hex | null
   error: string | null
   attempts: number
   result: string | null
@@ -511,6 +524,7 @@ function fromRaw(r: RawRow): OutboxRow {
     rawTx: r.raw_tx,
     nonce: r.nonce,
     blockNumber: r.block_number,
+    blockHash: r.block_hash,
     error: r.error,
     attempts: r.attempts,
     result: r.result === null ? null : (JSON.parse(r.result) as unknown),

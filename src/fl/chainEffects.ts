@@ -48,7 +48,9 @@ export const flTaskEffect = registerOutboxEffect<FlTaskPayload>({
     functionName: 'createTask',
     args: [hex32(p.specDigest), purposeId(p.purpose), p.participants.map((x) => x.address), p.rounds, p.minClients, BigInt(p.roundTimeout)],
   }),
-  mined: (ctx, p, receipt) => {
+  mined: (ctx, p, receipt, row) => {
+    // Mined again after the chain lost it (recoverOutbox): recorded and logged the first time.
+    if (row.result) return row.result
     if (!receipt || !ctx.appendLog) throw chainErrors.outboxFailed('a created task is recorded from its receipt, in a session that can log')
     const created = receipt.logs
       .map((l) => {
