@@ -19,8 +19,9 @@ import {
   type OutboxWrite,
 } from '../chain/index.js'
 import { prepareIdentity, type Identity } from '../access/index.js'
-// The fl domain registers its chain effects with the outbox when loaded: every session can send them.
-import { type FlContext } from '../fl/index.js'
+import type { FlContext } from '../fl/index.js'
+// Loaded for its side effect too: the fl domain registers its chain effects with the
+// outbox (access and registry are loaded above), so every session can send every kind.
 import '../fl/index.js'
 import type { BlobStore } from '../store/index.js'
 import { canonicalJson, didKeyFromEd25519, ed25519FromSeed, sha256 } from '../crypto/index.js'

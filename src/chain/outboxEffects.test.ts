@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import Database from 'better-sqlite3'
 import { migrate, migrations, type Db } from '../db/index.js'
-import { assetEffect, enqueueOutbox, flushOutbox, listOutbox, listWaitingWrites, outboxKinds, registerOutboxEffect, type OutboxContext } from './index.js'
+import { assetEffect, enqueueOutbox, flushOutbox, listOutbox, listWaitingWrites, LOST_FROM_CHAIN, outboxKinds, recoverOutbox, registerOutboxEffect, type OutboxContext } from './index.js'
 import '../access/index.js'
 import '../fl/index.js'
 
@@ -53,5 +53,30 @@ describe('the one outbox: effects registered by their domains', () => {
     assert.deepEqual(done.waiting?.map((w) => [w.key, w.signer]), [['test-pending:3', controller]])
     assert.deepEqual(listWaitingWrites(ctx).map((w) => w.key), ['test-pending:3'])
     assert.equal(assetEffect.key({ id: '0xab', kind: 'dataset', root: '0x00', metadataDigest: '0x00', parents: [] }), 'asset:0xab')
+  })
+
+  it('a chain that lost the blocks of a grant and its revocation gets both again, in order (the revocation is not taken as applied)', async () => {
+    const db = dbAt(migrations.at(-1)!.version)
+    let granted = false // the chain's state now: it lost both blocks, so nothing is granted
+    const effect = (kind: string, applied: () => boolean) =>
+      registerOutboxEffect<{ n: number }>({ kind, key: (p) => `${kind}:${p.n}`, applied: async () => applied(), call: async () => ({}) as never })
+    const grant = effect('test-grant', () => granted)
+    const revoke = effect('test-revoke', () => !granted)
+    enqueueOutbox(db, 'embedded', grant.write({ n: 1 }))
+    enqueueOutbox(db, 'embedded', revoke.write({ n: 1 }))
+    const hashOf = (n: number) => `0x${n.toString(16).padStart(64, '0')}`
+    db.prepare("UPDATE chain_outbox SET status = 'mined', block_number = id + 10, block_hash = '0x' || printf('%064x', id + 10)").run()
+    // The chain now: block 11 (the grant's) and 12 (the revocation's) are other blocks.
+    const client = {
+      chainKey: 'embedded',
+      account: { address: '0x00000000000000000000000000000000000000aa' },
+      publicClient: { getBlockNumber: async () => 12n, getBlock: async ({ blockNumber }: { blockNumber: bigint }) => ({ hash: hashOf(Number(blockNumber) + 1000) }) },
+    }
+    const ctx = { db, client, deployment: {}, consistencyProof: () => [] } as unknown as OutboxContext
+    assert.equal(await recoverOutbox(ctx), 2)
+    assert.deepEqual(listOutbox(db, 'embedded').map((r) => [r.key, r.status, r.error]), [
+      ['test-grant:1', 'decided', LOST_FROM_CHAIN],
+      ['test-revoke:1', 'decided', LOST_FROM_CHAIN],
+    ])
   })
 })

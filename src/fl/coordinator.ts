@@ -351,8 +351,9 @@ export async function submitUpdate(
     { task: taskId, round, client: client.address, updateDigest: digest, sealedDigest: sha256Hex(sealed), samples: o.manifest.samples, manifestHash: o.manifest.hash, report: { digest, cid, ...o.report } },
     client.address,
   )
+  // Decided before: by a run that crashed (not reported yet), or the same update again.
   const decided = findOutbox(ctx.db, chainKey(ctx), write)
-  if (decided && decided.status !== 'failed') return finishCommit(ctx, decided, member)
+  if (decided && decided.status !== 'failed' && (!decided.reported || (decided.payload as FlCommitPayload).updateDigest === digest)) return finishCommit(ctx, decided, member)
   try {
     await simulateWrite(ctx.outbox, write, member)
   } catch (e) {
@@ -382,10 +383,10 @@ async function finishCommit(ctx: FlContext, row: OutboxRow, member: ChainClient)
   return { ...report, transactionHash: sent.txHash! }
 }
 
-/** A participant's commitment for (task, round) decided before (by a run that crashed, perhaps). */
+/** A participant's commitment for (task, round) decided by a run that crashed before reporting it. */
 function decidedCommit(ctx: FlContext, task: number, round: number, client: Address): OutboxRow | undefined {
   const row = listOutboxByKeyPrefix(ctx.db, chainKey(ctx), flCommitEffect.kind, `fl-commit:${task}:${round}:${client.toLowerCase()}`)[0]
-  return row && row.status !== 'failed' ? row : undefined
+  return row && row.status !== 'failed' && !row.reported ? row : undefined
 }
 
 /**
