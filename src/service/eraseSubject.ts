@@ -53,7 +53,8 @@ export async function eraseSubject(ctx: ServiceContext, subjectId: string, contr
   faultPoint('outbox:after-decided', 'erasure')
   await flushOutbox(chain.outbox, { signers: [signer] })
   const a = await anchorNow(p, chain)
-  if (walBusy) clearErasedFromWal(plane.db, [r])
+  // Announced and anchored: reported, even if the WAL stays busy (that failure names the erasure).
   markReported(p.db, chain.client.chainKey, [outboxKey(probe)])
+  if (walBusy) clearErasedFromWal(plane.db, [r])
   return { ...r, announcement: findOutbox(p.db, chain.client.chainKey, probe)?.txHash ?? null, checkpoint: { treeSize: a.anchoredSize } }
 }
