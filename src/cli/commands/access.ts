@@ -32,7 +32,7 @@ export function registerAccess(program: Command): void {
         await withChain(opts, async (p, chain) => {
           const r = await grantAccess({ p, chain }, { dataset: id, grantee, purpose: opts.purpose, expiresAt, as: controller })
           emit(opts, { dataset: r.dataset, grantee: r.grantee, purpose: r.purpose, expiresAt: r.expiresAt, transactionHash: r.transactionHash }, () =>
-            `${r.already ? 'Already granted' : 'Granted'} ${grantee.name} dataset ${short(r.dataset)} for ${opts.purpose}${expiresAt ? ` until ${new Date(expiresAt * 1000).toISOString()}` : ''} (tx ${r.transactionHash})`,
+            `${r.already ? 'Already granted' : 'Granted'} ${grantee.name} dataset ${short(r.dataset)} for ${opts.purpose}${expiresAt ? ` until ${new Date(expiresAt * 1000).toISOString()}` : ''}${r.transactionHash ? ` (tx ${r.transactionHash})` : ''}`,
           )
         })
       }),
