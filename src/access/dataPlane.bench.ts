@@ -51,7 +51,7 @@ try {
     tImport = await time(async () => {
       id = (await importDataset(ctx, csv, { subjectColumn: 'patient_id', controller: who })).id
     })
-    await claimDataset(chain.client, chain.deployment, id, who.address)
+    await claimDataset(chain.outbox, id, who.address)
     await anchorNow(p, chain)
   })
   const cliImport = npxProvena(['dataset', 'import', csv, '--subject-column', 'patient_id', '--as', 'controller', '--dir', cliDir, '--json'], env)

@@ -492,15 +492,20 @@ export interface ErasureReport {
  * Erases a subject: destroys their data key (no record of theirs can be decrypted again)
  * and the salts of their records (their commitments become unlinkable), and logs it.
  */
-export function eraseSubject(ctx: DataPlaneContext, subjectId: string, controller: UnlockedIdentity): ErasureReport {
-  return eraseSubjects(ctx, [subjectId], controller)[0]!
+export function eraseSubject(ctx: DataPlaneContext, subjectId: string, controller: UnlockedIdentity, opts: EraseOptions = {}): ErasureReport {
+  return eraseSubjects(ctx, [subjectId], controller, opts)[0]!
+}
+
+export interface EraseOptions {
+  /** Runs inside the erasure's transaction, after its log entries (e.g. the outbox row of its on-chain announcement). */
+  inTransaction?: ((reports: ErasureReport[]) => void) | undefined
 }
 
 /**
  * Erases many subjects in one transaction (one log entry each), then checkpoints the
  * write-ahead log so that no copy of a destroyed key stays on disk.
  */
-export function eraseSubjects(ctx: DataPlaneContext, subjectIds: readonly string[], controller: UnlockedIdentity): ErasureReport[] {
+export function eraseSubjects(ctx: DataPlaneContext, subjectIds: readonly string[], controller: UnlockedIdentity, opts: EraseOptions = {}): ErasureReport[] {
   requireController(controller)
   const { pseudonymKey } = controllerSecrets(controller)
   const recsOf = ctx.db.prepare('SELECT d.dataset, r.idx FROM access_subject_records r JOIN access_datasets d ON d.id = r.dataset WHERE r.subject = ? ORDER BY r.dataset, r.idx')
@@ -535,6 +540,7 @@ export function eraseSubjects(ctx: DataPlaneContext, subjectIds: readonly string
     // One append for all the events: the log's batch path.
     const first = ctx.log.append(leaves)
     out.forEach((r, k) => (r.logIndex = first + k))
+    opts.inTransaction?.(out)
     return out
   })()
   clearErasedFromWal(ctx.db, reports)

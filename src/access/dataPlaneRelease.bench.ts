@@ -16,10 +16,10 @@ import { createMemberIdentity, initDataDir, openChain, openProvena } from '../ap
 import { progress, report } from '../bench/harness.js'
 import { applyConsentChanges, type ConsentChange } from '../consent/index.js'
 import { readMessageFile, writeMessageFile } from '../node/index.js'
-import { exportForPurpose, exportReleased, releaseAccess, requestAccess, type ServiceContext } from '../service/index.js'
+import { exportForPurpose, exportReleased, grantAccess, releaseAccess, requestAccess, type ServiceContext } from '../service/index.js'
 import { FsBlobStore } from '../store/index.js'
 import { repoRoot } from '../testing.js'
-import { claimDataset, controllerSecrets, grantAccess, importDataset, memberClient, pseudonymOf, segmentsFromDir, unlockIdentity } from './index.js'
+import { claimDataset, controllerSecrets, importDataset, pseudonymOf, segmentsFromDir, unlockIdentity } from './index.js'
 
 const P = 'dpv:ScientificResearch'
 const dir = mkdtempSync(join(tmpdir(), 'provena-bench-release-'))
@@ -41,8 +41,8 @@ try {
   const csv = join(work, 'rows.csv')
   writeFileSync(csv, `${header}\n${Array.from({ length: N }, (_, i) => `S-${i}${rows[i % rows.length]!.slice(rows[i % rows.length]!.indexOf(','))}`).join('\n')}\n`)
   const id = (await importDataset(plane, csv, { subjectColumn: 'patient_id', controller })).id
-  await claimDataset(chain.client, chain.deployment, id, controller.address)
-  await grantAccess(await memberClient(chain.client, controller), chain.deployment, id, lab.address, P, 0)
+  await claimDataset(chain.outbox, id, controller.address)
+  await grantAccess({ p, chain }, { dataset: id, grantee: lab, purpose: P, expiresAt: 0, as: controller })
   const { pseudonymKey } = controllerSecrets(controller)
   const changes: ConsentChange[] = Array.from({ length: N }, (_, i) => ({ pseudonym: pseudonymOf(pseudonymKey, `S-${i}`), subjectId: `S-${i}`, purpose: P, state: i % 10 === 9 ? 'refused' : 'given', expires: null, dataset: null }))
   applyConsentChanges({ db: p.db, log: p.log, map: p.map }, controller.did, changes)

@@ -26,6 +26,7 @@ export {
   eraseSubject,
   subjectRecords,
   eraseSubjects,
+  type EraseOptions,
   exportDataset,
   importDataset,
   importedDataset,
@@ -53,6 +54,26 @@ export {
   type OpenedRelease,
   type SegmentSource,
 } from './release.js'
-export { announceErasure, claimDataset, datasetOwner, grantAccess, isAllowed, memberClient, purposeId, revokeAccess } from './policy.js'
+export {
+  activeGrantPurposes,
+  claimDataset,
+  claimEffect,
+  currentGrant,
+  datasetOwner,
+  erasureEffect,
+  grantEffect,
+  grantWrite,
+  isAllowed,
+  lastGrantRow,
+  memberClient,
+  purposeId,
+  revokeEffect,
+  revokeRows,
+  revokeWrite,
+  type ClaimPayload,
+  type ErasurePayload,
+  type GrantPayload,
+  type RevokePayload,
+} from './policy.js'
 export { CsvRows, csvField, OutputFile, parseFlatRecord } from './exportWriter.js'
 export { placeOf, readPlaces, type RecordPlace } from './recordPlaces.js'

@@ -23,6 +23,9 @@ import {
 import { prepareIdentity, type Identity } from '../access/index.js'
 import { nodeErrors, readPinnedConsortium, type Consortium } from '../node/index.js'
 import type { FlContext } from '../fl/index.js'
+// Loaded for its side effect too: the fl domain registers its chain effects with the
+// outbox (access and registry are loaded above), so every session can send every kind.
+import '../fl/index.js'
 import type { BlobStore } from '../store/index.js'
 import { canonicalJson, didKeyFromEd25519, ed25519FromSeed, sha256 } from '../crypto/index.js'
 import { openDatabase, type Db } from '../db/index.js'
@@ -190,6 +193,7 @@ export async function openChain(p: Provena, opts: { rpcUrl?: string | undefined 
       client,
       deployment,
       consistencyProof: (a, b) => p.log.consistencyProof(a, b),
+      appendLog: (leaves) => p.log.append(leaves),
     }
     await recoverOutbox(outbox)
     // A chain that lost what the outbox wrote gets the log's history again: only if the

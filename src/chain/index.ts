@@ -13,11 +13,23 @@ export {
 } from './embeddedNode.js'
 export { chainErrors } from './errors.js'
 export {
+  assetEffect,
+  checkpointEffect,
   countLostWrites,
+  decideWrites,
   enqueueOutbox,
+  faultPoint,
   findOutbox,
+  findOutboxByKey,
   flushOutbox,
+  isRowTransactionMined,
   listOutbox,
+  listOutboxByKeyPrefix,
+  listWaitingWrites,
+  markReported,
+  memberEffect,
+  outboxKinds,
+  registerOutboxEffect,
   LOST_FROM_CHAIN,
   outboxKey,
   recoverOutbox,
@@ -25,11 +37,14 @@ export {
   simulateWrite,
   type AssetPayload,
   type CheckpointPayload,
+  type ContractCall,
   type MemberPayload,
   type RegistrarPayload,
   type OutboxContext,
+  type OutboxEffect,
+  type RegisteredEffect,
+  type WaitingWrite,
   type OutboxRow,
   type OutboxWrite,
 } from './outbox.js'
 export { readAnchoredCheckpoints, readAssetRoot, readCheckpointAt, readLatestAnchor, readLatestCheckpoint, readLogInfo, readRegisteredAssets, type AnchoredCheckpoint, type RegisteredAsset } from './reader.js'
-export { sendContract } from './send.js'

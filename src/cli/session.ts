@@ -1,7 +1,8 @@
 import { Command } from 'commander'
 import { openChain, openChainReadOnly, openProvena, readConfig, resolveDataDir, type ChainSession, type Provena } from '../app/index.js'
 import { resolvePurpose } from '../consent/index.js'
-import type { DataPlaneContext } from '../access/index.js'
+import { listIdentities, type DataPlaneContext } from '../access/index.js'
+import { listWaitingWrites } from '../chain/index.js'
 import { openStore } from '../store/index.js'
 import { registryContext } from '../service/index.js'
 import { rpcUrl } from './args.js'
@@ -45,7 +46,9 @@ export async function withChain<T>(opts: CommonOptions, fn: (p: Provena, chain: 
   return withProvena(opts, async (p) => {
     const chain = await openChain(p, { rpcUrl: opts.rpcUrl })
     try {
-      return await fn(p, chain)
+      const r = await fn(p, chain)
+      noteWaitingWrites(p, chain)
+      return r
     } finally {
       await chain.close()
     }
@@ -65,6 +68,22 @@ export async function withChainReadOnly<T>(opts: CommonOptions, fn: (p: Provena,
       await chain.close()
     }
   })
+}
+
+/**
+ * Says on stderr which chain writes wait for a signer whose key this command did not
+ * unlock (a controller's grant, a participant's commitment): the next command run as
+ * that identity sends them.
+ */
+function noteWaitingWrites(p: Provena, chain: ChainSession): void {
+  const waiting = listWaitingWrites(chain.outbox)
+  if (waiting.length === 0) return
+  const names = new Map(listIdentities(p.dir).map((i) => [i.address.toLowerCase(), i.name]))
+  const bySigner = Map.groupBy(waiting, (w) => w.signer.toLowerCase())
+  for (const [signer, writes] of bySigner) {
+    const who = names.get(signer) ?? signer
+    process.stderr.write(`note: ${writes.length} chain write(s) wait for ${who}'s key (${writes.map((w) => w.kind).join(', ')}): the next command run with --as ${who} sends them\n`)
+  }
 }
 
 /** Opens the data dir, the chain and the configured block store for the data plane. */

@@ -382,6 +382,20 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 9,
+    description: 'chain outbox: the signer of a write, the result read from its receipt, whether its command reported it',
+    // issue 12: every chain write goes through the outbox, some signed by an identity
+    // other than the operator (its address; NULL = the operator, as every earlier row),
+    // and some return a value the caller needs, read from the receipt (JSON). `reported`
+    // is 0 until the command that decided the write has reported it: a rerun after a crash
+    // finds its unreported write and reports it instead of deciding another (earlier rows: 1).
+    sql: `
+      ALTER TABLE chain_outbox ADD COLUMN signer TEXT;
+      ALTER TABLE chain_outbox ADD COLUMN result TEXT;
+      ALTER TABLE chain_outbox ADD COLUMN reported INTEGER NOT NULL DEFAULT 1;
+    `,
+  },
 ]
 
 /** The newest schema version this code knows. */

@@ -6,9 +6,26 @@
 // model and finalises the round on-chain. The final model is registered with lineage.
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { decodeEventLog, type Address, type Hex } from 'viem'
-import { datasetSubjects, decryptRecords, findIdentity, memberClient, purposeId, type DataPlaneContext, type Identity, type UnlockedIdentity } from '../access/index.js'
-import { FederatedTrainingAbi, readAssetRoot, readCheckpointAt, readLatestCheckpoint, sendContract, type ChainClient, type Deployment } from '../chain/index.js'
+import { randomBytes } from 'node:crypto'
+import type { Address, Hex } from 'viem'
+import { datasetSubjects, decryptRecords, findIdentity, memberClient, type DataPlaneContext, type Identity, type UnlockedIdentity } from '../access/index.js'
+import {
+  decideWrites,
+  enqueueOutbox,
+  findOutbox,
+  flushOutbox,
+  FederatedTrainingAbi,
+  listOutboxByKeyPrefix,
+  markReported,
+  readAssetRoot,
+  readCheckpointAt,
+  readLatestCheckpoint,
+  simulateWrite,
+  type ChainClient,
+  type Deployment,
+  type OutboxRow,
+} from '../chain/index.js'
+import { flCancelEffect, flCommitEffect, flFinalizeEffect, flTaskEffect, type FlCommitPayload, type FlFinalizePayload, type FlTaskPayload } from './chainEffects.js'
 import { buildManifest, recordManifest, resolvePurpose, verifyManifest, type OwnPurposes, type TrainingManifest } from '../consent/index.js'
 import { cidFromDigest } from '../store/index.js'
 import { canonicalJson, canonicalJsonBytes, ed25519FromDidKey, openWith, sealTo, sha256Hex, signDsse, verifyDsse, type DsseEnvelope } from '../crypto/index.js'
@@ -60,7 +77,6 @@ interface TaskRow {
 }
 
 const chainKey = (ctx: FlContext) => ctx.chain.client.chainKey
-const hex32 = (h: string) => `0x${h}` as Hex
 const logEvent = (ctx: FlContext, event: Record<string, unknown>) => ctx.log.append([canonicalJsonBytes({ ...event, time: new Date().toISOString() })])
 
 function flError(code: string, message: string, hint?: string) {
@@ -138,49 +154,64 @@ export async function createTask(
   if (!(o.spec.classes >= 2) || !(o.spec.features >= 1)) throw flError('FL_BAD_MODEL_SPEC', `a task needs at least 1 feature and 2 classes (got ${o.spec.features}, ${o.spec.classes})`)
   const shape = modelShape(o.spec.model, o.spec.features, o.spec.classes)
   const initial = toSafetensors(shape, initParams(shape), { round: '0', spec: specDigest })
-  const cid = await ctx.store.put(initial)
-  const client = await memberClient(ctx.chain.client, aggregator)
-  const { hash, receipt } = await sendContract(
-    client,
-    ctx.chain.deployment.FederatedTraining,
-    FederatedTrainingAbi,
-    'createTask',
-    [hex32(specDigest), purposeId(o.purpose), o.participants.map((p) => p.address), o.rounds, o.minClients, BigInt(o.roundTimeout)],
-    'FederatedTraining.createTask',
+  const signer = await memberClient(ctx.chain.client, aggregator)
+  const participants = o.participants.map((p) => ({ did: p.did, address: p.address }))
+  const same = (q: FlTaskPayload) =>
+    q.specDigest === specDigest && q.purpose === o.purpose && JSON.stringify(q.participants) === JSON.stringify(participants) && q.rounds === o.rounds && q.minClients === o.minClients && q.roundTimeout === o.roundTimeout
+  // A creation of the same task decided by a run that crashed is finished, not decided again.
+  const pending = listOutboxByKeyPrefix(ctx.db, chainKey(ctx), flTaskEffect.kind, `fl-task:${aggregator.address.toLowerCase()}:`).find(
+    (r) => !r.reported && r.status !== 'failed' && same(r.payload as FlTaskPayload),
   )
-  const created = receipt.logs
-    .map((l) => {
-      try {
-        return decodeEventLog({ abi: FederatedTrainingAbi, data: l.data, topics: l.topics })
-      } catch {
-        return undefined
-      }
-    })
-    .find((e) => e?.eventName === 'TaskCreated')
-  const task = Number((created!.args as { task: bigint }).task)
-  ctx.db.transaction(() => {
-    const logIndex = logEvent(ctx, {
-      type: 'provena.fl.task/v1',
-      actor: aggregator.did,
-      task,
-      chain: chainKey(ctx),
+  let payload: FlTaskPayload
+  if (pending) payload = pending.payload as FlTaskPayload
+  else {
+    const cid = await ctx.store.put(initial)
+    payload = {
+      nonce: randomBytes(8).toString('hex'),
+      aggregator: { did: aggregator.did, address: aggregator.address },
       specDigest,
-      spec: o.spec,
+      spec: specBytes.toString('utf8'),
       purpose: o.purpose,
-      participants: o.participants.map((p) => p.did),
+      participants,
       rounds: o.rounds,
       minClients: o.minClients,
       roundTimeout: o.roundTimeout,
-      initialModel: sha256Hex(initial),
-      transaction: hash,
-    })
-    ctx.db
-      .prepare('INSERT INTO fl_tasks (chain, task, spec, purpose, aggregator, participants, log_index, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(chainKey(ctx), task, specBytes.toString('utf8'), o.purpose, aggregator.did, JSON.stringify(o.participants.map((p) => p.did)), logIndex, Date.now())
-    ctx.db.prepare('INSERT INTO fl_rounds (chain, task, round, model_cid, model_digest) VALUES (?, ?, 1, ?, ?)').run(chainKey(ctx), task, cid, sha256Hex(initial))
-  })()
+      initialModel: { cid, digest: sha256Hex(initial) },
+    }
+  }
+  const write = flTaskEffect.write(payload, aggregator.address)
+  if (!pending) {
+    await simulateWrite(ctx.outbox, write, signer)
+    decideWrites(ctx.db, () => enqueueOutbox(ctx.db, chainKey(ctx), write))
+  }
+  // Mined: the task, its first round and its log entry are recorded with the receipt.
+  await flushOutbox(ctx.outbox, { signers: [signer] })
+  const row = findOutbox(ctx.db, chainKey(ctx), write)!
+  const { task } = row.result as { task: number }
   await ctx.anchor()
-  return { task, specDigest, transactionHash: hash, initialModel: sha256Hex(initial) }
+  markReported(ctx.db, chainKey(ctx), [row.key])
+  return { task, specDigest, transactionHash: row.txHash!, initialModel: payload.initialModel.digest }
+}
+
+/**
+ * Cancels a task (the aggregator's account, through the outbox), logged with the
+ * outbox row in one transaction.
+ */
+export async function cancelTask(ctx: FlContext, taskId: number, aggregator: UnlockedIdentity): Promise<{ task: number; transactionHash: Hex | null }> {
+  const { aggregator: aggregatorDid } = taskRow(ctx, taskId)
+  if (aggregatorDid !== aggregator.did) throw flError('FL_NOT_AGGREGATOR', `${aggregator.name} is not the aggregator of task ${taskId}`)
+  const signer = await memberClient(ctx.chain.client, aggregator)
+  const write = flCancelEffect.write({ task: taskId }, aggregator.address)
+  if (!findOutbox(ctx.db, chainKey(ctx), write)) {
+    await simulateWrite(ctx.outbox, write, signer)
+    decideWrites(ctx.db, () => {
+      logEvent(ctx, { type: 'provena.fl.task-cancelled/v1', actor: aggregator.did, task: taskId })
+      enqueueOutbox(ctx.db, chainKey(ctx), write)
+    })
+  }
+  await flushOutbox(ctx.outbox, { signers: [signer] })
+  await ctx.anchor()
+  return { task: taskId, transactionHash: findOutbox(ctx.db, chainKey(ctx), write)?.txHash ?? null }
 }
 
 /** The features and labels of a decrypted record set, in the dataset's column order. */
@@ -247,6 +278,13 @@ export async function runClient(ctx: FlContext, taskId: number, datasetId: strin
   const t = await readTask(ctx, taskId)
   if (t.done) throw flError('FL_TASK_DONE', `task ${taskId} completed all ${t.rounds} rounds`)
   const round = t.round
+  // This round's commitment decided by a run that crashed: send it and report it, once.
+  const decided = decidedCommit(ctx, taskId, round, client.address)
+  if (decided) {
+    const r = await finishCommit(ctx, decided, await memberClient(ctx.chain.client, client))
+    const run = r.clientRun as Omit<ClientRunReport, 'transactionHash' | 'update'> & { update: Omit<ClientRunReport['update'], 'cid'> }
+    return { ...run, update: { ...run.update, cid: r.cid }, transactionHash: r.transactionHash }
+  }
   const asset = getAsset(ctx.db, datasetId)
   const gate = await gateDataset(ctx, purpose, asset.id, client.did)
   const { built, manifestLog, manifestCid } = gate
@@ -265,13 +303,15 @@ export async function runClient(ctx: FlContext, taskId: number, datasetId: strin
   const local = trainLocal(shape, global, Xs, y, taskId * 1_000_003 + round * 101)
   const delta = local.map((v, i) => v - global[i]!)
   const update = toSafetensors(shape, delta, { task: String(taskId), round: String(round), client: client.did, dataset: asset.id })
-  const submitted = await submitUpdate(ctx, { task: taskId, round, client, aggregator: aggregatorIdentity, dataset: asset.id, update, manifest: { hash: built.hash, cid: manifestCid, samples: included.length } })
+  const manifest = { hash: built.hash, included: included.length, excluded: built.manifest.excluded.length, logIndex: manifestLog }
+  const clientRun = { task: taskId, round, client: client.did, dataset: asset.id, manifest, update: { digest: sha256Hex(update), norm: l2norm(delta), samples: included.length } }
+  const submitted = await submitUpdate(ctx, { task: taskId, round, client, aggregator: aggregatorIdentity, dataset: asset.id, update, manifest: { hash: built.hash, cid: manifestCid, samples: included.length }, report: { clientRun } })
   return {
     task: taskId,
     round,
     client: client.did,
     dataset: asset.id,
-    manifest: { hash: built.hash, included: included.length, excluded: built.manifest.excluded.length, logIndex: manifestLog },
+    manifest,
     update: { digest: submitted.digest, cid: submitted.cid, norm: l2norm(delta), samples: included.length },
     transactionHash: submitted.transactionHash,
   }
@@ -286,7 +326,18 @@ export async function runClient(ctx: FlContext, taskId: number, datasetId: strin
  */
 export async function submitUpdate(
   ctx: FlContext,
-  o: { task: number; round: number; client: UnlockedIdentity; aggregator: Identity; dataset: string; update: Buffer; manifest: { hash: string; cid: string; samples: number }; committedDigest?: string },
+  o: {
+    task: number
+    round: number
+    client: UnlockedIdentity
+    aggregator: Identity
+    dataset: string
+    update: Buffer
+    manifest: { hash: string; cid: string; samples: number }
+    committedDigest?: string
+    /** More of the caller's report, kept with the decided write for a rerun to report. */
+    report?: Record<string, unknown>
+  },
 ): Promise<{ digest: string; cid: string; transactionHash: Hex }> {
   const { task: taskId, round, client } = o
   const digest = o.committedDigest ?? sha256Hex(o.update)
@@ -295,30 +346,46 @@ export async function submitUpdate(
   const sealed = sealTo(Buffer.from(o.aggregator.x25519PublicKey, 'hex'), SEAL_INFO, aad, Buffer.from(canonicalJson(envelope), 'utf8'))
   const cid = await ctx.store.put(sealed)
   const member = await memberClient(ctx.chain.client, client)
-  let hash: Hex
+  const write = flCommitEffect.write(
+    { task: taskId, round, client: client.address, updateDigest: digest, sealedDigest: sha256Hex(sealed), samples: o.manifest.samples, manifestHash: o.manifest.hash, report: { digest, cid, ...o.report } },
+    client.address,
+  )
+  // Decided before: by a run that crashed (not reported yet), or the same update again.
+  const decided = findOutbox(ctx.db, chainKey(ctx), write)
+  if (decided && decided.status !== 'failed' && (!decided.reported || (decided.payload as FlCommitPayload).updateDigest === digest)) return finishCommit(ctx, decided, member)
   try {
-    ;({ hash } = await sendContract(
-      member,
-      ctx.chain.deployment.FederatedTraining,
-      FederatedTrainingAbi,
-      'commitUpdate',
-      [BigInt(taskId), round, hex32(digest), hex32(sha256Hex(sealed)), BigInt(o.manifest.samples), hex32(o.manifest.hash)],
-      'FederatedTraining.commitUpdate',
-    ))
+    await simulateWrite(ctx.outbox, write, member)
   } catch (e) {
     const reason = isProvenaError(e, 'CHAIN_REVERTED') ? String((e.details as { errorName?: string } | undefined)?.errorName ?? 'reverted') : 'unreachable'
     logEvent(ctx, { type: 'provena.fl.update-refused/v1', actor: client.did, task: taskId, round, dataset: o.dataset, updateDigest: digest, reason })
     await ctx.anchor()
     throw e
   }
-  ctx.db.transaction(() => {
+  // The local record, its log entry and the commitment's outbox row: one transaction.
+  decideWrites(ctx.db, () => {
     ctx.db
       .prepare('INSERT OR REPLACE INTO fl_updates (chain, task, round, client, did, dataset, update_cid, update_digest, manifest_cid, manifest_hash, samples) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
       .run(chainKey(ctx), taskId, round, client.address.toLowerCase(), client.did, o.dataset, cid, digest, o.manifest.cid, o.manifest.hash, o.manifest.samples)
-    logEvent(ctx, { type: 'provena.fl.update-committed/v1', actor: client.did, task: taskId, round, dataset: o.dataset, updateDigest: digest, manifest: o.manifest.hash, samples: o.manifest.samples, transaction: hash })
-  })()
+    logEvent(ctx, { type: 'provena.fl.update-committed/v1', actor: client.did, task: taskId, round, dataset: o.dataset, updateDigest: digest, manifest: o.manifest.hash, samples: o.manifest.samples })
+    enqueueOutbox(ctx.db, chainKey(ctx), write)
+  })
+  return finishCommit(ctx, findOutbox(ctx.db, chainKey(ctx), write)!, member)
+}
+
+/** Sends a decided commitment (and whatever else the client's account has pending), anchors, reports it. */
+async function finishCommit(ctx: FlContext, row: OutboxRow, member: ChainClient): Promise<{ digest: string; cid: string; transactionHash: Hex } & Record<string, unknown>> {
+  await flushOutbox(ctx.outbox, { signers: [member] })
   await ctx.anchor()
-  return { digest, cid, transactionHash: hash }
+  const sent = findOutbox(ctx.db, chainKey(ctx), { kind: row.kind, payload: row.payload })!
+  const report = (sent.payload as FlCommitPayload).report as { digest: string; cid: string }
+  markReported(ctx.db, chainKey(ctx), [sent.key])
+  return { ...report, transactionHash: sent.txHash! }
+}
+
+/** A participant's commitment for (task, round) decided by a run that crashed before reporting it. */
+function decidedCommit(ctx: FlContext, task: number, round: number, client: Address): OutboxRow | undefined {
+  const row = listOutboxByKeyPrefix(ctx.db, chainKey(ctx), flCommitEffect.kind, `fl-commit:${task}:${round}:${client.toLowerCase()}`)[0]
+  return row && row.status !== 'failed' && !row.reported ? row : undefined
 }
 
 /**
@@ -368,6 +435,10 @@ export interface RoundReport {
 export async function aggregateRound(ctx: FlContext, taskId: number, aggregator: UnlockedIdentity, identities: Identity[]): Promise<RoundReport> {
   const { spec, purpose, aggregator: aggregatorDid } = taskRow(ctx, taskId)
   if (aggregatorDid !== aggregator.did) throw flError('FL_NOT_AGGREGATOR', `${aggregator.name} is not the aggregator of task ${taskId}`)
+  const signer = await memberClient(ctx.chain.client, aggregator)
+  // A round decided by a run that crashed (not sent, or the final model not registered): finish it, once.
+  const unfinished = unfinishedRound(ctx, taskId)
+  if (unfinished) return finishRound(ctx, unfinished, signer, purpose, spec)
   const t = await readTask(ctx, taskId)
   if (t.done) throw flError('FL_TASK_DONE', `task ${taskId} completed all ${t.rounds} rounds`)
   const round = t.round
@@ -471,17 +542,9 @@ export async function aggregateRound(ctx: FlContext, taskId: number, aggregator:
   const modelDigest = sha256Hex(model)
   const modelCid = await ctx.store.put(model)
   const acceptedAddrs = used.map((a) => a.client)
-  const { hash } = await sendContract(
-    await memberClient(ctx.chain.client, aggregator),
-    fl,
-    FederatedTrainingAbi,
-    'finalizeRound',
-    [BigInt(taskId), round, hex32(modelDigest), acceptedAddrs, rejected.map((r) => r.client), rejected.map((r) => r.reason)],
-    'FederatedTraining.finalizeRound',
-  )
   const dropped = participants.filter((p) => !committers.some((c) => c.toLowerCase() === p.toLowerCase()))
   const done = round === t.rounds
-  const report: RoundReport = {
+  const report: Omit<RoundReport, 'transactionHash'> = {
     task: taskId,
     round,
     accepted: used.map(({ update: _u, sealedCid: _s, updateDigest: _d, ...a }) => a),
@@ -490,19 +553,47 @@ export async function aggregateRound(ctx: FlContext, taskId: number, aggregator:
     aggregateDigest: modelDigest,
     aggregation: spec.dp ? 'fedavg' : spec.aggregation,
     dp,
-    transactionHash: hash,
     done,
   }
-  ctx.db.transaction(() => {
+  const write = flFinalizeEffect.write(
+    { task: taskId, round, aggregateDigest: modelDigest, accepted: acceptedAddrs as Address[], rejected: rejected.map((r) => r.client as Address), reasons: rejected.map((r) => r.reason), modelCid, report },
+    aggregator.address,
+  )
+  await simulateWrite(ctx.outbox, write, signer)
+  // The round's records, its log entry and the finalisation's outbox row: one transaction.
+  decideWrites(ctx.db, () => {
     const record = ctx.db.prepare(
       'INSERT OR REPLACE INTO fl_updates (chain, task, round, client, did, dataset, update_cid, update_digest, manifest_cid, manifest_hash, samples, accepted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)',
     )
     for (const a of used) record.run(chainKey(ctx), taskId, round, a.client.toLowerCase(), a.did, a.dataset, a.sealedCid, a.updateDigest, cidFromDigest(Buffer.from(a.manifest, 'hex')), a.manifest, a.samples)
     if (!done) ctx.db.prepare('INSERT OR REPLACE INTO fl_rounds (chain, task, round, model_cid, model_digest) VALUES (?, ?, ?, ?, ?)').run(chainKey(ctx), taskId, round + 1, modelCid, modelDigest)
-    logEvent(ctx, { type: 'provena.fl.round/v1', actor: aggregator.did, ...report, accepted: report.accepted, transaction: hash })
-  })()
-  if (done) report.model = await registerFinalModel(ctx, taskId, model, purpose, spec)
+    logEvent(ctx, { type: 'provena.fl.round/v1', actor: aggregator.did, ...report })
+    enqueueOutbox(ctx.db, chainKey(ctx), write)
+  })
+  return finishRound(ctx, findOutbox(ctx.db, chainKey(ctx), write)!, signer, purpose, spec)
+}
+
+/**
+ * The task's newest decided finalisation if a crash left it unfinished: not mined yet,
+ * or the last round's, with the final model not registered.
+ */
+function unfinishedRound(ctx: FlContext, taskId: number): OutboxRow | undefined {
+  const last = listOutboxByKeyPrefix(ctx.db, chainKey(ctx), flFinalizeEffect.kind, `fl-finalize:${taskId}:`).at(-1)
+  if (!last || last.status === 'failed') return undefined
+  if (!last.reported) return last
+  const model = ctx.db.prepare('SELECT model FROM fl_tasks WHERE chain = ? AND task = ?').pluck().get(chainKey(ctx), taskId) as string | null
+  return ((last.payload as FlFinalizePayload).report as { done: boolean }).done && !model ? last : undefined
+}
+
+/** Sends a decided finalisation, registers the final model after the last round, anchors, reports. */
+async function finishRound(ctx: FlContext, row: OutboxRow, signer: ChainClient, purpose: string, spec: TaskSpec): Promise<RoundReport> {
+  await flushOutbox(ctx.outbox, { signers: [signer] })
+  const sent = findOutbox(ctx.db, chainKey(ctx), { kind: row.kind, payload: row.payload })!
+  const payload = sent.payload as FlFinalizePayload
+  const report = { ...(payload.report as Omit<RoundReport, 'transactionHash'>), transactionHash: sent.txHash! } as RoundReport
+  if (report.done) report.model = await registerFinalModel(ctx, report.task, await ctx.store.get(payload.modelCid), purpose, spec)
   await ctx.anchor()
+  markReported(ctx.db, chainKey(ctx), [sent.key])
   return report
 }
 

@@ -5,9 +5,11 @@ export { accuracy, predictLogistic, standardiser, trainLogistic, type LogisticMo
 export { DEFAULT_SPECS, evaluate, initParams, modelShape, parseModelSpec, predict, standardise, trainLocal, type ModelShape, type ModelSpec, type TensorSlot } from './model.js'
 export { SeededRandom, secureGaussian } from './random.js'
 export { decodeSafetensors, encodeSafetensors, type Tensor } from './safetensors.js'
+export { flCancelEffect, flCommitEffect, flFinalizeEffect, flTaskEffect, type FlCancelPayload, type FlCommitPayload, type FlFinalizePayload, type FlTaskPayload } from './chainEffects.js'
 export { parseAttack, simulate, type Attack, type RoundReport, type SimulateOptions, type SimulateReport } from './simulate.js'
 export {
   aggregateRound,
+  cancelTask,
   createTask,
   fromSafetensors,
   gateDataset,

@@ -27,6 +27,7 @@ export const LOG_EVENT = {
   consortiumJoined: 'provena.consortium.joined/v1',
   consortiumMemberAdded: 'provena.consortium.member-added/v1',
   consortiumUpdated: 'provena.consortium.updated/v1',
+  flTaskCancelled: 'provena.fl.task-cancelled/v1',
 } as const
 
 export type LogEventType = (typeof LOG_EVENT)[keyof typeof LOG_EVENT]
@@ -89,7 +90,8 @@ export interface AccessGrantedEvent extends EventBase<typeof LOG_EVENT.accessGra
   grantee: string
   purpose: string
   expiresAt: number | null
-  transaction: string
+  /** Entries before issue 12 name the transaction; since, the entry lands with the outbox row, before any transaction exists. */
+  transaction?: string
 }
 
 export interface AccessRevokedEvent extends EventBase<typeof LOG_EVENT.accessRevoked> {
@@ -147,7 +149,7 @@ export interface SubjectErasedEvent extends EventBase<typeof LOG_EVENT.subjectEr
 }
 
 /** Federated-learning events: the coordinator writes their fields (fl/coordinator.ts). */
-export interface FlEvent extends EventBase<typeof LOG_EVENT.flTask | typeof LOG_EVENT.flUpdateCommitted | typeof LOG_EVENT.flUpdateRefused | typeof LOG_EVENT.flRound> {
+export interface FlEvent extends EventBase<typeof LOG_EVENT.flTask | typeof LOG_EVENT.flUpdateCommitted | typeof LOG_EVENT.flUpdateRefused | typeof LOG_EVENT.flRound | typeof LOG_EVENT.flTaskCancelled> {
   [field: string]: unknown
 }
 

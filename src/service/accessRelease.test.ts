@@ -7,12 +7,9 @@ import {
   claimDataset,
   controllerSecrets,
   exportDataset,
-  grantAccess,
   importDataset,
-  memberClient,
   openKeyRelease,
   pseudonymOf,
-  revokeAccess,
   segmentsFromDir,
   segmentsFromStore,
   unlockIdentity,
@@ -24,7 +21,7 @@ import { applyConsentChanges, type ConsentChange } from '../consent/index.js'
 import { didKeyFromEd25519, generateEd25519, type DsseEnvelope } from '../crypto/index.js'
 import { signMessage } from '../node/index.js'
 import { FsBlobStore } from '../store/index.js'
-import { exportForPurpose, exportReleased, releaseAccess, requestAccess, type ServiceContext } from './index.js'
+import { exportForPurpose, exportReleased, grantAccess, releaseAccess, requestAccess, revokeAccess, type ServiceContext } from './index.js'
 
 const P = 'dpv:ScientificResearch'
 
@@ -56,7 +53,7 @@ describe('key release: request → release → export, keys sealed to the reques
     const file = join(work, 'data.csv')
     writeFileSync(file, `id,x\n${subjects.map((s, i) => `${s},${i}`).join('\n')}\n`)
     dataset = (await importDataset(plane, file, { subjectColumn: 'id', controller: hospital })).id
-    await claimDataset(chain.client, chain.deployment, dataset, hospital.address)
+    await claimDataset(chain.outbox, dataset, hospital.address)
     const key = controllerSecrets(hospital).pseudonymKey
     const change = (s: string, state: ConsentChange['state']): ConsentChange => ({ pseudonym: pseudonymOf(key, s), subjectId: s, purpose: P, state })
     const consentCtx = { db: p.db, log: p.log, map: p.map, ownPurposes: p.config.purposes }
@@ -91,7 +88,7 @@ describe('key release: request → release → export, keys sealed to the reques
   })
 
   it('granted: the lab opens the release with its own X25519 key, fetches segments by CID, gets only the consenting subjects (pseudonyms)', async () => {
-    await grantAccess(await memberClient(chain.client, hospital), chain.deployment, dataset, lab.address, P, 0)
+    await grantAccess({ p, chain }, { dataset, grantee: lab, purpose: P, expiresAt: 0, as: hospital })
     // The request names the dataset by id and the controller from the chain (no --to).
     const req = await requestAccess(ctx, { dataset, purpose: P, as: lab })
     assert.equal(req.to, hospital.did)
@@ -145,9 +142,9 @@ describe('key release: request → release → export, keys sealed to the reques
   })
 
   it('revoked: the next request is refused and logged', async () => {
-    await revokeAccess(await memberClient(chain.client, hospital), chain.deployment, dataset, lab.address, P)
+    await revokeAccess({ p, chain }, { dataset, grantee: lab, purpose: P, as: hospital })
     await refusedWith((await requestAccess(ctx, { dataset, purpose: P, as: lab })).request, 'ACCESS_DENIED')
-    await grantAccess(await memberClient(chain.client, hospital), chain.deployment, dataset, lab.address, P, 0)
+    await grantAccess({ p, chain }, { dataset, grantee: lab, purpose: P, expiresAt: 0, as: hospital })
   })
 
   it('the lab takes only a release answering its own request, signed by the on-chain owner; a wrong segment is named', async () => {

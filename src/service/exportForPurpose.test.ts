@@ -3,11 +3,11 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { claimDataset, controllerSecrets, eraseSubject, grantAccess, importDataset, memberClient, pseudonymOf, unlockIdentity, type UnlockedIdentity } from '../access/index.js'
+import { controllerSecrets, eraseSubject, importDataset, pseudonymOf, unlockIdentity, type UnlockedIdentity } from '../access/index.js'
 import { createMemberIdentity, initDataDir, openChain, openProvena, type ChainSession, type Provena } from '../app/index.js'
 import { applyConsentChanges, type ConsentChange } from '../consent/index.js'
 import { FsBlobStore } from '../store/index.js'
-import { exportForPurpose, type ServiceContext } from './index.js'
+import { exportForPurpose, grantAccess, type ServiceContext } from './index.js'
 
 const P = 'dpv:ScientificResearch'
 
@@ -40,8 +40,7 @@ describe("exportForPurpose applies the subjects' consent for the purpose, now (i
     const file = join(work, 'data.csv')
     writeFileSync(file, `id,x,note\n${rows.join('\n')}\n`)
     dataset = (await importDataset(plane, file, { subjectColumn: 'id', controller })).id
-    await claimDataset(chain.client, chain.deployment, dataset, controller.address)
-    await grantAccess(await memberClient(chain.client, controller), chain.deployment, dataset, lab.address, P, 0)
+    await grantAccess({ p, chain }, { dataset, grantee: lab, purpose: P, expiresAt: 0, as: controller })
 
     const key = controllerSecrets(controller).pseudonymKey
     const change = (s: string, state: ConsentChange['state'], expires?: string): ConsentChange => ({ pseudonym: pseudonymOf(key, s), subjectId: s, purpose: P, state, expires })

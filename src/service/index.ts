@@ -2,6 +2,8 @@
 // the outbox write and the anchoring. The CLI is a thin adapter over it; the HTTP API will be another.
 export { type NodeContext, type ServiceContext } from './context.js'
 export { consentContext, importConsent, recordConsent, requireController, runTrainingGate, type GateResult, type MapCheckpoint, type SubjectChange } from './consent.js'
+export { grantAccess, revokeAccess, type Grantee, type GrantReport, type RevokeReport } from './accessGrants.js'
+export { eraseSubject, type EraseReport } from './eraseSubject.js'
 export { exportForPurpose } from './exportForPurpose.js'
 export { registerDatasetFile, registerModelFile, registryContext, type AnchoredAt } from './registry.js'
 export { exportReleased } from './accessExport.js'

@@ -1,13 +1,11 @@
 import { existsSync } from 'node:fs'
 import type { Command } from 'commander'
 import type { Hex } from 'viem'
-import { claimDataset, findIdentity, grantAccess, memberClient, revokeAccess, unlockIdentity } from '../../access/index.js'
-import { anchorNow, resolveDataDir } from '../../app/index.js'
-import { canonicalJson } from '../../crypto/index.js'
+import { findIdentity, unlockIdentity } from '../../access/index.js'
+import { resolveDataDir } from '../../app/index.js'
 import { ProvenaError } from '../../errors.js'
 import { readMessageFile, readPinnedConsortium, writeMessageFile } from '../../node/index.js'
-import { getAsset } from '../../registry/index.js'
-import { releaseAccess, requestAccess } from '../../service/index.js'
+import { grantAccess, releaseAccess, requestAccess, revokeAccess } from '../../service/index.js'
 import { emit, short, type CommonOptions } from '../output.js'
 import { askPassphrase } from '../passphrase.js'
 import { action, common, withChain, withDataPlane } from '../session.js'
@@ -36,15 +34,9 @@ export function registerAccess(program: Command): void {
         const grantee = resolveGrantee(dir, opts.to)
         const controller = unlockIdentity(dir, opts.as, await askPassphrase())
         await withChain(opts, async (p, chain) => {
-          const dataset = getAsset(p.db, id).id
-          const client = await memberClient(chain.client, controller)
-          await claimDataset(chain.client, chain.deployment, dataset, controller.address)
-          const tx = await grantAccess(client, chain.deployment, dataset, grantee.address, opts.purpose, expiresAt)
-          const event = { type: 'provena.access.granted/v1', actor: controller.did, time: new Date().toISOString(), dataset, grantee: grantee.did, purpose: opts.purpose, expiresAt: expiresAt || null, transaction: tx }
-          p.log.append([Buffer.from(canonicalJson(event), 'utf8')])
-          await anchorNow(p, chain)
-          emit(opts, { dataset, grantee: grantee.did, purpose: opts.purpose, expiresAt: expiresAt || null, transactionHash: tx }, () =>
-            `Granted ${grantee.name} dataset ${short(dataset)} for ${opts.purpose}${expiresAt ? ` until ${new Date(expiresAt * 1000).toISOString()}` : ''} (tx ${tx})`,
+          const r = await grantAccess({ p, chain }, { dataset: id, grantee, purpose: opts.purpose, expiresAt, as: controller })
+          emit(opts, { dataset: r.dataset, grantee: r.grantee, purpose: r.purpose, expiresAt: r.expiresAt, transactionHash: r.transactionHash }, () =>
+            `${r.already ? 'Already granted' : 'Granted'} ${grantee.name} dataset ${short(r.dataset)} for ${opts.purpose}${expiresAt ? ` until ${new Date(expiresAt * 1000).toISOString()}` : ''}${r.transactionHash ? ` (tx ${r.transactionHash})` : ''}`,
           )
         })
       }),
@@ -60,13 +52,8 @@ export function registerAccess(program: Command): void {
         const grantee = resolveGrantee(dir, opts.to)
         const controller = unlockIdentity(dir, opts.as, await askPassphrase())
         await withChain(opts, async (p, chain) => {
-          const dataset = getAsset(p.db, id).id
-          const revoked = await revokeAccess(await memberClient(chain.client, controller), chain.deployment, dataset, grantee.address, opts.purpose)
-          if (revoked.length === 0) throw new ProvenaError('ACCESS_NO_GRANT', `${grantee.name} holds no active grant of dataset ${short(dataset)}${opts.purpose ? ` for ${opts.purpose}` : ''}`)
-          const event = { type: 'provena.access.revoked/v1', actor: controller.did, time: new Date().toISOString(), dataset, grantee: grantee.did, purposes: revoked }
-          p.log.append([Buffer.from(canonicalJson(event), 'utf8')])
-          await anchorNow(p, chain)
-          emit(opts, { dataset, grantee: grantee.did, revokedPurposes: revoked }, () => `Revoked ${revoked.length} grant(s) of ${grantee.name} on dataset ${short(dataset)}`)
+          const r = await revokeAccess({ p, chain }, { dataset: id, grantee, purpose: opts.purpose, as: controller })
+          emit(opts, { dataset: r.dataset, grantee: r.grantee, revokedPurposes: r.revokedPurposes }, () => `Revoked ${r.revokedPurposes.length} grant(s) of ${grantee.name} on dataset ${short(r.dataset)}`)
         })
       }),
     )

@@ -141,7 +141,7 @@ export function registerDataset_(program: Command): void {
           })
           encrypting.end()
           // The operator that registered the dataset names its controller in AccessPolicy: from now on the chain decides who may use it.
-          await claimDataset(chain.client, chain.deployment, r.id, controller.address)
+          await claimDataset(chain.outbox, r.id, controller.address)
           const anchor = await anchorNow(p, chain)
           emit(opts, { ...r, checkpoint: { treeSize: anchor.anchoredSize, rootHash: anchor.anchoredRoot.toString('hex') } }, () =>
             [

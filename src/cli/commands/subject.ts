@@ -1,11 +1,11 @@
 import type { Command } from 'commander'
-import type { ErasureReport } from '../../access/index.js'
-import { announceErasure, clearErasedFromWal, controllerName, controllerSecrets, eraseSubject, memberClient, pseudonymOf, unlockIdentity } from '../../access/index.js'
+import { controllerName, controllerSecrets, pseudonymOf, unlockIdentity } from '../../access/index.js'
 import { subjectReport, type LoggedEvent } from '../../audit/index.js'
 import { readLatestAnchor } from '../../chain/index.js'
 import { ProvenaError } from '../../errors.js'
 import { consentContext } from '../../service/index.js'
 import { anchorNow, resolveDataDir } from '../../app/index.js'
+import { eraseSubject } from '../../service/index.js'
 import { emit, type CommonOptions } from '../output.js'
 import { askPassphrase } from '../passphrase.js'
 import { action, common, withChain, withDataPlane } from '../session.js'
@@ -18,27 +18,13 @@ export function registerSubject(program: Command): void {
       action(async (subjectId: string, opts: CommonOptions & { as?: string }) => {
         const controller = unlockIdentity(resolveDataDir(opts.dir), controllerName(resolveDataDir(opts.dir), opts.as), await askPassphrase())
         await withDataPlane(opts, async (p, chain, plane) => {
-          let r: ErasureReport
-          let walBusy = false
-          try {
-            r = eraseSubject(plane, subjectId, controller)
-          } catch (e) {
-            // Committed and logged, but a reader kept old pages in the WAL: announce and
-            // anchor all the same, then try once more and fail loudly if still busy.
-            if ((e as ProvenaError).code !== 'ACCESS_ERASURE_IN_WAL') throw e
-            r = ((e as ProvenaError).details!.reports as ErasureReport[])[0]!
-            walBusy = true
-          }
-          // Tell grantees on-chain to delete what they exported (the erasure is final already).
-          const tx = await announceErasure(await memberClient(chain.client, controller), chain.deployment, r.pseudonym, r.datasets)
-          const a = await anchorNow(p, chain)
-          if (walBusy) clearErasedFromWal(plane.db, [r])
-          emit(opts, { ...r, announcement: tx, checkpoint: { treeSize: a.anchoredSize } }, () =>
+          const r = await eraseSubject({ p, chain, plane }, subjectId, controller)
+          emit(opts, r, () =>
             [
               `Erased subject ${subjectId}: ${r.records} record(s) in ${r.datasets.length} dataset(s) can no longer be decrypted or linked`,
               `  pseudonym  ${r.pseudonym}`,
-              `  log        entry ${r.logIndex}, anchored in checkpoint of size ${a.anchoredSize}`,
-              `  chain      AccessPolicy.SubjectErased in tx ${tx}: grantees delete their copies`,
+              `  log        entry ${r.logIndex}, anchored in checkpoint of size ${r.checkpoint.treeSize}`,
+              `  chain      AccessPolicy.SubjectErased in tx ${r.announcement}: grantees delete their copies`,
             ].join('\n'),
           )
         })
