@@ -19,7 +19,7 @@ const result = spawnSync(
   [
     '--test',
     '--test-concurrency=2',
-    '--test-timeout=300000',
+    '--test-timeout=600000',
     '--test-reporter=spec',
     '--test-reporter-destination=stdout',
     `--test-reporter=${join(root, 'scripts', 'summary-reporter.mjs')}`,

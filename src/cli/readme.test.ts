@@ -78,7 +78,7 @@ describe('README', () => {
     for (const [, name] of README.matchAll(/([\w./-]+\.md)\b/g)) assert.ok(existsSync(join(repoRoot, name!)), `README.md names ${name}, which is not in the repository`)
   })
 
-  it('every command block runs as written, in order, in one shell and one new data dir', { timeout: 400_000 }, async (t) => {
+  it('every command block runs as written, in order, in one shell and one new data dir', { timeout: 580_000 }, async (t) => {
     // A new working directory with the repository's data and examples, so that the files the
     // README writes (tampered.csv, lab.csv, manifest.json…) and its data dir ($PWD/.provena)
     // land outside the checkout.
