@@ -141,6 +141,16 @@ describe('key release: request → release → export, keys sealed to the reques
     await refusedWith(forged, 'MESSAGE_BAD_SIGNATURE', /bad signature/)
   })
 
+  it('a grant past its expiry is refused although no block was mined since (the latest block is older than the expiry)', async () => {
+    // Attack: the contract's isAllowed compares the expiry with its latest block's time;
+    // the embedded chain mines only when written to, so an expired grant still said yes.
+    const expiresAt = Math.floor(Date.now() / 1000) + 4
+    await grantAccess({ p, chain }, { dataset, grantee: lab2, purpose: P, expiresAt, as: hospital })
+    const { request } = await requestAccess(ctx, { dataset, purpose: P, as: lab2 })
+    await new Promise((r) => setTimeout(r, expiresAt * 1000 - Date.now() + 1500))
+    await refusedWith(request, 'ACCESS_DENIED', /AccessPolicy does not allow lab2/)
+  })
+
   it('revoked: the next request is refused and logged', async () => {
     await revokeAccess({ p, chain }, { dataset, grantee: lab, purpose: P, as: hospital })
     await refusedWith((await requestAccess(ctx, { dataset, purpose: P, as: lab })).request, 'ACCESS_DENIED')
