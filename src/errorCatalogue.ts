@@ -116,6 +116,7 @@ export const ERROR_CATALOGUE = {
   CONSORTIUM_INVALID: bad('a consortium file does not parse, or one of its fields is wrong'),
   CONSORTIUM_JOIN_EXISTING: conflict('a node joins a consortium when its data dir is created, not later'),
   CONSORTIUM_NOT_ADMIN: refused('only the consortium admin adds members'),
+  CONSORTIUM_NOT_SIGNED: refused("a consortium file is not signed by the pinned admin (changed by someone else): refused"),
   CONSORTIUM_NOT_PINNED: unknown('the data dir has no consortium file'),
   CONSORTIUM_NO_CHAIN_URL: usage("the node's consortium file names no chain URL: give --rpc-url"),
   CONSORTIUM_OUT_EXISTS: conflict('the --out file exists already (add --force to replace it)'),

@@ -189,12 +189,14 @@ export async function activeGrantPurposes(outbox: OutboxContext, dataset: string
   return active
 }
 
-/** Whether AccessPolicy allows `account` to use the dataset for `purpose` at this block. */
-export async function isAllowed(client: ChainClient, deployment: Deployment, dataset: string, account: string, purpose: string): Promise<boolean> {
-  return (await client.publicClient.readContract({
-    address: deployment.AccessPolicy,
-    abi: AccessPolicyAbi,
-    functionName: 'isAllowed',
-    args: [bytes32(dataset), account as Address, purposeId(purpose)],
-  })) as boolean
+/** Whether AccessPolicy allows `account` to use the dataset for `purpose` at this block, its grant not past its expiry by `now`. */
+export async function isAllowed(client: ChainClient, deployment: Deployment, dataset: string, account: string, purpose: string, now = Date.now()): Promise<boolean> {
+  const read = (functionName: 'isAllowed' | 'grantOf') =>
+    client.publicClient.readContract({ address: deployment.AccessPolicy, abi: AccessPolicyAbi, functionName, args: [bytes32(dataset), account as Address, purposeId(purpose)] })
+  if (!((await read('isAllowed')) as boolean)) return false
+  // The contract compares the expiry with its latest block's time, which stands still while
+  // nothing is mined (the embedded chain mines on demand): a grant past its expiry by this
+  // node's clock is over, whatever that block says.
+  const g = (await read('grantOf')) as { expiresAt: bigint; active: boolean }
+  return !(g.active && g.expiresAt !== 0n && Number(g.expiresAt) * 1000 <= now)
 }

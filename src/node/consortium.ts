@@ -49,6 +49,42 @@ export interface Consortium {
   contracts: Record<SharedContract, Address>
   admin: { did: string; address: Address }
   members: MemberEntry[]
+  /**
+   * The admin's signature (DSSE by `admin.did`) over the SHA-256 of the RFC 8785 JSON of
+   * everything but `rpcUrl` and itself: a member's card binds its own entry only, so without
+   * it any holder of the file could drop a member and re-add an address under its own key.
+   */
+  adminSignature?: DsseEnvelope
+}
+
+export const CONSORTIUM_SIGNATURE_TYPE = 'application/vnd.provena.consortium-digest'
+
+/** What the admin signs: the file without its local chain URL hint and without the signature. */
+function signedDigest(c: Consortium): string {
+  return sha256(Buffer.from(canonicalJson({ _type: c._type, chainId: c.chainId, contracts: c.contracts, admin: c.admin, members: c.members }), 'utf8')).toString('hex')
+}
+
+/** The consortium signed by its admin's did:key private key (the admin node's operator log key). */
+export function signConsortium(c: Consortium, adminKey: KeyObject): Consortium {
+  const { adminSignature: _, ...rest } = c
+  return { ...rest, adminSignature: signDsse(CONSORTIUM_SIGNATURE_TYPE, Buffer.from(signedDigest(rest), 'utf8'), c.admin.did, adminKey) }
+}
+
+/**
+ * Checks that `c` is signed by the admin `adminDid` (the pinned one): CONSORTIUM_NOT_SIGNED
+ * names `source` otherwise. A file changed by anyone but the admin fails here.
+ */
+export function checkAdminSignature(c: Consortium, adminDid: string, source: string): void {
+  const env = c.adminSignature
+  let ok = false
+  if (env && env.payloadType === CONSORTIUM_SIGNATURE_TYPE) {
+    try {
+      ok = verifyDsse(env, ed25519FromDidKey(adminDid)).toString('utf8') === signedDigest(c)
+    } catch {
+      ok = false
+    }
+  }
+  if (!ok) throw nodeErrors.notSignedByAdmin(source, adminDid, env ? 'its adminSignature does not verify over its content' : 'it has no adminSignature')
 }
 
 /** Where a data dir pins its consortium file. */
@@ -178,6 +214,7 @@ export function parseConsortium(v: unknown, source: string): Consortium {
     contracts: Object.fromEntries(SHARED_CONTRACTS.map((n) => [n, contracts[n]])) as Record<SharedContract, Address>,
     admin: { did: admin.did, address: admin.address },
     members,
+    ...(c.adminSignature !== undefined && c.adminSignature !== null ? { adminSignature: c.adminSignature as DsseEnvelope } : {}),
   }
 }
 

@@ -137,6 +137,25 @@ describe('a consortium of separate nodes (issue 12: pinned trust roots)', () => 
     assert.equal(readFileSync(join(B, 'consortium.json'), 'utf8'), pinned)
   })
 
+  it("update refuses a file a member rewrote (another member dropped, its address re-signed under the member's own key): only the admin's file is pinned", async () => {
+    // Attack: each card binds only its own entry, so a member could drop st-mary and claim
+    // her address under its own did:key; a node pinning that file checked grants of that
+    // address against the member's requests and sealed keys to the member's X25519 key.
+    const pinned = readFileSync(join(B, 'consortium.json'), 'utf8')
+    const forged = readJson<Consortium>(file('consortium2.json'))
+    const stMary = forged.members.find((m) => m.name === 'st-mary')!
+    const lab = forged.members.find((m) => m.did === labDid)!
+    const entry = { name: 'st-mary', did: lab.did, role: stMary.role, address: stMary.address, x25519: lab.x25519, log: lab.log }
+    const card = signMemberCard(entry, unlockIdentity(B, 'lab', 'pw-lab').signing.privateKey)
+    forged.members = forged.members.filter((m) => m !== stMary && m !== lab).concat([{ ...entry, card }])
+    writeFileSync(file('forged.json'), JSON.stringify(forged))
+    assertOneLine(await b('consortium', 'update', file('forged.json')), 1, /forged\.json is not signed by the consortium admin did:key:z\w+: its adminSignature does not verify/)
+    delete (forged as { adminSignature?: unknown }).adminSignature
+    writeFileSync(file('forged.json'), JSON.stringify(forged))
+    assertOneLine(await b('consortium', 'update', file('forged.json')), 1, /not signed by the consortium admin .*: it has no adminSignature/)
+    assert.equal(readFileSync(join(B, 'consortium.json'), 'utf8'), pinned)
+  })
+
   it('a joined node checks the chain id and that each shared contract has code, naming what is wrong', async () => {
     const c = readJson<Consortium>(file('consortium2.json'))
     writeFileSync(file('wrong-chain.json'), JSON.stringify({ ...c, chainId: 1 }))

@@ -36,6 +36,11 @@ export const nodeErrors = {
     new ProvenaError('CONSORTIUM_NOT_ADMIN', `only the consortium admin (${admin}) adds members; this node's operator is ${operator}`, {
       hint: 'send the card to the admin: provena identity show NAME --json > card.json',
     }),
+  notSignedByAdmin: (source: string, adminDid: string, why: string) =>
+    new ProvenaError('CONSORTIUM_NOT_SIGNED', `${source} is not signed by the consortium admin ${adminDid}: ${why}; refused, the pinned file is unchanged`, {
+      hint: 'take the file the admin wrote (provena consortium add-member --out FILE), not a copy someone else changed',
+      details: { source, admin: adminDid },
+    }),
   notPinned: (dir: string) =>
     new ProvenaError('CONSORTIUM_NOT_PINNED', `${dir} has no consortium file`, { hint: 'create one: provena consortium create --out consortium.json (or join: provena init --join FILE)' }),
   alreadyPinned: (dir: string) =>

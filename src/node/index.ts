@@ -18,6 +18,7 @@ export {
 export { FileTransport, readMessageFile, writeMessageFile, type Transport } from './transport.js'
 export {
   changedTrustRoots,
+  checkAdminSignature,
   CONSORTIUM_TYPE,
   consortiumPath,
   findMember,
@@ -29,6 +30,7 @@ export {
   readConsortiumFile,
   readPinnedConsortium,
   SHARED_CONTRACTS,
+  signConsortium,
   signMemberCard,
   trustedLogFor,
   writeConsortiumFile,

@@ -1,6 +1,7 @@
 import {
   ACCESS_RELEASE_TYPE,
   datasetOwner,
+  isAllowed,
   logExportEvent,
   openKeyRelease,
   writeReleasedRecords,
@@ -23,7 +24,8 @@ import type { ServiceContext } from './context.js'
  *    time window, a nonce never seen;
  * 2. its sender is the dataset's controller: the member whose address owns the dataset in
  *    AccessPolicy on the chain;
- * 3. it answers a request this node made (same nonce, digest, dataset, purpose, controller);
+ * 3. it answers a request this node made (same nonce, digest, dataset, purpose, controller),
+ *    and AccessPolicy still allows `as` the dataset for its purpose (not revoked, not expired);
  * 4. the data keys open with `as`'s own X25519 private key; each segment is fetched by CID
  *    from `segments` and hashed; records are decrypted (AES-256-GCM, dataset id and index
  *    as additional data) and written with pseudonyms in the subject column.
@@ -84,6 +86,12 @@ export async function exportReleased(
     const owner = await datasetOwner(chain.client, chain.deployment, m.dataset)
     if (owner.toLowerCase() !== sender.address.toLowerCase()) {
       throw new ProvenaError('ACCESS_NOT_OWNER', `the key release is signed by ${sender.name} (${sender.address}), but AccessPolicy names ${owner} the owner of dataset ${m.dataset.slice(0, 12)}`)
+    }
+    // Granted still: a release taken before a revocation or expiry is not used after it.
+    if (!(await isAllowed(chain.client, chain.deployment, m.dataset, opts.as.address, m.purpose))) {
+      throw new ProvenaError('ACCESS_DENIED', `AccessPolicy no longer allows ${opts.as.name} (${opts.as.address}) to use dataset ${m.dataset.slice(0, 12)} for ${m.purpose}: the grant was revoked or expired after the release`, {
+        hint: 'the controller grants it again, then this release can be used',
+      })
     }
     checked = true
     const opened = openKeyRelease(m, opts.as)

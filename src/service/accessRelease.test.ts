@@ -141,6 +141,16 @@ describe('key release: request → release → export, keys sealed to the reques
     await refusedWith(forged, 'MESSAGE_BAD_SIGNATURE', /bad signature/)
   })
 
+  it('a grant past its expiry is refused although no block was mined since (the latest block is older than the expiry)', async () => {
+    // Attack: the contract's isAllowed compares the expiry with its latest block's time;
+    // the embedded chain mines only when written to, so an expired grant still said yes.
+    const expiresAt = Math.floor(Date.now() / 1000) + 4
+    await grantAccess({ p, chain }, { dataset, grantee: lab2, purpose: P, expiresAt, as: hospital })
+    const { request } = await requestAccess(ctx, { dataset, purpose: P, as: lab2 })
+    await new Promise((r) => setTimeout(r, expiresAt * 1000 - Date.now() + 1500))
+    await refusedWith(request, 'ACCESS_DENIED', /AccessPolicy does not allow lab2/)
+  })
+
   it('revoked: the next request is refused and logged', async () => {
     await revokeAccess({ p, chain }, { dataset, grantee: lab, purpose: P, as: hospital })
     await refusedWith((await requestAccess(ctx, { dataset, purpose: P, as: lab })).request, 'ACCESS_DENIED')
@@ -188,5 +198,17 @@ describe('key release: request → release → export, keys sealed to the reques
     assert.equal(r.records, 27)
     assert.deepEqual([events('provena.access.requested/v1').length, events('provena.access.released/v1').length], [before.requested + 1, before.released + 1])
     assert.equal(lastRelease().outcome, 'released')
+  })
+  it('a release taken before a revocation is not used after it on the grantee\'s node; granted again, it is (the release is not spent)', async () => {
+    await grantAccess({ p, chain }, { dataset, grantee: lab2, purpose: P, expiresAt: 0, as: hospital })
+    const { request } = await requestAccess(ctx, { dataset, purpose: P, as: lab2 })
+    const segmentsDir = join(work, 'segments-revoked')
+    const rel = await releaseAccess(ctx, { request, as: hospital, segmentsOut: segmentsDir })
+    await revokeAccess({ p, chain }, { dataset, grantee: lab2, purpose: P, as: hospital })
+    await assert.rejects(exportReleased(ctx, { release: rel.release, as: lab2, segments: segmentsFromDir(segmentsDir), out: join(work, 'revoked.csv') }), { code: 'ACCESS_DENIED' })
+    assert.equal(events('provena.access.export/v1').at(-1)!.outcome, 'refused: ACCESS_DENIED')
+    assert.equal(existsSync(join(work, 'revoked.csv')), false)
+    await grantAccess({ p, chain }, { dataset, grantee: lab2, purpose: P, expiresAt: 0, as: hospital })
+    assert.equal((await exportReleased(ctx, { release: rel.release, as: lab2, segments: segmentsFromDir(segmentsDir), out: join(work, 'regranted.csv') })).records, 27)
   })
 })

@@ -12,12 +12,14 @@ import { ProvenaError } from '../errors.js'
 import { LOG_EVENT, noteVerifierKey } from '../log/index.js'
 import {
   changedTrustRoots,
+  checkAdminSignature,
   consortiumPath,
   CONSORTIUM_TYPE,
   nodeErrors,
   openMemberCard,
   parseVerifierKey,
   readConsortiumFile,
+  signConsortium,
   signMemberCard,
   trustedLogFor,
   writeConsortiumFile,
@@ -111,7 +113,7 @@ function logEvent(p: Provena, event: Record<string, unknown>): void {
 export async function createConsortium(p: Provena, chain: ChainSession, opts: { passphrase: string }): Promise<Consortium> {
   if (p.consortium) throw nodeErrors.alreadyPinned(p.dir)
   const log = ownLog(p, chain.deployment)
-  const c: Consortium = {
+  const c: Consortium = signConsortium({
     _type: CONSORTIUM_TYPE,
     chainId: chain.client.chainId,
     rpcUrl: chain.client.rpcUrl,
@@ -119,7 +121,7 @@ export async function createConsortium(p: Provena, chain: ChainSession, opts: { 
     admin: { did: p.operatorDid, address: chain.client.account.address },
     // One unlock of the keystore signs every identity's card.
     members: (listIdentities(p.dir).length ? unlockIdentities(p.dir, opts.passphrase) : []).map((id) => memberEntryOf(p, id, undefined, log)),
-  }
+  }, p.signer.privateKey)
   p.db.transaction(() => logEvent(p, { type: LOG_EVENT.consortiumCreated, chainId: c.chainId, contracts: c.contracts, admin: c.admin, members: c.members.map((m) => m.did), hash: consortiumHash(c) }))()
   await anchorNow(p, chain)
   writeConsortiumFile(consortiumPath(p.dir), c)
@@ -164,7 +166,7 @@ export async function createIdentity(p: Provena, chain: ChainSession, name: stri
   if (!p.consortium || isConsortiumAdmin(p)) {
     const { identity, transactionHash } = await createMemberIdentity(p, chain, name, role, passphrase)
     if (p.consortium) {
-      const c = { ...p.consortium, members: [...p.consortium.members, memberEntryOf(p, identity, passphrase, ownLog(p, chain.deployment))] }
+      const c = signConsortium({ ...p.consortium, members: [...p.consortium.members, memberEntryOf(p, identity, passphrase, ownLog(p, chain.deployment))] }, p.signer.privateKey)
       writeConsortiumFile(consortiumPath(p.dir), c)
       p.consortium = c
     }
@@ -249,7 +251,7 @@ export async function addMember(p: Provena, chain: ChainSession, opts: { did: st
   })()
   await flushOutbox(chain.outbox)
   await anchorNow(p, chain)
-  const c: Consortium = { ...p.consortium, members: [...p.consortium.members.filter((o) => o.did !== m.did), member] }
+  const c: Consortium = signConsortium({ ...p.consortium, members: [...p.consortium.members.filter((o) => o.did !== m.did), member] }, p.signer.privateKey)
   writeConsortiumFile(consortiumPath(p.dir), c)
   p.consortium = c
   return { consortium: c, member, transactionHashes: writes.map((w) => findOutbox(p.db, chain.client.chainKey, w)?.txHash ?? null) }
@@ -258,13 +260,16 @@ export async function addMember(p: Provena, chain: ChainSession, opts: { did: st
 /**
  * `provena consortium update FILE` on a member node: replaces the pin with a newer file of
  * the same consortium — same chainId, contracts and admin (else CONSORTIUM_ROOTS_CHANGED
- * naming what changed), every card verifying. The pin keeps its own rpcUrl (a local hint).
+ * naming what changed), every card verifying, the whole signed by the pinned admin (else
+ * CONSORTIUM_NOT_SIGNED). The pin keeps its own rpcUrl (a local hint).
  */
 export function updateConsortium(p: Provena, file: string): { consortium: Consortium; added: string[]; removed: string[] } {
   if (!p.consortium) throw nodeErrors.notPinned(p.dir)
   const next = readConsortiumFile(file)
   const changed = changedTrustRoots(p.consortium, next)
   if (changed.length > 0) throw nodeErrors.rootsChanged(file, changed)
+  // Cards bind each member's own entry only: the admin's signature binds the member list.
+  checkAdminSignature(next, p.consortium.admin.did, file)
   const before = new Set(p.consortium.members.map((m) => m.did))
   const after = new Set(next.members.map((m) => m.did))
   const added = [...after].filter((d) => !before.has(d))
