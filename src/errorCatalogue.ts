@@ -142,13 +142,18 @@ export const ERROR_CATALOGUE = {
   FL_BAD_MODEL_SPEC: bad('the model spec is not valid (features, classes)'),
   FL_BAD_SHAPE: bad("tensors or features do not match the task's model"),
   FL_BAD_UPDATE: bad('the update holds NaN or infinite values'),
+  FL_MODEL_MISMATCH: refused("the global model in the exchange does not hash to the digest on-chain (or the task message's initial model)"),
   FL_NOT_AGGREGATOR: refused('the identity is not the aggregator of the task'),
   FL_NOT_ANCHORED: conflict('no checkpoint is anchored yet'),
   FL_NOT_IMPORTED: conflict('the dataset was registered in clear: it cannot be gated by consent'),
   FL_NO_CONSENTED_RECORDS: conflict('no record of the dataset has consent for the purpose now'),
   FL_NO_GLOBAL_MODEL: unknown("the round's global model is not in this data dir"),
+  FL_NO_UPDATE: unknown('no update of the client for the round in this data dir'),
   FL_NO_VALID_UPDATE: conflict('no valid update in the round'),
   FL_TASK_DONE: conflict('the task completed all its rounds'),
+  FL_TASK_MISMATCH: refused("the task message is not the aggregator's, or does not match the task on-chain"),
+  FL_UNKNOWN_DATASET: unknown("a dataset of the model's lineage is not registered on-chain"),
+  FL_UNKNOWN_PARTICIPANT: unknown('a participant of the task is not a member this node pins'),
   FL_UNKNOWN_TASK: unknown('no such federated task on this chain in this data dir'),
 
   // log

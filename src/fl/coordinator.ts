@@ -26,7 +26,7 @@ import {
   type OutboxRow,
 } from '../chain/index.js'
 import { flCancelEffect, flCommitEffect, flFinalizeEffect, flTaskEffect, type FlCommitPayload, type FlFinalizePayload, type FlTaskPayload } from './chainEffects.js'
-import { buildManifest, recordManifest, resolvePurpose, verifyManifest, type OwnPurposes, type TrainingManifest } from '../consent/index.js'
+import { buildManifest, checkManifestTrust, recordManifest, resolvePurpose, verifyManifest, type ManifestTrustRoots, type OwnPurposes, type TrainingManifest } from '../consent/index.js'
 import { cidFromDigest } from '../store/index.js'
 import { canonicalJson, canonicalJsonBytes, ed25519FromDidKey, openWith, sealTo, sha256Hex, signDsse, verifyDsse, type DsseEnvelope } from '../crypto/index.js'
 import { ProvenaError, isProvenaError } from '../errors.js'
@@ -67,6 +67,21 @@ export interface FlContext extends DataPlaneContext {
   anchor: () => Promise<void>
   /** Where the final model file is written. */
   dir: string
+  /**
+   * The trust roots a client's training manifest is checked against (the pinned consortium,
+   * or a lone node's own deployment), never the addresses the manifest names (issue 12, attack 2).
+   */
+  trustRoots?: ManifestTrustRoots | undefined
+}
+
+/**
+ * Where the aggregator takes each committer's sealed update and training manifest from when
+ * they are not in its own block store: another node's files (an exchange directory). Undefined
+ * when the committer delivered nothing.
+ */
+export interface UpdateSource {
+  sealed(client: Address): Buffer | undefined
+  manifest(client: Address): Buffer | undefined
 }
 
 interface TaskRow {
@@ -393,7 +408,7 @@ function decidedCommit(ctx: FlContext, task: number, round: number, client: Addr
  * manifest must be one this data dir logged for the dataset and the task's purpose; the
  * update is checked for the task's tensor names and shapes before anything is sent.
  */
-export async function submitForeignUpdate(ctx: FlContext, o: { task: number; dataset: string; client: UnlockedIdentity; manifest: Buffer; update: Buffer }) {
+export async function submitForeignUpdate(ctx: FlContext, o: { task: number; dataset: string; client: UnlockedIdentity; manifest: Buffer; update: Buffer; aggregator?: Identity | undefined }) {
   const { spec, purpose, aggregator } = taskRow(ctx, o.task)
   const t = await readTask(ctx, o.task)
   if (t.done) throw flError('FL_TASK_DONE', `task ${o.task} completed all ${t.rounds} rounds`)
@@ -407,7 +422,7 @@ export async function submitForeignUpdate(ctx: FlContext, o: { task: number; dat
   const delta = fromSafetensors(shape, o.update)
   if (!allFinite(delta)) throw flError('FL_BAD_UPDATE', 'the update holds NaN or infinite values')
   const cid = await ctx.store.put(o.manifest)
-  const r = await submitUpdate(ctx, { task: o.task, round: t.round, client: o.client, aggregator: findIdentity(ctx.dir, aggregator), dataset: asset.id, update: o.update, manifest: { hash, cid, samples: m.included.length } })
+  const r = await submitUpdate(ctx, { task: o.task, round: t.round, client: o.client, aggregator: o.aggregator ?? findIdentity(ctx.dir, aggregator), dataset: asset.id, update: o.update, manifest: { hash, cid, samples: m.included.length } })
   return { task: o.task, round: t.round, samples: m.included.length, ...r }
 }
 
@@ -432,7 +447,7 @@ export interface RoundReport {
  * rejected clients and their reason codes. After the last round registers the model with
  * its lineage.
  */
-export async function aggregateRound(ctx: FlContext, taskId: number, aggregator: UnlockedIdentity, identities: Identity[]): Promise<RoundReport> {
+export async function aggregateRound(ctx: FlContext, taskId: number, aggregator: UnlockedIdentity, identities: Pick<Identity, 'did' | 'address'>[], source?: UpdateSource): Promise<RoundReport> {
   const { spec, purpose, aggregator: aggregatorDid } = taskRow(ctx, taskId)
   if (aggregatorDid !== aggregator.did) throw flError('FL_NOT_AGGREGATOR', `${aggregator.name} is not the aggregator of task ${taskId}`)
   const signer = await memberClient(ctx.chain.client, aggregator)
@@ -469,7 +484,21 @@ export async function aggregateRound(ctx: FlContext, taskId: number, aggregator:
     const sealedCid = cidFromDigest(Buffer.from(c.sealedDigest.slice(2), 'hex'))
     let payload: Buffer
     try {
-      const sealed = await ctx.store.get(sealedCid)
+      let sealed: Buffer
+      if (source) {
+        // Another node's file: it must be the sealed update the client committed to.
+        const got = source.sealed(address)
+        if (!got) {
+          reject(REJECT.missingUpdate, 'no sealed update was delivered to the exchange')
+          continue
+        }
+        if (sha256Hex(got) !== c.sealedDigest.slice(2)) {
+          reject(REJECT.digestMismatch, `the sealed update delivered hashes to ${sha256Hex(got).slice(0, 16)}…, the commitment's sealed digest is ${c.sealedDigest.slice(2, 18)}…`)
+          continue
+        }
+        await ctx.store.put(got)
+        sealed = got
+      } else sealed = await ctx.store.get(sealedCid)
       const opened = openWith(aggregator.x25519PrivateKey, SEAL_INFO, Buffer.from(`${taskId}:${round}:${address.toLowerCase()}`), sealed)
       const envelope = JSON.parse(opened.toString('utf8')) as DsseEnvelope
       if (envelope.payloadType !== UPDATE_PAYLOAD_TYPE) throw new Error(`payload type ${envelope.payloadType}`)
@@ -499,7 +528,7 @@ export async function aggregateRound(ctx: FlContext, taskId: number, aggregator:
       continue
     }
     const manifestHash = c.manifestHash.slice(2)
-    const checked = await checkManifest(ctx, manifestHash, purpose, who.did, Number(c.samples))
+    const checked = await checkManifest(ctx, manifestHash, purpose, who.did, Number(c.samples), source?.manifest(address))
     if ('problem' in checked) {
       reject(REJECT.badManifest, checked.problem)
       continue
@@ -602,12 +631,18 @@ async function finishRound(ctx: FlContext, row: OutboxRow, signer: ChainClient, 
  * client's own (the client is its controller), its count, and the manifest itself against
  * the chain (anchored checkpoint, registered dataset root). Returns its dataset or the problem.
  */
-async function checkManifest(ctx: FlContext, hash: string, purpose: string, client: string, samples: number): Promise<{ dataset: string } | { problem: string }> {
+async function checkManifest(ctx: FlContext, hash: string, purpose: string, client: string, samples: number, delivered?: Buffer): Promise<{ dataset: string } | { problem: string }> {
   let bytes: Buffer
-  try {
-    bytes = await ctx.store.get(cidFromDigest(Buffer.from(hash, 'hex')))
-  } catch (e) {
-    return { problem: `the training manifest is not in the store: ${(e as Error).message}` }
+  if (delivered) {
+    if (sha256Hex(delivered) !== hash) return { problem: `the training manifest delivered hashes to ${sha256Hex(delivered).slice(0, 16)}…, the commitment says ${hash.slice(0, 16)}…` }
+    bytes = delivered
+    await ctx.store.put(bytes)
+  } else {
+    try {
+      bytes = await ctx.store.get(cidFromDigest(Buffer.from(hash, 'hex')))
+    } catch (e) {
+      return { problem: `the training manifest is not in the store: ${(e as Error).message}` }
+    }
   }
   let m: TrainingManifest
   try {
@@ -618,6 +653,15 @@ async function checkManifest(ctx: FlContext, hash: string, purpose: string, clie
   if (m.purpose?.id !== purpose) return { problem: `the manifest is for purpose ${m.purpose?.id}, the task's is ${purpose}` }
   if (m.controller !== client) return { problem: "the manifest is for another controller's dataset" }
   if (m.included?.length !== samples) return { problem: `the manifest includes ${m.included?.length} records, the commitment claims ${samples} samples` }
+  // The anchor and registry are the pinned ones of the client's log, never the manifest's own.
+  if (ctx.trustRoots) {
+    try {
+      checkManifestTrust(m, ctx.trustRoots)
+    } catch (e) {
+      if (!isProvenaError(e, 'CONSENT_MANIFEST_UNTRUSTED')) throw e
+      return { problem: `untrusted training manifest: ${e.message}` }
+    }
+  }
   const pc = ctx.chain.client.publicClient
   const report = verifyManifest(m, {
     checkpoint: await readCheckpointAt(pc, m.chain.checkpointAnchor as Address, m.checkpoint.index),
@@ -641,16 +685,30 @@ async function registerFinalModel(ctx: FlContext, taskId: number, model: Buffer,
   mkdirSync(dir, { recursive: true })
   const path = join(dir, `task-${taskId}.safetensors`)
   writeFileSync(path, model)
+  // Datasets of this node, and of clients' nodes (their roots as registered on-chain: the manifests were checked against them).
   const datasets = [...new Set(rows.map((r) => r.dataset))]
+  const roots = new Map<string, string>()
+  const elsewhere: { id: string; name: string; root: string }[] = []
+  for (const id of datasets) {
+    const local = ctx.db.prepare('SELECT root FROM registry_assets WHERE id = ?').pluck().get(id) as string | undefined
+    if (local) roots.set(id, local)
+    else {
+      const root = (await readAssetRoot(ctx.chain.client.publicClient, ctx.chain.deployment.AssetRegistry, id))?.toString('hex')
+      if (!root) throw flError('FL_UNKNOWN_DATASET', `dataset ${id.slice(0, 12)} of the task's lineage is not registered in AssetRegistry ${ctx.chain.deployment.AssetRegistry}`)
+      roots.set(id, root)
+      elsewhere.push({ id, name: `dataset ${id.slice(0, 12)} (${rows.find((r) => r.dataset === id)!.did})`, root })
+    }
+  }
   const r = await registerModel(ctx, path, {
-    trainedOn: datasets,
+    trainedOn: datasets.filter((d) => !elsewhere.some((e) => e.id === d)),
+    trainedOnElsewhere: elsewhere,
     name: `fl-task-${taskId}.safetensors`,
     parameters: {
       federatedTask: { chain: chainKey(ctx), contract: ctx.chain.deployment.FederatedTraining, task: taskId, purpose, spec },
       rounds: rounds.map((x) => ({
         round: x.round,
         startModel: x.model_digest,
-        clients: rows.filter((u) => u.round === x.round).map((u) => ({ client: u.did, dataset: u.dataset, datasetRoot: getAsset(ctx.db, u.dataset).root, manifest: u.manifest_hash, update: u.update_digest, samples: u.samples })),
+        clients: rows.filter((u) => u.round === x.round).map((u) => ({ client: u.did, dataset: u.dataset, datasetRoot: roots.get(u.dataset)!, manifest: u.manifest_hash, update: u.update_digest, samples: u.samples })),
       })),
     },
   })

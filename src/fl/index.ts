@@ -28,4 +28,6 @@ export {
   type OnChainTask,
   type RoundReport as FlRoundReport,
   type TaskSpec,
+  type UpdateSource,
 } from './coordinator.js'
+export { exchangePaths, FL_TASK_MESSAGE, readExchangeFile, writeExchangeFile, type FlTaskMessageBody } from './exchange.js'

@@ -47,7 +47,15 @@ export interface ModelRegistration {
 export async function registerModel(
   ctx: RegistryWriteContext,
   path: string,
-  opts: { trainedOn: string[]; name?: string | undefined; kind?: AssetKind; parameters?: Record<string, unknown>; onProgress?: OnProgress | undefined },
+  opts: {
+    trainedOn: string[]
+    /** Datasets registered by other nodes (not in this database), their roots read on-chain by the caller: federated training across nodes. */
+    trainedOnElsewhere?: { id: string; name: string; root: string }[] | undefined
+    name?: string | undefined
+    kind?: AssetKind
+    parameters?: Record<string, unknown>
+    onProgress?: OnProgress | undefined
+  },
 ): Promise<ModelRegistration> {
   const kind = opts.kind ?? 'model'
   let size: number
@@ -58,7 +66,8 @@ export async function registerModel(
   } catch (cause) {
     throw registryErrors.unreadable(path, cause)
   }
-  const parents = [...new Set(opts.trainedOn.map((id) => getAsset(ctx.db, id)))].sort((a, b) => (a.id < b.id ? -1 : 1))
+  const elsewhere = (opts.trainedOnElsewhere ?? []).map((d) => ({ id: d.id, kind: 'dataset' as const, name: d.name, root: d.root, metadata: {} }))
+  const parents = [...new Set(opts.trainedOn.map((id) => getAsset(ctx.db, id))), ...elsewhere].sort((a, b) => (a.id < b.id ? -1 : 1))
   const digest = (await sha256File(path, (n) => opts.onProgress?.(n, size))).toString('hex')
   const existing = findByContent(ctx.db, kind, digest)
   if (existing) {
@@ -116,7 +125,7 @@ export async function registerModel(
   return report(ctx, getAsset(ctx.db, id), size, false)
 }
 
-function dependency(a: Asset): ProvenanceStatement['predicate']['buildDefinition']['resolvedDependencies'][number] {
+function dependency(a: Pick<Asset, 'id' | 'kind' | 'name' | 'root' | 'metadata'>): ProvenanceStatement['predicate']['buildDefinition']['resolvedDependencies'][number] {
   const manifest = a.metadata.manifest as DatasetManifest | undefined
   return {
     uri: `urn:provena:${a.kind}:${a.id}`,

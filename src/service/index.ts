@@ -11,3 +11,4 @@ export { nodeMembers, type KnownMember, type MemberDirectory } from './accessMem
 export { releaseAccess, RELEASE_TTL_MS, type AccessReleaseReport } from './accessRelease.js'
 export { requestAccess, REQUEST_TTL_MS, type AccessRequestReport } from './accessRequest.js'
 export { addMember, createConsortium, createIdentity, isConsortiumAdmin, joinConsortium, manifestTrustRoots, memberEntryOf, openTrustRoots, ownLog, readCardFile, showIdentity, trustRootsOf, updateConsortium, type CreatedIdentity, type TrustRootOptions } from './consortium.js'
+export { aggregateAcrossNodes, createTaskAcrossNodes, flMembers, importTaskFromExchange, publishTask, resolveParticipant, runClientAcrossNodes, submitAcrossNodes, TASK_MESSAGE_TTL_MS } from './flNodes.js'

@@ -9,6 +9,8 @@ import { askPassphrase } from '../passphrase.js'
 import { integer, positiveNumber } from '../args.js'
 import { emit, type CommonOptions } from '../output.js'
 import { action, common, withDataPlane } from '../session.js'
+import { aggregateAcrossNodes, createTaskAcrossNodes, flMembers, manifestTrustRoots, publishTask, runClientAcrossNodes, submitAcrossNodes, trustRootsOf } from '../../service/index.js'
+import type { Provena } from '../../app/index.js'
 
 
 /** A model spec: "logistic", "mlp", or a JSON file. */
@@ -96,15 +98,17 @@ export function registerFl(program: Command): void {
     .option('--dp-epsilon <e>', 'client-level differential privacy budget ε over all rounds', positiveNumber('--dp-epsilon'))
     .option('--dp-delta <d>', 'δ of the budget', positiveNumber('--dp-delta'), 1e-5)
     .option('--dp-clip <c>', 'L2 bound each update is clipped to under DP', positiveNumber('--dp-clip'), 1)
+    .option('--exchange <dir>', "participants on other nodes: publish the signed task and round 1's global model in this directory (PROTOCOL.md §4)")
     .action(
-      action(async (opts: CommonOptions & { modelSpec: string; purpose: string; participants: string; rounds: number; as?: string; features?: number; classes: number; label: string; minClients?: number; roundTimeout: number; aggregation: string; maxUpdateNorm: number; dpEpsilon?: number; dpDelta: number; dpClip: number }) => {
+      action(async (opts: CommonOptions & { modelSpec: string; purpose: string; participants: string; rounds: number; as?: string; features?: number; classes: number; label: string; minClients?: number; roundTimeout: number; aggregation: string; maxUpdateNorm: number; dpEpsilon?: number; dpDelta: number; dpClip: number; exchange?: string }) => {
         if (!(AGGREGATION_RULES as readonly string[]).includes(opts.aggregation)) throw new ProvenaError('CLI_BAD_ARGUMENT', `--aggregation "${opts.aggregation}" must be one of ${AGGREGATION_RULES.join(', ')}`)
         const raw = opts.modelSpec === 'logistic' || opts.modelSpec === 'mlp' ? {} : (JSON.parse(readFileSync(opts.modelSpec, 'utf8')) as { features?: number; classes?: number; label?: string })
         const model = readModelSpec(opts.modelSpec, DEFAULT_SPECS.logistic)
         const features = opts.features ?? raw.features
         if (!features) throw new ProvenaError('CLI_BAD_ARGUMENT', 'the number of input features is unknown: give --features N or "features" in the model spec')
         const dir = resolveDataDir(opts.dir)
-        const participants = opts.participants.split(',').map((n) => findIdentity(dir, n.trim()))
+        const names = opts.participants.split(',').map((n) => n.trim())
+        const participants = opts.exchange ? [] : names.map((n) => findIdentity(dir, n))
         const processors = listIdentities(dir).filter((i) => i.role === 'processor')
         const aggregatorName = opts.as ?? (processors.length === 1 ? processors[0]!.name : undefined)
         if (!aggregatorName) throw new ProvenaError('CLI_BAD_ARGUMENT', `say which identity aggregates with --as NAME (${processors.length} processor identities here)`, { hint: 'create one: provena identity create coordinator --role processor' })
@@ -119,9 +123,27 @@ export function registerFl(program: Command): void {
           maxUpdateNorm: opts.maxUpdateNorm,
           dp: opts.dpEpsilon ? { epsilon: opts.dpEpsilon, delta: opts.dpDelta, clip: opts.dpClip } : null,
         }
-        await withFl(opts, async (ctx) => {
-          const r = await createTask(ctx, aggregator, { spec, purpose: opts.purpose, participants, rounds: opts.rounds, minClients: opts.minClients ?? participants.length, roundTimeout: opts.roundTimeout })
-          emit(opts, r, () => `Created federated task ${r.task}: ${spec.model.type} for ${opts.purpose}, ${participants.length} participants, ${opts.rounds} round(s), ${spec.aggregation}${spec.dp ? `, DP ε=${spec.dp.epsilon}` : ''}\n  spec digest ${r.specDigest} (tx ${r.transactionHash})`)
+        await withFl(opts, async (ctx, p) => {
+          const o = { spec, purpose: opts.purpose, rounds: opts.rounds, minClients: opts.minClients ?? names.length, roundTimeout: opts.roundTimeout }
+          const r = opts.exchange ? await createTaskAcrossNodes(p, ctx, aggregator, { ...o, participants: names, exchange: opts.exchange }) : await createTask(ctx, aggregator, { ...o, participants })
+          emit(opts, r, () =>
+            `Created federated task ${r.task}: ${spec.model.type} for ${opts.purpose}, ${names.length} participants, ${opts.rounds} round(s), ${spec.aggregation}${spec.dp ? `, DP ε=${spec.dp.epsilon}` : ''}\n  spec digest ${r.specDigest} (tx ${r.transactionHash})` +
+            ('published' in r ? `\n  published the signed task and round 1's global model in ${opts.exchange}` : ''),
+          )
+        })
+      }),
+    )
+
+  common(task.command('publish').description("write the signed task and the open round's global model to an exchange directory again"))
+    .requiredOption('--task <n>', 'the task number', integer('--task', 1))
+    .requiredOption('--exchange <dir>', 'the exchange directory (PROTOCOL.md §4)')
+    .requiredOption('--as <name>', 'the aggregator identity')
+    .action(
+      action(async (opts: CommonOptions & { task: number; exchange: string; as: string }) => {
+        const aggregator = unlockIdentity(resolveDataDir(opts.dir), opts.as, await askPassphrase())
+        await withFl(opts, async (ctx, p) => {
+          const files = await publishTask(p, ctx, aggregator, opts.task, opts.exchange)
+          emit(opts, { task: opts.task, files }, () => `Published task ${opts.task} in ${opts.exchange}: ${files.length} file(s)`)
         })
       }),
     )
@@ -131,20 +153,27 @@ export function registerFl(program: Command): void {
     .requiredOption('--task <n>', 'the task number', integer('--task', 1))
     .requiredOption('--dataset <id>', 'the participant\'s imported dataset')
     .requiredOption('--as <name>', 'the participant identity (the dataset\'s controller)')
+    .option('--exchange <dir>', "the coordinator is another node: read the signed task and the global model here, deliver the sealed update and manifest here (PROTOCOL.md §4)")
     .action(
-      action(async (opts: CommonOptions & { task: number; dataset: string; as: string }) => {
+      action(async (opts: CommonOptions & { task: number; dataset: string; as: string; exchange?: string }) => {
         const dir = resolveDataDir(opts.dir)
         const client = unlockIdentity(dir, opts.as, await askPassphrase())
-        await withFl(opts, async (ctx) => {
+        await withFl(opts, async (ctx, p) => {
+          const exchange = opts.exchange
+          const r = exchange
+            ? await runClientAcrossNodes(p, ctx, { task: opts.task, dataset: opts.dataset, client, exchange })
+            : await (async () => {
           const aggregatorDid = (ctx.db.prepare('SELECT aggregator FROM fl_tasks WHERE chain = ? AND task = ?').pluck().get(ctx.chain.client.chainKey, opts.task) as string | undefined) ?? ''
           const aggregator = aggregatorDid ? findIdentity(dir, aggregatorDid) : undefined
           if (!aggregator) throw new ProvenaError('FL_UNKNOWN_TASK', `no federated task ${opts.task} in this data dir`)
-          const r = await runClient(ctx, opts.task, opts.dataset, client, aggregator)
+          return runClient(ctx, opts.task, opts.dataset, client, aggregator)
+            })()
           emit(opts, r, () =>
             [
               `Committed ${opts.as}'s update for task ${r.task}, round ${r.round} (tx ${r.transactionHash})`,
               `  consent   manifest ${r.manifest.hash.slice(0, 16)}…: ${r.manifest.included} record(s) included, ${r.manifest.excluded} excluded (log entry ${r.manifest.logIndex})`,
               `  update    sha256 ${r.update.digest.slice(0, 16)}…, L2 norm ${r.update.norm.toPrecision(3)}, sealed to the aggregator (${r.update.cid.slice(0, 16)}…)`,
+              ...('exchange' in r ? [`  delivered the sealed update and the manifest to ${exchange}`] : []),
             ].join('\n'),
           )
         })
@@ -157,8 +186,9 @@ export function registerFl(program: Command): void {
     .requiredOption('--manifest <file>', 'the training manifest from provena consent check (trained on its included records only)')
     .requiredOption('--update <file>', 'safetensors: the new parameters minus the global model, same tensor names and shapes')
     .requiredOption('--as <name>', 'the participant identity')
+    .option('--exchange <dir>', 'the coordinator is another node: read the signed task here, deliver the sealed update and manifest here (PROTOCOL.md §4)')
     .action(
-      action(async (opts: CommonOptions & { task: number; dataset: string; manifest: string; update: string; as: string }) => {
+      action(async (opts: CommonOptions & { task: number; dataset: string; manifest: string; update: string; as: string; exchange?: string }) => {
         const dir = resolveDataDir(opts.dir)
         const client = unlockIdentity(dir, opts.as, await askPassphrase())
         const read = (f: string) => {
@@ -170,8 +200,9 @@ export function registerFl(program: Command): void {
         }
         const manifest = read(opts.manifest)
         const update = read(opts.update)
-        await withFl(opts, async (ctx) => {
-          const r = await submitForeignUpdate(ctx, { task: opts.task, dataset: opts.dataset, client, manifest, update })
+        await withFl(opts, async (ctx, p) => {
+          const o = { task: opts.task, dataset: opts.dataset, client, manifest, update }
+          const r = opts.exchange ? await submitAcrossNodes(p, ctx, { ...o, exchange: opts.exchange }) : await submitForeignUpdate(ctx, o)
           emit(opts, r, () => `Committed ${opts.as}'s update for task ${r.task}, round ${r.round}: sha256 ${r.digest.slice(0, 16)}…, ${r.samples} consented record(s) (tx ${r.transactionHash})`)
         })
       }),
@@ -180,13 +211,14 @@ export function registerFl(program: Command): void {
   common(fl.command('aggregate').description('verify the committed updates, aggregate, finalise the round on-chain'))
     .requiredOption('--task <n>', 'the task number', integer('--task', 1))
     .requiredOption('--as <name>', 'the aggregator identity')
+    .option('--exchange <dir>', "the clients are other nodes: read their sealed updates and manifests here, write the next global model here (PROTOCOL.md §4)")
     .action(
-      action(async (opts: CommonOptions & { task: number; as: string }) => {
+      action(async (opts: CommonOptions & { task: number; as: string; exchange?: string }) => {
         const dir = resolveDataDir(opts.dir)
         const aggregator = unlockIdentity(dir, opts.as, await askPassphrase())
-        await withFl(opts, async (ctx) => {
-          const identities = listIdentities(dir)
-          const r = await aggregateRound(ctx, opts.task, aggregator, identities)
+        await withFl(opts, async (ctx, p) => {
+          const identities: { name: string; did: string; address: string }[] = opts.exchange ? flMembers(p, ctx) : listIdentities(dir)
+          const r = opts.exchange ? await aggregateAcrossNodes(p, ctx, { task: opts.task, aggregator, exchange: opts.exchange }) : await aggregateRound(ctx, opts.task, aggregator, listIdentities(dir))
           // Clients named as `identity list` names them; their DID and EVM address stay in --json.
           const byAddress = new Map(identities.map((i) => [i.address.toLowerCase(), i]))
           const who = (address: string) => {
@@ -239,6 +271,10 @@ export function registerFl(program: Command): void {
 }
 
 /** Opens the data dir, the chain and the block store as the federated coordinator needs. */
-async function withFl<T>(opts: CommonOptions, fn: (ctx: FlContext) => Promise<T>): Promise<T> {
-  return withDataPlane(opts, async (p, chain, plane) => fn(flContext(p, chain, plane.store)))
+async function withFl<T>(opts: CommonOptions, fn: (ctx: FlContext, p: Provena) => Promise<T>): Promise<T> {
+  return withDataPlane(opts, async (p, chain, plane) => {
+    // Clients' manifests are checked against this node's trust roots, never their own.
+    const trustRoots = manifestTrustRoots(trustRootsOf(p, chain.deployment), p.consortium ? "this node's consortium" : `this node (${p.dir})`)
+    return fn({ ...flContext(p, chain, plane.store), trustRoots }, p)
+  })
 }
