@@ -5,7 +5,7 @@ export { consentContext, importConsent, recordConsent, requireController, runTra
 export { grantAccess, revokeAccess, type Grantee, type GrantReport, type RevokeReport } from './accessGrants.js'
 export { eraseSubject, type EraseReport } from './eraseSubject.js'
 export { exportForPurpose } from './exportForPurpose.js'
-export { registerDatasetFile, registerModelFile, registryContext, type AnchoredAt } from './registry.js'
+export { importEncrypted, registerDatasetFile, registerModelFile, registryContext, type AnchoredAt } from './registry.js'
 export { exportReleased } from './accessExport.js'
 export { nodeMembers, type KnownMember, type MemberDirectory } from './accessMembers.js'
 export { releaseAccess, RELEASE_TTL_MS, type AccessReleaseReport } from './accessRelease.js'

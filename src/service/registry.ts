@@ -1,6 +1,7 @@
 import { anchorNow, type AnchorResult } from '../app/index.js'
 import { registerDataset, registerModel, type DatasetRegistration, type ModelRegistration, type OnProgress, type RegistryWriteContext } from '../registry/index.js'
-import type { NodeContext } from './context.js'
+import { claimDataset, importDataset } from '../access/index.js'
+import type { NodeContext, ServiceContext } from './context.js'
 
 /** The registry's view of an open data dir and chain. */
 export function registryContext({ p, chain }: NodeContext): RegistryWriteContext {
@@ -34,5 +35,21 @@ export async function registerModelFile(
   opts: { trainedOn: string[]; name?: string | undefined; onProgress?: OnProgress | undefined },
 ): Promise<ModelRegistration & { checkpoint: AnchoredAt }> {
   const r = await registerModel(registryContext(ctx), path, opts)
+  return { ...r, checkpoint: anchoredAt(await anchorNow(ctx.p, ctx.chain)) }
+}
+
+/**
+ * `provena dataset import`: commits, encrypts and stores every record of a CSV or JSON
+ * Lines file under its subject's data key, registers the dataset (log entry and on-chain
+ * registration, one transaction), names its controller in AccessPolicy (through the
+ * outbox: from then on the chain decides who may use it) and anchors.
+ */
+export async function importEncrypted(
+  ctx: ServiceContext,
+  path: string,
+  opts: Parameters<typeof importDataset>[2],
+): Promise<Awaited<ReturnType<typeof importDataset>> & { checkpoint: AnchoredAt }> {
+  const r = await importDataset(ctx.plane, path, opts)
+  await claimDataset(ctx.chain.outbox, r.id, opts.controller.address)
   return { ...r, checkpoint: anchoredAt(await anchorNow(ctx.p, ctx.chain)) }
 }

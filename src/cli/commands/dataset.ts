@@ -1,14 +1,14 @@
 import { existsSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Command } from 'commander'
-import { anchorNow, type Provena } from '../../app/index.js'
-import { claimDataset, datasetController, findIdentity, importDataset, listIdentities, segmentsFromDir, unlockIdentity, type ExportReport } from '../../access/index.js'
+import type { Provena } from '../../app/index.js'
+import { datasetController, findIdentity, listIdentities, segmentsFromDir, unlockIdentity, type ExportReport } from '../../access/index.js'
 import type { AssetKind } from '../../chain/index.js'
 import { listAssets, MIN_ID_PREFIX, verifyDataset, type DatasetManifest } from '../../registry/index.js'
 import { resolveDataDir } from '../../app/index.js'
 import { ProvenaError } from '../../errors.js'
 import { readMessageFile } from '../../node/index.js'
-import { exportForPurpose, exportReleased, registerDatasetFile } from '../../service/index.js'
+import { exportForPurpose, exportReleased, importEncrypted, registerDatasetFile } from '../../service/index.js'
 import type { DsseEnvelope } from '../../crypto/index.js'
 import { askPassphrase } from '../passphrase.js'
 import { emit, progressBar, short, VerificationFailed, type CommonOptions } from '../output.js'
@@ -133,23 +133,19 @@ export function registerDataset_(program: Command): void {
         await withDataPlane(opts, async (p, chain, plane) => {
           const reading = progressBar('reading')
           const encrypting = progressBar('encrypting', 'records')
-          const r = await importDataset(plane, file, {
+          const r = await importEncrypted({ p, chain, plane }, file, {
             subjectColumn: opts.subjectColumn,
             controller,
             name: opts.name,
             onProgress: (phase, done, total) => (phase === 'reading' ? reading : (reading.end(), encrypting)).update(done, total),
-          })
-          encrypting.end()
-          // The operator that registered the dataset names its controller in AccessPolicy: from now on the chain decides who may use it.
-          await claimDataset(chain.outbox, r.id, controller.address)
-          const anchor = await anchorNow(p, chain)
-          emit(opts, { ...r, checkpoint: { treeSize: anchor.anchoredSize, rootHash: anchor.anchoredRoot.toString('hex') } }, () =>
+          }).finally(() => (reading.end(), encrypting.end()))
+          emit(opts, r, () =>
             [
               r.existing ? `Already imported: ${r.name}` : `Imported dataset ${r.name}, encrypted`,
               `  id        ${r.id}`,
               `  root      ${r.root}`,
               `  records   ${r.records} of ${r.subjects} subjects, AES-256-GCM under per-subject keys, in ${r.segments} segment(s)`,
-              `  log       entry ${r.logIndex}, anchored in checkpoint of size ${anchor.anchoredSize}`,
+              `  log       entry ${r.logIndex}, anchored in checkpoint of size ${r.checkpoint.treeSize}`,
             ].join('\n'),
           )
         })
