@@ -140,6 +140,8 @@ export interface AccessReleasedEvent extends EventBase<typeof LOG_EVENT.accessRe
   excluded: Record<string, number>
   /** `released`, or `refused: CODE`. */
   outcome: string
+  /** Whether the request's signature, sender, recipient, time and nonce held; false: requester and purpose are what an unverified request claims. */
+  verified: boolean
 }
 
 export interface SubjectErasedEvent extends EventBase<typeof LOG_EVENT.subjectErased> {

@@ -80,6 +80,8 @@ describe('key release: request → release → export, keys sealed to the reques
     assert.equal(events('provena.access.released/v1').length, before + 1, `${code}: the refusal is logged`)
     assert.equal(lastRelease().outcome, `refused: ${code}`)
     assert.equal(lastRelease().release, null)
+    // What an unverified request claims is marked as such in the log.
+    assert.equal(lastRelease().verified, !code.startsWith('MESSAGE_'), `${code}: verified flag`)
   }
 
   it('without a grant on-chain the release is refused and logged; nothing is released', async () => {

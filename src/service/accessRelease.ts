@@ -95,10 +95,14 @@ export async function releaseAccess(
       release: null,
       records: 0,
       excluded: {},
+      verified,
       ...e,
     }
     return p.log.append([canonicalJsonBytes(event)])
   }
+  // Whether the request's signature, sender, recipient, time and nonce held: until then the
+  // entry's requester and purpose are only what the request claims.
+  let verified = false
   try {
     const m = verifyMessage<AccessRequestBody>(opts.request, {
       type: ACCESS_REQUEST_TYPE,
@@ -107,6 +111,7 @@ export async function releaseAccess(
       nonces: dbNonceTable(p.db),
       now: opts.now,
     })
+    verified = true
     const requester = members.byDid(m.from)!
     if (typeof m.dataset !== 'string' || !/^[0-9a-f]{64}$/.test(m.dataset)) throw new ProvenaError('MESSAGE_MALFORMED', 'the request names no dataset id (field "dataset", 64 hex digits)')
     const dataset = importedDataset(p.db, m.dataset)
