@@ -20,10 +20,27 @@ import type { UnlockedIdentity } from './identities.js'
 /** A purpose (a W3C DPV concept like dpv:ScientificResearch, or the controller's own id) as AccessPolicy stores it. */
 export const purposeId = (purpose: string): Hex => keccak256(toHex(purpose))
 
-/** A chain client that signs as a member's own EVM account (funded on a development node). */
-export async function memberClient(operator: ChainClient, member: UnlockedIdentity): Promise<ChainClient> {
-  const client = await connectChain(operator.rpcUrl, member.evmPrivateKey, { embedded: operator.chainKey === 'embedded' })
-  await ensureFunded(client)
+const memberClients = new WeakMap<ChainClient, Map<string, Promise<ChainClient>>>()
+
+/**
+ * A chain client that signs as a member's own EVM account (funded on a development
+ * node). Connected and funded once per operator session: a federated round asks for it
+ * at every commitment.
+ */
+export function memberClient(operator: ChainClient, member: UnlockedIdentity): Promise<ChainClient> {
+  let clients = memberClients.get(operator)
+  if (!clients) memberClients.set(operator, (clients = new Map()))
+  const key = member.address.toLowerCase()
+  let client = clients.get(key)
+  if (!client) {
+    client = (async () => {
+      const c = await connectChain(operator.rpcUrl, member.evmPrivateKey, { embedded: operator.chainKey === 'embedded' })
+      await ensureFunded(c)
+      return c
+    })()
+    client.catch(() => clients.delete(key))
+    clients.set(key, client)
+  }
   return client
 }
 

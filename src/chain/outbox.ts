@@ -332,23 +332,32 @@ async function send(ctx: OutboxContext, row: OutboxRow, client: ChainClient): Pr
   const { db } = ctx
   const effect = effectOf(row.kind)
   const call = await effect.call(ctx, row.payload)
+  // One round trip fills nonce, gas and fees (eth_fillTransaction; viem falls back to
+  // separate calls on nodes without it). Its gas estimate executes the call, so a write
+  // the chain would refuse fails here; only then is it simulated, to name the contract's
+  // error and mark the row failed.
+  let request: { nonce?: number }
   try {
-    await client.publicClient.simulateContract({ ...call, account: client.account } as never)
+    request = (await client.publicClient.prepareTransactionRequest({
+      account: client.account,
+      chain: client.chain,
+      to: call.address,
+      data: encodeFunctionData({ abi: call.abi, functionName: call.functionName, args: call.args } as never),
+    } as never)) as { nonce?: number }
   } catch (error) {
-    const revert = revertOf(error)
-    if (!revert) throw chainErrors.unreachable(client.rpcUrl, error)
-    const failure = chainErrors.reverted(`${row.kind} ${row.key}`, revert.data?.errorName, revert.data?.args, error)
-    update(db, row.id, { status: 'failed', error: failure.message })
-    throw failure
+    try {
+      await client.publicClient.simulateContract({ ...call, account: client.account } as never)
+    } catch (simulated) {
+      const revert = revertOf(simulated)
+      if (!revert) throw chainErrors.unreachable(client.rpcUrl, simulated)
+      const failure = chainErrors.reverted(`${row.kind} ${row.key}`, revert.data?.errorName, revert.data?.args, simulated)
+      update(db, row.id, { status: 'failed', error: failure.message })
+      throw failure
+    }
+    throw error
   }
-  const nonce = await client.publicClient.getTransactionCount({ address: client.account.address, blockTag: 'pending' })
-  const request = await client.publicClient.prepareTransactionRequest({
-    account: client.account,
-    chain: client.chain,
-    to: call.address,
-    data: encodeFunctionData({ abi: call.abi, functionName: call.functionName, args: call.args } as never),
-    nonce,
-  } as never)
+  const nonce = request.nonce
+  if (typeof nonce !== 'number') throw chainErrors.outboxFailed(`the node filled no nonce for ${row.kind} ${row.key}`)
   const raw = (await client.account.signTransaction!(request as never)) as Hex
   const hash = keccak256(raw)
   db.prepare('UPDATE chain_outbox SET status = ?, tx_hash = ?, raw_tx = ?, nonce = ?, attempts = attempts + 1, updated_at = ? WHERE id = ?').run(
