@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import fc from 'fast-check'
-import { canonicalJson, didKeyFromEd25519, generateEd25519, sha256, signEd25519 } from '../crypto/index.js'
+import { canonicalJson, canonicalJsonBytes, didKeyFromEd25519, generateEd25519, sha256, sha256Hex, signEd25519 } from '../crypto/index.js'
 import { openDatabase } from '../db/index.js'
 import { CompactRange, SqliteLog, StoredMap, verifyMapProof } from '../log/index.js'
 import {
@@ -13,7 +13,11 @@ import {
   buildManifest,
   CONSENT_RECORD_TYPE_V1,
   consentKey,
+  expandConsentRecords,
+  MANIFEST_TYPE,
+  MANIFEST_TYPE_V1,
   recordJson,
+  type CompactConsentRecord,
   type ConsentRecord,
   readConsentFile,
   statementBytes,
@@ -222,6 +226,50 @@ describe('the training gate and its manifest', () => {
     assert.match(verifyManifest(manifest, { ...facts(manifest), checkpoint: undefined }).problems.join('\n'), /not anchored/)
     const other = { ...facts(manifest), checkpoint: { ...facts(manifest).checkpoint, mapRoot: Buffer.alloc(32, 1) } }
     assert.match(verifyManifest(manifest, other).problems.join('\n'), /consent map root anchored at checkpoint 0 is/)
+  })
+
+  it('states shared record fields once (v2); a v1 manifest with every record in full still verifies', () => {
+    const { ctx, ds, at } = scenario()
+    const { manifest, bytes } = buildManifest(ctx, ds, P, at, anchoredOf(ctx))
+    assert.equal(manifest.type, MANIFEST_TYPE)
+    // One controller, one purpose: one set of shared fields, however many records.
+    assert.equal(manifest.consentShared?.length, 1)
+    assert.equal(manifest.consentShared![0]!.controller, CONTROLLER)
+    for (const r of Object.values(manifest.consentRecords)) {
+      assert.equal((r as CompactConsentRecord).shared, 0)
+      assert.equal('withdrawalMethod' in r || 'controller' in r || 'purpose' in r, false)
+    }
+    // The same manifest with its records in full, as v1 wrote them: verifies, and is larger.
+    const { records, problems } = expandConsentRecords(manifest)
+    assert.deepEqual(problems, [])
+    const v1 = { ...manifest, type: MANIFEST_TYPE_V1, consentShared: undefined, consentRecords: Object.fromEntries(records) } as unknown as TrainingManifest
+    delete (v1 as Partial<TrainingManifest>).consentShared
+    assert.deepEqual(verifyManifest(v1, facts(v1)).problems, [])
+    assert.ok(canonicalJsonBytes(v1).length > bytes.length)
+    // Every record rebuilt is the logged one (its hash is its name).
+    for (const [h, r] of records) assert.equal(sha256Hex(canonicalJsonBytes(r)), h)
+  })
+
+  it('a compact record cannot change what the record says: shared fields edited, stated twice, or missing are caught', () => {
+    const { ctx, ds, at } = scenario()
+    const { manifest } = buildManifest(ctx, ds, P, at, anchoredOf(ctx))
+    const copy = () => JSON.parse(JSON.stringify(manifest)) as TrainingManifest
+    const first = (m: TrainingManifest) => Object.keys(m.consentRecords)[0]!
+    // The shared purpose, controller or terms edited: every record over them stops hashing to its name.
+    const a = copy()
+    a.consentShared![0]!.withdrawalMethod = 'no way'
+    assert.match(verifyManifest(a, facts(a)).problems.join('\n'), /does not hash to its name/)
+    // A record that overrides a shared field (a later validUntil would be its own field; a purpose is shared).
+    const b = copy()
+    ;(b.consentRecords[first(b)] as CompactConsentRecord).purpose = { id: P, dpv: P }
+    assert.match(verifyManifest(b, facts(b)).problems.join('\n'), /states "purpose" both itself and in its shared fields/)
+    // A record naming shared fields the manifest does not have.
+    const c = copy()
+    ;(c.consentRecords[first(c)] as CompactConsentRecord).shared = 7
+    assert.match(verifyManifest(c, facts(c)).problems.join('\n'), /names shared fields 7, which the manifest does not have/)
+    // A v1 manifest cannot lean on shared fields: its records must be whole.
+    const d = { ...copy(), type: MANIFEST_TYPE_V1 } as unknown as TrainingManifest
+    assert.match(verifyManifest(d, facts(d)).problems.join('\n'), /does not hash to its name/)
   })
 
   it('refuses to build against a checkpoint that does not hold the current map', () => {

@@ -8,7 +8,41 @@ import { resolvePurpose, type Purpose } from './purposes.js'
 import { consentKey, type ConsentRecord } from './records.js'
 import { recordAt, type ConsentContext } from './store.js'
 
-export const MANIFEST_TYPE = 'provena.training-manifest/v1'
+/**
+ * v2 states the fields many consent records share once (`consentShared`); v1 manifests
+ * (every record in full) still verify.
+ */
+export const MANIFEST_TYPE = 'provena.training-manifest/v2'
+export const MANIFEST_TYPE_V1 = 'provena.training-manifest/v1'
+
+/**
+ * The fields of a consent record that are the same across a controller's records for a
+ * purpose: the controller's ISO/IEC TS 27560 terms, the purpose, processing and legal
+ * basis. A manifest states each distinct combination once, in `consentShared`; a record
+ * names its combination by index (`shared`) and carries only its own fields. A checker
+ * rebuilds the record as {...consentShared[shared], ...own} and hashes it: the record
+ * hash binds every field, wherever the manifest wrote it. Evidence is shared when it is
+ * the controller's attestation (the same for all its records).
+ */
+export const SHARED_RECORD_FIELDS = [
+  '@context',
+  'type',
+  'conformsTo',
+  'controller',
+  'purpose',
+  'processing',
+  'personalData',
+  'legalBasis',
+  'notice',
+  'language',
+  'storage',
+  'jurisdiction',
+  'recipients',
+  'withdrawalMethod',
+] as const
+
+/** A consent record in a v2 manifest: its own fields, and the index of its shared fields in `consentShared`. */
+export type CompactConsentRecord = Record<string, unknown> & { shared?: number }
 
 export type ExclusionReason = 'no-consent' | 'other-dataset' | 'withdrawn' | 'refused' | 'expired' | 'not-yet-valid' | 'erased'
 
@@ -30,7 +64,7 @@ export interface ExcludedRecord {
 }
 
 export interface TrainingManifest {
-  type: typeof MANIFEST_TYPE
+  type: typeof MANIFEST_TYPE | typeof MANIFEST_TYPE_V1
   dataset: { id: string; root: string; records: number }
   purpose: Purpose
   at: string
@@ -39,8 +73,10 @@ export interface TrainingManifest {
   checkpoint: { index: number; treeSize: number; rootHash: string; mapRoot: string }
   included: IncludedRecord[]
   excluded: ExcludedRecord[]
-  /** Every consent record the manifest relies on, by its SHA-256. */
-  consentRecords: Record<string, ConsentRecord>
+  /** Field values many consent records share (v2; see SHARED_RECORD_FIELDS). */
+  consentShared?: Record<string, unknown>[]
+  /** Every consent record the manifest relies on, by its SHA-256: in full (v1), or compact over `consentShared` (v2). */
+  consentRecords: Record<string, ConsentRecord | CompactConsentRecord>
   /** One proof of every key the manifest names (present or absent) under checkpoint.mapRoot. */
   mapProof: MapMultiProof
   createdAt: string
@@ -187,8 +223,7 @@ export function buildManifest(
     if (v === null) included.push({ index: i, commitment: hex(i), subject: s, consent: consent! })
     else excluded.push({ index: i, commitment: hex(i), reason: v!, subject: s, ...(consent ? { consent } : {}) })
   }
-  const consentRecords: Record<string, ConsentRecord> = {}
-  for (const h of [...hashes].sort()) consentRecords[h] = recordAt(ctx.log, logIndexOf.get(h)!)
+  const { consentShared, consentRecords } = compactConsentRecords([...hashes].sort().map((h) => [h, recordAt(ctx.log, logIndexOf.get(h)!)]))
   const mapProof: MapMultiProof = keys.size ? ctx.map.proveMany([...keys.values()]) : { keys: [], shape: '', hashes: [], leaves: [] }
   const manifest: TrainingManifest = {
     type: MANIFEST_TYPE,
@@ -200,12 +235,82 @@ export function buildManifest(
     checkpoint: { index: anchored.index, treeSize: anchored.treeSize, rootHash: anchored.rootHash.toString('hex'), mapRoot: anchored.mapRoot.toString('hex') },
     included,
     excluded,
+    consentShared,
     consentRecords,
     mapProof,
     createdAt: new Date().toISOString(),
   }
   const bytes = canonicalJsonBytes(manifest)
   return { manifest, bytes, hash: sha256Hex(bytes), checkSeconds }
+}
+
+/** States the fields records share once (SHARED_RECORD_FIELDS): `records` as a v2 manifest holds them. */
+export function compactConsentRecords(records: [string, ConsentRecord][]): { consentShared: Record<string, unknown>[]; consentRecords: Record<string, CompactConsentRecord> } {
+  const consentShared: Record<string, unknown>[] = []
+  const index = new Map<string, number>()
+  const consentRecords: Record<string, CompactConsentRecord> = {}
+  for (const [hash, record] of records) {
+    const own: CompactConsentRecord = { ...(record as unknown as Record<string, unknown>) }
+    const shared: Record<string, unknown> = {}
+    for (const k of SHARED_RECORD_FIELDS) {
+      if (k in own) {
+        shared[k] = own[k]
+        delete own[k]
+      }
+    }
+    if (record.evidence.type === 'controller-attestation') {
+      shared.evidence = own.evidence
+      delete own.evidence
+    }
+    // The records came from the log as canonical JSON: equal values stringify equally.
+    const key = JSON.stringify(shared)
+    let i = index.get(key)
+    if (i === undefined) {
+      i = consentShared.push(shared) - 1
+      index.set(key, i)
+    }
+    own.shared = i
+    consentRecords[hash] = own
+  }
+  return { consentShared, consentRecords }
+}
+
+/**
+ * The consent records of a manifest, in full, by their hash: a v1 manifest's as they are,
+ * a v2 manifest's rebuilt over `consentShared`. A record naming shared fields that do not
+ * exist, or repeating one of them, is reported in `problems` and left out.
+ */
+export function expandConsentRecords(m: Pick<TrainingManifest, 'type' | 'consentShared' | 'consentRecords'>): { records: Map<string, ConsentRecord>; problems: string[] } {
+  const records = new Map<string, ConsentRecord>()
+  const problems: string[] = []
+  const shared = m.type === MANIFEST_TYPE ? (m.consentShared ?? []) : undefined
+  for (const [hash, entry] of Object.entries(m.consentRecords ?? {})) {
+    if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) {
+      problems.push(`consent record ${hash.slice(0, 12)} is not an object`)
+      continue
+    }
+    if (!shared) {
+      records.set(hash, entry as ConsentRecord)
+      continue
+    }
+    const { shared: i, ...own } = entry as CompactConsentRecord
+    if (i === undefined) {
+      records.set(hash, own as unknown as ConsentRecord)
+      continue
+    }
+    const base = Number.isInteger(i) ? shared[i] : undefined
+    if (base === null || typeof base !== 'object' || Array.isArray(base)) {
+      problems.push(`consent record ${hash.slice(0, 12)} names shared fields ${JSON.stringify(i)}, which the manifest does not have`)
+      continue
+    }
+    const twice = Object.keys(own).find((k) => Object.hasOwn(base, k))
+    if (twice !== undefined) {
+      problems.push(`consent record ${hash.slice(0, 12)} states "${twice}" both itself and in its shared fields`)
+      continue
+    }
+    records.set(hash, { ...base, ...own } as unknown as ConsentRecord)
+  }
+  return { records, problems }
 }
 
 /** Logs a manifest (its hash and counts) and remembers which records it included. */

@@ -1,6 +1,6 @@
 export { readConsentFile, type BulkChange } from './bulk.js'
 export { consentErrors } from './errors.js'
-export { buildManifest, checkRecords, consentVerdicts, manifestsIncluding, MANIFEST_TYPE, recordManifest, type AnchoredState, type ExclusionReason, type GateDataset, type TrainingManifest } from './gate.js'
+export { buildManifest, checkRecords, compactConsentRecords, consentVerdicts, expandConsentRecords, manifestsIncluding, MANIFEST_TYPE, MANIFEST_TYPE_V1, recordManifest, SHARED_RECORD_FIELDS, type CompactConsentRecord, type AnchoredState, type ExclusionReason, type GateDataset, type TrainingManifest } from './gate.js'
 export { checkOwnPurpose, DPV_PURPOSES, resolvePurpose, type OwnPurposes, type Purpose } from './purposes.js'
 export {
   checkSubjectSignature,

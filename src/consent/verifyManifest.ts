@@ -3,7 +3,7 @@
 import { canonicalJsonBytes, sha256 } from '../crypto/index.js'
 import { ProvenaError } from '../errors.js'
 import { rootOfLeafHashes, verifyMapMultiProof } from '../log/index.js'
-import { MANIFEST_TYPE, type TrainingManifest } from './gate.js'
+import { expandConsentRecords, MANIFEST_TYPE, MANIFEST_TYPE_V1, type TrainingManifest } from './gate.js'
 import { consentKey, stateAt } from './records.js'
 
 /**
@@ -81,7 +81,7 @@ export function verifyManifest(m: TrainingManifest, chain: ManifestChainFacts): 
     excluded: excludedCounts,
     problems,
   })
-  if (m.type !== MANIFEST_TYPE) {
+  if (m.type !== MANIFEST_TYPE && m.type !== MANIFEST_TYPE_V1) {
     problems.push(`not a training manifest (type ${JSON.stringify(m.type)})`)
     return report()
   }
@@ -122,8 +122,13 @@ export function verifyManifest(m: TrainingManifest, chain: ManifestChainFacts): 
       problems.push(`the consent map proof: ${(e as Error).message}`)
     }
   }
-  for (const [h, r] of Object.entries(m.consentRecords)) {
-    if (sha256(canonicalJsonBytes(r)).toString('hex') !== h) problems.push(`consent record ${h.slice(0, 12)} does not hash to its name`)
+  const expanded = expandConsentRecords(m)
+  problems.push(...expanded.problems)
+  const consentRecords = expanded.records
+  for (const [h, r] of consentRecords) {
+    if (sha256(canonicalJsonBytes(r)).toString('hex') === h) continue
+    problems.push(`consent record ${h.slice(0, 12)} does not hash to its name`)
+    consentRecords.delete(h)
   }
   const consentOf = (subject: string, index: number): string | null | undefined => {
     const key = consentKey(subject, m.purpose.id).toString('hex')
@@ -142,7 +147,7 @@ export function verifyManifest(m: TrainingManifest, chain: ManifestChainFacts): 
       problems.push(`record ${r.index}: the map holds ${value ?? 'no consent'} for its subject, not ${r.consent}`)
       continue
     }
-    const c = m.consentRecords[r.consent]
+    const c = consentRecords.get(r.consent)
     if (!c) {
       problems.push(`record ${r.index}: consent record ${r.consent.slice(0, 12)} is missing`)
       continue
@@ -165,7 +170,7 @@ export function verifyManifest(m: TrainingManifest, chain: ManifestChainFacts): 
       if (value !== null) problems.push(`record ${r.index} is excluded for no consent, but the map holds consent record ${value.slice(0, 12)}`)
       continue
     }
-    const c = value === null ? undefined : m.consentRecords[value]
+    const c = value === null ? undefined : consentRecords.get(value)
     if (!c || value !== r.consent) {
       problems.push(`record ${r.index} is excluded (${r.reason}) but the map holds ${value ?? 'no consent'}`)
       continue
