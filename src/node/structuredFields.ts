@@ -131,6 +131,7 @@ class Parser {
       }
       items.push(this.item())
       const c = this.peek()
+      if (c === undefined) throw new SfParseError('an inner list without its ")"', this.i)
       if (c !== ' ' && c !== ')') throw new SfParseError('expected " " or ")" after an item of an inner list', this.i)
     }
   }
