@@ -202,6 +202,9 @@ describe('RFC 9421 HTTP Message Signatures between nodes (issue 13)', () => {
       const { nonce } = verifyRequest(first, opts({ seenNonce }))
       refused(first, SIGNATURE_ERRORS.replayed, /replayed nonce/, { seenNonce })
       assert.deepEqual(db.prepare('SELECT sender, nonce, expires_at FROM node_seen_nonces').all(), [{ sender: lab.did, nonce, expires_at: (T0 + 60) * 1000 }])
+      // A long-lived signature is kept no longer than the maximum age (300 s): it is refused as expired after that anyway.
+      const long = verifyRequest(signed({ expires: T0 + 86_400 }), opts({ seenNonce }))
+      assert.deepEqual(db.prepare('SELECT expires_at FROM node_seen_nonces WHERE nonce = ?').pluck().get(long.nonce), (T0 + 300) * 1000)
     } finally {
       db.close()
     }
