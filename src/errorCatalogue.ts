@@ -24,6 +24,8 @@ const bad = (description: string): ErrorInfo => ({ exit: 1, http: 400, descripti
 const usage = (description: string): ErrorInfo => ({ exit: 2, http: 400, description })
 const refused = (description: string): ErrorInfo => ({ exit: 1, http: 403, description })
 const unknown = (description: string): ErrorInfo => ({ exit: 1, http: 404, description })
+/** No or invalid credentials: HTTP 401. */
+const unauthenticated = (description: string): ErrorInfo => ({ exit: 1, http: 401, description })
 const conflict = (description: string): ErrorInfo => ({ exit: 1, http: 409, description })
 /** A check found a difference: exit 3, HTTP 422. */
 const difference = (description: string): ErrorInfo => ({ exit: 3, http: 422, description })
@@ -34,6 +36,19 @@ const unreachable = (description: string): ErrorInfo => ({ exit: 4, http: 503, d
 
 export const ERROR_CATALOGUE = {
   INTERNAL: internal('an unexpected error: a bug in Provena (rerun with --verbose and report it)'),
+
+  // api: HTTP Message Signatures (RFC 9421) on requests between nodes
+  API_SIGNATURE_BAD_ALGORITHM: unauthenticated('the request\'s signature is not alg "ed25519"'),
+  API_SIGNATURE_BAD_SIGNATURE: unauthenticated("the request's signature is not by the key it names: forged, or the request was altered"),
+  API_SIGNATURE_DIGEST_MISMATCH: bad('the request body does not match its Content-Digest (altered or truncated on the way)'),
+  API_SIGNATURE_EXPIRED: unauthenticated("the request's signature expired (or is older than the node's maximum age)"),
+  API_SIGNATURE_MALFORMED: bad('Signature-Input, Signature or Content-Digest does not parse, or a parameter is missing or of the wrong type (named)'),
+  API_SIGNATURE_MISSING: unauthenticated('the request carries no Provena signature (Signature-Input and Signature headers)'),
+  API_SIGNATURE_NOT_COVERED: unauthenticated('the signature does not cover @method, @target-uri, and with a body content-digest and content-type'),
+  API_SIGNATURE_NOT_YET_VALID: unauthenticated("the request's signature is created ahead of this node's clock beyond the allowed skew"),
+  API_SIGNATURE_REPLAYED: unauthenticated("the signature's nonce was seen before from that key: a replay"),
+  API_SIGNATURE_UNKNOWN_KEY: unauthenticated("the signature's keyid is not a member's key"),
+  API_SIGNATURE_WRONG_TARGET: unauthenticated('the request was signed for another node (its target URI is not at this node\'s origin)'),
 
   // access: identities, keystore, data plane, grants
   ACCESS_ALREADY_ERASED: conflict('the subject was erased already'),

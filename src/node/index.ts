@@ -15,6 +15,27 @@ export {
   type MessageSigner,
   type NonceTable,
 } from './messages.js'
+export {
+  contentDigest,
+  parseSignatureInput,
+  seenNonceIn,
+  SIGNATURE_ERRORS,
+  SIGNATURE_LABEL,
+  SIGNATURE_TAG,
+  SIGNATURE_TTL_SECONDS,
+  signatureBase,
+  signRequest,
+  verifyRequest,
+  type HeaderMap,
+  type HttpSigningKey,
+  type SignableRequest,
+  type SignatureErrorCode,
+  type SignatureInput,
+  type SignRequestOptions,
+  type VerifiedRequest,
+  type VerifyRequestOptions,
+} from './httpSignatures.js'
+export { signedFetch, type SignedFetchInit, type SignedFetchOptions } from './httpClient.js'
 export { FileTransport, readMessageFile, writeMessageFile, type Transport } from './transport.js'
 export {
   changedTrustRoots,
