@@ -6,7 +6,8 @@ import { sha256 } from '../crypto/index.js'
 import type { Db } from '../db/index.js'
 import { isProvenaError, ProvenaError } from '../errors.js'
 import { EMPTY_ROOT, openCheckpoint, verifyConsistency } from '../log/index.js'
-import { signCosignature, type WitnessKey } from './cosignature.js'
+import { deriveWitnessKey, signCosignature, type WitnessKey } from './cosignature.js'
+import type { KeyObject } from 'node:crypto'
 import type { Consortium } from './consortium.js'
 import { parseVerifierKey } from './consortium.js'
 import { witnessErrors } from './errors.js'
@@ -213,4 +214,16 @@ export function witnessedLogs(c: Consortium | undefined, ownOrigin: string): Map
     if (key) logs.set(m.log.origin, key.publicKey)
   }
   return logs
+}
+
+/**
+ * The witness of an open data dir (a `Provena`): its database, the witness key derived from
+ * its operator key (unlocks it), and the logs of its pinned consortium file but its own.
+ *
+ * @example
+ * await app.register(witnessRoutes, { witness: witnessContextFor(p) })
+ */
+export function witnessContextFor(p: { db: Db; signer: { origin: string; privateKey: KeyObject }; consortium: Consortium | undefined }): WitnessContext {
+  const logs = witnessedLogs(p.consortium, p.signer.origin)
+  return { db: p.db, key: deriveWitnessKey(p.signer.privateKey), logKey: (origin) => logs.get(origin) }
 }
