@@ -66,6 +66,7 @@ export {
   parseAddCheckpoint,
   TLOG_SIZE_CONTENT_TYPE,
   WITNESS_STATUS,
+  witnessCardFields,
   witnessContextFor,
   witnessedCheckpoint,
   witnessedLogs,

@@ -6,7 +6,7 @@ import { sha256 } from '../crypto/index.js'
 import type { Db } from '../db/index.js'
 import { isProvenaError, ProvenaError } from '../errors.js'
 import { EMPTY_ROOT, openCheckpoint, verifyConsistency } from '../log/index.js'
-import { deriveWitnessKey, signCosignature, type WitnessKey } from './cosignature.js'
+import { deriveWitnessKey, signCosignature, witnessVerifierKey, type WitnessKey } from './cosignature.js'
 import type { KeyObject } from 'node:crypto'
 import type { Consortium } from './consortium.js'
 import { parseVerifierKey } from './consortium.js'
@@ -226,4 +226,17 @@ export function witnessedLogs(c: Consortium | undefined, ownOrigin: string): Map
 export function witnessContextFor(p: { db: Db; signer: { origin: string; privateKey: KeyObject }; consortium: Consortium | undefined }): WitnessContext {
   const logs = witnessedLogs(p.consortium, p.signer.origin)
   return { db: p.db, key: deriveWitnessKey(p.signer.privateKey), logKey: (origin) => logs.get(origin) }
+}
+
+/**
+ * The optional member-entry fields that make a node a witness of the others' logs: its
+ * witness vkey (derived from the operator key: unlocks it) and, when it serves, its base
+ * URL. A member puts them in its entry before signing its card (service/consortium.ts
+ * `memberEntryOf`).
+ *
+ * @example
+ * witnessCardFields(p, 'https://node.st-mary.example') // { endpoint: 'https://node.st-mary.example', witness: 'provena.witness/…+1a2b3c4d+BN…' }
+ */
+export function witnessCardFields(p: { signer: { privateKey: KeyObject } }, endpoint?: string): { endpoint?: string; witness: string } {
+  return { ...(endpoint !== undefined ? { endpoint } : {}), witness: witnessVerifierKey(deriveWitnessKey(p.signer.privateKey)) }
 }
