@@ -2,8 +2,21 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { generateEd25519 } from '../crypto/index.js'
 import { isProvenaError } from '../errors.js'
-import { EMPTY_ROOT } from '../log/index.js'
-import { addCheckpoint, addCheckpointBody, addCheckpointResponse, parseAddCheckpoint, verifyCosignature, witnessedState, type WitnessContext } from './index.js'
+import { EMPTY_ROOT, noteVerifierKey } from '../log/index.js'
+import {
+  addCheckpoint,
+  addCheckpointBody,
+  addCheckpointResponse,
+  deriveWitnessKey,
+  parseAddCheckpoint,
+  parseWitnessVerifierKey,
+  verifyCosignature,
+  witnessCardFields,
+  witnessContextFor,
+  witnessedState,
+  type Consortium,
+  type WitnessContext,
+} from './index.js'
 import { tempDb, TestLog, witnessKey } from './witnessFixtures.js'
 
 function setup(...logs: TestLog[]): WitnessContext {
@@ -132,5 +145,24 @@ describe('the witness: C2SP tlog-witness add-checkpoint (src/node/witness.ts)', 
     assert.equal(addCheckpointResponse(ctx, addCheckpointBody(0, [], empty.note(0, Buffer.alloc(32, 1)))).status, 422)
     assert.equal(addCheckpointResponse(ctx, addCheckpointBody(0, [], empty.note(0, EMPTY_ROOT))).status, 200)
     assert.equal(addCheckpointResponse(ctx, addCheckpointBody(0, [Buffer.alloc(32)], note)).status, 422)
+  })
+
+  it("witnessContextFor: the logs of the pinned file but the node's own, keys from their vkeys; the witness key is the node's derived one", () => {
+    const own = new TestLog('provena.log/0000000000000001')
+    const other = new TestLog('provena.log/0000000000000002')
+    const logOf = (l: TestLog) => ({ log: { origin: l.origin, vkey: noteVerifierKey(l.origin, l.key.publicKeyBytes) } })
+    const consortium = { members: [logOf(own), logOf(other), { log: null }] } as unknown as Consortium
+    const p = { db: tempDb(), signer: { origin: own.origin, privateKey: own.key.privateKey }, consortium }
+    const ctx = witnessContextFor(p)
+    assert.deepEqual(ctx.logKey(other.origin), other.key.publicKeyBytes)
+    assert.equal(ctx.logKey(own.origin), undefined, 'a node does not witness its own log')
+    assert.deepEqual(ctx.key.publicKey, deriveWitnessKey(own.key.privateKey).publicKey)
+    const fields = witnessCardFields(p, 'http://127.0.0.1:8080')
+    assert.equal(fields.endpoint, 'http://127.0.0.1:8080')
+    assert.deepEqual(parseWitnessVerifierKey(fields.witness)?.publicKey, ctx.key.publicKey)
+    other.append(2)
+    assert.equal(addCheckpointResponse(ctx, other.request(0)).status, 200)
+    own.append(2)
+    assert.equal(addCheckpointResponse(ctx, own.request(0)).status, 404)
   })
 })
