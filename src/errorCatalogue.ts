@@ -233,6 +233,16 @@ export const ERROR_CATALOGUE = {
   VERIFY_MAP_MISMATCH: difference("a checkpoint's consent map root differs from the one replayed from the log"),
   VERIFY_NO_SIGNATURE: difference('an anchored checkpoint has no note signature event'),
   VERIFY_ROOT_MISMATCH: difference('an anchored root is not the root of the exported entries'),
+  VERIFY_QUORUM: difference("a checkpoint carries fewer valid cosignatures by the consortium file's witnesses than verify --quorum asks"),
+
+  // witness: C2SP tlog-witness add-checkpoint (the HTTP status is the spec's) and its client
+  WITNESS_BAD_PROOF: invalid('a checkpoint does not extend the last one the witness cosigned for its log (the consistency proof fails): not cosigned'),
+  WITNESS_BAD_RESPONSE: { exit: 1, http: 502, description: 'a witness did not answer add-checkpoint, refused it, or answered without a valid cosignature by its pinned key' },
+  WITNESS_BAD_SIGNATURE: refused("a checkpoint carries no valid signature by the log key the witness's consortium file pins"),
+  WITNESS_MALFORMED: bad('an add-checkpoint body is not "old <size>", proof lines, an empty line and a checkpoint note'),
+  WITNESS_OLD_SIZE_MISMATCH: conflict('the old size is not the size of the last checkpoint the witness cosigned for the log (the answer gives it)'),
+  WITNESS_SPLIT_VIEW: invalid('a checkpoint of the size the witness cosigned last, with another root: a split view, not cosigned'),
+  WITNESS_UNKNOWN_LOG: unknown("the witness's consortium file lists no log with the checkpoint's origin"),
 } as const satisfies Record<string, ErrorInfo>
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE

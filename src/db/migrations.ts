@@ -396,6 +396,43 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE chain_outbox ADD COLUMN reported INTEGER NOT NULL DEFAULT 1;
     `,
   },
+  {
+    version: 11,
+    description: 'node: the logs this node witnesses (C2SP tlog-witness) and the cosignatures it gathered for its own checkpoints',
+    sql: `
+      -- Per witnessed log (origin), the last checkpoint this node cosigned: a new one is
+      -- cosigned only if it extends this one (src/node/witness.ts).
+      CREATE TABLE witness_logs (
+        origin TEXT PRIMARY KEY,
+        tree_size INTEGER NOT NULL,
+        root_hash BLOB NOT NULL,
+        note TEXT NOT NULL,
+        -- The cosignature line(s) returned for it (served at <prefix>/<origin hash>/checkpoint).
+        cosignature TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+      -- Checkpoints signed by a witnessed log's key that did not extend the last one
+      -- cosigned: kept as evidence of a split view or a rewrite (never cosigned).
+      CREATE TABLE witness_evidence (
+        id INTEGER PRIMARY KEY,
+        origin TEXT NOT NULL,
+        note TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        received_at INTEGER NOT NULL
+      );
+      -- Cosignatures (C2SP tlog-cosignature lines) other members' witnesses returned for
+      -- this node's checkpoints.
+      CREATE TABLE checkpoint_cosignatures (
+        tree_size INTEGER NOT NULL,
+        witness TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        line TEXT NOT NULL,
+        timestamp INTEGER NOT NULL,
+        received_at INTEGER NOT NULL,
+        PRIMARY KEY (tree_size, witness, key_id)
+      );
+    `,
+  },
 ]
 
 /** The newest schema version this code knows. */

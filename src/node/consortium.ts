@@ -8,6 +8,7 @@ import type { KeyObject } from 'node:crypto'
 import { ROLES, type Role } from '../access/index.js'
 import { canonicalJson, ed25519FromDidKey, sha256, signDsse, verifyDsse, type DsseEnvelope } from '../crypto/index.js'
 import { isProvenaError } from '../errors.js'
+import { parseWitnessVerifierKey } from './cosignature.js'
 import { nodeErrors } from './errors.js'
 
 type Address = `0x${string}`
@@ -37,6 +38,10 @@ export interface ConsortiumMember {
   /** X25519 (HPKE) public key, 32 bytes hex. */
   x25519: string
   log: MemberLog | null
+  /** The base URL of the member's node (`provena serve`), when it serves one: e.g. its witness is at `<endpoint>/witness/add-checkpoint`. */
+  endpoint?: string
+  /** The C2SP vkey of the member node's witness (cosignature/v1, type 0x04), when it witnesses the other members' logs. */
+  witness?: string
 }
 
 export type MemberEntry = ConsortiumMember & { card: DsseEnvelope | null }
@@ -109,7 +114,17 @@ export function parseVerifierKey(vkey: string): { origin: string; publicKey: Buf
 
 /** The member entry a card signs: the entry without its card, in a fixed shape. */
 function cardBody(m: ConsortiumMember): ConsortiumMember {
-  return { name: m.name, did: m.did, role: m.role, address: m.address, x25519: m.x25519, log: m.log && { origin: m.log.origin, vkey: m.log.vkey, operator: m.log.operator, anchor: m.log.anchor, consentVerifier: m.log.consentVerifier } }
+  return {
+    name: m.name,
+    did: m.did,
+    role: m.role,
+    address: m.address,
+    x25519: m.x25519,
+    log: m.log && { origin: m.log.origin, vkey: m.log.vkey, operator: m.log.operator, anchor: m.log.anchor, consentVerifier: m.log.consentVerifier },
+    // Optional (issue 13): absent from older cards, whose signed bytes stay what they were.
+    ...(m.endpoint !== undefined ? { endpoint: m.endpoint } : {}),
+    ...(m.witness !== undefined ? { witness: m.witness } : {}),
+  }
 }
 
 /** Signs a member's card with its did:key's Ed25519 private key: DSSE over the RFC 8785 JSON of the entry without card. */
@@ -167,7 +182,27 @@ function parseMember(v: unknown, source: string, at: string): ConsortiumMember {
   if (!(ROLES as readonly unknown[]).includes(m.role)) throw bad('role', `is not one of ${ROLES.join(', ')}`)
   if (!isAddress(m.address)) throw bad('address', 'is not an EVM address')
   if (typeof m.x25519 !== 'string' || !/^[0-9a-f]{64}$/.test(m.x25519)) throw bad('x25519', 'is not 32 bytes of lower-case hex')
-  return { name: m.name, did: m.did, role: m.role as Role, address: m.address, x25519: m.x25519, log: parseLog(m.log, source, `${at}.log`) }
+  if (m.endpoint !== undefined && (typeof m.endpoint !== 'string' || !isHttpUrl(m.endpoint))) throw bad('endpoint', 'is not an http(s) URL without query or fragment')
+  if (m.witness !== undefined && (typeof m.witness !== 'string' || !parseWitnessVerifierKey(m.witness))) throw bad('witness', 'is not a C2SP cosignature/v1 verifier key (name+keyid+base64(0x04 ‖ Ed25519 key))')
+  return {
+    name: m.name,
+    did: m.did,
+    role: m.role as Role,
+    address: m.address,
+    x25519: m.x25519,
+    log: parseLog(m.log, source, `${at}.log`),
+    ...(m.endpoint !== undefined ? { endpoint: m.endpoint as string } : {}),
+    ...(m.witness !== undefined ? { witness: m.witness as string } : {}),
+  }
+}
+
+function isHttpUrl(v: string): boolean {
+  try {
+    const u = new URL(v)
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.search === '' && u.hash === '' && u.username === '' && u.password === ''
+  } catch {
+    return false
+  }
 }
 
 /**

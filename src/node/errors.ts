@@ -52,3 +52,48 @@ export const nodeErrors = {
       hint: "the member's node deploys its anchor at first chain use (any chain command there), then makes its card again",
     }),
 }
+
+/**
+ * The witness (C2SP tlog-witness add-checkpoint) and its client. The HTTP status of each
+ * code is the one the spec asks for (src/errorCatalogue.ts): 400 malformed, 403 no valid
+ * signature by the log's pinned key, 404 an origin the consortium file does not list, 409
+ * an old size other than the last one cosigned, 422 a proof that does not verify.
+ */
+export const witnessErrors = {
+  malformed: (why: string) =>
+    new ProvenaError('WITNESS_MALFORMED', `add-checkpoint request: ${why}`, {
+      hint: 'the body is "old <size>\\n", the consistency proof (base64, one hash a line), a blank line, then the signed checkpoint (c2sp.org/tlog-witness)',
+    }),
+  unknownLog: (origin: string) =>
+    new ProvenaError('WITNESS_UNKNOWN_LOG', `this witness does not witness the log ${JSON.stringify(origin)}: no member of its consortium file has that origin`, {
+      hint: "a witness takes the logs it witnesses from its pinned consortium file (members' log origin and vkey), never from the request",
+      details: { origin },
+    }),
+  badSignature: (origin: string) =>
+    new ProvenaError('WITNESS_BAD_SIGNATURE', `the checkpoint of ${origin} carries no valid signature by the log key the consortium file pins for it`, {
+      details: { origin },
+    }),
+  /** The old size is not the size of the last checkpoint cosigned for the origin: the client retries from `size`. */
+  oldSizeMismatch: (origin: string, old: number, size: number) =>
+    new ProvenaError('WITNESS_OLD_SIZE_MISMATCH', `old size ${old} is not the size of the last checkpoint of ${origin} this witness cosigned (${size})`, {
+      hint: 'send the consistency proof from the size this witness gave',
+      details: { origin, old, size },
+    }),
+  /** A checkpoint that does not extend the last one cosigned: a bad proof, or a fork of the log (split view). Never cosigned. */
+  inconsistent: (origin: string, last: { size: number; root: Buffer }, offered: { size: number; root: Buffer }, why: string) =>
+    new ProvenaError(
+      last.size === offered.size ? 'WITNESS_SPLIT_VIEW' : 'WITNESS_BAD_PROOF',
+      `${origin}: the checkpoint of size ${offered.size} root ${offered.root.toString('base64')} does not extend the last one this witness cosigned, size ${last.size} root ${last.root.toString('base64')}: ${why}; not cosigned`,
+      {
+        hint: last.size === offered.size ? 'two checkpoints of one size with different roots: the log showed two histories (a split view); the witness kept both notes as evidence' : 'send a consistency proof from the old size to the checkpoint size (RFC 9162 §2.1.4)',
+        details: { origin, lastSize: last.size, lastRoot: last.root.toString('base64'), size: offered.size, root: offered.root.toString('base64') },
+      },
+    ),
+  /** A witness that answered what the protocol does not allow, or did not answer. */
+  badResponse: (witness: string, why: string, cause?: unknown) =>
+    new ProvenaError('WITNESS_BAD_RESPONSE', `witness ${witness}: ${why}`, {
+      hint: "check the witness's endpoint in the consortium file and that its node runs provena serve",
+      details: { witness },
+      ...(cause === undefined ? {} : { cause }),
+    }),
+}

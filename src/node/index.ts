@@ -62,3 +62,54 @@ export {
   type SharedContract,
 } from './consortium.js'
 export { nodeErrors } from './errors.js'
+export { witnessErrors } from './errors.js'
+export {
+  COSIGNATURE_V1_ALG,
+  cosignatureKeyId,
+  cosignedMessage,
+  countCosigners,
+  deriveWitnessKey,
+  noteBody,
+  parseCosignatureLine,
+  parseWitnessVerifierKey,
+  signCosignature,
+  verifyCosignature,
+  witnessName,
+  witnessVerifierKey,
+  type CosignatureLine,
+  type WitnessIdentity,
+  type WitnessKey,
+} from './cosignature.js'
+export {
+  addCheckpoint,
+  addCheckpointResponse,
+  MAX_PROOF_LINES,
+  parseAddCheckpoint,
+  TLOG_SIZE_CONTENT_TYPE,
+  WITNESS_STATUS,
+  witnessCardFields,
+  witnessContextFor,
+  witnessedCheckpoint,
+  witnessedLogs,
+  witnessedState,
+  type AddCheckpointRequest,
+  type AddCheckpointResult,
+  type WitnessContext,
+} from './witness.js'
+export {
+  addCheckpointBody,
+  allCosignatures,
+  cosignaturesAt,
+  cosignedNote,
+  cosignLatestCheckpoint,
+  gatherCosignatures,
+  memberWitnesses,
+  quorumWitnesses,
+  requestCosignature,
+  type GatherOptions,
+  type GatherResult,
+  type LogHolder,
+  type StoredCosignature,
+  type Witness,
+} from './gatherCosignatures.js'
+export { verifyQuorum, type QuorumCheckpoint, type QuorumReport } from './verifyQuorum.js'

@@ -6,7 +6,8 @@ import { readChainEvidence, verifyLog, type VerifyReport } from '../../audit/ind
 import { chainErrors } from '../../chain/index.js'
 import { isProvenaError, ProvenaError } from '../../errors.js'
 import { listCheckpoints } from '../../log/index.js'
-import { parseVerifierKey, readConsortiumFile, trustedLogFor } from '../../node/index.js'
+import { cosignaturesAt, parseVerifierKey, quorumWitnesses, readConsortiumFile, trustedLogFor, verifyQuorum, type QuorumReport } from '../../node/index.js'
+import { integer } from '../args.js'
 import { emit, VerificationFailed, type CommonOptions } from '../output.js'
 import { action, common } from '../session.js'
 
@@ -16,7 +17,11 @@ interface VerifyOptions extends CommonOptions {
   registry?: string
   consortium?: string
   member?: string
+  quorum?: number
 }
+
+/** The report, with the cosignature check of --quorum K when asked. */
+type Report = VerifyReport & { quorum?: QuorumReport }
 
 /**
  * The trusted anchor and registry of an exported log: --anchor/--registry, or the log of
@@ -58,7 +63,7 @@ function readEntriesFile(path: string): { index: number; leaf: Buffer; leafHash:
   })
 }
 
-function reportText(r: VerifyReport): string {
+function reportText(r: Report): string {
   const head = r.ok ? 'VERIFIED: the log and the chain agree' : `FAILED: ${r.failures[0]!.message}`
   const local = r.localCheckpoints ? `; ${r.localCheckpoints} signed checkpoint(s) kept in the data dir checked too` : ''
   // On a failure nothing is vouched for: no "all else is fine" wording.
@@ -73,8 +78,35 @@ function reportText(r: VerifyReport): string {
     `  checkpoints      ${checkpoints}`,
     ...(r.ok || r.assetsOnChain ? [`  assets on-chain  ${r.assetsOnChain}${r.ok ? ', each with its log entry' : ''}${r.assetsPendingOnChain ? `; ${r.assetsPendingOnChain} logged, pending on-chain` : ''}`] : []),
     `  consent map      ${r.consentChanges} consent record(s) replayed${mapDiffers ? ', a checkpoint\'s map root DIFFERS' : r.ok ? ': every checkpoint\'s map root matches' : ''}`,
+    ...(r.quorum ? [`  cosignatures     ${quorumText(r.quorum)}`] : []),
     ...r.failures.slice(1).map((f) => `  also: ${f.message}`),
   ].join('\n')
+}
+
+function quorumText(q: QuorumReport): string {
+  const short = q.checkpoints.filter((c) => c.verified < q.quorum)
+  const least = Math.min(...q.checkpoints.map((c) => c.verified))
+  return short.length === 0
+    ? `each of ${q.checkpoints.length} checkpoint(s) cosigned by at least ${least} of the ${q.witnesses} witness(es) of the consortium file (quorum ${q.quorum})`
+    : `${short.length} of ${q.checkpoints.length} checkpoint(s) below the quorum of ${q.quorum} (${q.witnesses} witness(es) in the consortium file)`
+}
+
+/**
+ * `--quorum K`: every checkpoint the node signed and kept must carry K valid cosignatures by
+ * distinct witnesses of the consortium file (--consortium FILE, else the pinned one), other
+ * than this log's own node's; keys from the file, never from the notes.
+ */
+function checkQuorum(report: Report, p: ReturnType<typeof openProvena>, opts: VerifyOptions): Report {
+  if (opts.quorum === undefined) return report
+  const c = opts.consortium ? readConsortiumFile(opts.consortium) : p.consortium
+  if (!c) {
+    throw new ProvenaError('CLI_BAD_ARGUMENT', 'verify --quorum K counts cosignatures by the witnesses of a consortium file: this data dir pins none', {
+      hint: 'pass --consortium FILE (its members\' "witness" vkeys)',
+    })
+  }
+  const checkpoints = listCheckpoints(p.db).map((cp) => ({ treeSize: cp.treeSize, note: cp.note, cosignatures: cosignaturesAt(p.db, cp.treeSize) }))
+  const q = verifyQuorum(checkpoints, quorumWitnesses(c, p.signer.origin), opts.quorum)
+  return { ...report, quorum: q, ok: report.ok && q.ok, failures: [...report.failures, ...q.failures] }
 }
 
 export function registerVerify(program: Command): void {
@@ -85,12 +117,18 @@ export function registerVerify(program: Command): void {
       .option('--entries <file>', 'exported entries (provena log entries --json) instead of the data dir')
       .option('--anchor <address>', 'CheckpointAnchor address (with --entries)')
       .option('--registry <address>', 'AssetRegistry address (with --entries)')
-      .option('--consortium <file>', "with --entries: the anchor, log key and registry of a member's log from this consortium file")
-      .option('--member <did>', 'with --consortium: whose log (did or EVM address of a member of that node)'),
+      .option('--consortium <file>', "with --entries: the anchor, log key and registry of a member's log from this consortium file; with --quorum: the witnesses")
+      .option('--member <did>', 'with --consortium: whose log (did or EVM address of a member of that node)')
+      .option('--quorum <k>', "each checkpoint must carry K valid cosignatures by distinct witnesses of the consortium file (the pinned one, or --consortium FILE)", integer('--quorum', 1)),
   ).action(
     action(async (opts: VerifyOptions) => {
-      let report: VerifyReport
+      let report: Report
       if (opts.entries) {
+        if (opts.quorum !== undefined) {
+          throw new ProvenaError('CLI_BAD_ARGUMENT', 'verify --quorum checks the cosignatures a node gathered: run it on the data dir (without --entries)', {
+            hint: 'on the node: provena verify --quorum K',
+          })
+        }
         const roots = entriesTrustRoots(opts)
         const rpcUrl = roots.rpcUrl
         if (!rpcUrl) throw new ProvenaError('CLI_BAD_ARGUMENT', 'verify --entries needs --rpc-url URL (or a consortium file naming its chain)', { hint: 'take it from provena chain info --json' })
@@ -137,6 +175,7 @@ export function registerVerify(program: Command): void {
                     : undefined
               if (problem) report = { ...report, ok: false, failures: [{ code: 'VERIFY_NOT_PINNED', message: problem }, ...report.failures] }
             }
+            report = checkQuorum(report, p, opts)
           } finally {
             await chain.close()
           }
