@@ -164,6 +164,10 @@ export const ERROR_CATALOGUE = {
   LOG_NOT_ANCHORED: conflict('the entry is not covered by the anchored checkpoint yet: run provena log checkpoint'),
   LOG_OUT_OF_RANGE: unknown('no log entry (or tree size) of that index'),
   LOG_ROOT_MISMATCH: difference('a root computed from the log differs from the one signed or anchored'),
+  LOG_TILE_BAD_PATH: bad('a tlog-tiles path is not canonical: tile/<L>/<N>[.p/<W>] or tile/entries/<N>[.p/<W>]'),
+  LOG_TILE_ENTRY_TOO_LARGE: internal('a log entry over 65,535 bytes cannot go in a tlog-tiles entry bundle (uint16 length)'),
+  LOG_TILE_NOT_FOUND: unknown('the tile is beyond the tree of the latest signed checkpoint'),
+  LOG_TILE_NO_CHECKPOINT: unknown('the log has no signed checkpoint yet, so no tile is served'),
 
   // message: signed messages between nodes
   MESSAGE_BAD_SIGNATURE: refused("the message's signature is not by the key of its sender's did:key"),
