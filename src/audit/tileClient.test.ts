@@ -69,7 +69,7 @@ describe('tile client (from the C2SP specs only) against the tiles served over H
     // Every entry of the last tree, bundle by bundle, each checked against its leaf hash.
     let n = 0
     for (let b = 0; b * 256 < 65_836; b++) {
-      const entries = await fetchEntries(tiles, fetchTile, b)
+      const { entries } = await fetchEntries(tiles, fetchTile, b)
       entries.forEach((e, i) => assert.deepEqual(e, entry(b * 256 + i)))
       n += entries.length
     }

@@ -373,8 +373,12 @@ export async function fetchCheckpoint(fetchTile: TileFetch, verifier: NoteVerifi
   return openNoteCheckpoint(note, verifier, source)
 }
 
-/** Fetches the entry bundle `index` of the tree and checks each entry against the level-0 tile. */
-export async function fetchEntries(tiles: TreeTiles, fetchTile: TileFetch, index: number): Promise<Buffer[]> {
+/**
+ * Fetches the entry bundle `index` of the tree and checks each entry against its leaf hash
+ * in the level-0 tile. Throws AUDIT_BAD_TILE or AUDIT_ENTRY_MISMATCH; returns the bundle as
+ * served and its entries.
+ */
+export async function fetchEntries(tiles: TreeTiles, fetchTile: TileFetch, index: number): Promise<{ bundle: Buffer; entries: Buffer[]; path: string }> {
   const width = tiles.widthOf(0, index)
   const path = tilePathFor('entries', index, width)
   const [bundle, hashes] = await Promise.all([fetchTile(path, Math.min(MAX_BUNDLE_BYTES, width * (2 + 0xffff))), tiles.tile(0, index)])
@@ -384,7 +388,13 @@ export async function fetchEntries(tiles: TreeTiles, fetchTile: TileFetch, index
     const inTile = hashes.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE)
     if (!h.equals(inTile)) throw tileClientErrors.entryMismatch(index * TILE_WIDTH + i, inTile, h)
   })
-  return entries
+  return { bundle, entries, path }
+}
+
+/** The root of a full tile's 256 hashes (an 8-level perfect subtree): the hash its parent tile holds for it. */
+export function fullTileRoot(tile: Buffer): Buffer {
+  if (tile.length !== TILE_WIDTH * HASH_SIZE) throw new RangeError(`a full tile is ${TILE_WIDTH * HASH_SIZE} bytes, got ${tile.length}`)
+  return perfectRoot(Array.from({ length: TILE_WIDTH }, (_, i) => tile.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE)))
 }
 
 /**
