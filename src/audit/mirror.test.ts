@@ -1,14 +1,15 @@
 import assert from 'node:assert/strict'
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { tilesRoutes } from '../api/tiles.js'
-import { generateEd25519 } from '../crypto/index.js'
+import { didKeyFromEd25519, generateEd25519 } from '../crypto/index.js'
 import { openDatabase, type Db } from '../db/index.js'
 import { isProvenaError, type ProvenaError } from '../errors.js'
 import { noteVerifierKey, recordCheckpoint, SqliteLog } from '../log/index.js'
+import { CONSORTIUM_TYPE, SHARED_CONTRACTS, signMemberCard, type ConsortiumMember } from '../node/index.js'
 import { runCli } from '../testing.js'
 import { mirrorDir, mirrorLog } from './mirror.js'
 import { httpTileFetch, type TileFetch } from './tileClient.js'
@@ -168,6 +169,36 @@ describe('provena audit mirror (CLI, a real process)', () => {
       assert.match(err.error.message, /mirrored size 300 root [0-9a-f]{64}, served size 300 root [0-9a-f]{64}/)
       const r4 = await runCli(['audit', 'mirror', a.url, '--dir', dir])
       assert.equal(r4.code, 2, r4.stderr)
+
+      // --member: the vkey pinned for that member in the consortium file.
+      const memberKey = generateEd25519()
+      const address = '0x00000000000000000000000000000000000000a1' as const
+      const member: ConsortiumMember = {
+        name: 'hospital-a',
+        did: didKeyFromEd25519(memberKey.publicKeyBytes),
+        role: 'controller',
+        address,
+        x25519: '11'.repeat(32),
+        log: { origin, vkey, operator: address, anchor: address, consentVerifier: address },
+      }
+      const consortium = join(dir, 'consortium-file.json')
+      writeFileSync(
+        consortium,
+        JSON.stringify({
+          _type: CONSORTIUM_TYPE,
+          chainId: 31337,
+          rpcUrl: null,
+          contracts: Object.fromEntries(SHARED_CONTRACTS.map((n) => [n, address])),
+          admin: { did: member.did, address },
+          members: [{ ...member, card: signMemberCard(member, memberKey.privateKey) }],
+        }),
+      )
+      const dir2 = mkdtempSync(join(tmpdir(), 'provena-mirror-cli-'))
+      const r5 = await runCli(['audit', 'mirror', a.url, '--member', 'hospital-a', '--consortium', consortium, '--dir', dir2, '--json'])
+      assert.equal(r5.code, 0, r5.stdout + r5.stderr)
+      assert.equal((r5.json().checkpoint as { treeSize: number }).treeSize, 300)
+      const r6 = await runCli(['audit', 'mirror', a.url, '--member', 'lab-b', '--consortium', consortium, '--dir', dir2, '--json'])
+      assert.equal(r6.code, 2, r6.stdout)
     } finally {
       await a.close()
       await b.close()
