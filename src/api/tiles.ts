@@ -38,10 +38,20 @@ export async function tilesRoutes(app: FastifyInstance, opts: TilesRoutesOptions
   // Registered with { prefix }, Fastify prefixes the routes itself.
   const base = app.prefix ? '' : (opts.prefix ?? '/log').replace(/\/+$/, '')
   const tags = ['log']
+  const problems = {
+    400: { description: 'not a canonical tile path (LOG_TILE_BAD_PATH)', content: { 'application/problem+json': { schema: { type: 'object' } } } },
+    404: { description: 'beyond the latest signed checkpoint, or no checkpoint yet (LOG_TILE_NOT_FOUND, LOG_TILE_NO_CHECKPOINT)', content: { 'application/problem+json': { schema: { type: 'object' } } } },
+  }
 
   app.get(
     `${base}/checkpoint`,
-    { schema: { tags, summary: 'The latest signed checkpoint (C2SP tlog-checkpoint signed note)', produces: ['text/plain'] } as object },
+    {
+      schema: {
+        tags,
+        summary: 'The latest signed checkpoint (C2SP tlog-checkpoint signed note)',
+        response: { 200: { description: 'the signed note', content: { 'text/plain': { schema: { type: 'string' } } } }, 404: problems[404] },
+      },
+    },
     async (_req, reply) => {
       try {
         const c = tiles.checkpoint()
@@ -58,9 +68,12 @@ export async function tilesRoutes(app: FastifyInstance, opts: TilesRoutesOptions
       schema: {
         tags,
         summary: 'A tile of Merkle tree hashes, tile/<L>/<N>[.p/<W>], or an entry bundle, tile/entries/<N>[.p/<W>] (C2SP tlog-tiles)',
-        produces: ['application/octet-stream'],
         params: { type: 'object', properties: { '*': { type: 'string', description: 'the rest of the tile path, e.g. 0/x001/234.p/5' } } },
-      } as object,
+        response: {
+          200: { description: '32-byte hashes, or entries each with a big-endian uint16 length', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
+          ...problems,
+        },
+      },
     },
     async (req, reply) => {
       try {
