@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { Db } from '../db/index.js'
 import { errorInfo } from '../errorCatalogue.js'
@@ -38,6 +39,17 @@ export async function tilesRoutes(app: FastifyInstance, opts: TilesRoutesOptions
   // Registered with { prefix }, Fastify prefixes the routes itself.
   const base = app.prefix ? '' : (opts.prefix ?? '/log').replace(/\/+$/, '')
   const tags = ['log']
+  // Bundles gzipped once each (their bytes never change), the most recent 512 kept.
+  const gz = new Map<string, Buffer>()
+  const gzipped = (path: string, bytes: Buffer): Buffer => {
+    let z = gz.get(path)
+    if (!z) {
+      z = gzipSync(bytes)
+      gz.set(path, z)
+      if (gz.size > 512) gz.delete(gz.keys().next().value!)
+    }
+    return z
+  }
   const problems = {
     400: { description: 'not a canonical tile path (LOG_TILE_BAD_PATH)', content: { 'application/problem+json': { schema: { type: 'object' } } } },
     404: { description: 'beyond the latest signed checkpoint, or no checkpoint yet (LOG_TILE_NOT_FOUND, LOG_TILE_NO_CHECKPOINT)', content: { 'application/problem+json': { schema: { type: 'object' } } } },
@@ -77,8 +89,15 @@ export async function tilesRoutes(app: FastifyInstance, opts: TilesRoutesOptions
     },
     async (req, reply) => {
       try {
-        const { bytes, isFull } = tiles.read(`tile/${(req.params as { '*': string })['*']}`)
-        return reply.header('cache-control', isFull ? IMMUTABLE : PARTIAL).type('application/octet-stream').send(bytes)
+        const path = `tile/${(req.params as { '*': string })['*']}`
+        const { bytes, isFull } = tiles.read(path)
+        reply.header('cache-control', isFull ? IMMUTABLE : PARTIAL).type('application/octet-stream')
+        // Entry bundles SHOULD be compressed at the HTTP layer (tlog-tiles); hashes do not compress.
+        if (path.startsWith('tile/entries/')) {
+          reply.header('vary', 'accept-encoding')
+          if (/\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) return reply.header('content-encoding', 'gzip').send(gzipped(path, bytes))
+        }
+        return reply.send(bytes)
       } catch (e) {
         return problem(reply, e)
       }
