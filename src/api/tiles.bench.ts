@@ -50,6 +50,10 @@ progress(`${paths.length} tiles and bundles written to ${files}`)
 const app = Fastify()
 await app.register(tilesRoutes, { db })
 const fastifyUrl = await app.listen({ host: '127.0.0.1', port: 0 })
+// The same route without its tile cache: one SQLite range query per request.
+const uncachedApp = Fastify()
+await uncachedApp.register(tilesRoutes, { db, tiles: new LogTiles(db, { cacheBytes: 0 }) })
+const uncachedUrl = await uncachedApp.listen({ host: '127.0.0.1', port: 0 })
 
 // The baseline: a plain static file server, as a CDN origin would be.
 const staticServer: Server = createServer((req, res) => {
@@ -101,11 +105,13 @@ try {
   // Warm both (the page cache for one, the tile cache for the other), then alternate.
   await load(staticUrl)
   await load(fastifyUrl)
-  const runs = { static: [] as Awaited<ReturnType<typeof load>>[], fastify: [] as Awaited<ReturnType<typeof load>>[] }
+  await load(uncachedUrl)
+  const runs = { static: [] as Awaited<ReturnType<typeof load>>[], fastify: [] as Awaited<ReturnType<typeof load>>[], uncached: [] as Awaited<ReturnType<typeof load>>[] }
   for (let round = 0; round < 3; round++) {
     runs.static.push(await load(staticUrl))
     runs.fastify.push(await load(fastifyUrl))
-    progress(`round ${round + 1}: static ${Math.round(runs.static.at(-1)!.rate)}/s, fastify ${Math.round(runs.fastify.at(-1)!.rate)}/s`)
+    runs.uncached.push(await load(uncachedUrl))
+    progress(`round ${round + 1}: static ${Math.round(runs.static.at(-1)!.rate)}/s, fastify ${Math.round(runs.fastify.at(-1)!.rate)}/s, fastify without tile cache ${Math.round(runs.uncached.at(-1)!.rate)}/s`)
   }
   const best = (r: Awaited<ReturnType<typeof load>>[]) => r.reduce((a, b) => (b.rate > a.rate ? b : a))
   const s = best(runs.static)
@@ -119,8 +125,18 @@ try {
     target: '>= 0.8×',
     note: `p50/p99 latency: tiles route ${f.p50.toFixed(2)}/${f.p99.toFixed(2)} ms, static server ${s.p50.toFixed(2)}/${s.p99.toFixed(2)} ms; a log of ${N} entries, best of 3 alternating ${SECONDS}-s rounds`,
   })
+  const u = best(runs.uncached)
+  report({
+    name: `tile reads, ${CLIENTS} clients, route without its tile cache (one SQLite range query a request)`,
+    value: u.rate,
+    unit: 'req/s',
+    baseline: { name: 'node:http + fs.createReadStream, same files', value: s.rate, unit: 'req/s' },
+    ratio: u.rate / s.rate,
+    note: `p50/p99 latency ${u.p50.toFixed(2)}/${u.p99.toFixed(2)} ms`,
+  })
 } finally {
   await app.close()
+  await uncachedApp.close()
   staticServer.close()
   db.close()
   rmSync(dir, { recursive: true, force: true })

@@ -159,15 +159,25 @@ export class LogTiles {
   readonly #leafHashes: Statement
   readonly #nodes: Statement
   readonly #leaves: Statement
+  readonly #signedSize: Statement
+  readonly #longLeaf: Statement
   readonly #cache = new Map<string, Buffer>()
   #cachedBytes = 0
   readonly #cacheLimit: number
 
   constructor(db: Db, opts: { cacheBytes?: number } = {}) {
     this.#db = db
-    this.#leafHashes = db.prepare('SELECT leaf_hash FROM log_entries WHERE idx >= ? AND idx < ? ORDER BY idx').pluck()
-    this.#nodes = db.prepare('SELECT hash FROM log_nodes WHERE level = ? AND idx >= ? AND idx < ? ORDER BY idx').pluck()
-    this.#leaves = db.prepare('SELECT leaf FROM log_entries WHERE idx >= ? AND idx < ? ORDER BY idx').pluck()
+    // One row a tile, concatenated by SQLite: materialising 256 Buffers costs ten times
+    // more (BENCHMARKS.md). `||` and group_concat keep a blob's bytes as they are, NULs
+    // included; tiles.test.ts checks these against tileHashes() and entryBundle().
+    this.#leafHashes = db.prepare("SELECT count(*) AS n, CAST(group_concat(leaf_hash, '' ORDER BY idx) AS BLOB) AS bytes FROM log_entries WHERE idx >= ? AND idx < ?")
+    this.#nodes = db.prepare("SELECT count(*) AS n, CAST(group_concat(hash, '' ORDER BY idx) AS BLOB) AS bytes FROM log_nodes WHERE level = ? AND idx >= ? AND idx < ?")
+    // printf('%04x') is the uint16 length only up to 65,535: longer entries are refused before.
+    this.#leaves = db.prepare(
+      "SELECT count(*) AS n, max(length(leaf)) AS longest, sum(length(leaf)) AS total, CAST(group_concat(unhex(printf('%04x', length(leaf))) || leaf, '' ORDER BY idx) AS BLOB) AS bytes FROM log_entries WHERE idx >= ? AND idx < ?",
+    )
+    this.#longLeaf = db.prepare('SELECT idx, length(leaf) AS length FROM log_entries WHERE idx >= ? AND idx < ? AND length(leaf) > ? ORDER BY idx LIMIT 1')
+    this.#signedSize = db.prepare('SELECT max(tree_size) FROM log_checkpoints').pluck()
     this.#cacheLimit = opts.cacheBytes ?? 64 << 20
   }
 
@@ -192,7 +202,8 @@ export class LogTiles {
       this.#cache.set(path, cached)
       return { bytes: cached, isFull: t.width === TILE_WIDTH }
     }
-    const treeSize = this.checkpoint().treeSize
+    const treeSize = this.#signedSize.get() as number | null
+    if (treeSize === null) throw tileErrors.noCheckpoint()
     if (!isTileInTree(t, treeSize)) throw tileErrors.notFound(path, treeSize)
     const bytes = this.#readTile(t)
     this.#remember(path, bytes)
@@ -202,11 +213,22 @@ export class LogTiles {
   #readTile(t: TilePath): Buffer {
     const lo = t.index * TILE_WIDTH
     const hi = lo + t.width
-    if (t.kind === 'entries') return entryBundle(this.#leaves.all(lo, hi) as Buffer[], lo)
-    const rows = (t.level === 0 ? this.#leafHashes.all(lo, hi) : this.#nodes.all(TILE_HEIGHT * t.level, lo, hi)) as Buffer[]
-    // Within the signed tree every node is stored; a gap is a damaged data dir, not a 404.
-    if (rows.length !== t.width) throw new ProvenaError('LOG_OUT_OF_RANGE', `the log holds ${rows.length} of the ${t.width} hashes of ${formatTilePath(t)}`)
-    return Buffer.concat(rows, 32 * t.width)
+    const row = (t.kind === 'entries' ? this.#leaves.get(lo, hi) : t.level === 0 ? this.#leafHashes.get(lo, hi) : this.#nodes.get(TILE_HEIGHT * t.level, lo, hi)) as {
+      n: number
+      longest?: number
+      total?: number
+      bytes: Buffer | null
+    }
+    // Within the signed tree every entry and node is stored; a gap is a damaged data dir, not a 404.
+    if (row.n !== t.width) throw new ProvenaError('LOG_OUT_OF_RANGE', `the log holds ${row.n} of the ${t.width} ${t.kind === 'entries' ? 'entries' : 'hashes'} of ${formatTilePath(t)}`)
+    if (t.kind === 'entries' && row.longest! > MAX_BUNDLED_ENTRY) {
+      const long = this.#longLeaf.get(lo, hi, MAX_BUNDLED_ENTRY) as { idx: number; length: number }
+      throw tileErrors.entryTooLarge(long.idx, long.length)
+    }
+    const bytes = row.bytes ?? Buffer.alloc(0)
+    const expected = t.kind === 'entries' ? row.total! + 2 * t.width : 32 * t.width
+    if (bytes.length !== expected) throw new ProvenaError('LOG_OUT_OF_RANGE', `${formatTilePath(t)}: SQLite concatenated ${bytes.length} bytes, not ${expected}`)
+    return bytes
   }
 
   #remember(path: string, bytes: Buffer): void {
