@@ -110,23 +110,24 @@ export async function mirrorLog(opts: MirrorOptions): Promise<MirrorReport> {
   // level 0 checked against the full tile below it (the root check covers the partial ones).
   const oldSize = previous?.treeSize ?? 0
   for (let level = 0; 256 ** level <= current.treeSize; level++) {
-    const first = Math.floor(oldSize / 256 ** (level + 1))
-    for (let n = first; tiles.widthOf(level, n) > 0; n++) {
-      const tile = await tiles.tile(level, n)
-      if (level === 0) continue
-      for (let i = 0; i < tile.length / 32; i++) {
-        const child = fullTileRoot(await tiles.tile(level - 1, n * 256 + i))
-        if (!child.equals(tile.subarray(32 * i, 32 * i + 32))) throw tileClientErrors.badTile(tilePathFor(level, n, tiles.widthOf(level, n)), `hash ${i} is not the root of tile ${tilePathFor(level - 1, n * 256 + i)}`)
+    const indices = tileIndices(tiles, level, Math.floor(oldSize / 256 ** (level + 1)))
+    const fetched = await inParallel(indices, (n) => tiles.tile(level, n))
+    if (level > 0) {
+      for (const [k, n] of indices.entries()) {
+        const tile = fetched[k]!
+        for (let i = 0; i < tile.length / 32; i++) {
+          const child = fullTileRoot(await tiles.tile(level - 1, n * 256 + i))
+          if (!child.equals(tile.subarray(32 * i, 32 * i + 32))) throw tileClientErrors.badTile(tilePathFor(level, n, tiles.widthOf(level, n)), `hash ${i} is not the root of tile ${tilePathFor(level - 1, n * 256 + i)}`)
+        }
       }
     }
-    progress(`level ${level}: checked`)
+    progress(`level ${level}: ${indices.length} tile(s) checked`)
   }
-  const bundles: { path: string; bundle: Buffer }[] = []
-  for (let n = Math.floor(oldSize / 256); tiles.widthOf(0, n) > 0; n++) {
-    const { path, bundle } = await fetchEntries(tiles, fromServer, n)
-    bundles.push({ path, bundle })
-    if (bundles.length % 64 === 0) progress(`entries: ${Math.min(n * 256 + 256, current.treeSize)} of ${current.treeSize}`)
-  }
+  const bundles = await inParallel(tileIndices(tiles, 0, Math.floor(oldSize / 256)), async (n) => {
+    const b = await fetchEntries(tiles, fromServer, n)
+    if (n % 64 === 63) progress(`entries: ${Math.min(n * 256 + 256, current.treeSize)} of ${current.treeSize}`)
+    return b
+  })
 
   // Write: tiles and bundles, the note's history, then the checkpoint (the commit point).
   const written = await tiles.fetched()
@@ -138,6 +139,28 @@ export async function mirrorLog(opts: MirrorOptions): Promise<MirrorReport> {
   if (previous) for (const path of partialPaths(previous.treeSize)) if (!written.has(path) && !bundles.some((b) => b.path === path)) rmSync(join(dir, path), { force: true })
   progress(`mirrored ${current.treeSize} entries (${current.treeSize - oldSize} new) in ${dir}`)
   return { ...base, status: previous ? 'grown' : 'new', newEntries: current.treeSize - oldSize, tilesFetched, bundlesFetched }
+}
+
+/** The indices of the tiles of `level` in the tree, from `first`. */
+function tileIndices(tiles: TreeTiles, level: number, first: number): number[] {
+  const out: number[] = []
+  for (let n = first; tiles.widthOf(level, n) > 0; n++) out.push(n)
+  return out
+}
+
+/** f over `items`, at most `width` at a time (GETs in flight), results in order. */
+async function inParallel<T>(items: number[], f: (item: number) => Promise<T>, width = 8): Promise<T[]> {
+  const out: T[] = new Array(items.length)
+  let next = 0
+  await Promise.all(
+    Array.from({ length: Math.min(width, items.length) }, async () => {
+      while (next < items.length) {
+        const k = next++
+        out[k] = await f(items[k]!)
+      }
+    }),
+  )
+  return out
 }
 
 /** The last checkpoint mirrored, re-opened under the pinned key; undefined before the first run. */
