@@ -50,7 +50,7 @@ describe('the error catalogue', () => {
         .filter(([, i]) => i.exit !== 1)
         .map(([c, i]) => `${c}:${i.exit}`)
         .filter((c) => !c.startsWith('VERIFY_')),
-      ['CHAIN_NODE_START_FAILED:4', 'CHAIN_REPLAY_REFUSED:3', 'CHAIN_UNREACHABLE:4', 'CLI_BAD_ARGUMENT:2', 'CLI_USAGE:2', 'CONSENT_MANIFEST_UNTRUSTED:3', 'CONSORTIUM_NO_CHAIN_URL:2', 'LOG_LEAF_MISMATCH:3', 'LOG_ROOT_MISMATCH:3'],
+      ['AUDIT_BAD_CHECKPOINT:3', 'AUDIT_BAD_TILE:3', 'AUDIT_BAD_VKEY:2', 'AUDIT_ENTRY_MISMATCH:3', 'AUDIT_ROOT_MISMATCH:3', 'AUDIT_SPLIT_VIEW:3', 'CHAIN_NODE_START_FAILED:4', 'CHAIN_REPLAY_REFUSED:3', 'CHAIN_UNREACHABLE:4', 'CLI_BAD_ARGUMENT:2', 'CLI_USAGE:2', 'CONSENT_MANIFEST_UNTRUSTED:3', 'CONSORTIUM_NO_CHAIN_URL:2', 'LOG_LEAF_MISMATCH:3', 'LOG_ROOT_MISMATCH:3'],
     )
     assert.deepEqual(errorInfo('NOT_A_CODE'), { exit: 1, http: 500, description: 'not in the catalogue' })
     for (const [code, i] of Object.entries(ERROR_CATALOGUE)) {

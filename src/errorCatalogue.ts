@@ -81,6 +81,16 @@ export const ERROR_CATALOGUE = {
   ACCESS_WHICH_CONTROLLER: bad('no controller, or several: say which with --as'),
   ACCESS_WRONG_PASSPHRASE: { exit: 1, http: 401, description: 'the passphrase does not open the keystore' },
 
+  // audit: a mirror of another member's log read as C2SP tlog-tiles
+  AUDIT_BAD_CHECKPOINT: difference("the log's checkpoint is malformed or carries no valid signature by the pinned key (or names another origin)"),
+  AUDIT_BAD_TILE: difference('a tile or entry bundle served does not have the length or layout C2SP tlog-tiles gives it'),
+  AUDIT_BAD_VKEY: usage('a verifier key is not <name>+<key id>+<base64(0x01 ‖ Ed25519 key)> with a matching key id'),
+  AUDIT_ENTRY_MISMATCH: difference('an entry of a bundle does not hash to its leaf hash in the level-0 tile'),
+  AUDIT_FETCH_FAILED: { exit: 1, http: 502, description: "the log's URL does not answer, or answers a GET with an error" },
+  AUDIT_MIRROR_CORRUPT: internal('the local mirror of a log is unreadable or no longer matches the checkpoint it recorded'),
+  AUDIT_ROOT_MISMATCH: difference("the tiles served do not hash to the signed checkpoint's root"),
+  AUDIT_SPLIT_VIEW: difference('the log showed two checkpoints that cannot both be true: same size and different roots, or a newer one that does not extend the older'),
+
   // app: the data dir
   DATADIR_INVALID: internal('the data dir is not usable (provena.json or a key file unreadable, keys inconsistent)'),
   DATADIR_MISSING: unknown('no Provena data dir there: run provena init'),
@@ -179,6 +189,10 @@ export const ERROR_CATALOGUE = {
   LOG_NOT_ANCHORED: conflict('the entry is not covered by the anchored checkpoint yet: run provena log checkpoint'),
   LOG_OUT_OF_RANGE: unknown('no log entry (or tree size) of that index'),
   LOG_ROOT_MISMATCH: difference('a root computed from the log differs from the one signed or anchored'),
+  LOG_TILE_BAD_PATH: bad('a tlog-tiles path is not canonical: tile/<L>/<N>[.p/<W>] or tile/entries/<N>[.p/<W>]'),
+  LOG_TILE_ENTRY_TOO_LARGE: internal('a log entry over 65,535 bytes cannot go in a tlog-tiles entry bundle (uint16 length)'),
+  LOG_TILE_NOT_FOUND: unknown('the tile is beyond the tree of the latest signed checkpoint'),
+  LOG_TILE_NO_CHECKPOINT: unknown('the log has no signed checkpoint yet, so no tile is served'),
 
   // message: signed messages between nodes
   MESSAGE_BAD_SIGNATURE: refused("the message's signature is not by the key of its sender's did:key"),

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander'
 import { registerAccess } from './commands/access.js'
+import { registerAudit } from './commands/audit.js'
 import { registerChain } from './commands/chain.js'
 import { registerConsent } from './commands/consent.js'
 import { registerConsortium } from './commands/consortium.js'
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   registerFl(program)
   registerStore(program)
   registerVerify(program)
+  registerAudit(program)
   registerDemo(program)
   // One check of every --purpose, whatever the command (access, consent, dataset export, fl).
   program.hook('preAction', (_, actionCommand) => {

@@ -34,6 +34,22 @@ export { findLogDifference, type LogDifference } from './findLogDifference.js'
 export { digest, EMPTY_ROOT, hashChildren, hashLeaf } from './hasher.js'
 export { consistencyProof, inclusionProof, MemoryNodes, subtreeHash, type NodeReader } from './proofs.js'
 export { SqliteLog, type LogEntry } from './sqliteLog.js'
+export {
+  entryBundle,
+  formatTileIndex,
+  formatTilePath,
+  isTileInTree,
+  LogTiles,
+  MAX_BUNDLED_ENTRY,
+  parseTilePath,
+  partialTileWidth,
+  TILE_HEIGHT,
+  TILE_WIDTH,
+  tileErrors,
+  tileHashes,
+  type TilePath,
+  type TileResponse,
+} from './tiles.js'
 export { rootFromInclusionProof, rootsFromConsistencyProof, verifyConsistency, verifyInclusion } from './verify.js'
 export {
   encodeMapProof,
