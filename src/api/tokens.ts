@@ -3,7 +3,7 @@
 // stored. A token is bound to a name (an identity of the data dir when one has that name
 // or DID: its DID is kept), a role and scopes, and expires; revoking it keeps the row.
 import { randomBytes, timingSafeEqual } from 'node:crypto'
-import { findIdentity, ROLES, type Role } from '../access/index.js'
+import { accessErrors, findIdentity, ROLES, type Role } from '../access/index.js'
 import { sha256 } from '../crypto/index.js'
 import type { Db } from '../db/index.js'
 import { isProvenaError } from '../errors.js'
@@ -70,7 +70,7 @@ export function createToken(
   dir: string,
   opts: { as: string; role: string; scopes: string[]; lifetimeMs: number; now?: number },
 ): { token: string; info: ApiToken } {
-  if (!(ROLES as readonly string[]).includes(opts.role)) throw apiErrors.badRequest(`unknown role "${opts.role}" (known: ${ROLES.join(', ')})`)
+  if (!(ROLES as readonly string[]).includes(opts.role)) throw accessErrors.badRole(opts.role)
   if (opts.scopes.length === 0) throw apiErrors.badScope('(none)', API_SCOPES)
   for (const s of opts.scopes) if (!isApiScope(s)) throw apiErrors.badScope(s, API_SCOPES)
   let name = opts.as

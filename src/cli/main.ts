@@ -11,7 +11,9 @@ import { registerInit } from './commands/init.js'
 import { registerLog } from './commands/log.js'
 import { registerModel_ } from './commands/model.js'
 import { registerStore } from './commands/store.js'
+import { registerServe } from './commands/serve.js'
 import { registerSubject } from './commands/subject.js'
+import { registerToken } from './commands/token.js'
 import { registerVerify } from './commands/verify.js'
 import { ProvenaError } from '../errors.js'
 import { reportError } from './output.js'
@@ -40,6 +42,8 @@ export function buildProgram(): Command {
   registerFl(program)
   registerStore(program)
   registerVerify(program)
+  registerServe(program)
+  registerToken(program)
   registerDemo(program)
   // One check of every --purpose, whatever the command (access, consent, dataset export, fl).
   program.hook('preAction', (_, actionCommand) => {
