@@ -68,9 +68,9 @@ export const ERROR_CATALOGUE = {
   ACCESS_WRONG_PASSPHRASE: { exit: 1, http: 401, description: 'the passphrase does not open the keystore' },
 
   // api: provena serve, its routes and credentials
-  API_BAD_EXPIRY: usage('a token lifetime is not a duration such as 30d, 12h or 90m (at most 365d)'),
+  API_BAD_EXPIRY: bad('a token lifetime is not a duration such as 30d, 12h or 90m (at most 365d)'),
   API_BAD_REQUEST: bad('the request does not match the route\'s schema: malformed JSON, a wrong type, a missing or unknown field, a bad parameter (named)'),
-  API_BAD_SCOPE: usage('an unknown token scope (the known ones are listed)'),
+  API_BAD_SCOPE: bad('an unknown token scope (the known ones are listed)'),
   API_BODY_TOO_LARGE: { exit: 1, http: 413, description: 'the request body exceeds the server\'s limit' },
   API_LISTEN_FAILED: internal('provena serve cannot listen on the host and port (in use, or not allowed)'),
   API_NODE_SERVED: conflict('a node serves this data dir (provena serve): send the change to it, or stop it first'),

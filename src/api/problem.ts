@@ -1,5 +1,6 @@
 // Errors as RFC 9457 problem details (application/problem+json): type, title, status,
 // detail, instance, plus `code`, the error catalogue's code, and the hint when there is one.
+import { errorCodes } from 'fastify'
 import { errorInfo } from '../errorCatalogue.js'
 import { isProvenaError, ProvenaError } from '../errors.js'
 import { apiErrors } from './errors.js'
@@ -63,17 +64,13 @@ export function describeValidation(context: string, issue: ValidationIssue): { m
 /** Any thrown error as the ProvenaError the API answers with (Fastify's own errors mapped to API_* codes). */
 export function asProvenaError(error: unknown, request: { bodyLimit: number; contentType?: string | undefined }): ProvenaError {
   if (isProvenaError(error)) return error
-  const e = error as { code?: string; statusCode?: number; validation?: ValidationIssue[]; validationContext?: string; message?: string }
+  const e = error as { statusCode?: number; validation?: ValidationIssue[]; validationContext?: string; message?: string }
   if (Array.isArray(e.validation) && e.validation.length > 0) {
     const d = describeValidation(e.validationContext ?? 'request', e.validation[0]!)
     return apiErrors.badRequest(d.message, { field: d.field })
   }
-  switch (e.code) {
-    case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return apiErrors.bodyTooLarge(request.bodyLimit)
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return apiErrors.unsupportedMediaType(request.contentType)
-  }
+  if (error instanceof errorCodes.FST_ERR_CTP_BODY_TOO_LARGE) return apiErrors.bodyTooLarge(request.bodyLimit)
+  if (error instanceof errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE) return apiErrors.unsupportedMediaType(request.contentType)
   if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
     // Malformed JSON, an empty JSON body, a bad Content-Length: the request is wrong.
     return apiErrors.badRequest(`malformed request: ${e.message ?? 'unreadable'}`)
