@@ -22,11 +22,19 @@ export interface Principal {
   role: string
   /** The route groups the credential may use; 'all' for credentials without scopes (a member, whose role decides). */
   scopes: readonly string[] | 'all'
+  /**
+   * For a credential that covers the body (RFC 9421 with Content-Digest): checks the raw
+   * body bytes once they are read, before the body is validated or used; throws a
+   * ProvenaError (401) when they are not what was signed. Headers are checked before.
+   */
+  checkBody?: ((raw: Buffer) => void | Promise<void>) | undefined
 }
 
 /**
  * One kind of credential: undefined when the request carries none of this kind; a
- * Principal when it holds; throws a ProvenaError (401) when it is present but bad.
+ * Principal when it holds; throws a ProvenaError (401) when it is present but bad. Runs
+ * when the request's headers are in, before its body is read (a refused request's body is
+ * never parsed): a credential over the body returns `checkBody`.
  */
 export type Authenticator = (request: FastifyRequest, ctx: ApiContext) => Promise<Principal | undefined> | Principal | undefined
 

@@ -8,7 +8,10 @@ import type { FastifyInstance } from 'fastify'
 import { createMemberIdentity, initDataDir, openChain, openProvena, type ChainSession, type Provena } from '../app/index.js'
 import { ERROR_CATALOGUE } from '../errorCatalogue.js'
 import { registerDatasetFile } from '../service/index.js'
-import { API_SCOPES, buildServer, createToken, listTokens, revokeToken, withDefaultAuth, type ApiContext } from './index.js'
+import { createHash } from 'node:crypto'
+import { findIdentity } from '../access/index.js'
+import { ProvenaError } from '../errors.js'
+import { API_SCOPES, buildServer, createToken, listTokens, revokeToken, tokenAuthenticator, withDefaultAuth, type ApiContext, type Authenticator } from './index.js'
 
 const P = 'dpv:ScientificResearch'
 
@@ -67,7 +70,7 @@ describe('provena serve: the HTTP API over real loopback HTTP (issue 13)', () =>
     p?.close()
   })
 
-  const call = async (method: string, path: string, opts: { token?: string | undefined; body?: unknown; raw?: string; headers?: Record<string, string> } = {}) => {
+  const call = async (method: string, path: string, opts: { token?: string | undefined; body?: unknown; raw?: string; headers?: Record<string, string>; base?: string } = {}) => {
     const headers: Record<string, string> = { ...opts.headers }
     if (opts.token) headers.authorization = `Bearer ${opts.token}`
     let body: string | undefined
@@ -75,9 +78,9 @@ describe('provena serve: the HTTP API over real loopback HTTP (issue 13)', () =>
       headers['content-type'] ??= 'application/json'
       body = opts.raw ?? JSON.stringify(opts.body)
     }
-    const r = await fetch(base + path, { method, headers, body })
+    const r = await fetch((opts.base ?? base) + path, { method, headers, body })
     const text = await r.text()
-    return { status: r.status, type: r.headers.get('content-type') ?? '', text, json: <T = Record<string, unknown>>() => JSON.parse(text) as T }
+    return { status: r.status, type: r.headers.get('content-type') ?? '', headers: r.headers, text, json: <T = Record<string, unknown>>() => JSON.parse(text) as T }
   }
 
   const assertProblem = (r: Awaited<ReturnType<typeof call>>, status: number, code: string, instance: string) => {
@@ -128,6 +131,7 @@ describe('provena serve: the HTTP API over real loopback HTTP (issue 13)', () =>
           continue
         }
         assertProblem(res, status, c.code!, r.path)
+        if (status === 401) assert.equal(res.headers.get('www-authenticate'), `Bearer realm="provena"${c.who === 'none' ? '' : ', error="invalid_token"'}`, what)
         assert.equal(p.log.size(), before + 1, `${what}: one log entry`)
         const e = lastEntry()
         assert.deepEqual(
@@ -264,6 +268,48 @@ describe('provena serve: the HTTP API over real loopback HTTP (issue 13)', () =>
     try {
       assert.equal((await s.inject({ method: 'GET', url: '/open' })).statusCode, 200)
       assert.equal((await s.inject({ method: 'GET', url: '/closed' })).statusCode, 401)
+    } finally {
+      await s.close()
+    }
+  })
+
+  it('another credential kind is one Authenticator: a member whose headers hold (role from elsewhere) and whose body is checked once read', async () => {
+    // A stand-in for RFC 9421: x-member names a DID, x-digest is the SHA-256 of the body it "signed".
+    const roles = new Map([[findIdentity(dir, 'st-mary').did, 'controller'], [findIdentity(dir, 'lab').did, 'trainer']])
+    const member: Authenticator = async (request) => {
+      const did = request.headers['x-member']
+      if (typeof did !== 'string') return undefined
+      const role = roles.get(did)
+      if (!role) throw new ProvenaError('API_TOKEN_INVALID', `${did} is not a member`)
+      const digest = String(request.headers['x-digest'] ?? '')
+      return {
+        kind: 'signature',
+        id: did,
+        name: did,
+        did,
+        role,
+        scopes: 'all',
+        checkBody: (raw) => {
+          if (createHash('sha256').update(raw).digest('hex') !== digest) throw new ProvenaError('API_TOKEN_INVALID', 'the body is not the one signed', { details: { token: did } })
+        },
+      }
+    }
+    const s = await buildServer({ p, chain, dir, passphrase: 'pw', authenticators: [tokenAuthenticator, member] })
+    await s.listen({ host: '127.0.0.1', port: 0 })
+    const at = `http://127.0.0.1:${(s.server.address() as { port: number }).port}`
+    try {
+      const body = JSON.stringify(consentBody('S-member'))
+      const sha = createHash('sha256').update(body).digest('hex')
+      const stMary = findIdentity(dir, 'st-mary').did
+      const ok = await call('POST', '/v1/consent', { base: at, raw: body, headers: { 'x-member': stMary, 'x-digest': sha } })
+      assert.equal(ok.status, 200, ok.text)
+      const before = p.log.size()
+      const tampered = await call('POST', '/v1/consent', { base: at, raw: body.replace('S-member', 'S-other!'), headers: { 'x-member': stMary, 'x-digest': sha } })
+      assertProblem(tampered, 401, 'API_TOKEN_INVALID', '/v1/consent')
+      assert.deepEqual([p.log.size(), lastEntry().reason, lastEntry().credential, lastEntry().did], [before + 1, 'API_TOKEN_INVALID', stMary, stMary], 'the refusal alone is logged')
+      const trainer = await call('POST', '/v1/consent', { base: at, raw: body, headers: { 'x-member': findIdentity(dir, 'lab').did, 'x-digest': sha } })
+      assertProblem(trainer, 403, 'API_ROLE_DENIED', '/v1/consent')
+      assert.equal((await call('GET', '/v1/log', { base: at, token: tokens.right })).status, 200, 'tokens still work beside it')
     } finally {
       await s.close()
     }

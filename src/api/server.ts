@@ -26,6 +26,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Who the request is from, once authenticated (null on public routes). */
     principal: Principal | null
+    /** The body's bytes as received (JSON bodies), for a credential that covers them. */
+    rawBody: Buffer | null
   }
   interface FastifyContextConfig {
     /** What the route needs: 'public', or a scope and roles (auth.ts). Every route declares it. */
@@ -119,9 +121,20 @@ export async function buildServer(ctx: ApiContext, opts: { plugins?: readonly Ro
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
     routerOptions: { maxParamLength: 128 },
     return503OnClosing: true,
+    // A client that sends its request too slowly is cut off (slowloris).
+    requestTimeout: 30_000,
   })
   app.decorateRequest('principal', null)
+  app.decorateRequest('rawBody', null)
   app.addSchema(PROBLEM_SCHEMA)
+  // JSON as Fastify parses it (prototype poisoning refused), the raw bytes kept for a
+  // credential that signs the body (Principal.checkBody).
+  const parseJson = app.getDefaultJsonParser('error', 'error')
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    request.rawBody = body as Buffer
+    parseJson(request, (body as Buffer).toString('utf8'), done)
+  })
 
   // Every route says what it needs, or inherits it from withDefaultAuth; one that does not
   // is refused at registration (the server does not start), never served open.
@@ -154,6 +167,15 @@ export async function buildServer(ctx: ApiContext, opts: { plugins?: readonly Ro
   })
   await withDefaultAuth('public', async (docs) => void (await docs.register(fastifySwaggerUi, { routePrefix: '/docs' })))(app, ctx)
 
+  /** Logs and counts a 401/403 refusal, then throws it on. */
+  const refused = (request: FastifyRequest, e: unknown, principal: Principal | null): never => {
+    if (isProvenaError(e) && isRefusal(e.code)) {
+      metrics.refusals.inc(e.code)
+      logRefusal(ctx, request, e, principal)
+    }
+    throw e
+  }
+
   app.addHook('onRequest', async (request) => {
     if (request.is404) return
     const auth = request.routeOptions.config.auth
@@ -165,11 +187,17 @@ export async function buildServer(ctx: ApiContext, opts: { plugins?: readonly Ro
       authorize(principal, auth)
       request.principal = principal
     } catch (e) {
-      if (isProvenaError(e) && isRefusal(e.code)) {
-        metrics.refusals.inc(e.code)
-        logRefusal(ctx, request, e, principal)
-      }
-      throw e
+      refused(request, e, principal)
+    }
+  })
+  // A credential over the body checks the bytes once read, before validation or the handler.
+  app.addHook('preValidation', async (request) => {
+    const principal = request.principal
+    if (!principal?.checkBody) return
+    try {
+      await principal.checkBody(request.rawBody ?? Buffer.alloc(0))
+    } catch (e) {
+      refused(request, e, principal)
     }
   })
 
@@ -181,6 +209,8 @@ export async function buildServer(ctx: ApiContext, opts: { plugins?: readonly Ro
     const e = asProvenaError(error, { bodyLimit, contentType: request.headers['content-type'] })
     if (e.code === 'INTERNAL') process.stderr.write(`provena serve: ${request.method} ${request.url}: ${(error as Error).stack ?? String(error)}\n`)
     const problem = problemOf(e, request.url.split('?')[0]!)
+    // RFC 6750 §3: a 401 says which scheme it takes; invalid_token when one was presented and refused.
+    if (problem.status === 401) reply.header('www-authenticate', `Bearer realm="provena"${e.code === 'API_UNAUTHENTICATED' ? '' : ', error="invalid_token"'}`)
     return reply.status(problem.status).type(PROBLEM_CONTENT_TYPE).send(problem)
   })
   app.setNotFoundHandler(async (request, reply) => {
