@@ -11,7 +11,8 @@ import { registerDatasetFile } from '../service/index.js'
 import { createHash } from 'node:crypto'
 import { findIdentity } from '../access/index.js'
 import { ProvenaError } from '../errors.js'
-import { API_SCOPES, buildServer, createToken, listTokens, revokeToken, tokenAuthenticator, withDefaultAuth, type ApiContext, type Authenticator } from './index.js'
+import { API_SCOPES, createToken, listTokens, revokeToken, tokenAuthenticator, type ApiContext, type Authenticator } from './index.js'
+import { buildServer, withDefaultAuth } from './server.js'
 
 const P = 'dpv:ScientificResearch'
 

@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import { anchorIfDue, anchorNow, openChain, openProvena, resolveDataDir, startAnchorLoop } from '../../app/index.js'
-import { apiErrors, buildServer, claimDataDir, refuseIfServed } from '../../api/index.js'
+import { apiErrors, claimDataDir, refuseIfServed } from '../../api/index.js'
 import { ProvenaError } from '../../errors.js'
 import { integer } from '../args.js'
 import { emit, type CommonOptions } from '../output.js'
@@ -32,6 +32,7 @@ export function registerServe(program: Command): void {
         try {
           const chain = await openChain(p, { rpcUrl: opts.rpcUrl })
           try {
+            const { buildServer } = await import('../../api/server.js') // Fastify: loaded by this command only
             const app = await buildServer({ p, chain, dir, passphrase, bodyLimit: opts.bodyLimit })
             try {
               await app.listen({ host: opts.host, port: opts.port }).catch((e: unknown) => {
