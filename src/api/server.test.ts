@@ -160,6 +160,26 @@ describe('provena serve: the HTTP API over real loopback HTTP (issue 13)', () =>
     assert.equal(n, 30)
   })
 
+  it('a GET route\'s HEAD twin needs the same credential', async () => {
+    assert.equal((await call('HEAD', '/v1/datasets')).status, 401)
+    assert.equal((await call('HEAD', '/v1/datasets', { token: tokens.right })).status, 200)
+  })
+
+  it('tokens are stored as SHA-256 of their secret only', () => {
+    const row = p.db.prepare('SELECT * FROM api_tokens WHERE id = ?').get(tokenIds.right) as Record<string, unknown>
+    const secret = tokens.right!.slice('pvn_0123456789abcdef_'.length)
+    assert.deepEqual(row.secret_hash, createHash('sha256').update(secret).digest())
+    assert.ok(!Object.values(row).some((v) => String(v).includes(secret)))
+  })
+
+  it('16 concurrent clients posting consent: every change logged once', async () => {
+    const before = p.log.size()
+    const rs = await Promise.all(Array.from({ length: 16 }, (_, i) => call('POST', '/v1/consent', { token: tokens.right, body: { changes: Array.from({ length: 5 }, (_, k) => ({ subject: `C-${i}-${k}`, purpose: P, action: 'grant' })) } })))
+    assert.deepEqual(rs.map((r) => r.status), Array(16).fill(200))
+    assert.equal(p.log.size(), before + 80)
+    assert.deepEqual(rs.map((r) => r.json<{ firstLogIndex: number }>().firstLogIndex).sort((a, b) => a - b), Array.from({ length: 16 }, (_, i) => before + 5 * i))
+  })
+
   it('public routes answer without a credential: /healthz, /openapi.json, /docs', async () => {
     const h = await call('GET', '/healthz')
     assert.equal(h.status, 200)

@@ -77,6 +77,12 @@ describe('provena serve as a process: one writer, tokens, clean stop (issue 13)'
       const c = await fetch(`${info.url}/v1/consent`, { method: 'POST', headers: auth, body: JSON.stringify({ changes: [{ subject: 'S-1', purpose: 'dpv:ScientificResearch', action: 'grant' }] }) })
       assert.equal(c.status, 200, await c.clone().text())
       const { treeSize } = (await c.json()) as { treeSize: number }
+      // The node anchors on its schedule (provena.json: every 5 s by default), not per request.
+      let anchored = 0
+      for (const t0 = Date.now(); anchored < treeSize && Date.now() - t0 < 20_000; await new Promise((r) => setTimeout(r, 250))) {
+        anchored = (((await (await fetch(`${info.url}/v1/log`, { headers: auth })).json()) as { anchored: { treeSize: number } }).anchored.treeSize)
+      }
+      assert.equal(anchored, treeSize, 'anchored on the schedule while serving')
       assert.equal((await cli('token', 'revoke', tok.id, '--json')).json<{ status: string }>().status, 'revoked')
       const refused = await fetch(`${info.url}/v1/log`, { headers: auth })
       assert.equal(refused.status, 401)

@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import { anchorIfDue, anchorNow, openChain, openProvena, resolveDataDir, startAnchorLoop } from '../../app/index.js'
+import { anchorIfDue, anchorNow, openChain, openProvena, resolveDataDir } from '../../app/index.js'
 import { apiErrors, claimDataDir, refuseIfServed } from '../../api/index.js'
 import { ProvenaError } from '../../errors.js'
 import { integer } from '../args.js'
@@ -42,9 +42,18 @@ export function registerServe(program: Command): void {
               const port = typeof address === 'object' && address ? address.port : opts.port
               const url = urlOf(opts.host, port)
               release = claimDataDir(dir, url)
-              const loop = startAnchorLoop(p, chain, (e) => process.stderr.write(`provena serve: anchoring: ${(e as Error).message}\n`))
-              // Anchor what the log holds already and is due, then on the schedule.
-              await anchorIfDue(p, chain).catch((e: unknown) => process.stderr.write(`provena serve: anchoring: ${(e as Error).message}\n`))
+              // Anchors on provena.json's schedule, one anchoring at a time (the last one is awaited before the final anchor at stop).
+              let anchoring: Promise<void> | null = null
+              const tick = () => {
+                anchoring ??= anchorIfDue(p, chain)
+                  .then(
+                    () => {},
+                    (e: unknown) => void process.stderr.write(`provena serve: anchoring: ${(e as Error).message}\n`),
+                  )
+                  .finally(() => (anchoring = null))
+              }
+              tick() // what the log holds already and is due
+              const timer = setInterval(tick, Math.max(250, Math.min(p.config.checkpoint.everyMs, 5000)))
               const info = { url, did: p.operatorDid, origin: p.signer.origin, pid: process.pid, openapi: `${url}/openapi.json`, docs: `${url}/docs`, dir }
               if (opts.json) process.stdout.write(JSON.stringify(info) + '\n') // one line: a supervisor reads it as soon as the node listens
               else emit(opts, info, () => `Serving ${dir} at ${url} (operator ${p.operatorDid})\n  OpenAPI ${info.openapi}, docs ${info.docs}\n  stop with Ctrl-C or SIGTERM`)
@@ -53,8 +62,9 @@ export function registerServe(program: Command): void {
                 process.once('SIGINT', () => resolve('SIGINT'))
               })
               if (!opts.json) process.stderr.write(`provena serve: ${signal}: stopping\n`)
-              loop.stop()
+              clearInterval(timer)
               await app.close() // answers in flight finish; new connections are refused
+              await anchoring
               // What the log gained since the last anchor is anchored before the node stops.
               if (p.log.size() > 0) await anchorNow(p, chain).catch((e: unknown) => process.stderr.write(`provena serve: last anchor: ${(e as Error).message}\n`))
             } finally {
