@@ -272,13 +272,16 @@ describe('provena serve: the HTTP API over real loopback HTTP (issue 13)', () =>
     assert.ok(res.valid, JSON.stringify(res.errors, null, 2))
     assert.equal(v.version, '3.1')
     assert.deepEqual(Object.keys(doc.paths).sort(), ['/healthz', '/metrics', '/v1/consent', '/v1/datasets', '/v1/datasets/{id}', '/v1/log'])
+    const ids: string[] = []
     for (const [path, ops] of Object.entries(doc.paths)) {
       for (const [method, op] of Object.entries(ops)) {
         if (path === '/healthz') assert.equal(op.security, undefined)
         else assert.deepEqual(op.security, [{ bearer: [] }], `${method} ${path}`)
         assert.ok(op.responses['4XX'], `${method} ${path} documents its problems`)
+        ids.push((op as { operationId?: string }).operationId ?? '')
       }
     }
+    assert.deepEqual(ids.sort(), ['getDataset', 'getHealth', 'getLog', 'getMetrics', 'listDatasets', 'recordConsent'], 'one operationId each, for client generators')
   })
 
   it('a route that declares no auth stops the server from starting; withDefaultAuth gives one', async () => {

@@ -66,6 +66,7 @@ export async function consentRoutes(app: FastifyInstance, ctx: ApiContext): Prom
     {
       config: { auth: { scope: 'consent:write', roles: ['controller'] } },
       schema: {
+        operationId: 'recordConsent',
         summary: 'Record a batch of consent changes (all or none)',
         description: 'Errors about one change name it as body/changes:N (N from 0).',
         tags: ['consent'],

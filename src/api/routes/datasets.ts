@@ -30,6 +30,7 @@ export async function datasetRoutes(app: FastifyInstance, ctx: ApiContext): Prom
     {
       config: { auth },
       schema: {
+        operationId: 'listDatasets',
         summary: 'The registered datasets',
         tags: ['datasets'],
         response: { 200: { type: 'object', required: ['datasets'], properties: { datasets: { type: 'array', items: DATASET } } } },
@@ -43,6 +44,7 @@ export async function datasetRoutes(app: FastifyInstance, ctx: ApiContext): Prom
     {
       config: { auth },
       schema: {
+        operationId: 'getDataset',
         summary: 'One dataset, by id or a unique prefix of 6+ hex digits, with its manifest',
         tags: ['datasets'],
         params: {

@@ -10,6 +10,7 @@ export async function logRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
     {
       config: { auth: { scope: 'log:read' } },
       schema: {
+        operationId: 'getLog',
         summary: "The log: size, latest signed checkpoint (C2SP signed note), anchored size and root",
         tags: ['log'],
         response: {

@@ -10,6 +10,7 @@ export function systemRoutes(metrics: ApiMetrics) {
       {
         config: { auth: 'public' },
         schema: {
+          operationId: 'getHealth',
           summary: 'Liveness: the node answers and its database reads',
           tags: ['system'],
           response: { 200: { type: 'object', required: ['status', 'treeSize'], properties: { status: { type: 'string', const: 'ok' }, treeSize: { type: 'integer' } } } },
@@ -23,6 +24,7 @@ export function systemRoutes(metrics: ApiMetrics) {
       {
         config: { auth: { scope: 'metrics:read' } },
         schema: {
+          operationId: 'getMetrics',
           summary: 'Prometheus metrics (text exposition format 0.0.4): anchoring lag, outbox depth, requests, refusals',
           tags: ['system'],
           produces: ['text/plain'],

@@ -13,6 +13,9 @@ interface ServeOptions extends CommonOptions {
   bodyLimit?: number
 }
 
+/** Whether `host` is a loopback address (plain HTTP stays on the machine). */
+const isLoopback = (host: string) => host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host)
+
 /** The URL of a listening address: an IPv6 host in brackets. */
 const urlOf = (host: string, port: number) => `http://${host.includes(':') ? `[${host}]` : host}:${port}`
 
@@ -55,6 +58,7 @@ export function registerServe(program: Command): void {
               tick() // what the log holds already and is due
               const timer = setInterval(tick, Math.max(250, Math.min(p.config.checkpoint.everyMs, 5000)))
               const info = { url, did: p.operatorDid, origin: p.signer.origin, pid: process.pid, openapi: `${url}/openapi.json`, docs: `${url}/docs`, dir }
+              if (!isLoopback(opts.host)) process.stderr.write(`provena serve: WARNING: listening on ${opts.host} in plain HTTP: put TLS in front (a reverse proxy) before anything leaves this machine\n`)
               if (opts.json) process.stdout.write(JSON.stringify(info) + '\n') // one line: a supervisor reads it as soon as the node listens
               else emit(opts, info, () => `Serving ${dir} at ${url} (operator ${p.operatorDid})\n  OpenAPI ${info.openapi}, docs ${info.docs}\n  stop with Ctrl-C or SIGTERM`)
               const signal = await new Promise<NodeJS.Signals>((resolve) => {
