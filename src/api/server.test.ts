@@ -220,6 +220,7 @@ describe('provena serve: the HTTP API over real loopback HTTP (issue 13)', () =>
     assert.match(await detail({ changes: [{ subject: 'S', purpose: P, action: 'grant', expires: 'tomorrow' }] }), /^body\/changes\/0\/expires: must match format "date-time"/)
     assert.match(await detail({ changes: [{ subject: 'S', purpose: P, action: 'grant', signer: 'did:key:z6Mk' }] }), /^body\/changes\/0\/issued: missing/)
     assert.match(await detail(undefined, '{"changes": [}'), /^malformed request: /)
+    assert.match(await detail(undefined, '{"changes": [{"subject": "S", "purpose": "dpv:ScientificResearch", "action": "grant"}], "__proto__": {"polluted": 1}}'), /^malformed request: /)
     assert.match(await detail({ changes: [] }), /^body\/changes: must NOT have fewer than 1 items/)
     assertProblem(await call('POST', '/v1/consent', { token: t, raw: JSON.stringify({ changes: [{ subject: 'x'.repeat(1 << 20), purpose: P, action: 'grant' }] }) }), 413, 'API_BODY_TOO_LARGE', '/v1/consent')
     assertProblem(await call('POST', '/v1/consent', { token: t, raw: 'subject=S', headers: { 'content-type': 'application/x-www-form-urlencoded' } }), 415, 'API_UNSUPPORTED_MEDIA_TYPE', '/v1/consent')
