@@ -1,6 +1,7 @@
 // Errors as RFC 9457 problem details (application/problem+json): type, title, status,
 // detail, instance, plus `code`, the error catalogue's code, and the hint when there is one.
 import { errorCodes } from 'fastify'
+import { BaseError } from 'viem'
 import { errorInfo } from '../errorCatalogue.js'
 import { isProvenaError, ProvenaError } from '../errors.js'
 import { apiErrors } from './errors.js'
@@ -61,6 +62,9 @@ export function describeValidation(context: string, issue: ValidationIssue): { m
   return { field: base, message: `${base}: ${issue.message ?? issue.keyword}` }
 }
 
+/** viem's errors for a JSON-RPC request that got no answer (as src/cli/output.ts's classifyError). */
+const CHAIN_TRANSPORT_ERRORS = new Set(['HttpRequestError', 'TimeoutError', 'SocketClosedError', 'WebSocketRequestError'])
+
 /** Any thrown error as the ProvenaError the API answers with (Fastify's own errors mapped to API_* codes). */
 export function asProvenaError(error: unknown, request: { bodyLimit: number; contentType?: string | undefined }): ProvenaError {
   if (isProvenaError(error)) return error
@@ -74,6 +78,12 @@ export function asProvenaError(error: unknown, request: { bodyLimit: number; con
   if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
     // Malformed JSON, an empty JSON body, a bad Content-Length: the request is wrong.
     return apiErrors.badRequest(`malformed request: ${e.message ?? 'unreadable'}`)
+  }
+  // The chain lost mid-request (a viem transport error anywhere in the causes): 503, as the CLI's exit 4.
+  for (let c: unknown = error, depth = 0; c instanceof Error && depth < 16; c = c.cause, depth++) {
+    if (c instanceof BaseError && CHAIN_TRANSPORT_ERRORS.has(c.name)) {
+      return new ProvenaError('CHAIN_UNREACHABLE', 'the EVM node does not answer', { cause: error, hint: 'the node operator: check the chain (provena node start, or --rpc-url)' })
+    }
   }
   return new ProvenaError('INTERNAL', 'an unexpected error (the server logged it)', { cause: error })
 }

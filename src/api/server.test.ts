@@ -9,6 +9,7 @@ import { createMemberIdentity, initDataDir, openChain, openProvena, type ChainSe
 import { ERROR_CATALOGUE } from '../errorCatalogue.js'
 import { registerDatasetFile } from '../service/index.js'
 import { createHash } from 'node:crypto'
+import { createPublicClient, http } from 'viem'
 import { findIdentity } from '../access/index.js'
 import { ProvenaError } from '../errors.js'
 import { API_SCOPES, createToken, listTokens, revokeToken, tokenAuthenticator, type ApiContext, type Authenticator } from './index.js'
@@ -335,6 +336,18 @@ describe('provena serve: the HTTP API over real loopback HTTP (issue 13)', () =>
       const trainer = await call('POST', '/v1/consent', { base: at, raw: body, headers: { 'x-member': findIdentity(dir, 'lab').did, 'x-digest': sha } })
       assertProblem(trainer, 403, 'API_ROLE_DENIED', '/v1/consent')
       assert.equal((await call('GET', '/v1/log', { base: at, token: tokens.right })).status, 200, 'tokens still work beside it')
+    } finally {
+      await s.close()
+    }
+  })
+
+  it('the chain lost mid-request: 503 CHAIN_UNREACHABLE, not a 500', async () => {
+    const dead = createPublicClient({ transport: http('http://127.0.0.1:1', { retryCount: 0 }) })
+    const s = await buildServer({ p, chain: { ...chain, client: { ...chain.client, publicClient: dead as typeof chain.client.publicClient } }, dir })
+    try {
+      const r = await s.inject({ method: 'GET', url: '/v1/log', headers: { authorization: `Bearer ${tokens.right}` } })
+      assert.equal(r.statusCode, 503, r.body)
+      assert.equal((JSON.parse(r.body) as Problem).code, 'CHAIN_UNREACHABLE')
     } finally {
       await s.close()
     }
