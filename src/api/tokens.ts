@@ -117,6 +117,14 @@ export function revokeToken(db: Db, id: string, now = Date.now()): ApiToken {
   return fromRow(row)
 }
 
+/** The lookup of every request, prepared once per database (preparing costs more than the query). */
+const SELECT_TOKEN = new WeakMap<Db, ReturnType<Db['prepare']>>()
+function selectToken(db: Db): ReturnType<Db['prepare']> {
+  let stmt = SELECT_TOKEN.get(db)
+  if (!stmt) SELECT_TOKEN.set(db, (stmt = db.prepare('SELECT * FROM api_tokens WHERE id = ?')))
+  return stmt
+}
+
 /** A stored hash to compare an unknown id's secret against, so that a miss costs what a hit does. */
 const DUMMY_HASH = sha256(Buffer.from('provena: no such token', 'utf8'))
 
@@ -129,7 +137,7 @@ export function checkToken(db: Db, presented: string, now = Date.now()): ApiToke
   const m = TOKEN_RE.exec(presented)
   if (!m) throw apiErrors.tokenInvalid('is not of the form pvn_<16 hex>_<43 base64url>')
   const [, id, secret] = m as unknown as [string, string, string]
-  const row = db.prepare('SELECT * FROM api_tokens WHERE id = ?').get(id) as TokenRow | undefined
+  const row = selectToken(db).get(id) as TokenRow | undefined
   const given = sha256(Buffer.from(secret, 'utf8'))
   const matches = timingSafeEqual(given, row?.secret_hash ?? DUMMY_HASH)
   if (!row || !matches) throw apiErrors.tokenInvalid('is unknown, or its secret does not match', id) // one answer for both: a probe learns nothing
