@@ -7,7 +7,8 @@
  * Exit codes: 1 error, 2 bad usage, 3 a verification found a difference, 4 chain
  * unreachable. HTTP: 400 bad input, 401 no credentials, 403 refused, 404 unknown id, 409
  * conflict or already done, 422 verification difference, 500 internal or a broken data
- * dir, 502/503 the chain or IPFS unreachable.
+ * dir, 502/503 the chain or IPFS unreachable; the API alone also answers 413 (body too large)
+ * and 415 (unsupported media type).
  *
  * @example
  * errorInfo('LOG_ROOT_MISMATCH') // { exit: 3, http: 422, description: 'a root computed from the log differs from the one signed or anchored' }
@@ -16,7 +17,7 @@ export interface ErrorInfo {
   /** The CLI's exit code. */
   exit: 1 | 2 | 3 | 4
   /** The HTTP status of the API. */
-  http: 400 | 401 | 403 | 404 | 409 | 422 | 500 | 502 | 503
+  http: 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 500 | 502 | 503
   description: string
 }
 
@@ -80,6 +81,23 @@ export const ERROR_CATALOGUE = {
   ACCESS_UNKNOWN_SUBJECT: unknown('no data of that subject under this controller'),
   ACCESS_WHICH_CONTROLLER: bad('no controller, or several: say which with --as'),
   ACCESS_WRONG_PASSPHRASE: { exit: 1, http: 401, description: 'the passphrase does not open the keystore' },
+
+  // api: provena serve, its routes and credentials
+  API_BAD_EXPIRY: bad('a token lifetime is not a duration such as 30d, 12h or 90m (at most 365d)'),
+  API_BAD_REQUEST: bad('the request does not match the route\'s schema: malformed JSON, a wrong type, a missing or unknown field, a bad parameter (named)'),
+  API_BAD_SCOPE: bad('an unknown token scope (the known ones are listed)'),
+  API_BODY_TOO_LARGE: { exit: 1, http: 413, description: 'the request body exceeds the server\'s limit' },
+  API_LISTEN_FAILED: internal('provena serve cannot listen on the host and port (in use, or not allowed)'),
+  API_NODE_SERVED: conflict('a node serves this data dir (provena serve): send the change to it, or stop it first'),
+  API_NOT_FOUND: unknown('no such route'),
+  API_ROLE_DENIED: refused("the credential's role is not one the route allows"),
+  API_SCOPE_DENIED: refused('the token lacks the scope the route needs'),
+  API_TOKEN_EXPIRED: { exit: 1, http: 401, description: 'the API token expired' },
+  API_TOKEN_INVALID: { exit: 1, http: 401, description: 'the API token is malformed, unknown, or its secret does not match' },
+  API_TOKEN_REVOKED: { exit: 1, http: 401, description: 'the API token was revoked' },
+  API_UNAUTHENTICATED: { exit: 1, http: 401, description: 'the route needs a credential (Authorization: Bearer pvn_…) and none was given' },
+  API_UNKNOWN_TOKEN: unknown('no API token of that id'),
+  API_UNSUPPORTED_MEDIA_TYPE: { exit: 1, http: 415, description: 'the request body is not of a content type the route takes (application/json)' },
 
   // audit: a mirror of another member's log read as C2SP tlog-tiles
   AUDIT_BAD_CHECKPOINT: difference("the log's checkpoint is malformed or carries no valid signature by the pinned key (or names another origin)"),

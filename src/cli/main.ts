@@ -12,7 +12,9 @@ import { registerInit } from './commands/init.js'
 import { registerLog } from './commands/log.js'
 import { registerModel_ } from './commands/model.js'
 import { registerStore } from './commands/store.js'
+import { registerServe } from './commands/serve.js'
 import { registerSubject } from './commands/subject.js'
+import { registerToken } from './commands/token.js'
 import { registerVerify } from './commands/verify.js'
 import { ProvenaError } from '../errors.js'
 import { reportError } from './output.js'
@@ -42,6 +44,8 @@ export function buildProgram(): Command {
   registerStore(program)
   registerVerify(program)
   registerAudit(program)
+  registerServe(program)
+  registerToken(program)
   registerDemo(program)
   // One check of every --purpose, whatever the command (access, consent, dataset export, fl).
   program.hook('preAction', (_, actionCommand) => {

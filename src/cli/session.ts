@@ -5,6 +5,7 @@ import { listIdentities, type DataPlaneContext } from '../access/index.js'
 import { listWaitingWrites } from '../chain/index.js'
 import { openStore } from '../store/index.js'
 import { registryContext } from '../service/index.js'
+import { refuseIfServed } from '../api/index.js'
 import { rpcUrl } from './args.js'
 import { askPassphrase } from './passphrase.js'
 import { EXIT, reportError, VerificationFailed, type CommonOptions } from './output.js'
@@ -41,8 +42,13 @@ export async function withProvena<T>(opts: CommonOptions, fn: (p: Provena) => Pr
   }
 }
 
-/** Opens the data dir and the chain (starting the embedded node if needed) for `fn`. */
+/**
+ * Opens the data dir and the chain (starting the embedded node if needed) for `fn`: a
+ * command that writes. Refused (API_NODE_SERVED, naming its URL) while `provena serve`
+ * runs on the data dir: one writer.
+ */
 export async function withChain<T>(opts: CommonOptions, fn: (p: Provena, chain: ChainSession) => Promise<T>): Promise<T> {
+  refuseIfServed(resolveDataDir(opts.dir))
   return withProvena(opts, async (p) => {
     const chain = await openChain(p, { rpcUrl: opts.rpcUrl })
     try {

@@ -397,6 +397,26 @@ export const migrations: readonly Migration[] = [
     `,
   },
   {
+    version: 10,
+    description: 'api: tokens for people and scripts (only the SHA-256 of each secret is kept)',
+    // issue 13: `provena token create` prints pvn_<id>_<secret> once; the API finds the row
+    // by id and compares SHA-256(secret) in constant time. scopes: a JSON list of route
+    // groups ("datasets:read"); times in ms since the epoch; revoked_at NULL while valid.
+    sql: `
+      CREATE TABLE api_tokens (
+        id TEXT PRIMARY KEY,
+        secret_hash BLOB NOT NULL,
+        name TEXT NOT NULL,
+        did TEXT,
+        role TEXT NOT NULL,
+        scopes TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        revoked_at INTEGER
+      );
+      `,
+    },
+    {
     version: 11,
     description: 'node: the logs this node witnesses (C2SP tlog-witness) and the cosignatures it gathered for its own checkpoints',
     sql: `

@@ -28,6 +28,7 @@ export const LOG_EVENT = {
   consortiumMemberAdded: 'provena.consortium.member-added/v1',
   consortiumUpdated: 'provena.consortium.updated/v1',
   flTaskCancelled: 'provena.fl.task-cancelled/v1',
+  apiRefused: 'provena.api.refused/v1',
 } as const
 
 export type LogEventType = (typeof LOG_EVENT)[keyof typeof LOG_EVENT]
@@ -163,6 +164,24 @@ export interface ConsortiumEvent extends EventBase<typeof LOG_EVENT.consortiumCr
   [field: string]: unknown
 }
 
+/**
+ * A request the HTTP API refused for its credential (401) or authorisation (403), logged by
+ * the node (`actor`: its operator). Names the credential by id (a token id, a member's DID),
+ * never its secret.
+ */
+export interface ApiRefusedEvent extends EventBase<typeof LOG_EVENT.apiRefused> {
+  method: string
+  /** The route pattern (`/v1/datasets/:id`), not the request's path. */
+  route: string
+  status: 401 | 403
+  /** The error code: API_UNAUTHENTICATED, API_TOKEN_EXPIRED, API_SCOPE_DENIED, … */
+  reason: string
+  /** The credential's id when one was presented and parsed (a token id), else null. */
+  credential: string | null
+  /** The DID the credential acts as, when known. */
+  did: string | null
+}
+
 /** Every event in the log. */
 export type LogEvent =
   | IdentityCreatedEvent
@@ -177,6 +196,7 @@ export type LogEvent =
   | SubjectErasedEvent
   | FlEvent
   | ConsortiumEvent
+  | ApiRefusedEvent
 
 const KNOWN = new Set<string>(Object.values(LOG_EVENT))
 

@@ -15,6 +15,7 @@ export {
   LOG_EVENT,
   parseLogEvent,
   type AccessExportEvent,
+  type ApiRefusedEvent,
   type AccessReleasedEvent,
   type AccessRequestedEvent,
   type AccessGrantedEvent,

@@ -12,6 +12,7 @@ import {
   resolvePurpose,
   type AppliedBatch,
   type AppliedChange,
+  type BulkChange,
   type ConsentChange,
   type ConsentContext,
   type TrainingManifest,
@@ -103,18 +104,27 @@ export async function recordConsent(ctx: NodeContext, controller: UnlockedIdenti
  * state what is recorded already are counted as unchanged, not logged again.
  */
 export async function importConsent(ctx: NodeContext, controller: UnlockedIdentity, file: string): Promise<AppliedBatch & { checkpoint: MapCheckpoint }> {
+  const batch = applyConsentBatch(ctx, controller, readConsentFile(file), file)
+  return { ...batch, checkpoint: await anchorMap(ctx) }
+}
+
+/**
+ * Applies a batch of consent changes (as `consent import` reads them; `source` names where
+ * they come from: `source:line` in errors), all or none, in one transaction, without
+ * anchoring: the caller anchors now (`consent import`) or on the node's schedule (the API).
+ */
+export function applyConsentBatch(ctx: NodeContext, controller: UnlockedIdentity, rows: BulkChange[], source: string): AppliedBatch {
   requireController(controller)
   const { p } = ctx
-  const rows = readConsentFile(file)
   const { pseudonymKey } = controllerSecrets(controller)
   const datasetOfLine = (id: string, line: number): string => {
     let dataset: string
     try {
       dataset = getAsset(p.db, id).id
     } catch (e) {
-      throw consentErrors.badLine(file, line, (e as Error).message, 'dataset')
+      throw consentErrors.badLine(source, line, (e as Error).message, 'dataset')
     }
-    refuseOthersDataset(p, controller, dataset, `${file}:${line}: `)
+    refuseOthersDataset(p, controller, dataset, `${source}:${line}: `)
     return dataset
   }
   const changes: ConsentChange[] = rows.map((r) => ({
@@ -125,11 +135,10 @@ export async function importConsent(ctx: NodeContext, controller: UnlockedIdenti
     expires: r.expires,
     dataset: r.dataset ? datasetOfLine(r.dataset, r.line) : null,
     signature: r.signature,
-    where: `${file}:${r.line}`,
+    where: `${source}:${r.line}`,
   }))
   refuseErasedGrants(p, controller, changes)
-  const batch = applyConsentChanges(consentContext(p), controller.did, changes)
-  return { ...batch, checkpoint: await anchorMap(ctx) }
+  return applyConsentChanges(consentContext(p), controller.did, changes)
 }
 
 /** What the training gate wrote. */

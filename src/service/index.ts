@@ -1,7 +1,7 @@
 // The service layer (ARCHITECTURE.md): one function per operation, owning the transaction,
 // the outbox write and the anchoring. The CLI is a thin adapter over it; the HTTP API will be another.
 export { type NodeContext, type ServiceContext } from './context.js'
-export { consentContext, importConsent, recordConsent, requireController, runTrainingGate, type GateResult, type MapCheckpoint, type SubjectChange } from './consent.js'
+export { applyConsentBatch, consentContext, importConsent, recordConsent, requireController, runTrainingGate, type GateResult, type MapCheckpoint, type SubjectChange } from './consent.js'
 export { grantAccess, revokeAccess, type Grantee, type GrantReport, type RevokeReport } from './accessGrants.js'
 export { eraseSubject, type EraseReport } from './eraseSubject.js'
 export { exportForPurpose } from './exportForPurpose.js'
@@ -12,3 +12,4 @@ export { releaseAccess, RELEASE_TTL_MS, type AccessReleaseReport } from './acces
 export { requestAccess, REQUEST_TTL_MS, type AccessRequestReport } from './accessRequest.js'
 export { addMember, createConsortium, createIdentity, isConsortiumAdmin, joinConsortium, manifestTrustRoots, memberEntryOf, openTrustRoots, ownLog, readCardFile, showIdentity, trustRootsOf, updateConsortium, type CreatedIdentity, type TrustRootOptions } from './consortium.js'
 export { aggregateAcrossNodes, createTaskAcrossNodes, flMembers, importTaskFromExchange, publishTask, resolveParticipant, runClientAcrossNodes, submitAcrossNodes, TASK_MESSAGE_TTL_MS } from './flNodes.js'
+export { assetListing, showAsset, type AssetSummary } from './assets.js'

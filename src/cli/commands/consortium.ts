@@ -2,6 +2,8 @@ import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 import type { Command } from 'commander'
 import { ROLES } from '../../access/index.js'
+import { refuseIfServed } from '../../api/index.js'
+import { resolveDataDir } from '../../app/index.js'
 import { nodeErrors, writeConsortiumFile, type Consortium } from '../../node/index.js'
 import { addMember, createConsortium, readCardFile, updateConsortium } from '../../service/index.js'
 import { emit, type CommonOptions } from '../output.js'
@@ -76,6 +78,7 @@ export function registerConsortium(program: Command): void {
 
   common(consortium.command('update').argument('<file>', 'a newer consortium file from the admin').description('replace the pinned consortium file with a newer one of the same consortium (same chain, contracts and admin)')).action(
     action(async (file: string, opts: CommonOptions) => {
+      refuseIfServed(resolveDataDir(opts.dir)) // one writer: not under a running node
       await withProvena(opts, async (p) => {
         const r = updateConsortium(p, file)
         emit(opts, { added: r.added, removed: r.removed, consortium: r.consortium }, () =>

@@ -8,7 +8,7 @@ import { listAssets, MIN_ID_PREFIX, verifyDataset, type DatasetManifest } from '
 import { resolveDataDir } from '../../app/index.js'
 import { ProvenaError } from '../../errors.js'
 import { readMessageFile } from '../../node/index.js'
-import { exportForPurpose, exportReleased, importEncrypted, registerDatasetFile } from '../../service/index.js'
+import { assetListing, exportForPurpose, exportReleased, importEncrypted, registerDatasetFile } from '../../service/index.js'
 import type { DsseEnvelope } from '../../crypto/index.js'
 import { askPassphrase } from '../passphrase.js'
 import { emit, progressBar, short, VerificationFailed, type CommonOptions } from '../output.js'
@@ -24,29 +24,6 @@ const releasedDataset = (release: DsseEnvelope): string => {
 }
 
 const lineList = (lines: (number | string)[]) => (lines.length > 20 ? `${lines.slice(0, 20).join(', ')}, … (${lines.length} in all)` : lines.join(', '))
-
-/** The registered assets of one kind as `dataset list` and `model list` print them. */
-export function assetListing(p: Provena, kind: AssetKind) {
-  const names = new Map(listIdentities(p.dir).map((i) => [i.did, i.name]))
-  return listAssets(p.db, kind).map((a) => {
-    const controller = kind === 'dataset' ? datasetController(p.db, a.id) : undefined
-    const ownerDid = controller ?? p.operatorDid
-    const manifest = a.metadata.manifest as DatasetManifest | undefined
-    return {
-      id: a.id,
-      name: a.name,
-      kind: a.kind,
-      root: a.root,
-      records: a.records,
-      ...(manifest ? { format: manifest.format } : {}),
-      ...(kind === 'dataset' ? { encrypted: controller !== undefined } : {}),
-      ...(kind === 'model' ? { size: a.metadata.size ?? null, trainedOn: a.parents } : {}),
-      registeredAt: new Date(a.createdAt).toISOString(),
-      logIndex: a.logIndex,
-      owner: { name: controller ? (names.get(controller) ?? null) : 'operator', did: ownerDid },
-    }
-  })
-}
 
 /** Adds `<kind> list` to `parent`. */
 export function addListCommand(parent: Command, kind: AssetKind): void {

@@ -1,4 +1,5 @@
 import type { Command } from 'commander'
+import { refuseIfServed } from '../../api/index.js'
 import { checkStore, countReferencedBlocks, openProvena, resolveDataDir, updateConfig } from '../../app/index.js'
 import { ProvenaError } from '../../errors.js'
 import { migrateStore, openStore, STORE_BACKENDS, type StoreBackend, type StoreConfig } from '../../store/index.js'
@@ -53,6 +54,7 @@ export function registerStore(program: Command): void {
       action(async (opts: CommonOptions & { to: string; ipfsApi?: string }) => {
         if (!(STORE_BACKENDS as readonly string[]).includes(opts.to)) throw new ProvenaError('CLI_BAD_ARGUMENT', `--to ${opts.to}: not a store backend (${STORE_BACKENDS.join(', ')})`)
         const dir = resolveDataDir(opts.dir)
+        refuseIfServed(dir) // one writer: not under a running node
         const p = openProvena(dir)
         const fromConfig: StoreConfig = p.config.store ?? { backend: 'fs' }
         p.close()

@@ -1,0 +1,72 @@
+// One writer per data dir: while `provena serve` runs it keeps <dir>/serve.json {url, pid};
+// other commands that write refuse, naming the URL. A file left by a process that died
+// (kill -9) names a dead pid and is ignored.
+import { readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { apiErrors } from './errors.js'
+
+/** What serve.json holds. */
+export interface ServeInfo {
+  url: string
+  pid: number
+  startedAt: string
+}
+
+export const serveFilePath = (dir: string) => join(dir, 'serve.json')
+
+/** Whether a process of that id runs (EPERM: it does, under another user). */
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/** The node serving `dir`, if one runs (a stale or unreadable serve.json counts as none). */
+export function findServingNode(dir: string): ServeInfo | undefined {
+  let info: Partial<ServeInfo>
+  try {
+    info = JSON.parse(readFileSync(serveFilePath(dir), 'utf8')) as Partial<ServeInfo>
+  } catch {
+    return undefined
+  }
+  if (typeof info.url !== 'string' || !Number.isSafeInteger(info.pid) || (info.pid as number) <= 0) return undefined
+  if (info.pid === process.pid || !isAlive(info.pid as number)) return undefined
+  return { url: info.url, pid: info.pid as number, startedAt: String(info.startedAt ?? '') }
+}
+
+/** Throws API_NODE_SERVED naming the URL when another process serves `dir`. */
+export function refuseIfServed(dir: string): void {
+  const node = findServingNode(dir)
+  if (node) throw apiErrors.nodeServed(node.url, node.pid)
+}
+
+/**
+ * Claims the data dir for this process: refuses if a live node serves it, else writes
+ * serve.json (replacing a stale one). Returns the function that removes it (only if it is still ours).
+ */
+export function claimDataDir(dir: string, url: string): () => void {
+  const info: ServeInfo = { url, pid: process.pid, startedAt: new Date().toISOString() }
+  // Created exclusively: of two nodes starting at once on one data dir, one wins.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      writeFileSync(serveFilePath(dir), JSON.stringify(info) + '\n', { mode: 0o600, flag: 'wx' })
+      break
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
+      refuseIfServed(dir)
+      if (attempt > 0) throw e
+      rmSync(serveFilePath(dir), { force: true }) // stale: its process is gone
+    }
+  }
+  return () => {
+    try {
+      const now = JSON.parse(readFileSync(serveFilePath(dir), 'utf8')) as Partial<ServeInfo>
+      if (now.pid === process.pid) rmSync(serveFilePath(dir), { force: true })
+    } catch {
+      // gone already
+    }
+  }
+}

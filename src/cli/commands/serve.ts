@@ -1,0 +1,86 @@
+import type { Command } from 'commander'
+import { anchorIfDue, anchorNow, openChain, openProvena, resolveDataDir } from '../../app/index.js'
+import { apiErrors, claimDataDir, refuseIfServed } from '../../api/index.js'
+import { ProvenaError } from '../../errors.js'
+import { integer } from '../args.js'
+import { emit, type CommonOptions } from '../output.js'
+import { askPassphrase } from '../passphrase.js'
+import { action, common } from '../session.js'
+
+interface ServeOptions extends CommonOptions {
+  port: number
+  host: string
+  bodyLimit?: number
+}
+
+/** Whether `host` is a loopback address (plain HTTP stays on the machine). */
+const isLoopback = (host: string) => host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host)
+
+/** The URL of a listening address: an IPv6 host in brackets. */
+const urlOf = (host: string, port: number) => `http://${host.includes(':') ? `[${host}]` : host}:${port}`
+
+export function registerServe(program: Command): void {
+  common(program.command('serve').description('run this data dir as a node: the HTTP API (OpenAPI at /openapi.json, docs at /docs), anchoring on its schedule; other commands that write refuse while it runs'))
+    .option('--port <port>', 'TCP port (0: any free one)', integer('--port'), 8080)
+    .option('--host <host>', 'address to listen on (put TLS in front for anything but loopback)', '127.0.0.1')
+    .option('--body-limit <bytes>', 'largest request body (default 1 MiB)', integer('--body-limit', 1))
+    .action(
+      action(async (opts: ServeOptions) => {
+        if (opts.port > 65535) throw new ProvenaError('CLI_BAD_ARGUMENT', `--port ${opts.port} is not a TCP port (0-65535)`)
+        const dir = resolveDataDir(opts.dir)
+        refuseIfServed(dir)
+        const passphrase = await askPassphrase()
+        const p = openProvena(dir, { passphrase })
+        let release = () => {}
+        try {
+          const chain = await openChain(p, { rpcUrl: opts.rpcUrl })
+          try {
+            const { buildServer } = await import('../../api/server.js') // Fastify: loaded by this command only
+            const app = await buildServer({ p, chain, dir, passphrase, bodyLimit: opts.bodyLimit })
+            try {
+              await app.listen({ host: opts.host, port: opts.port }).catch((e: unknown) => {
+                throw apiErrors.listenFailed(opts.host, opts.port, e)
+              })
+              const address = app.server.address()
+              const port = typeof address === 'object' && address ? address.port : opts.port
+              const url = urlOf(opts.host, port)
+              release = claimDataDir(dir, url)
+              // Anchors on provena.json's schedule, one anchoring at a time (the last one is awaited before the final anchor at stop).
+              let anchoring: Promise<void> | null = null
+              const tick = () => {
+                anchoring ??= anchorIfDue(p, chain)
+                  .then(
+                    () => {},
+                    (e: unknown) => void process.stderr.write(`provena serve: anchoring: ${(e as Error).message}\n`),
+                  )
+                  .finally(() => (anchoring = null))
+              }
+              tick() // what the log holds already and is due
+              const timer = setInterval(tick, Math.max(250, Math.min(p.config.checkpoint.everyMs, 5000)))
+              const info = { url, did: p.operatorDid, origin: p.signer.origin, pid: process.pid, openapi: `${url}/openapi.json`, docs: `${url}/docs`, dir }
+              if (!isLoopback(opts.host)) process.stderr.write(`provena serve: WARNING: listening on ${opts.host} in plain HTTP: put TLS in front (a reverse proxy) before anything leaves this machine\n`)
+              if (opts.json) process.stdout.write(JSON.stringify(info) + '\n') // one line: a supervisor reads it as soon as the node listens
+              else emit(opts, info, () => `Serving ${dir} at ${url} (operator ${p.operatorDid})\n  OpenAPI ${info.openapi}, docs ${info.docs}\n  stop with Ctrl-C or SIGTERM`)
+              const signal = await new Promise<NodeJS.Signals>((resolve) => {
+                process.once('SIGTERM', () => resolve('SIGTERM'))
+                process.once('SIGINT', () => resolve('SIGINT'))
+              })
+              if (!opts.json) process.stderr.write(`provena serve: ${signal}: stopping\n`)
+              clearInterval(timer)
+              await app.close() // answers in flight finish; new connections are refused
+              await anchoring
+              // What the log gained since the last anchor is anchored before the node stops.
+              if (p.log.size() > 0) await anchorNow(p, chain).catch((e: unknown) => process.stderr.write(`provena serve: last anchor: ${(e as Error).message}\n`))
+            } finally {
+              await app.close()
+            }
+          } finally {
+            await chain.close()
+          }
+        } finally {
+          release()
+          p.close()
+        }
+      }),
+    )
+}
