@@ -273,17 +273,32 @@ describe('provena serve: the HTTP API over real loopback HTTP (issue 13)', () =>
     const res = await v.validate(doc as unknown as Parameters<Validator["validate"]>[0])
     assert.ok(res.valid, JSON.stringify(res.errors, null, 2))
     assert.equal(v.version, '3.1')
-    assert.deepEqual(Object.keys(doc.paths).sort(), ['/healthz', '/metrics', '/v1/consent', '/v1/datasets', '/v1/datasets/{id}', '/v1/log'])
+    assert.deepEqual(Object.keys(doc.paths).sort(), [
+      '/healthz',
+      '/log/checkpoint',
+      '/log/tile/{*}',
+      '/metrics',
+      '/v1/consent',
+      '/v1/datasets',
+      '/v1/datasets/{id}',
+      '/v1/log',
+      '/witness/add-checkpoint',
+      '/witness/{originHash}/checkpoint',
+    ])
+    // Public: what anyone may read or post (signed content, checked against pinned keys).
+    const PUBLIC = new Set(['/healthz', '/log/checkpoint', '/log/tile/{*}', '/witness/add-checkpoint', '/witness/{originHash}/checkpoint'])
     const ids: string[] = []
     for (const [path, ops] of Object.entries(doc.paths)) {
       for (const [method, op] of Object.entries(ops)) {
-        if (path === '/healthz') assert.equal(op.security, undefined)
+        if (PUBLIC.has(path)) assert.equal(op.security, undefined, `${method} ${path}`)
         else assert.deepEqual(op.security, [{ bearer: [] }], `${method} ${path}`)
         assert.ok(op.responses['4XX'], `${method} ${path} documents its problems`)
         ids.push((op as { operationId?: string }).operationId ?? '')
       }
     }
-    assert.deepEqual(ids.sort(), ['getDataset', 'getHealth', 'getLog', 'getMetrics', 'listDatasets', 'recordConsent'], 'one operationId each, for client generators')
+    const named = ids.filter(Boolean)
+    assert.equal(new Set(named).size, named.length, 'operationIds are unique, for client generators')
+    for (const id of ['getDataset', 'getHealth', 'getLog', 'getMetrics', 'listDatasets', 'recordConsent']) assert.ok(named.includes(id), id)
   })
 
   it('a route that declares no auth stops the server from starting; withDefaultAuth gives one', async () => {

@@ -21,6 +21,9 @@ import { datasetRoutes } from './routes/datasets.js'
 import { logRoutes } from './routes/log.js'
 import { systemRoutes } from './routes/system.js'
 import { API_SCOPES } from './scopes.js'
+import { tilesRoutes } from './tiles.js'
+import { witnessRoutes } from './witness.js'
+import { witnessContextFor } from '../node/index.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -38,8 +41,23 @@ declare module 'fastify' {
 /** A group of routes: registered with the server's ApiContext. The integrator adds tiles and the witness here. */
 export type RoutePlugin = (app: FastifyInstance, ctx: ApiContext) => Promise<void>
 
-/** The route groups every server has (besides /healthz, /metrics, /openapi.json and /docs). */
-export const ROUTE_PLUGINS: RoutePlugin[] = [datasetRoutes, consentRoutes, logRoutes]
+/**
+ * The route groups every server has (besides /healthz, /metrics, /openapi.json and /docs):
+ * the API; the log as C2SP tlog-tiles at /log/ and the witness (C2SP tlog-witness) at
+ * /witness/, both public: a mirror or a member's log reads and posts without a credential
+ * (what they serve is signed; what they take is checked against the pinned logs' keys).
+ */
+export const ROUTE_PLUGINS: RoutePlugin[] = [
+  datasetRoutes,
+  consentRoutes,
+  logRoutes,
+  withDefaultAuth('public', (app, ctx) => tilesRoutes(app, { db: ctx.p.db, log: ctx.p.log })),
+  // The witness key derives from the operator key: unlocked at the first add-checkpoint, not at start.
+  withDefaultAuth('public', (app, ctx) => {
+    let witness: ReturnType<typeof witnessContextFor> | undefined
+    return witnessRoutes(app, { witness: () => (witness ??= witnessContextFor(ctx.p)) })
+  }),
+]
 
 /** The default request body limit: 1 MiB. */
 export const DEFAULT_BODY_LIMIT = 1 << 20
