@@ -75,6 +75,7 @@ export const ERROR_CATALOGUE = {
   ACCESS_PURPOSE_REQUIRED: bad('an export by someone other than the controller must name its purpose'),
   ACCESS_SEGMENT_ALTERED: invalid('a ciphertext segment does not hash to the CID the release names'),
   ACCESS_SEGMENT_MISSING: unknown('a segment the release names is not in the --segments directory'),
+  ACCESS_SEGMENT_NOT_RELEASED: refused('a node serves a ciphertext segment only to a member holding an unexpired key release it issued that names the segment'),
   ACCESS_SUBJECT_ERASED: conflict("the record's subject was erased: their data cannot be imported or read"),
   ACCESS_UNKNOWN_IDENTITY: unknown('no identity of that name (or DID) in this data dir'),
   ACCESS_UNKNOWN_MEMBER: unknown('no pinned member (nor identity of this node) with that DID or address'),
@@ -222,6 +223,11 @@ export const ERROR_CATALOGUE = {
   MESSAGE_UNREADABLE: bad('the message file cannot be read'),
   MESSAGE_WRONG_PURPOSE: refused('the message is for another purpose than the operation'),
   MESSAGE_WRONG_RECIPIENT: refused('the message is addressed to another identity'),
+  MESSAGE_WRONG_SENDER: refused('the message is signed by another member than the one whose signed HTTP request carries it'),
+
+  // node: requests to other nodes over HTTP
+  NODE_REMOTE_REFUSED: { exit: 1, http: 502, description: "another node refused the request or answered something this node cannot use (its own code and detail are named)" },
+  NODE_UNREACHABLE: { exit: 1, http: 502, description: 'another node does not answer at the URL given' },
   MESSAGE_WRONG_TYPE: bad('the message is of another type than the operation takes'),
 
   // registry

@@ -46,6 +46,7 @@ export {
   openKeyRelease,
   publishSegments,
   releaseAad,
+  segmentsFrom,
   segmentsFromDir,
   segmentsFromStore,
   writeReleasedRecords,

@@ -190,6 +190,14 @@ export function segmentsFromStore(store: BlobStore): SegmentSource {
   return async (cid) => checkedSegment(cid, await store.get(cid), `the ${store.kind} store`)
 }
 
+/**
+ * Segments fetched by CID from somewhere else (another node over HTTP), hashed as they
+ * come: `fetchBytes` returns the bytes, `where` names the source in errors.
+ */
+export function segmentsFrom(fetchBytes: (cid: string) => Promise<Buffer>, where: string): SegmentSource {
+  return async (cid) => checkedSegment(cid, await fetchBytes(cid), where)
+}
+
 function checkedSegment(cid: string, bytes: Buffer, where: string): Buffer {
   const actual = cidOf(bytes)
   if (actual !== cid) throw new ProvenaError('ACCESS_SEGMENT_ALTERED', `segment ${cid} (${where}) does not hash to its CID: its bytes are ${actual} (a wrong or altered block)`)

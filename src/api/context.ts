@@ -1,3 +1,4 @@
+import type { DataPlaneContext } from '../access/index.js'
 import type { ChainSession, Provena } from '../app/index.js'
 import type { Authenticator } from './auth.js'
 
@@ -7,6 +8,8 @@ export interface ApiContext {
   p: Provena
   /** Its chain session, open for the server's lifetime. */
   chain: ChainSession
+  /** The data plane (block store), for key releases and segments; routes that need it refuse without. */
+  plane?: DataPlaneContext | undefined
   /** The data dir's path. */
   dir: string
   /**

@@ -16,6 +16,7 @@ import type { ApiContext } from './context.js'
 import { apiErrors } from './errors.js'
 import { ApiMetrics } from './metrics.js'
 import { asProvenaError, PROBLEM_CONTENT_TYPE, PROBLEM_SCHEMA, problemOf } from './problem.js'
+import { accessRoutes } from './routes/access.js'
 import { consentRoutes } from './routes/consent.js'
 import { datasetRoutes } from './routes/datasets.js'
 import { logRoutes } from './routes/log.js'
@@ -51,6 +52,7 @@ export const ROUTE_PLUGINS: RoutePlugin[] = [
   datasetRoutes,
   consentRoutes,
   logRoutes,
+  accessRoutes,
   withDefaultAuth('public', (app, ctx) => tilesRoutes(app, { db: ctx.p.db, log: ctx.p.log })),
   // The witness key derives from the operator key: unlocked at the first add-checkpoint, not at start.
   withDefaultAuth('public', (app, ctx) => {

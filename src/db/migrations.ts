@@ -453,6 +453,21 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 12,
+    description: 'access: the ciphertext segments a key release served over HTTP names, per requester, until the release expires',
+    // issue 13: GET /v1/segments/{cid} serves a segment only to a member holding an
+    // unexpired release (issued by this node) that names it.
+    sql: `
+      CREATE TABLE access_released_segments (
+        requester TEXT NOT NULL,
+        cid TEXT NOT NULL,
+        release TEXT NOT NULL,
+        expires_at INTEGER NOT NULL,
+        PRIMARY KEY (requester, cid, release)
+      );
+    `,
+  },
 ]
 
 /** The newest schema version this code knows. */

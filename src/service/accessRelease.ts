@@ -58,6 +58,8 @@ export async function releaseAccess(
     request: unknown
     as: UnlockedIdentity
     segmentsOut?: string | undefined
+    /** Serve the release's segments from this node (GET /v1/segments/{cid}) to the requester until the release expires. */
+    serveSegments?: boolean | undefined
     ttlMs?: number | undefined
     members?: MemberDirectory | undefined
     now?: number | undefined
@@ -131,7 +133,14 @@ export async function releaseAccess(
     const releaseDigest = messageDigest(envelope)
     // The ciphertext first (harmless without the keys), so that a release logged is complete.
     const segmentsWritten = opts.segmentsOut ? await publishSegments(plane.store, body.segments, opts.segmentsOut) : 0
-    const logIndex = logRelease({ dataset: dataset.id, requester: requester.did, purpose: m.purpose, release: releaseDigest, records: body.records, excluded: body.excluded, outcome: 'released' })
+    const logIndex = p.db.transaction(() => {
+      if (opts.serveSegments) {
+        const expiresAt = (opts.now ?? Date.now()) + (opts.ttlMs ?? RELEASE_TTL_MS)
+        const add = p.db.prepare('INSERT OR IGNORE INTO access_released_segments (requester, cid, release, expires_at) VALUES (?, ?, ?, ?)')
+        for (const cid of body.segments) add.run(requester.did, cid, releaseDigest, expiresAt)
+      }
+      return logRelease({ dataset: dataset.id, requester: requester.did, purpose: m.purpose, release: releaseDigest, records: body.records, excluded: body.excluded, outcome: 'released' })
+    })()
     return { release: envelope, digest: releaseDigest, body, dataset: dataset.id, requester: requester.did, purpose: m.purpose, records: body.records, excluded: body.excluded, segmentsWritten, logIndex }
   } catch (error) {
     logRelease({ outcome: `refused: ${(error as { code?: string }).code ?? 'error'}` })
@@ -139,4 +148,20 @@ export async function releaseAccess(
   } finally {
     await anchorNow(p, chain)
   }
+}
+
+/**
+ * A ciphertext segment this node serves to `requester` (GET /v1/segments/{cid}): only one
+ * named by an unexpired release this node issued to it (releaseAccess with
+ * `serveSegments`). Throws ACCESS_SEGMENT_NOT_RELEASED otherwise: a member cannot read
+ * another's segments, nor a segment after its release expired.
+ */
+export async function releasedSegment(ctx: ServiceContext, requester: string, cid: string, now = Date.now()): Promise<Buffer> {
+  const held = ctx.p.db.prepare('SELECT 1 FROM access_released_segments WHERE requester = ? AND cid = ? AND expires_at > ? LIMIT 1').get(requester, cid, now)
+  if (!held) {
+    throw new ProvenaError('ACCESS_SEGMENT_NOT_RELEASED', `segment ${cid} is not named by any unexpired key release this node issued to ${requester}`, {
+      hint: 'request access again: provena dataset export DATASET --from URL --purpose P',
+    })
+  }
+  return ctx.plane.store.get(cid)
 }

@@ -8,7 +8,7 @@ import { listAssets, MIN_ID_PREFIX, verifyDataset, type DatasetManifest } from '
 import { resolveDataDir } from '../../app/index.js'
 import { ProvenaError } from '../../errors.js'
 import { readMessageFile } from '../../node/index.js'
-import { assetListing, exportForPurpose, exportReleased, importEncrypted, registerDatasetFile } from '../../service/index.js'
+import { assetListing, exportForPurpose, exportFromNode, exportReleased, importEncrypted, registerDatasetFile } from '../../service/index.js'
 import type { DsseEnvelope } from '../../crypto/index.js'
 import { askPassphrase } from '../passphrase.js'
 import { emit, progressBar, short, VerificationFailed, type CommonOptions } from '../output.js'
@@ -134,10 +134,11 @@ export function registerDataset_(program: Command): void {
     .option('--purpose <purpose>', "why, e.g. dpv:ScientificResearch (recorded in the log; only subjects who consent to it now are exported); required but for the controller's own copy")
     .option('--release <file>', "a key release from the dataset's controller's node (provena access release), answering this node's request")
     .option('--segments <dir>', 'with --release: the directory holding the ciphertext segments, one file per CID (access release --segments-out)')
+    .option('--from <url>', "the dataset's controller's node (provena serve): request, release and segments over HTTP in one command (needs --purpose; the dataset's full id)")
     .requiredOption('--out <file>', 'where to write it (not over an existing file, unless --force)')
     .option('--force', 'replace --out if it exists')
     .action(
-      action(async (id: string | undefined, opts: CommonOptions & { as: string; purpose?: string; release?: string; segments?: string; out: string; force?: boolean }) => {
+      action(async (id: string | undefined, opts: CommonOptions & { as: string; purpose?: string; release?: string; segments?: string; from?: string; out: string; force?: boolean }) => {
         if (existsSync(opts.out) && statSync(opts.out).isDirectory()) {
           throw new ProvenaError('CLI_OUT_IS_DIRECTORY', `${opts.out} is a directory: --out names the file to write`, { hint: `e.g. --out ${join(opts.out, 'export.csv')}` })
         }
@@ -147,6 +148,10 @@ export function registerDataset_(program: Command): void {
         if (opts.release === undefined && id === undefined) throw new ProvenaError('CLI_BAD_ARGUMENT', 'name the dataset to export, or give --release FILE', { hint: 'provena dataset export DATASET --as NAME --out FILE' })
         if (opts.release !== undefined && opts.segments === undefined) throw new ProvenaError('CLI_BAD_ARGUMENT', '--release needs --segments DIR (where the controller published the ciphertext segments)')
         if (opts.release === undefined && opts.segments !== undefined) throw new ProvenaError('CLI_BAD_ARGUMENT', '--segments goes with --release')
+        if (opts.from !== undefined && opts.release !== undefined) throw new ProvenaError('CLI_BAD_ARGUMENT', '--from asks the node for a release: not with --release')
+        if (opts.from !== undefined && (id === undefined || opts.purpose === undefined)) {
+          throw new ProvenaError('CLI_BAD_ARGUMENT', '--from needs the dataset id and --purpose', { hint: 'provena dataset export DATASET --from URL --purpose dpv:ScientificResearch --as NAME --out FILE' })
+        }
         const release = opts.release === undefined ? undefined : readMessageFile(opts.release)
         const passphrase = await askPassphrase()
         const dir = resolveDataDir(opts.dir)
@@ -155,7 +160,9 @@ export function registerDataset_(program: Command): void {
           const bar = progressBar('decrypting', 'records')
           try {
             let r: ExportReport
-            if (release) {
+            if (opts.from !== undefined) {
+              r = await exportFromNode({ p, chain, plane }, { from: opts.from, dataset: id!, purpose: opts.purpose!, as: who, out: opts.out, onProgress: bar.update })
+            } else if (release) {
               if (id !== undefined && !releasedDataset(release).startsWith(id.toLowerCase())) {
                 throw new ProvenaError('CLI_BAD_ARGUMENT', `the release ${opts.release} is for dataset ${short(releasedDataset(release))}, not ${id}`)
               }

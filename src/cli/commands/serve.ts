@@ -5,6 +5,8 @@ import { ProvenaError } from '../../errors.js'
 import { integer } from '../args.js'
 import { emit, type CommonOptions } from '../output.js'
 import { askPassphrase } from '../passphrase.js'
+import { openStore } from '../../store/index.js'
+import { registryContext } from '../../service/index.js'
 import { action, common } from '../session.js'
 
 interface ServeOptions extends CommonOptions {
@@ -32,11 +34,15 @@ export function registerServe(program: Command): void {
         const passphrase = await askPassphrase()
         const p = openProvena(dir, { passphrase })
         let release = () => {}
+        let closeStore = async () => {}
         try {
           const chain = await openChain(p, { rpcUrl: opts.rpcUrl })
           try {
             const { buildServer } = await import('../../api/server.js') // Fastify: loaded by this command only
-            const app = await buildServer({ p, chain, dir, passphrase, bodyLimit: opts.bodyLimit })
+            const store = await openStore(p.dir, p.config.store ?? { backend: 'fs' })
+            closeStore = async () => void (await store.close?.())
+            const plane = { ...registryContext({ p, chain }), store }
+            const app = await buildServer({ p, chain, dir, passphrase, bodyLimit: opts.bodyLimit, plane })
             try {
               await app.listen({ host: opts.host, port: opts.port }).catch((e: unknown) => {
                 throw apiErrors.listenFailed(opts.host, opts.port, e)
@@ -75,6 +81,7 @@ export function registerServe(program: Command): void {
               await app.close()
             }
           } finally {
+            await closeStore()
             await chain.close()
           }
         } finally {

@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { controllerSecrets, pseudonymOf, unlockIdentity } from '../access/index.js'
+import { signedFetch } from '../node/index.js'
+import { repoRoot, runCli } from '../testing.js'
+
+const P = 'dpv:ScientificResearch'
+
+/** `provena serve --json` on `dir` as a real child process, once it printed where it listens. */
+async function startServe(dir: string, passphrase: string): Promise<{ child: ChildProcess; url: string; exited: Promise<number | null> }> {
+  const child = spawn(process.execPath, [join(repoRoot, 'bin', 'provena.js'), 'serve', '--port', '0', '--json', '--dir', dir], {
+    env: { ...process.env, PROVENA_RPC_URL: undefined, PROVENA_PASSPHRASE: passphrase },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()))
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)))
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => {
+      stdout += d.toString()
+      const nl = stdout.indexOf('\n')
+      if (nl >= 0) resolve((JSON.parse(stdout.slice(0, nl)) as { url: string }).url)
+    })
+    void exited.then((code) => reject(new Error(`serve exited ${code} before listening:\n${stdout}\n${stderr}`)))
+  })
+  return { child, url, exited }
+}
+
+// A lab's node exports a hospital's dataset in one command, over HTTP (issue 13): the
+// hospital's node serves (provena serve); the lab runs `dataset export --from URL`. Two data
+// dirs, two passphrases, separate processes, one chain.
+describe('dataset export --from URL: a key release between nodes over HTTP (issue 13)', () => {
+  const work = mkdtempSync(join(tmpdir(), 'provena-xnode-'))
+  const H = join(work, 'hospital')
+  const L = join(work, 'lab')
+  const file = (name: string) => join(work, name)
+  const hospital = (...args: string[]) => runCli([...args, '--dir', H], { PROVENA_PASSPHRASE: 'pw-hospital' })
+  const lab = (...args: string[]) => runCli([...args, '--dir', L], { PROVENA_PASSPHRASE: 'pw-lab' })
+  const ok = (r: Awaited<ReturnType<typeof runCli>>) => assert.equal(r.code, 0, r.stdout + r.stderr)
+  const subjects = Array.from({ length: 40 }, (_, i) => `P-${i}`)
+  let dataset = ''
+  let labDid = ''
+  let served: Awaited<ReturnType<typeof startServe>> | undefined
+
+  before(async () => {
+    ok(await hospital('init'))
+    ok(await hospital('node', 'start'))
+    const rpc = (await hospital('chain', 'info', '--json')).json<{ rpcUrl: string }>().rpcUrl
+    ok(await hospital('identity', 'create', 'st-mary', '--role', 'controller'))
+    ok(await hospital('consortium', 'create', '--out', file('consortium.json')))
+    ok(await lab('init', '--join', file('consortium.json'), '--rpc-url', rpc))
+    const created = await lab('identity', 'create', 'lab', '--role', 'trainer', '--json')
+    ok(created)
+    labDid = created.json<{ did: string }>().did
+    const card = await lab('identity', 'show', 'lab', '--json')
+    ok(card)
+    writeFileSync(file('card.json'), card.stdout)
+    ok(await hospital('consortium', 'add-member', '--did', labDid, '--role', 'trainer', '--card', file('card.json'), '--out', file('consortium2.json')))
+    ok(await lab('consortium', 'update', file('consortium2.json')))
+    writeFileSync(file('patients.csv'), `id,age\n${subjects.map((s, i) => `${s},${30 + i}`).join('\n')}\n`)
+    const imported = await hospital('dataset', 'import', file('patients.csv'), '--subject-column', 'id', '--as', 'st-mary', '--json')
+    ok(imported)
+    dataset = imported.json<{ id: string }>().id
+    writeFileSync(file('consent.csv'), `subject,purpose,action\n${subjects.filter((s) => s !== 'P-4').map((s) => `${s},${P},${s === 'P-3' ? 'refuse' : 'grant'}`).join('\n')}\n`)
+    ok(await hospital('consent', 'import', file('consent.csv'), '--as', 'st-mary'))
+    ok(await hospital('access', 'grant', dataset, '--to', labDid, '--purpose', P, '--as', 'st-mary'))
+    served = await startServe(H, 'pw-hospital')
+  })
+  after(async () => {
+    served?.child.kill('SIGTERM')
+    await served?.exited
+    await hospital('node', 'stop')
+  })
+
+  it('one command on the lab: request, release on the hospital, segments fetched by CID, decrypted with the lab\'s own key; consent applied', async () => {
+    const out = file('lab.csv')
+    const r = await lab('dataset', 'export', dataset, '--from', served!.url, '--purpose', P, '--as', 'lab', '--out', out, '--json')
+    ok(r)
+    assert.equal(r.json<{ records: number }>().records, 38)
+    const key = controllerSecrets(unlockIdentity(H, 'st-mary', 'pw-hospital')).pseudonymKey
+    const rows = readFileSync(out, 'utf8').trim().split('\n')
+    assert.deepEqual(rows.slice(1), subjects.flatMap((s, i) => (s === 'P-3' || s === 'P-4' ? [] : [`${pseudonymOf(key, s)},${30 + i}`])))
+    // The hospital logged the release it made over HTTP (read through its log endpoint: it is served).
+    const log = await lab('log', 'entries', '--json')
+    ok(log)
+    const labEvents = log.json<{ entries: { leaf: string }[] }>().entries.map((e) => JSON.parse(Buffer.from(e.leaf, 'base64').toString('utf8')) as Record<string, unknown>)
+    assert.ok(labEvents.some((e) => e.type === 'provena.access.export/v1' && e.outcome === 'granted' && e.records === 38))
+  })
+
+  it('segments go only to the member a release names: another CID, no signature, or a non-member are refused', async () => {
+    const me = unlockIdentity(L, 'lab', 'pw-lab')
+    const key = { keyId: me.did, privateKey: me.signing.privateKey }
+    const unknownCid = 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy'
+    const notReleased = await signedFetch(`${served!.url}/v1/segments/${unknownCid}`, { method: 'GET' }, key)
+    assert.equal(notReleased.status, 403)
+    assert.equal(((await notReleased.json()) as { code: string }).code, 'ACCESS_SEGMENT_NOT_RELEASED')
+    const unsigned = await fetch(`${served!.url}/v1/segments/${unknownCid}`)
+    assert.equal(unsigned.status, 401)
+  })
+
+  it('revoked on-chain: the next export --from is refused by the hospital, named, nothing written', async () => {
+    // The hospital's node is served: its CLI refuses to write; the grant is revoked by stopping it first.
+    served!.child.kill('SIGTERM')
+    assert.equal(await served!.exited, 0)
+    ok(await hospital('access', 'revoke', dataset, '--to', labDid, '--purpose', P, '--as', 'st-mary'))
+    served = await startServe(H, 'pw-hospital')
+    const out = file('revoked.csv')
+    const r = await lab('dataset', 'export', dataset, '--from', served.url, '--purpose', P, '--as', 'lab', '--out', out)
+    assert.equal(r.code, 1, r.stdout + r.stderr)
+    assert.match(r.stderr, /ACCESS_DENIED/)
+    assert.equal(existsSync(out), false)
+  })
+})
