@@ -170,6 +170,11 @@ describe('witnesses wired into the nodes: three members serving, cosigning, veri
     const three = await c('audit', 'mirror', `${nodes.A.url}/log`, '--member', 'hospital-a', '--quorum', '3')
     assert.equal(three.code, 3, three.stdout + three.stderr)
     assert.match(three.stdout, /carries 2 valid cosignature\(s\) by the consortium's witnesses, 3 required/)
+    // Witness keys come from the consortium file, never from the note: under the first file
+    // (A alone) the two cosignature lines the note carries count for nothing.
+    const early = await c('audit', 'mirror', `${nodes.A.url}/log`, '--member', 'hospital-a', '--consortium', file('consortium.json'), '--quorum', '1', '--json')
+    assert.equal(early.code, 3, early.stdout + early.stderr)
+    assert.deepEqual(early.json<{ cosignatures: { verified: number; witnesses: number } }>().cosignatures.verified, 0)
   })
 
   it("with B's node stopped, A still gets C's cosignature and reports B's failure; with none left, log cosign exits 1", async () => {
