@@ -204,6 +204,18 @@ describe('witnesses wired into the nodes: three members serving, cosigning, veri
     assert.equal(none.code, 1, none.stderr)
     assert.equal(none.json<{ ok: boolean; failed: unknown[] }>().failed.length, 2)
     assert.match(none.stderr, /no witness cosigned the checkpoint/)
+
+    // B's node back: A's node asks it again by itself (it had not cosigned the newest checkpoint).
+    nodes.B = await serve(dirs.B, pw.B, ports.B)
+    await until("B's cosignature gathered by A's node", async () => {
+      const text = await (await fetch(`${nodes.A!.url}/log/checkpoint`)).text()
+      return cosignatureLines(text).length === 2 ? text : undefined
+    }, 30_000)
+    const two = await a('verify', '--quorum', '2')
+    assert.equal(two.code, 0, two.stdout + two.stderr)
+    // A witness's failure is one line, not one per retry.
+    const lines = nodes.A!.stderr().split('\n').filter((l) => l.startsWith('provena serve: witness lab-b'))
+    assert.ok(lines.length >= 1 && lines.length <= 2, lines.join('\n'))
   })
 
   /** A consent change through A's API (a token of its controller); the log size after it. */

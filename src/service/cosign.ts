@@ -4,7 +4,7 @@
 import type { Provena } from '../app/index.js'
 import { ProvenaError } from '../errors.js'
 import { latestCheckpoint } from '../log/index.js'
-import { cosignLatestCheckpoint, memberWitnesses, type GatherOptions } from '../node/index.js'
+import { cosignatureKeyId, cosignaturesAt, cosignLatestCheckpoint, memberWitnesses, parseCosignatureLine, type GatherOptions, type Witness } from '../node/index.js'
 
 /** What one round of gathering did, per witness (by member name, witness name and endpoint). */
 export interface CosignReport {
@@ -46,5 +46,19 @@ export async function cosignCheckpointNow(p: Provena, opts: GatherOptions = {}):
   if (!latestCheckpoint(p.db)) throw new ProvenaError('WITNESS_NONE_TO_ASK', 'the log has no signed checkpoint yet: nothing to cosign', { hint: 'run provena log checkpoint' })
   throw new ProvenaError('WITNESS_NONE_TO_ASK', 'no other member of the pinned consortium file lists a witness with an endpoint', {
     hint: "each member advertises its node with provena identity show NAME --endpoint URL --json > card.json; the admin adds the card and hands out the file (consortium update)",
+  })
+}
+
+/**
+ * The witnesses of the pinned consortium file (with an endpoint) that have not cosigned the
+ * node's newest checkpoint yet: whom `provena serve` asks again after an outage.
+ */
+export function missingCosigners(p: Provena): Witness[] {
+  const checkpoint = latestCheckpoint(p.db)
+  if (!checkpoint) return []
+  const lines = cosignaturesAt(p.db, checkpoint.treeSize).map(parseCosignatureLine)
+  return memberWitnesses(p.consortium, p.signer.origin).filter((w) => {
+    const id = cosignatureKeyId(w.name, w.publicKey)
+    return !lines.some((l) => l && l.name === w.name && l.keyId.equals(id))
   })
 }

@@ -13,4 +13,4 @@ export { requestAccess, REQUEST_TTL_MS, type AccessRequestReport } from './acces
 export { addMember, checkEndpoint, createConsortium, createIdentity, isConsortiumAdmin, joinConsortium, manifestTrustRoots, memberEntryOf, openTrustRoots, ownLog, readCardFile, showIdentity, trustRootsOf, updateConsortium, type CreatedIdentity, type NodeAdvert, type TrustRootOptions } from './consortium.js'
 export { aggregateAcrossNodes, createTaskAcrossNodes, flMembers, importTaskFromExchange, publishTask, resolveParticipant, runClientAcrossNodes, submitAcrossNodes, TASK_MESSAGE_TTL_MS } from './flNodes.js'
 export { assetListing, showAsset, type AssetSummary } from './assets.js'
-export { cosignCheckpoint, cosignCheckpointNow, type CosignReport } from './cosign.js'
+export { cosignCheckpoint, cosignCheckpointNow, missingCosigners, type CosignReport } from './cosign.js'

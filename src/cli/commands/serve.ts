@@ -2,7 +2,7 @@ import type { Command } from 'commander'
 import { anchorIfDue, anchorNow, openChain, openProvena, resolveDataDir } from '../../app/index.js'
 import { apiErrors, claimDataDir, refuseIfServed } from '../../api/index.js'
 import { ProvenaError } from '../../errors.js'
-import { cosignCheckpoint } from '../../service/index.js'
+import { cosignCheckpoint, missingCosigners } from '../../service/index.js'
 import { integer } from '../args.js'
 import { emit, type CommonOptions } from '../output.js'
 import { askPassphrase } from '../passphrase.js'
@@ -13,6 +13,9 @@ interface ServeOptions extends CommonOptions {
   host: string
   bodyLimit?: number
 }
+
+/** How often a node asks again the witnesses that have not cosigned its newest checkpoint. */
+const RECOSIGN_MS = 10_000
 
 /** Whether `host` is a loopback address (plain HTTP stays on the machine). */
 const isLoopback = (host: string) => host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host)
@@ -49,15 +52,25 @@ export function registerServe(program: Command): void {
               // Anchors on provena.json's schedule, one anchoring at a time (the last one is awaited before the final anchor at stop).
               // After each anchoring of something new (and once at start), the other members'
               // witnesses are asked to cosign (one round at a time, in the background: requests
-              // are answered meanwhile; a witness that fails is one stderr line, never fatal).
+              // are answered meanwhile; a witness that fails is one stderr line, never fatal,
+              // repeated only when its failure changes). While one has not cosigned the newest
+              // checkpoint, it is asked again every RECOSIGN_MS (a witness back after an outage).
               let cosigning: Promise<void> | null = null
               let cosignAgain = false
+              let lastCosign = 0
+              const lastFailure = new Map<string, string>()
               const cosign = () => {
                 if (cosigning) return void (cosignAgain = true)
+                lastCosign = Date.now()
                 cosigning = cosignCheckpoint(p)
                   .then(
                     (r) => {
-                      for (const f of r?.failed ?? []) process.stderr.write(`provena serve: witness ${f.member || f.witness} (${f.endpoint}): ${f.message}\n`)
+                      for (const x of r?.cosigned ?? []) lastFailure.delete(x.witness)
+                      for (const f of r?.failed ?? []) {
+                        if (lastFailure.get(f.witness) === f.message) continue
+                        lastFailure.set(f.witness, f.message)
+                        process.stderr.write(`provena serve: witness ${f.member || f.witness} (${f.endpoint}): ${f.message}\n`)
+                      }
                     },
                     (e: unknown) => void process.stderr.write(`provena serve: cosigning: ${(e as Error).message}\n`),
                   )
@@ -74,7 +87,7 @@ export function registerServe(program: Command): void {
                 anchoring ??= anchorIfDue(p, chain)
                   .then(
                     (a) => {
-                      if (first || a?.anchoredNow) cosign()
+                      if (first || a?.anchoredNow || (Date.now() - lastCosign >= RECOSIGN_MS && missingCosigners(p).length > 0)) cosign()
                     },
                     (e: unknown) => void process.stderr.write(`provena serve: anchoring: ${(e as Error).message}\n`),
                   )
