@@ -278,6 +278,7 @@ export const ERROR_CATALOGUE = {
   WITNESS_BAD_RESPONSE: { exit: 1, http: 502, description: 'a witness did not answer add-checkpoint, refused it, or answered without a valid cosignature by its pinned key' },
   WITNESS_BAD_SIGNATURE: refused("a checkpoint carries no valid signature by the log key the witness's consortium file pins"),
   WITNESS_MALFORMED: bad('an add-checkpoint body is not "old <size>", proof lines, an empty line and a checkpoint note'),
+  WITNESS_NONE_TO_ASK: conflict('no witness to ask for cosignatures: a lone node, no checkpoint yet, or no other member of the consortium file lists a witness with an endpoint'),
   WITNESS_OLD_SIZE_MISMATCH: conflict('the old size is not the size of the last checkpoint the witness cosigned for the log (the answer gives it)'),
   WITNESS_SPLIT_VIEW: invalid('a checkpoint of the size the witness cosigned last, with another root: a split view, not cosigned'),
   WITNESS_UNKNOWN_LOG: unknown("the witness's consortium file lists no log with the checkpoint's origin"),

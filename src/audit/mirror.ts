@@ -32,6 +32,8 @@ export interface MirrorReport {
   status: 'new' | 'grown' | 'unchanged' | 'stale'
   previous: { treeSize: number; rootHash: string } | null
   checkpoint: { treeSize: number; rootHash: string }
+  /** The signed note served, as fetched: the log's signature and any cosignature lines (checked by the caller against keys it pins). */
+  note: string
   newEntries: number
   tilesFetched: number
   bundlesFetched: number
@@ -88,7 +90,7 @@ export async function mirrorLog(opts: MirrorOptions): Promise<MirrorReport> {
   const previous = readMirrored(dir, verifier)
   progress(`fetching ${opts.url.replace(/\/+$/, '')}/checkpoint`)
   const current = await fetchCheckpoint(fromServer, verifier, `${opts.url.replace(/\/+$/, '')}/checkpoint`)
-  const base = { origin: verifier.name, url: opts.url, dir, previous: previous ? summary(previous) : null, checkpoint: summary(current) }
+  const base = { origin: verifier.name, url: opts.url, dir, previous: previous ? summary(previous) : null, checkpoint: summary(current), note: current.note }
   progress(`checkpoint of ${current.origin}: size ${current.treeSize}, root ${hex(current.rootHash)}${previous ? ` (mirrored: size ${previous.treeSize})` : ''}`)
 
   if (previous && current.treeSize <= previous.treeSize) {

@@ -27,6 +27,7 @@ import {
   type ConsortiumMember,
   type MemberEntry,
   type MemberLog,
+  witnessCardFields,
 } from '../node/index.js'
 
 const operatorAddress = (p: Provena): Address => p.operatorAddress
@@ -66,19 +67,61 @@ export function ownLog(p: Provena, deployment?: Pick<Deployment, 'CheckpointAnch
   }
 }
 
-/** An identity of this node as a consortium member; its card is signed when `passphrase` is given, else null. */
-export function memberEntryOf(p: Provena, id: Identity | UnlockedIdentity, passphrase: string | undefined, log = ownLog(p)): MemberEntry {
-  const m: ConsortiumMember = { name: id.name, did: id.did, role: id.role, address: id.address, x25519: id.x25519PublicKey, log }
+/** How a member advertises its node (issue 13): its `provena serve` base URL, and so its witness. */
+export interface NodeAdvert {
+  /** The node's base URL (http(s), no query or fragment): its witness is at `<endpoint>/witness/add-checkpoint`. */
+  endpoint?: string | undefined
+}
+
+/**
+ * An identity of this node as a consortium member; its card is signed when `passphrase` is
+ * given, else null. With `node.endpoint`, the entry also carries the endpoint and the node's
+ * witness vkey (witnessCardFields: derived from the operator key, which this unlocks) before
+ * the card is signed.
+ */
+export function memberEntryOf(p: Provena, id: Identity | UnlockedIdentity, passphrase: string | undefined, log = ownLog(p), node: NodeAdvert = {}): MemberEntry {
+  const m: ConsortiumMember = {
+    name: id.name,
+    did: id.did,
+    role: id.role,
+    address: id.address,
+    x25519: id.x25519PublicKey,
+    log,
+    ...(node.endpoint !== undefined ? witnessCardFields(p, checkEndpoint(node.endpoint)) : {}),
+  }
   const key = 'signing' in id ? id.signing.privateKey : passphrase === undefined ? undefined : unlockIdentity(p.dir, id.name, passphrase).signing.privateKey
   return { ...m, card: key ? signMemberCard(m, key) : null }
 }
 
+/** A node's base URL as a member entry may carry it: http(s), no credentials, query or fragment; CLI_BAD_ARGUMENT otherwise. */
+export function checkEndpoint(endpoint: string): string {
+  let u: URL | undefined
+  try {
+    u = new URL(endpoint)
+  } catch {
+    u = undefined
+  }
+  if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:') || u.search !== '' || u.hash !== '' || u.username !== '' || u.password !== '' || endpoint.includes('?') || endpoint.includes('#')) {
+    throw new ProvenaError('CLI_BAD_ARGUMENT', `--endpoint ${JSON.stringify(endpoint)} is not an http(s) URL without credentials, query or fragment`, {
+      hint: 'the base URL of the node as the other members reach it, e.g. https://node.st-mary.example (provena serve prints it)',
+    })
+  }
+  return endpoint.replace(/\/+$/, '')
+}
+
 /**
- * `provena identity show NAME`: the identity's public facts, its node's log and its card
- * (signed with the identity's key: needs the passphrase; null without one).
+ * `provena identity show NAME [--endpoint URL]`: the identity's public facts, its node's
+ * log and its card (signed with the identity's key: needs the passphrase; null without
+ * one). With an endpoint, the entry advertises the node and its witness (the passphrase
+ * is needed then: the witness key derives from the operator key).
  */
-export function showIdentity(p: Provena, name: string, passphrase: string | undefined): MemberEntry {
-  return memberEntryOf(p, findIdentity(p.dir, name), passphrase)
+export function showIdentity(p: Provena, name: string, passphrase: string | undefined, node: NodeAdvert = {}): MemberEntry {
+  if (node.endpoint !== undefined && passphrase === undefined) {
+    throw new ProvenaError('CLI_BAD_ARGUMENT', '--endpoint puts the node\'s witness key in the card: it needs PROVENA_PASSPHRASE (the card is signed, the witness key derives from the operator key)', {
+      hint: 'PROVENA_PASSPHRASE=… provena identity show NAME --endpoint URL --json > card.json',
+    })
+  }
+  return memberEntryOf(p, findIdentity(p.dir, name), passphrase, ownLog(p), node)
 }
 
 /**
@@ -110,7 +153,7 @@ function logEvent(p: Provena, event: Record<string, unknown>): void {
  * use, with the operator as admin) become the shared contracts; its identities the first
  * members, each with a card signed by its key. The file is pinned in the data dir.
  */
-export async function createConsortium(p: Provena, chain: ChainSession, opts: { passphrase: string }): Promise<Consortium> {
+export async function createConsortium(p: Provena, chain: ChainSession, opts: { passphrase: string; endpoint?: string | undefined }): Promise<Consortium> {
   if (p.consortium) throw nodeErrors.alreadyPinned(p.dir)
   const log = ownLog(p, chain.deployment)
   const c: Consortium = signConsortium({
@@ -120,7 +163,7 @@ export async function createConsortium(p: Provena, chain: ChainSession, opts: { 
     contracts: { AssetRegistry: chain.deployment.AssetRegistry, AccessPolicy: chain.deployment.AccessPolicy, FederatedTraining: chain.deployment.FederatedTraining },
     admin: { did: p.operatorDid, address: chain.client.account.address },
     // One unlock of the keystore signs every identity's card.
-    members: (listIdentities(p.dir).length ? unlockIdentities(p.dir, opts.passphrase) : []).map((id) => memberEntryOf(p, id, undefined, log)),
+    members: (listIdentities(p.dir).length ? unlockIdentities(p.dir, opts.passphrase) : []).map((id) => memberEntryOf(p, id, undefined, log, { endpoint: opts.endpoint })),
   }, p.signer.privateKey)
   p.db.transaction(() => logEvent(p, { type: LOG_EVENT.consortiumCreated, chainId: c.chainId, contracts: c.contracts, admin: c.admin, members: c.members.map((m) => m.did), hash: consortiumHash(c) }))()
   await anchorNow(p, chain)

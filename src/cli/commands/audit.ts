@@ -2,14 +2,21 @@ import type { Command } from 'commander'
 import { resolveDataDir } from '../../app/index.js'
 import { mirrorLog, type MirrorReport } from '../../audit/index.js'
 import { ProvenaError } from '../../errors.js'
-import { readConsortiumFile, readPinnedConsortium } from '../../node/index.js'
-import { emit, type CommonOptions } from '../output.js'
+import { quorumWitnesses, readConsortiumFile, readPinnedConsortium, verifyQuorum, type Consortium, type QuorumReport } from '../../node/index.js'
+import { integer } from '../args.js'
+import { emit, VerificationFailed, type CommonOptions } from '../output.js'
 import { action, common } from '../session.js'
 
 interface MirrorCliOptions extends CommonOptions {
   vkey?: string
   member?: string
   consortium?: string
+  quorum?: number
+}
+
+/** The consortium file whose witnesses count: --consortium FILE, else the data dir's pinned one. */
+function consortiumFile(opts: MirrorCliOptions): Consortium | undefined {
+  return opts.consortium ? readConsortiumFile(opts.consortium) : readPinnedConsortium(resolveDataDir(opts.dir))
 }
 
 /**
@@ -24,21 +31,42 @@ function pinnedVkey(opts: MirrorCliOptions): string {
   }
   if (opts.vkey !== undefined) return opts.vkey
   const dir = resolveDataDir(opts.dir)
-  const c = opts.consortium ? readConsortiumFile(opts.consortium) : readPinnedConsortium(dir)
+  const c = consortiumFile(opts)
   if (!c) throw new ProvenaError('CLI_BAD_ARGUMENT', `--member needs a consortium file: none pinned in ${dir}`, { hint: 'pass --consortium FILE, or --vkey VKEY' })
   const m = c.members.find((x) => x.name === opts.member || x.did === opts.member || x.address.toLowerCase() === opts.member!.toLowerCase())
   if (!m?.log) throw new ProvenaError('CLI_BAD_ARGUMENT', `${opts.member} is not a member with a log in the consortium file`, { hint: 'provena consortium show lists the members' })
   return m.log.vkey
 }
 
-function mirrorText(r: MirrorReport): string {
+/** How many of the consortium file's witnesses validly cosigned the served checkpoint (keys from the file, never the note). */
+interface MirrorCosignatures {
+  verified: number
+  verifiedBy: string[]
+  witnesses: number
+  quorum: number | null
+}
+
+function countMirrored(r: MirrorReport, c: Consortium | undefined, quorum: number | undefined): { cosignatures: MirrorCosignatures; failure?: QuorumReport['failures'][number] } | undefined {
+  if (!c) {
+    if (quorum === undefined) return undefined
+    throw new ProvenaError('CLI_BAD_ARGUMENT', 'audit mirror --quorum K counts cosignatures by the witnesses of a consortium file: none given or pinned', { hint: 'pass --consortium FILE (its members\' "witness" vkeys)' })
+  }
+  const witnesses = quorumWitnesses(c, r.origin)
+  const q = verifyQuorum([{ treeSize: r.checkpoint.treeSize, note: r.note }], witnesses, quorum ?? 0)
+  const cp = q.checkpoints[0]!
+  return { cosignatures: { verified: cp.verified, verifiedBy: cp.witnesses, witnesses: q.witnesses, quorum: quorum ?? null }, ...(q.failures[0] ? { failure: q.failures[0] } : {}) }
+}
+
+function mirrorText(r: MirrorReport & { cosignatures?: MirrorCosignatures }): string {
   const head =
     r.status === 'unchanged'
       ? `Unchanged: ${r.origin} is still at size ${r.checkpoint.treeSize}`
       : r.status === 'stale'
         ? `Stale: ${r.origin} served size ${r.checkpoint.treeSize}, older than the ${r.previous!.treeSize} mirrored (and consistent with it): nothing written`
         : `Mirrored ${r.origin}: size ${r.checkpoint.treeSize} (${r.newEntries} new${r.previous ? `, extends size ${r.previous.treeSize}` : ''})`
-  return [head, `  root      ${r.checkpoint.rootHash}`, `  fetched   ${r.tilesFetched} tile(s), ${r.bundlesFetched} entry bundle(s)`, `  mirror    ${r.dir}`].join('\n')
+  const q = r.cosignatures
+  const cos = q ? [`  cosigned  by ${q.verified} of the ${q.witnesses} witness(es) of the consortium file${q.quorum !== null ? ` (quorum ${q.quorum}${q.verified < q.quorum ? ': NOT MET' : ''})` : ''}${q.verifiedBy.length ? `: ${q.verifiedBy.join(', ')}` : ''}`] : []
+  return [head, `  root      ${r.checkpoint.rootHash}`, ...cos, `  fetched   ${r.tilesFetched} tile(s), ${r.bundlesFetched} entry bundle(s)`, `  mirror    ${r.dir}`].join('\n')
 }
 
 export function registerAudit(program: Command): void {
@@ -49,7 +77,8 @@ export function registerAudit(program: Command): void {
       .description("keep a local copy of a log served as C2SP tlog-tiles (URL: its prefix, …/log) and check each new checkpoint extends the last one mirrored")
       .option('--vkey <vkey>', "the log's C2SP verifier key (origin+keyid+base64), pinned")
       .option('--member <name>', "whose log: a member's name, did or address in the consortium file (its pinned vkey)")
-      .option('--consortium <file>', 'with --member: this consortium file instead of the data dir\'s'),
+      .option('--consortium <file>', "with --member: this consortium file instead of the data dir's; its witnesses are the ones counted")
+      .option('--quorum <k>', "the mirrored checkpoint must carry K valid cosignatures by distinct witnesses of the consortium file (exit 3 otherwise)", integer('--quorum', 1)),
   ).action(
     action(async (url: string, opts: MirrorCliOptions) => {
       let parsed: URL | undefined
@@ -60,8 +89,15 @@ export function registerAudit(program: Command): void {
       }
       if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) throw new ProvenaError('CLI_BAD_ARGUMENT', `"${url}" is not an http(s) URL`, { hint: 'the log prefix, e.g. http://127.0.0.1:8080/log' })
       const vkey = pinnedVkey(opts)
-      const report = await mirrorLog({ url, vkey, dir: resolveDataDir(opts.dir), progress: (m) => process.stderr.write(`${m}\n`) })
-      emit(opts, report, () => mirrorText(report))
+      // The witnesses are read before fetching anything: a bad --quorum fails first.
+      const c = consortiumFile(opts)
+      if (opts.quorum !== undefined && !c) countMirrored({} as MirrorReport, c, opts.quorum)
+      const mirrored = await mirrorLog({ url, vkey, dir: resolveDataDir(opts.dir), progress: (m) => process.stderr.write(`${m}\n`) })
+      const counted = countMirrored(mirrored, c, opts.quorum)
+      const { note: _, ...rest } = mirrored
+      const report = { ...rest, ...(counted ? { cosignatures: counted.cosignatures } : {}), ok: !counted?.failure, failures: counted?.failure ? [counted.failure] : [] }
+      emit(opts, report, () => mirrorText({ ...mirrored, ...(counted ? { cosignatures: counted.cosignatures } : {}) }) + (counted?.failure ? `\n  FAILED    ${counted.failure.message}` : ''))
+      if (counted?.failure) throw new VerificationFailed()
     }),
   )
 }

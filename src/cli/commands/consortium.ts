@@ -10,7 +10,12 @@ import { emit, type CommonOptions } from '../output.js'
 import { askPassphrase } from '../passphrase.js'
 import { action, common, withChain, withProvena } from '../session.js'
 
-const memberLines = (c: Consortium) => c.members.map((m) => `    ${m.name.padEnd(14)} ${m.role.padEnd(10)} ${m.address}  ${m.did}`)
+const memberLines = (c: Consortium) =>
+  c.members.flatMap((m) => [
+    `    ${m.name.padEnd(14)} ${m.role.padEnd(10)} ${m.address}  ${m.did}`,
+    ...(m.endpoint ? [`      node     ${m.endpoint}`] : []),
+    ...(m.witness ? [`      witness  ${m.witness}`] : []),
+  ])
 
 function summary(c: Consortium): string[] {
   return [
@@ -37,13 +42,14 @@ export function registerConsortium(program: Command): void {
   common(consortium.command('create').description("make this node the consortium's admin: deploys the shared contracts once, writes and pins the consortium file (PROVENA_PASSPHRASE signs the identities' cards)"))
     .requiredOption('--out <file>', 'where to write the consortium file for the members')
     .option('--force', 'overwrite an existing --out file')
+    .option('--endpoint <url>', "advertise this node in its identities' entries: its provena serve base URL and its witness key")
     .action(
-      action(async (opts: CommonOptions & { out: string; force?: boolean }) => {
+      action(async (opts: CommonOptions & { out: string; force?: boolean; endpoint?: string }) => {
         const out = resolve(opts.out)
         if (existsSync(out) && !opts.force) throw nodeErrors.outExists(out)
         const passphrase = await askPassphrase()
         await withChain(opts, async (p, chain) => {
-          const c = await createConsortium(p, chain, { passphrase })
+          const c = await createConsortium(p, chain, { passphrase, endpoint: opts.endpoint })
           writeCopy(out, c, true)
           emit(opts, { ...c, out }, () => [`Created the consortium; pinned in ${p.dir}, written to ${out}`, ...summary(c), '', 'Next, on each member node: provena init --join consortium.json --rpc-url URL'].join('\n'))
         })

@@ -33,14 +33,17 @@ export function registerIdentity(program: Command): void {
       }),
     )
 
-  common(identity.command('show').argument('<name>', 'an identity of this data dir').description('an identity\'s public facts, its node\'s log and its card signed with its key (the card needs PROVENA_PASSPHRASE; without it, card is null)')).action(
-    action(async (name: string, opts: CommonOptions) => {
+  common(identity.command('show').argument('<name>', 'an identity of this data dir').description('an identity\'s public facts, its node\'s log and its card signed with its key (the card needs PROVENA_PASSPHRASE; without it, card is null)'))
+    .option('--endpoint <url>', "advertise this node: its provena serve base URL and its witness key go in the card (needs PROVENA_PASSPHRASE)")
+    .action(
+    action(async (name: string, opts: CommonOptions & { endpoint?: string }) => {
       // The card is signed only when the passphrase is at hand: no prompt, so that
       // `identity show NAME --json` stays usable in scripts for the public part.
       const passphrase = process.env.PROVENA_PASSPHRASE || undefined
       await withProvena(opts, async (p) => {
-        const m = showIdentity(p, name, passphrase)
-        const out = { did: m.did, address: m.address, x25519: m.x25519, name: m.name, role: m.role, log: m.log, card: m.card }
+        const m = showIdentity(p, name, passphrase, { endpoint: opts.endpoint })
+        const node = { ...(m.endpoint !== undefined ? { endpoint: m.endpoint } : {}), ...(m.witness !== undefined ? { witness: m.witness } : {}) }
+        const out = { did: m.did, address: m.address, x25519: m.x25519, name: m.name, role: m.role, log: m.log, ...node, card: m.card }
         emit(opts, out, () =>
           [
             `${m.name} (${m.role})`,
@@ -49,6 +52,8 @@ export function registerIdentity(program: Command): void {
             `  HPKE     X25519 ${m.x25519}`,
             m.log ? `  log      ${m.log.origin}, anchor ${m.log.anchor}, consent verifier ${m.log.consentVerifier}, operator ${m.log.operator}` : '  log      none yet (the node deploys its anchor at its first chain command)',
             m.log ? `  vkey     ${m.log.vkey}` : '',
+            m.endpoint ? `  node     ${m.endpoint}` : '',
+            m.witness ? `  witness  ${m.witness}` : '',
             m.card ? `  card     signed by ${m.did} (--json prints it)` : '  card     not signed: set PROVENA_PASSPHRASE to sign it with the identity\'s key',
           ]
             .filter(Boolean)

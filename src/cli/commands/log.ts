@@ -3,6 +3,7 @@ import { anchorNow } from '../../app/index.js'
 import { readLatestAnchor } from '../../chain/index.js'
 import { ProvenaError } from '../../errors.js'
 import { hashLeaf, logErrors, verifyInclusion } from '../../log/index.js'
+import { cosignCheckpointNow } from '../../service/index.js'
 import { integer } from '../args.js'
 import { emit, short, type CommonOptions } from '../output.js'
 import { action, common, withChain, withChainReadOnly, withProvena } from '../session.js'
@@ -38,6 +39,30 @@ export function registerLog(program: Command): void {
       })
     }),
   )
+
+  common(log.command('cosign').description("ask the witnesses of the pinned consortium file (the other members' nodes) to cosign the latest checkpoint now; exit 1 if none did"))
+    .option('--timeout <ms>', 'per witness (default 10000)', integer('--timeout', 1))
+    .action(
+      action(async (opts: CommonOptions & { timeout?: number }) => {
+        // Writes only cosignature rows (idempotent inserts), never the log or the chain: it
+        // runs beside a `provena serve` of the same data dir.
+        await withProvena(opts, async (p) => {
+          const r = await cosignCheckpointNow(p, { timeoutMs: opts.timeout })
+          const ok = r.cosigned.length > 0
+          emit(opts, { ok, ...r }, () =>
+            [
+              `Checkpoint of size ${r.treeSize}: cosigned by ${new Set(r.cosigned.map((c) => c.witness)).size} of ${r.asked} witness(es)`,
+              ...r.cosigned.map((c) => `  cosigned  ${c.member.padEnd(14)} ${c.witness}  ${c.endpoint}`),
+              ...r.failed.map((f) => `  FAILED    ${f.member.padEnd(14)} ${f.witness}  ${f.endpoint}: ${f.message}`),
+            ].join('\n'),
+          )
+          if (!ok) {
+            process.stderr.write(`provena: no witness cosigned the checkpoint of size ${r.treeSize} (${r.failed.length} failed)\n`)
+            process.exitCode = 1
+          }
+        })
+      }),
+    )
 
   common(log.command('entries').description("print the log's entries with their exact leaf bytes (base64 in --json)"))
     .option('--from <n>', 'first index (default 0)', integer('--from'))

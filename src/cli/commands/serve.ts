@@ -2,6 +2,7 @@ import type { Command } from 'commander'
 import { anchorIfDue, anchorNow, openChain, openProvena, resolveDataDir } from '../../app/index.js'
 import { apiErrors, claimDataDir, refuseIfServed } from '../../api/index.js'
 import { ProvenaError } from '../../errors.js'
+import { cosignCheckpoint, missingCosigners } from '../../service/index.js'
 import { integer } from '../args.js'
 import { emit, type CommonOptions } from '../output.js'
 import { askPassphrase } from '../passphrase.js'
@@ -14,6 +15,9 @@ interface ServeOptions extends CommonOptions {
   host: string
   bodyLimit?: number
 }
+
+/** How often a node asks again the witnesses that have not cosigned its newest checkpoint. */
+const RECOSIGN_MS = 10_000
 
 /** Whether `host` is a loopback address (plain HTTP stays on the machine). */
 const isLoopback = (host: string) => host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host)
@@ -52,17 +56,51 @@ export function registerServe(program: Command): void {
               const url = urlOf(opts.host, port)
               release = claimDataDir(dir, url)
               // Anchors on provena.json's schedule, one anchoring at a time (the last one is awaited before the final anchor at stop).
+              // After each anchoring of something new (and once at start), the other members'
+              // witnesses are asked to cosign (one round at a time, in the background: requests
+              // are answered meanwhile; a witness that fails is one stderr line, never fatal,
+              // repeated only when its failure changes). While one has not cosigned the newest
+              // checkpoint, it is asked again every RECOSIGN_MS (a witness back after an outage).
+              let cosigning: Promise<void> | null = null
+              let cosignAgain = false
+              let lastCosign = 0
+              const lastFailure = new Map<string, string>()
+              const cosign = () => {
+                if (cosigning) return void (cosignAgain = true)
+                lastCosign = Date.now()
+                cosigning = cosignCheckpoint(p)
+                  .then(
+                    (r) => {
+                      for (const x of r?.cosigned ?? []) lastFailure.delete(x.witness)
+                      for (const f of r?.failed ?? []) {
+                        if (lastFailure.get(f.witness) === f.message) continue
+                        lastFailure.set(f.witness, f.message)
+                        process.stderr.write(`provena serve: witness ${f.member || f.witness} (${f.endpoint}): ${f.message}\n`)
+                      }
+                    },
+                    (e: unknown) => void process.stderr.write(`provena serve: cosigning: ${(e as Error).message}\n`),
+                  )
+                  .finally(() => {
+                    cosigning = null
+                    if (cosignAgain) {
+                      cosignAgain = false
+                      cosign()
+                    }
+                  })
+              }
               let anchoring: Promise<void> | null = null
-              const tick = () => {
+              const tick = (first = false) => {
                 anchoring ??= anchorIfDue(p, chain)
                   .then(
-                    () => {},
+                    (a) => {
+                      if (first || a?.anchoredNow || (Date.now() - lastCosign >= RECOSIGN_MS && missingCosigners(p).length > 0)) cosign()
+                    },
                     (e: unknown) => void process.stderr.write(`provena serve: anchoring: ${(e as Error).message}\n`),
                   )
                   .finally(() => (anchoring = null))
               }
-              tick() // what the log holds already and is due
-              const timer = setInterval(tick, Math.max(250, Math.min(p.config.checkpoint.everyMs, 5000)))
+              tick(true) // what the log holds already and is due; then the witnesses
+              const timer = setInterval(() => tick(), Math.max(250, Math.min(p.config.checkpoint.everyMs, 5000)))
               const info = { url, did: p.operatorDid, origin: p.signer.origin, pid: process.pid, openapi: `${url}/openapi.json`, docs: `${url}/docs`, dir }
               if (!isLoopback(opts.host)) process.stderr.write(`provena serve: WARNING: listening on ${opts.host} in plain HTTP: put TLS in front (a reverse proxy) before anything leaves this machine\n`)
               if (opts.json) process.stdout.write(JSON.stringify(info) + '\n') // one line: a supervisor reads it as soon as the node listens
@@ -75,6 +113,8 @@ export function registerServe(program: Command): void {
               clearInterval(timer)
               await app.close() // answers in flight finish; new connections are refused
               await anchoring
+              cosignAgain = false
+              await cosigning
               // What the log gained since the last anchor is anchored before the node stops.
               if (p.log.size() > 0) await anchorNow(p, chain).catch((e: unknown) => process.stderr.write(`provena serve: last anchor: ${(e as Error).message}\n`))
             } finally {

@@ -86,15 +86,19 @@ function reportText(r: Report): string {
 function quorumText(q: QuorumReport): string {
   const short = q.checkpoints.filter((c) => c.verified < q.quorum)
   const least = Math.min(...q.checkpoints.map((c) => c.verified))
+  const latest = q.checkpoints.at(-1)
   return short.length === 0
-    ? `each of ${q.checkpoints.length} checkpoint(s) cosigned by at least ${least} of the ${q.witnesses} witness(es) of the consortium file (quorum ${q.quorum})`
-    : `${short.length} of ${q.checkpoints.length} checkpoint(s) below the quorum of ${q.quorum} (${q.witnesses} witness(es) in the consortium file)`
+    ? `the latest checkpoint (size ${latest?.treeSize ?? 0}) cosigned by ${least} of the ${q.witnesses} witness(es) of the consortium file (quorum ${q.quorum})`
+    : `the latest checkpoint (size ${latest?.treeSize ?? 0}) below the quorum of ${q.quorum}: ${latest?.verified ?? 0} of ${q.witnesses} witness(es) in the consortium file`
 }
 
 /**
- * `--quorum K`: every checkpoint the node signed and kept must carry K valid cosignatures by
+ * `--quorum K`: the newest checkpoint the node signed must carry K valid cosignatures by
  * distinct witnesses of the consortium file (--consortium FILE, else the pinned one), other
- * than this log's own node's; keys from the file, never from the notes.
+ * than this log's own node's; keys from the file, never from the notes. The newest one
+ * only: the log check above proves every earlier checkpoint a prefix of it, and a witness
+ * cosigns forward only (c2sp.org/tlog-witness), so a checkpoint signed before the
+ * witnesses existed, or while one was down, can never gain their cosignature.
  */
 function checkQuorum(report: Report, p: ReturnType<typeof openProvena>, opts: VerifyOptions): Report {
   if (opts.quorum === undefined) return report
@@ -104,7 +108,7 @@ function checkQuorum(report: Report, p: ReturnType<typeof openProvena>, opts: Ve
       hint: 'pass --consortium FILE (its members\' "witness" vkeys)',
     })
   }
-  const checkpoints = listCheckpoints(p.db).map((cp) => ({ treeSize: cp.treeSize, note: cp.note, cosignatures: cosignaturesAt(p.db, cp.treeSize) }))
+  const checkpoints = listCheckpoints(p.db).slice(-1).map((cp) => ({ treeSize: cp.treeSize, note: cp.note, cosignatures: cosignaturesAt(p.db, cp.treeSize) }))
   const q = verifyQuorum(checkpoints, quorumWitnesses(c, p.signer.origin), opts.quorum)
   return { ...report, quorum: q, ok: report.ok && q.ok, failures: [...report.failures, ...q.failures] }
 }
@@ -119,7 +123,7 @@ export function registerVerify(program: Command): void {
       .option('--registry <address>', 'AssetRegistry address (with --entries)')
       .option('--consortium <file>', "with --entries: the anchor, log key and registry of a member's log from this consortium file; with --quorum: the witnesses")
       .option('--member <did>', 'with --consortium: whose log (did or EVM address of a member of that node)')
-      .option('--quorum <k>', "each checkpoint must carry K valid cosignatures by distinct witnesses of the consortium file (the pinned one, or --consortium FILE)", integer('--quorum', 1)),
+      .option('--quorum <k>', "the latest checkpoint must carry K valid cosignatures by distinct witnesses of the consortium file (the pinned one, or --consortium FILE)", integer('--quorum', 1)),
   ).action(
     action(async (opts: VerifyOptions) => {
       let report: Report
