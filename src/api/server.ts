@@ -108,8 +108,9 @@ function logRefusal(ctx: ApiContext, request: FastifyRequest, error: ProvenaErro
     route: routeOf(request),
     status: errorInfo(error.code).http as 401 | 403,
     reason: error.code,
-    credential: principal?.id ?? (typeof details.token === 'string' ? details.token : null),
-    did: principal?.did ?? null,
+    // A refused signature: the DID it claimed (memberAuth.ts puts it in details.did).
+    credential: principal?.id ?? (typeof details.token === 'string' ? details.token : typeof details.did === 'string' ? details.did : null),
+    did: principal?.did ?? (typeof details.did === 'string' ? details.did : null),
   }
   ctx.p.log.append([Buffer.from(canonicalJson(event), 'utf8')])
 }

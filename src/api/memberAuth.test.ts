@@ -1,0 +1,182 @@
+import assert from 'node:assert/strict'
+import { request as httpRequest } from 'node:http'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import type { FastifyInstance } from 'fastify'
+import { keccak256, toHex, type Hex } from 'viem'
+import { unlockIdentity, type UnlockedIdentity } from '../access/index.js'
+import { createMemberIdentity, initDataDir, openChain, openProvena, type ChainSession, type Provena } from '../app/index.js'
+import { AccessPolicyAbi } from '../chain/index.js'
+import { didKeyFromEd25519, generateEd25519 } from '../crypto/index.js'
+import { signedFetch, signRequest, type HttpSigningKey } from '../node/index.js'
+import { createConsortium, registerDatasetFile } from '../service/index.js'
+import { memberAuthenticator, tokenAuthenticator, type ApiContext } from './index.js'
+import { buildServer } from './server.js'
+
+const P = 'dpv:ScientificResearch'
+
+describe('signed member requests accepted by provena serve (RFC 9421, roles read on-chain; issue 13)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'provena-memberauth-'))
+  let p: Provena
+  let chain: ChainSession
+  let app: FastifyInstance
+  let ctx: ApiContext
+  let base = ''
+  let port = 0
+  const ids: Record<string, UnlockedIdentity> = {}
+  const key = (name: string): HttpSigningKey => ({ keyId: ids[name]!.did, privateKey: ids[name]!.signing.privateKey })
+  const strangerPair = generateEd25519()
+  const stranger: HttpSigningKey = { keyId: didKeyFromEd25519(strangerPair.publicKeyBytes), privateKey: strangerPair.privateKey }
+
+  before(async () => {
+    initDataDir(dir, 'pw')
+    p = openProvena(dir, { passphrase: 'pw' })
+    chain = await openChain(p)
+    // The members: a hospital (controller), a lab (trainer), a controller the admin removes on-chain later.
+    for (const [name, role] of [['st-mary', 'controller'], ['lab', 'trainer'], ['gone', 'controller']] as const) {
+      await createMemberIdentity(p, chain, name, role, 'pw')
+      ids[name] = unlockIdentity(dir, name, 'pw')
+    }
+    const file = join(dir, 'data.csv')
+    writeFileSync(file, 'id,x\n1,2\n')
+    await registerDatasetFile({ p, chain }, file)
+    await createConsortium(p, chain, { passphrase: 'pw' })
+    ctx = { p, chain, dir, passphrase: 'pw', authenticators: [tokenAuthenticator, memberAuthenticator] }
+    app = await buildServer(ctx)
+    await app.listen({ host: '127.0.0.1', port: 0 })
+    port = (app.server.address() as { port: number }).port
+    base = `http://127.0.0.1:${port}`
+    ctx.origin = base
+  })
+  after(async () => {
+    await app?.close()
+    await chain?.close()
+    p?.close()
+  })
+
+  /** Sends a request exactly as given (Host included) with node:http. */
+  const send = (method: string, path: string, headers: Record<string, string>, body?: string) =>
+    new Promise<{ status: number; json: Record<string, unknown> }>((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port, method, path, headers: { ...headers, ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}) } }, (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.on('end', () => resolve({ status: res.statusCode!, json: JSON.parse(Buffer.concat(chunks).toString() || '{}') as Record<string, unknown> }))
+      })
+      req.on('error', reject)
+      req.end(body)
+    })
+  const json = async (r: Response) => ({ status: r.status, json: (await r.json()) as Record<string, unknown> })
+  const consent = (subject: string) => JSON.stringify({ changes: [{ subject, purpose: P, action: 'grant' }] })
+  const post = (k: HttpSigningKey, body: string, opts = {}) => signedFetch(`${base}/v1/consent`, { method: 'POST', headers: { 'content-type': 'application/json' }, body }, k, opts)
+  const lastEntry = () => JSON.parse(p.log.entry(p.log.size() - 1).leaf.toString('utf8')) as Record<string, unknown>
+
+  /** A refusal: its status and code, one log entry (provena.api.refused/v1 naming the DID), nothing else written. */
+  const refused = async (r: Promise<{ status: number; json: Record<string, unknown> }>, status: number, code: string, did: string, route: string) => {
+    const before = p.log.size()
+    const res = await r
+    assert.deepEqual([res.status, res.json.code], [status, code], JSON.stringify(res.json))
+    assert.equal(p.log.size(), before + 1, `${code}: the refusal is logged, nothing else`)
+    const e = lastEntry()
+    assert.deepEqual({ type: e.type, reason: e.reason, did: e.did, credential: e.credential, route: e.route, status: e.status }, { type: 'provena.api.refused/v1', reason: code, did, credential: did, route, status })
+  }
+
+  it("a member's signed GET and POST are accepted: the POST's consent is recorded as that member", async () => {
+    const get = await json(await signedFetch(`${base}/v1/datasets`, {}, key('st-mary')))
+    assert.equal(get.status, 200, JSON.stringify(get.json))
+    const before = p.log.size()
+    const res = await json(await post(key('st-mary'), consent('S-1')))
+    assert.equal(res.status, 200, JSON.stringify(res.json))
+    assert.deepEqual([res.json.changes, p.log.size()], [1, before + 1])
+    assert.equal((JSON.parse(p.log.entry(before).leaf.toString('utf8')) as { controller: string }).controller, ids['st-mary']!.did)
+    // A trainer reads datasets: its role allows the route.
+    assert.equal((await signedFetch(`${base}/v1/datasets`, {}, key('lab'))).status, 200)
+  })
+
+  it('a non-member (a did:key not in the pinned file) → 401 API_SIGNATURE_UNKNOWN_KEY, with and without a body', async () => {
+    await refused(signedFetch(`${base}/v1/datasets`, {}, stranger).then(json), 401, 'API_SIGNATURE_UNKNOWN_KEY', stranger.keyId, '/v1/datasets')
+    await refused(post(stranger, consent('S-stranger')).then(json), 401, 'API_SIGNATURE_UNKNOWN_KEY', stranger.keyId, '/v1/consent')
+  })
+
+  it("a forged signature (a member's DID, another key) → 401 API_SIGNATURE_BAD_SIGNATURE; with a body, nothing written", async () => {
+    const forged = { keyId: ids['st-mary']!.did, privateKey: stranger.privateKey }
+    await refused(signedFetch(`${base}/v1/datasets`, {}, forged).then(json), 401, 'API_SIGNATURE_BAD_SIGNATURE', forged.keyId, '/v1/datasets')
+    await refused(post(forged, consent('S-forged')).then(json), 401, 'API_SIGNATURE_BAD_SIGNATURE', forged.keyId, '/v1/consent')
+  })
+
+  it('a replayed request → 401 API_SIGNATURE_REPLAYED (GET and POST: each nonce taken once)', async () => {
+    const url = `${base}/v1/datasets`
+    const headers = signRequest({ method: 'GET', url, headers: {} }, key('st-mary'))
+    assert.equal((await send('GET', '/v1/datasets', { ...headers, host: `127.0.0.1:${port}` })).status, 200)
+    await refused(send('GET', '/v1/datasets', { ...headers, host: `127.0.0.1:${port}` }), 401, 'API_SIGNATURE_REPLAYED', ids['st-mary']!.did, '/v1/datasets')
+    const body = consent('S-replay')
+    const h = signRequest({ method: 'POST', url: `${base}/v1/consent`, headers: { 'content-type': 'application/json' }, body }, key('st-mary'))
+    assert.equal((await send('POST', '/v1/consent', h, body)).status, 200)
+    await refused(send('POST', '/v1/consent', h, body), 401, 'API_SIGNATURE_REPLAYED', ids['st-mary']!.did, '/v1/consent')
+  })
+
+  it('an expired signature → 401 API_SIGNATURE_EXPIRED', async () => {
+    const now = Math.floor(Date.now() / 1000)
+    await refused(signedFetch(`${base}/v1/datasets`, {}, key('st-mary'), { created: now - 120, expires: now - 60 }).then(json), 401, 'API_SIGNATURE_EXPIRED', ids['st-mary']!.did, '/v1/datasets')
+  })
+
+  it('a body changed after signing → 401, refused in checkBody: nothing recorded', async () => {
+    const signed = consent('S-signed')
+    const h = signRequest({ method: 'POST', url: `${base}/v1/consent`, headers: { 'content-type': 'application/json' }, body: signed }, key('st-mary'))
+    const other = consent('S-other!')
+    await refused(send('POST', '/v1/consent', h, other), 401, 'API_SIGNATURE_DIGEST_MISMATCH', ids['st-mary']!.did, '/v1/consent')
+    // With the digest recomputed for the new body, the signature no longer holds.
+    const h2 = { ...h, 'content-digest': `sha-256=:${(await import('node:crypto')).createHash('sha256').update(other).digest('base64')}:` }
+    await refused(send('POST', '/v1/consent', h2, other), 401, 'API_SIGNATURE_BAD_SIGNATURE', ids['st-mary']!.did, '/v1/consent')
+  })
+
+  it('a request signed for another node (its target URI) → 401 API_SIGNATURE_WRONG_TARGET', async () => {
+    const headers = signRequest({ method: 'GET', url: 'http://127.0.0.1:1/v1/datasets', headers: {} }, key('st-mary'))
+    await refused(send('GET', '/v1/datasets', { ...headers, host: '127.0.0.1:1' }), 401, 'API_SIGNATURE_WRONG_TARGET', ids['st-mary']!.did, '/v1/datasets')
+  })
+
+  it("a member in a role the route does not allow → 403 API_ROLE_DENIED (a trainer posting consent), nothing written", async () => {
+    await refused(post(key('lab'), consent('S-lab')).then(json), 403, 'API_ROLE_DENIED', ids.lab!.did, '/v1/consent')
+  })
+
+  it('a member whose role the admin removed on-chain → 403 API_MEMBER_ROLE_REVOKED, though the pinned file still lists it', async () => {
+    assert.equal((await json(await post(key('gone'), consent('S-gone-1')))).status, 200, 'a controller until removed')
+    const c = chain.client
+    const hash = await c.walletClient.writeContract({
+      address: p.consortium!.contracts.AccessPolicy,
+      abi: AccessPolicyAbi,
+      functionName: 'removeMember',
+      args: [ids.gone!.address as Hex, keccak256(toHex('CONTROLLER_ROLE'))],
+      account: c.account,
+      chain: c.chain,
+    })
+    await c.publicClient.waitForTransactionReceipt({ hash })
+    assert.ok(p.consortium!.members.some((m) => m.did === ids.gone!.did))
+    await refused(post(key('gone'), consent('S-gone-2')).then(json), 403, 'API_MEMBER_ROLE_REVOKED', ids.gone!.did, '/v1/consent')
+    await refused(signedFetch(`${base}/v1/datasets`, {}, key('gone')).then(json), 403, 'API_MEMBER_ROLE_REVOKED', ids.gone!.did, '/v1/datasets')
+  })
+
+  it('a lone node (no pinned consortium) and a node that does not know its URL refuse member requests (401)', async () => {
+    const pinned = p.consortium
+    try {
+      p.consortium = undefined
+      await refused(signedFetch(`${base}/v1/datasets`, {}, key('st-mary')).then(json), 401, 'API_MEMBER_NO_CONSORTIUM', ids['st-mary']!.did, '/v1/datasets')
+    } finally {
+      p.consortium = pinned
+    }
+    try {
+      ctx.origin = undefined
+      await refused(signedFetch(`${base}/v1/datasets`, {}, key('st-mary')).then(json), 401, 'API_MEMBER_NO_ORIGIN', ids['st-mary']!.did, '/v1/datasets')
+    } finally {
+      ctx.origin = base
+    }
+  })
+
+  it('every refusal is counted in /metrics by code (read by a member: scopes "all")', async () => {
+    const metrics = await (await signedFetch(`${base}/metrics`, {}, key('st-mary'))).text()
+    const count = (code: string) => Number(new RegExp(`^provena_http_refusals_total\\{code="${code}"\\} (\\d+)$`, 'm').exec(metrics)?.[1] ?? 0)
+    const codes = ['API_SIGNATURE_UNKNOWN_KEY', 'API_SIGNATURE_BAD_SIGNATURE', 'API_SIGNATURE_REPLAYED', 'API_SIGNATURE_EXPIRED', 'API_SIGNATURE_DIGEST_MISMATCH', 'API_SIGNATURE_WRONG_TARGET', 'API_ROLE_DENIED', 'API_MEMBER_ROLE_REVOKED', 'API_MEMBER_NO_CONSORTIUM', 'API_MEMBER_NO_ORIGIN']
+    assert.deepEqual(codes.map(count), [2, 3, 2, 1, 1, 1, 1, 2, 1, 1])
+  })
+})

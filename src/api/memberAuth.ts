@@ -1,0 +1,138 @@
+// Signed node-to-node requests (RFC 9421, src/node/httpSignatures.ts) as a credential of
+// `provena serve`. The signer must be a member of the node's PINNED consortium file (its
+// key is the pinned member's did:key, never one the request brings); its role is the one
+// the file gives it, and it must still hold it ON THE CHAIN (AccessPolicy.hasRole) at the
+// moment of the request: a member the admin removed on-chain is refused though the file
+// still lists it. The signature is checked once per request: in the authenticator when
+// the request has no body; with a body, in Principal.checkBody over the raw bytes (their
+// Content-Digest is covered), before the body is validated or used. The nonce is recorded
+// in the node's database (node_seen_nonces) when everything else passed.
+import type { FastifyRequest } from 'fastify'
+import { keccak256, toHex, type Hex } from 'viem'
+import { AccessPolicyAbi } from '../chain/index.js'
+import { ed25519FromDidKey } from '../crypto/index.js'
+import { isProvenaError, ProvenaError } from '../errors.js'
+import { dbNonceTable, parseSignatureInput, seenNonceIn, SIGNATURE_TAG, verifyRequest, type MemberEntry, type VerifyRequestOptions } from '../node/index.js'
+import type { Authenticator, Principal } from './auth.js'
+import type { ApiContext } from './context.js'
+
+/** Why a member's signed request is refused, besides the signature's own codes (SIGNATURE_ERRORS). */
+export const memberErrors = {
+  noConsortium: (dir: string, did: string | undefined) =>
+    new ProvenaError('API_MEMBER_NO_CONSORTIUM', `this node pins no consortium file (${dir}/consortium.json): it accepts no signed member requests`, {
+      hint: 'a node takes member requests once it created or joined a consortium (provena consortium create, provena init --join FILE); people and scripts use API tokens',
+      details: { did },
+    }),
+  noOrigin: (did: string) =>
+    new ProvenaError('API_MEMBER_NO_ORIGIN', 'this node does not know its public URL (ApiContext.origin): it cannot tell a request signed for it from one signed for another node', {
+      hint: 'provena serve sets it to the URL it listens at',
+      details: { did },
+    }),
+  roleRevoked: (did: string, name: string, role: string, address: string) =>
+    new ProvenaError('API_MEMBER_ROLE_REVOKED', `member ${name} (${did}) no longer holds ${roleId(role)} on-chain (AccessPolicy, account ${address}), though the consortium file lists it as ${role}`, {
+      hint: 'the consortium admin removed it; it is refused until the role is granted again',
+      details: { did, role, address },
+    }),
+}
+
+/** AccessPolicy's name of a consortium role: controller → CONTROLLER_ROLE. */
+export const roleId = (role: string) => `${role.toUpperCase()}_ROLE`
+
+/** The keyid a request's Provena-tagged signature claims (not yet checked), or undefined when none parses. */
+function claimedKeyId(header: string): string | undefined {
+  try {
+    for (const input of parseSignatureInput(header).values()) {
+      const tag = input.params.get('tag')
+      const keyid = input.params.get('keyid')
+      if (tag?.type === 'string' && tag.value === SIGNATURE_TAG && keyid?.type === 'string') return keyid.value
+    }
+  } catch {
+    // verifyRequest names what does not parse.
+  }
+  return undefined
+}
+
+/** A refusal with the DID the request claimed in its details, for the refusal's log entry (logRefusal). */
+function claimed(e: unknown, did: string | undefined): never {
+  if (did !== undefined && isProvenaError(e) && e.details?.did === undefined) {
+    throw new ProvenaError(e.code, e.message, { hint: e.hint, details: { ...e.details, did }, cause: e.cause })
+  }
+  throw e
+}
+
+/** Whether a request carries a body (Content-Length above 0, or chunked). */
+const hasBody = (request: FastifyRequest) => {
+  const length = request.headers['content-length']
+  return (length !== undefined && length !== '0') || request.headers['transfer-encoding'] !== undefined
+}
+
+/** The verification state of one node (its database's nonce table), per ApiContext. */
+const nonceChecks = new WeakMap<ApiContext, VerifyRequestOptions['seenNonce']>()
+
+/**
+ * `Signature-Input` + `Signature` (RFC 9421) from a member of the pinned consortium whose
+ * role is held on-chain now: Principal { kind: 'signature', id: did, did, name, role,
+ * scopes: 'all' } (the route's roles decide). Undefined when the request carries no
+ * Signature-Input. Refusals: 401 with the signature's code (API_SIGNATURE_*: unknown key,
+ * forged, expired, replayed, wrong target, body altered), 401 API_MEMBER_NO_CONSORTIUM on a
+ * lone node, 403 API_MEMBER_ROLE_REVOKED for a member whose role was removed on-chain.
+ *
+ * @example
+ * await buildServer({ p, chain, dir, origin: 'http://127.0.0.1:8080', authenticators: [tokenAuthenticator, memberAuthenticator] })
+ * await signedFetch('http://127.0.0.1:8080/v1/datasets', {}, { keyId: lab.did, privateKey: lab.signing.privateKey }) // 200
+ */
+export const memberAuthenticator: Authenticator = async (request, ctx) => {
+  const input = request.headers['signature-input']
+  if (input === undefined) return undefined
+  const did = claimedKeyId(Array.isArray(input) ? input.join(', ') : input)
+  const consortium = ctx.p.consortium
+  if (!consortium) throw memberErrors.noConsortium(ctx.dir, did)
+  if (ctx.origin === undefined) throw memberErrors.noOrigin(did ?? 'unknown')
+  const origin = new URL(ctx.origin).origin
+
+  // Keys of the pinned members only: a did:key the request names is never decoded as such.
+  const members = new Map<string, MemberEntry>(consortium.members.map((m) => [m.did, m]))
+  const resolveKey = (keyId: string) => {
+    const m = members.get(keyId)
+    return m === undefined ? undefined : ed25519FromDidKey(m.did)
+  }
+  let seenNonce = nonceChecks.get(ctx)
+  if (!seenNonce) nonceChecks.set(ctx, (seenNonce = seenNonceIn(dbNonceTable(ctx.p.db), () => ctx.now?.() ?? Date.now())))
+  // The target URI as the client sent it (Host and the raw path): a request signed for
+  // another node's origin is refused by name (API_SIGNATURE_WRONG_TARGET).
+  const host = request.headers.host
+  const url = `${new URL(origin).protocol}//${host ?? new URL(origin).host}${request.url}`
+  const verify = (body: Buffer | undefined) => {
+    try {
+      return verifyRequest({ method: request.method, url, headers: request.headers, body }, { resolveKey, seenNonce: seenNonce!, origins: [origin], now: ctx.now?.() ?? Date.now() })
+    } catch (e) {
+      claimed(e, did)
+    }
+  }
+
+  const withBody = hasBody(request)
+  // No body: the whole signature now. With one: the key it claims must be a member's now,
+  // the rest once the bytes are read (checkBody).
+  const keyId = withBody ? did : verify(undefined).keyId
+  const member = keyId === undefined ? undefined : members.get(keyId)
+  if (!member) {
+    verify(undefined) // names why: malformed, or API_SIGNATURE_UNKNOWN_KEY (before any nonce is recorded)
+    throw new ProvenaError('INTERNAL', 'a signature whose key is no member verified') // unreachable: resolveKey knows members only
+  }
+
+  await checkRoleOnChain(ctx, member)
+  const principal: Principal = { kind: 'signature', id: member.did, name: member.name, did: member.did, role: member.role, scopes: 'all' }
+  if (withBody) principal.checkBody = (raw) => void verify(raw)
+  return principal
+}
+
+/** Throws API_MEMBER_ROLE_REVOKED (403) when `member` no longer holds its role in the pinned AccessPolicy. */
+async function checkRoleOnChain(ctx: ApiContext, member: MemberEntry): Promise<void> {
+  const held = (await ctx.chain.client.publicClient.readContract({
+    address: ctx.p.consortium!.contracts.AccessPolicy,
+    abi: AccessPolicyAbi,
+    functionName: 'hasRole',
+    args: [keccak256(toHex(roleId(member.role))), member.address as Hex],
+  })) as boolean
+  if (!held) throw memberErrors.roleRevoked(member.did, member.name, member.role, member.address)
+}
