@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import { anchorIfDue, anchorNow, openChain, openProvena, resolveDataDir } from '../../app/index.js'
-import { apiErrors, claimDataDir, refuseIfServed } from '../../api/index.js'
+import { apiErrors, claimDataDir, memberAuthenticator, refuseIfServed, tokenAuthenticator, type ApiContext } from '../../api/index.js'
 import { ProvenaError } from '../../errors.js'
 import { integer } from '../args.js'
 import { emit, type CommonOptions } from '../output.js'
@@ -36,7 +36,9 @@ export function registerServe(program: Command): void {
           const chain = await openChain(p, { rpcUrl: opts.rpcUrl })
           try {
             const { buildServer } = await import('../../api/server.js') // Fastify: loaded by this command only
-            const app = await buildServer({ p, chain, dir, passphrase, bodyLimit: opts.bodyLimit })
+            // Who may call: API tokens (people, scripts) and signed requests from consortium members (their role read on-chain).
+            const ctx: ApiContext = { p, chain, dir, passphrase, bodyLimit: opts.bodyLimit, authenticators: [tokenAuthenticator, memberAuthenticator] }
+            const app = await buildServer(ctx)
             try {
               await app.listen({ host: opts.host, port: opts.port }).catch((e: unknown) => {
                 throw apiErrors.listenFailed(opts.host, opts.port, e)
@@ -44,6 +46,8 @@ export function registerServe(program: Command): void {
               const address = app.server.address()
               const port = typeof address === 'object' && address ? address.port : opts.port
               const url = urlOf(opts.host, port)
+              // Set before any request is read (no await since listen resumed): a member's request must be signed for this URL.
+              ctx.origin = url
               release = claimDataDir(dir, url)
               // Anchors on provena.json's schedule, one anchoring at a time (the last one is awaited before the final anchor at stop).
               let anchoring: Promise<void> | null = null
