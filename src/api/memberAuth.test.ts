@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
 import { request as httpRequest } from 'node:http'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -14,6 +15,7 @@ import { signedFetch, signRequest, type HttpSigningKey } from '../node/index.js'
 import { createConsortium, registerDatasetFile } from '../service/index.js'
 import { memberAuthenticator, tokenAuthenticator, type ApiContext } from './index.js'
 import { buildServer } from './server.js'
+import { repoRoot, runCli, TEST_PASSPHRASE } from '../testing.js'
 
 const P = 'dpv:ScientificResearch'
 
@@ -178,5 +180,66 @@ describe('signed member requests accepted by provena serve (RFC 9421, roles read
     const count = (code: string) => Number(new RegExp(`^provena_http_refusals_total\\{code="${code}"\\} (\\d+)$`, 'm').exec(metrics)?.[1] ?? 0)
     const codes = ['API_SIGNATURE_UNKNOWN_KEY', 'API_SIGNATURE_BAD_SIGNATURE', 'API_SIGNATURE_REPLAYED', 'API_SIGNATURE_EXPIRED', 'API_SIGNATURE_DIGEST_MISMATCH', 'API_SIGNATURE_WRONG_TARGET', 'API_ROLE_DENIED', 'API_MEMBER_ROLE_REVOKED', 'API_MEMBER_NO_CONSORTIUM', 'API_MEMBER_NO_ORIGIN']
     assert.deepEqual(codes.map(count), [2, 3, 2, 1, 1, 1, 1, 2, 1, 1])
+  })
+})
+
+describe('provena serve as a process takes signed member requests for its own URL (issue 13)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'provena-memberauth-serve-'))
+  const cli = (...args: string[]) => runCli([...args, '--dir', dir])
+  before(async () => {
+    assert.equal((await cli('init')).code, 0)
+    assert.equal((await cli('node', 'start')).code, 0)
+    for (const [name, role] of [['st-mary', 'controller'], ['lab', 'trainer']]) assert.equal((await cli('identity', 'create', name!, '--role', role!)).code, 0)
+    const c = await cli('consortium', 'create', '--out', join(dir, 'shared-consortium.json'))
+    assert.equal(c.code, 0, c.stderr)
+  })
+  after(async () => void (await cli('node', 'stop')))
+
+  it('a member\'s signed POST is recorded, a trainer\'s refused (403), a request signed for another name of the host refused (401)', async () => {
+    const child = spawn(process.execPath, [join(repoRoot, 'bin', 'provena.js'), 'serve', '--port', '0', '--json', '--dir', dir], {
+      env: { ...process.env, PROVENA_RPC_URL: undefined, PROVENA_PASSPHRASE: TEST_PASSPHRASE },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stderr = ''
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)))
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = ''
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString()
+          if (out.includes('\n')) resolve((JSON.parse(out.slice(0, out.indexOf('\n'))) as { url: string }).url)
+        })
+        void exited.then((code) => reject(new Error(`serve exited ${code}: ${stderr}`)))
+      })
+      const as = (name: string): HttpSigningKey => {
+        const id = unlockIdentity(dir, name, TEST_PASSPHRASE)
+        return { keyId: id.did, privateKey: id.signing.privateKey }
+      }
+      const body = JSON.stringify({ changes: [{ subject: 'S-1', purpose: P, action: 'grant' }] })
+      const init = { method: 'POST', headers: { 'content-type': 'application/json' }, body }
+      const ok = await signedFetch(`${url}/v1/consent`, init, as('st-mary'))
+      assert.equal(ok.status, 200, await ok.clone().text())
+      assert.equal(((await ok.json()) as { changes: number }).changes, 1)
+      const trainer = await signedFetch(`${url}/v1/consent`, init, as('lab'))
+      assert.deepEqual([trainer.status, ((await trainer.json()) as { code: string }).code], [403, 'API_ROLE_DENIED'])
+      // Signed for the same node under another name (localhost): not its origin.
+      const other = new URL(url)
+      other.hostname = 'localhost'
+      const headers = signRequest({ method: 'GET', url: `${other.origin}/v1/datasets`, headers: {} }, as('st-mary'))
+      const wrong = await new Promise<{ status: number; code: string }>((resolve, reject) => {
+        const req = httpRequest({ host: '127.0.0.1', port: Number(other.port), path: '/v1/datasets', headers: { ...headers, host: other.host } }, (res) => {
+          let text = ''
+          res.on('data', (c: Buffer) => (text += c.toString()))
+          res.on('end', () => resolve({ status: res.statusCode!, code: (JSON.parse(text) as { code: string }).code }))
+        })
+        req.on('error', reject)
+        req.end()
+      })
+      assert.deepEqual(wrong, { status: 401, code: 'API_SIGNATURE_WRONG_TARGET' })
+    } finally {
+      child.kill('SIGTERM')
+      assert.equal(await exited, 0, stderr)
+    }
   })
 })
