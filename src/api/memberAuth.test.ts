@@ -5,6 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import { Validator } from '@seriousme/openapi-schema-validator'
 import type { FastifyInstance } from 'fastify'
 import { keccak256, toHex, type Hex } from 'viem'
 import { unlockIdentity, type UnlockedIdentity } from '../access/index.js'
@@ -172,6 +173,17 @@ describe('signed member requests accepted by provena serve (RFC 9421, roles read
       await refused(signedFetch(`${base}/v1/datasets`, {}, key('st-mary')).then(json), 401, 'API_MEMBER_NO_ORIGIN', ids['st-mary']!.did, '/v1/datasets')
     } finally {
       ctx.origin = base
+    }
+  })
+
+  it('/openapi.json documents the credential: a memberSignature scheme, an alternative to bearer on every route that needs a credential (valid OpenAPI 3.1)', async () => {
+    const doc = (await (await fetch(`${base}/openapi.json`)).json()) as { components: { securitySchemes: Record<string, { type: string; name?: string }> }; paths: Record<string, Record<string, { security?: unknown }>> }
+    const v = new Validator()
+    const res = await v.validate(doc as unknown as Parameters<Validator['validate']>[0])
+    assert.ok(res.valid, JSON.stringify(res.errors, null, 2))
+    assert.deepEqual([doc.components.securitySchemes.memberSignature?.type, doc.components.securitySchemes.memberSignature?.name], ['apiKey', 'Signature'])
+    for (const path of ['/v1/datasets', '/v1/consent', '/metrics']) {
+      for (const op of Object.values(doc.paths[path]!)) assert.deepEqual(op.security, [{ bearer: [] }, { memberSignature: [] }], path)
     }
   })
 

@@ -35,6 +35,18 @@ export const memberErrors = {
     }),
 }
 
+/**
+ * How /openapi.json describes the credential (OpenAPI has no HTTP Message Signatures
+ * scheme: an apiKey in the Signature header, the rest said in words).
+ */
+export const MEMBER_SIGNATURE_SCHEME = {
+  type: 'apiKey',
+  in: 'header',
+  name: 'Signature',
+  description:
+    'A request from another consortium member\'s node, signed with RFC 9421 HTTP Message Signatures (Signature-Input + Signature, tag "provena", alg "ed25519", keyid = the member\'s did:key; covering @method, @target-uri = this node\'s URL, and with a body content-digest (RFC 9530 sha-256) and content-type; created, expires and a nonce used once). The keyid must be a member of the consortium file this node pins, holding on-chain (AccessPolicy) the role the file gives it; the route\'s roles apply, not token scopes.',
+} as const
+
 /** AccessPolicy's name of a consortium role: controller → CONTROLLER_ROLE. */
 export const roleId = (role: string) => `${role.toUpperCase()}_ROLE`
 
