@@ -102,6 +102,15 @@ describe('signed member requests accepted by provena serve (RFC 9421, roles read
     await refused(post(stranger, consent('S-stranger')).then(json), 401, 'API_SIGNATURE_UNKNOWN_KEY', stranger.keyId, '/v1/consent')
   })
 
+  it('a keyid that is no did:key → 401, and the log names no DID (never free text the request chose)', async () => {
+    const junk = { keyId: `did:web:evil.example/${'x'.repeat(300)}`, privateKey: stranger.privateKey }
+    const before = p.log.size()
+    const res = await json(await signedFetch(`${base}/v1/datasets`, {}, junk))
+    assert.deepEqual([res.status, res.json.code, p.log.size()], [401, 'API_SIGNATURE_UNKNOWN_KEY', before + 1])
+    assert.deepEqual([lastEntry().did, lastEntry().credential], [null, null])
+    assert.ok(!p.log.entry(p.log.size() - 1).leaf.toString('utf8').includes('evil.example'))
+  })
+
   it("a forged signature (a member's DID, another key) → 401 API_SIGNATURE_BAD_SIGNATURE; with a body, nothing written", async () => {
     const forged = { keyId: ids['st-mary']!.did, privateKey: stranger.privateKey }
     await refused(signedFetch(`${base}/v1/datasets`, {}, forged).then(json), 401, 'API_SIGNATURE_BAD_SIGNATURE', forged.keyId, '/v1/datasets')
@@ -191,7 +200,7 @@ describe('signed member requests accepted by provena serve (RFC 9421, roles read
     const metrics = await (await signedFetch(`${base}/metrics`, {}, key('st-mary'))).text()
     const count = (code: string) => Number(new RegExp(`^provena_http_refusals_total\\{code="${code}"\\} (\\d+)$`, 'm').exec(metrics)?.[1] ?? 0)
     const codes = ['API_SIGNATURE_UNKNOWN_KEY', 'API_SIGNATURE_BAD_SIGNATURE', 'API_SIGNATURE_REPLAYED', 'API_SIGNATURE_EXPIRED', 'API_SIGNATURE_DIGEST_MISMATCH', 'API_SIGNATURE_WRONG_TARGET', 'API_ROLE_DENIED', 'API_MEMBER_ROLE_REVOKED', 'API_MEMBER_NO_CONSORTIUM', 'API_MEMBER_NO_ORIGIN']
-    assert.deepEqual(codes.map(count), [2, 3, 2, 1, 1, 1, 1, 2, 1, 1])
+    assert.deepEqual(codes.map(count), [3, 3, 2, 1, 1, 1, 1, 2, 1, 1])
   })
 })
 

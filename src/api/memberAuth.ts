@@ -15,25 +15,7 @@ import { isProvenaError, ProvenaError } from '../errors.js'
 import { dbNonceTable, parseSignatureInput, seenNonceIn, SIGNATURE_TAG, verifyRequest, type MemberEntry, type VerifyRequestOptions } from '../node/index.js'
 import type { Authenticator, Principal } from './auth.js'
 import type { ApiContext } from './context.js'
-
-/** Why a member's signed request is refused, besides the signature's own codes (SIGNATURE_ERRORS). */
-export const memberErrors = {
-  noConsortium: (dir: string, did: string | undefined) =>
-    new ProvenaError('API_MEMBER_NO_CONSORTIUM', `this node pins no consortium file (${dir}/consortium.json): it accepts no signed member requests`, {
-      hint: 'a node takes member requests once it created or joined a consortium (provena consortium create, provena init --join FILE); people and scripts use API tokens',
-      details: { did },
-    }),
-  noOrigin: (did: string) =>
-    new ProvenaError('API_MEMBER_NO_ORIGIN', 'this node does not know its public URL (ApiContext.origin): it cannot tell a request signed for it from one signed for another node', {
-      hint: 'provena serve sets it to the URL it listens at',
-      details: { did },
-    }),
-  roleRevoked: (did: string, name: string, role: string, address: string) =>
-    new ProvenaError('API_MEMBER_ROLE_REVOKED', `member ${name} (${did}) no longer holds ${roleId(role)} on-chain (AccessPolicy, account ${address}), though the consortium file lists it as ${role}`, {
-      hint: 'the consortium admin removed it; it is refused until the role is granted again',
-      details: { did, role, address },
-    }),
-}
+import { apiErrors } from './errors.js'
 
 /**
  * How /openapi.json describes the credential (OpenAPI has no HTTP Message Signatures
@@ -50,13 +32,20 @@ export const MEMBER_SIGNATURE_SCHEME = {
 /** AccessPolicy's name of a consortium role: controller → CONTROLLER_ROLE. */
 export const roleId = (role: string) => `${role.toUpperCase()}_ROLE`
 
-/** The keyid a request's Provena-tagged signature claims (not yet checked), or undefined when none parses. */
+/** What a claimed keyid must look like to be written in the log with a refusal: a did:key, bounded (anything else is logged as null). */
+const DID_KEY = /^did:key:z[1-9A-HJ-NP-Za-km-z]{1,128}$/
+
+/**
+ * The keyid a request's Provena-tagged signature claims (not yet checked), or undefined
+ * when none parses or it is no did:key. WARNING: it goes into the node's append-only log
+ * with a refusal, so it is never free text an attacker chose.
+ */
 function claimedKeyId(header: string): string | undefined {
   try {
     for (const input of parseSignatureInput(header).values()) {
       const tag = input.params.get('tag')
       const keyid = input.params.get('keyid')
-      if (tag?.type === 'string' && tag.value === SIGNATURE_TAG && keyid?.type === 'string') return keyid.value
+      if (tag?.type === 'string' && tag.value === SIGNATURE_TAG && keyid?.type === 'string') return DID_KEY.test(keyid.value) ? keyid.value : undefined
     }
   } catch {
     // verifyRequest names what does not parse.
@@ -98,8 +87,8 @@ export const memberAuthenticator: Authenticator = async (request, ctx) => {
   if (input === undefined) return undefined
   const did = claimedKeyId(Array.isArray(input) ? input.join(', ') : input)
   const consortium = ctx.p.consortium
-  if (!consortium) throw memberErrors.noConsortium(ctx.dir, did)
-  if (ctx.origin === undefined) throw memberErrors.noOrigin(did ?? 'unknown')
+  if (!consortium) throw apiErrors.memberNoConsortium(ctx.dir, did)
+  if (ctx.origin === undefined) throw apiErrors.memberNoOrigin(did)
   const origin = new URL(ctx.origin).origin
 
   // Keys of the pinned members only: a did:key the request names is never decoded as such.
@@ -146,5 +135,5 @@ async function checkRoleOnChain(ctx: ApiContext, member: MemberEntry): Promise<v
     functionName: 'hasRole',
     args: [keccak256(toHex(roleId(member.role))), member.address as Hex],
   })) as boolean
-  if (!held) throw memberErrors.roleRevoked(member.did, member.name, member.role, member.address)
+  if (!held) throw apiErrors.memberRoleRevoked(member.did, member.name, member.role, member.address)
 }
