@@ -204,20 +204,34 @@ describe('signed member requests accepted by provena serve (RFC 9421, roles read
   })
 })
 
-describe('provena serve as a process takes signed member requests for its own URL (issue 13)', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'provena-memberauth-serve-'))
-  const cli = (...args: string[]) => runCli([...args, '--dir', dir])
+describe('provena serve as a process takes signed requests from a member of another node, for its own URL (issue 13)', () => {
+  // Two data dirs on one chain: A, the hospital that created the consortium and serves;
+  // B, the lab's node, joined, whose identity the admin made a member (trainer).
+  const work = mkdtempSync(join(tmpdir(), 'provena-memberauth-serve-'))
+  const A = join(work, 'A')
+  const B = join(work, 'B')
+  const a = (...args: string[]) => runCli([...args, '--dir', A])
+  const b = (...args: string[]) => runCli([...args, '--dir', B], { PROVENA_PASSPHRASE: 'pw-lab' })
   before(async () => {
-    assert.equal((await cli('init')).code, 0)
-    assert.equal((await cli('node', 'start')).code, 0)
-    for (const [name, role] of [['st-mary', 'controller'], ['lab', 'trainer']]) assert.equal((await cli('identity', 'create', name!, '--role', role!)).code, 0)
-    const c = await cli('consortium', 'create', '--out', join(dir, 'shared-consortium.json'))
-    assert.equal(c.code, 0, c.stderr)
+    assert.equal((await a('init')).code, 0)
+    assert.equal((await a('node', 'start')).code, 0)
+    const rpcUrl = (await a('chain', 'info', '--json')).json<{ rpcUrl: string }>().rpcUrl
+    assert.equal((await a('identity', 'create', 'st-mary', '--role', 'controller')).code, 0)
+    const created = await a('consortium', 'create', '--out', join(work, 'consortium.json'))
+    assert.equal(created.code, 0, created.stderr)
+    const joined = await b('init', '--join', join(work, 'consortium.json'), '--rpc-url', rpcUrl)
+    assert.equal(joined.code, 0, joined.stderr)
+    const lab = await b('identity', 'create', 'lab', '--role', 'trainer', '--json')
+    assert.equal(lab.code, 0, lab.stderr)
+    const shown = await b('identity', 'show', 'lab', '--json')
+    writeFileSync(join(work, 'card.json'), shown.stdout)
+    const added = await a('consortium', 'add-member', '--did', lab.json<{ did: string }>().did, '--role', 'trainer', '--card', join(work, 'card.json'))
+    assert.equal(added.code, 0, added.stderr)
   })
-  after(async () => void (await cli('node', 'stop')))
+  after(async () => void (await a('node', 'stop')))
 
-  it('a member\'s signed POST is recorded, a trainer\'s refused (403), a request signed for another name of the host refused (401)', async () => {
-    const child = spawn(process.execPath, [join(repoRoot, 'bin', 'provena.js'), 'serve', '--port', '0', '--json', '--dir', dir], {
+  it("the hospital's node: its controller's signed POST recorded; the lab's (another data dir) signed GET taken, its POST refused for its role (403); a request signed for another name of the host refused (401)", async () => {
+    const child = spawn(process.execPath, [join(repoRoot, 'bin', 'provena.js'), 'serve', '--port', '0', '--json', '--dir', A], {
       env: { ...process.env, PROVENA_RPC_URL: undefined, PROVENA_PASSPHRASE: TEST_PASSPHRASE },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
@@ -233,21 +247,25 @@ describe('provena serve as a process takes signed member requests for its own UR
         })
         void exited.then((code) => reject(new Error(`serve exited ${code}: ${stderr}`)))
       })
-      const as = (name: string): HttpSigningKey => {
-        const id = unlockIdentity(dir, name, TEST_PASSPHRASE)
+      const as = (dir: string, name: string, passphrase: string): HttpSigningKey => {
+        const id = unlockIdentity(dir, name, passphrase)
         return { keyId: id.did, privateKey: id.signing.privateKey }
       }
+      const stMary = as(A, 'st-mary', TEST_PASSPHRASE)
+      const lab = as(B, 'lab', 'pw-lab')
       const body = JSON.stringify({ changes: [{ subject: 'S-1', purpose: P, action: 'grant' }] })
       const init = { method: 'POST', headers: { 'content-type': 'application/json' }, body }
-      const ok = await signedFetch(`${url}/v1/consent`, init, as('st-mary'))
+      const ok = await signedFetch(`${url}/v1/consent`, init, stMary)
       assert.equal(ok.status, 200, await ok.clone().text())
       assert.equal(((await ok.json()) as { changes: number }).changes, 1)
-      const trainer = await signedFetch(`${url}/v1/consent`, init, as('lab'))
+      const read = await signedFetch(`${url}/v1/datasets`, {}, lab)
+      assert.equal(read.status, 200, await read.clone().text())
+      const trainer = await signedFetch(`${url}/v1/consent`, init, lab)
       assert.deepEqual([trainer.status, ((await trainer.json()) as { code: string }).code], [403, 'API_ROLE_DENIED'])
       // Signed for the same node under another name (localhost): not its origin.
       const other = new URL(url)
       other.hostname = 'localhost'
-      const headers = signRequest({ method: 'GET', url: `${other.origin}/v1/datasets`, headers: {} }, as('st-mary'))
+      const headers = signRequest({ method: 'GET', url: `${other.origin}/v1/datasets`, headers: {} }, lab)
       const wrong = await new Promise<{ status: number; code: string }>((resolve, reject) => {
         const req = httpRequest({ host: '127.0.0.1', port: Number(other.port), path: '/v1/datasets', headers: { ...headers, host: other.host } }, (res) => {
           let text = ''
