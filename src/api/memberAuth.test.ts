@@ -230,27 +230,48 @@ describe('provena serve as a process takes signed requests from a member of anot
   })
   after(async () => void (await a('node', 'stop')))
 
-  it("the hospital's node: its controller's signed POST recorded; the lab's (another data dir) signed GET taken, its POST refused for its role (403); a request signed for another name of the host refused (401)", async () => {
-    const child = spawn(process.execPath, [join(repoRoot, 'bin', 'provena.js'), 'serve', '--port', '0', '--json', '--dir', A], {
+  /** `provena serve --json` on A as a child process, once it printed where it listens. */
+  const serve = async (...extra: string[]) => {
+    const child = spawn(process.execPath, [join(repoRoot, 'bin', 'provena.js'), 'serve', '--port', '0', '--json', '--dir', A, ...extra], {
       env: { ...process.env, PROVENA_RPC_URL: undefined, PROVENA_PASSPHRASE: TEST_PASSPHRASE },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     let stderr = ''
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
     const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)))
-    try {
-      const url = await new Promise<string>((resolve, reject) => {
-        let out = ''
-        child.stdout.on('data', (d: Buffer) => {
-          out += d.toString()
-          if (out.includes('\n')) resolve((JSON.parse(out.slice(0, out.indexOf('\n'))) as { url: string }).url)
-        })
-        void exited.then((code) => reject(new Error(`serve exited ${code}: ${stderr}`)))
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = ''
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString()
+        if (out.includes('\n')) resolve((JSON.parse(out.slice(0, out.indexOf('\n'))) as { url: string }).url)
       })
-      const as = (dir: string, name: string, passphrase: string): HttpSigningKey => {
-        const id = unlockIdentity(dir, name, passphrase)
-        return { keyId: id.did, privateKey: id.signing.privateKey }
-      }
+      void exited.then((code) => reject(new Error(`serve exited ${code}: ${stderr}`)))
+    })
+    const stop = async () => {
+      child.kill('SIGTERM')
+      assert.equal(await exited, 0, stderr)
+    }
+    return { url, stop }
+  }
+  /** A GET sent to `url`'s port as given, with the Host header `host`. */
+  const getAs = (url: string, path: string, host: string, headers: Record<string, string>) =>
+    new Promise<{ status: number; code: string | undefined }>((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port: Number(new URL(url).port), path, headers: { ...headers, host } }, (res) => {
+        let text = ''
+        res.on('data', (c: Buffer) => (text += c.toString()))
+        res.on('end', () => resolve({ status: res.statusCode!, code: (JSON.parse(text) as { code?: string }).code }))
+      })
+      req.on('error', reject)
+      req.end()
+    })
+  const as = (dir: string, name: string, passphrase: string): HttpSigningKey => {
+    const id = unlockIdentity(dir, name, passphrase)
+    return { keyId: id.did, privateKey: id.signing.privateKey }
+  }
+
+  it("the hospital's node: its controller's signed POST recorded; the lab's (another data dir) signed GET taken, its POST refused for its role (403); a request signed for another name of the host refused (401)", async () => {
+    const { url, stop } = await serve()
+    try {
       const stMary = as(A, 'st-mary', TEST_PASSPHRASE)
       const lab = as(B, 'lab', 'pw-lab')
       const body = JSON.stringify({ changes: [{ subject: 'S-1', purpose: P, action: 'grant' }] })
@@ -266,19 +287,25 @@ describe('provena serve as a process takes signed requests from a member of anot
       const other = new URL(url)
       other.hostname = 'localhost'
       const headers = signRequest({ method: 'GET', url: `${other.origin}/v1/datasets`, headers: {} }, lab)
-      const wrong = await new Promise<{ status: number; code: string }>((resolve, reject) => {
-        const req = httpRequest({ host: '127.0.0.1', port: Number(other.port), path: '/v1/datasets', headers: { ...headers, host: other.host } }, (res) => {
-          let text = ''
-          res.on('data', (c: Buffer) => (text += c.toString()))
-          res.on('end', () => resolve({ status: res.statusCode!, code: (JSON.parse(text) as { code: string }).code }))
-        })
-        req.on('error', reject)
-        req.end()
-      })
-      assert.deepEqual(wrong, { status: 401, code: 'API_SIGNATURE_WRONG_TARGET' })
+      assert.deepEqual(await getAs(url, '/v1/datasets', other.host, headers), { status: 401, code: 'API_SIGNATURE_WRONG_TARGET' })
     } finally {
-      child.kill('SIGTERM')
-      assert.equal(await exited, 0, stderr)
+      await stop()
+    }
+  })
+
+  it('--public-url (TLS in front): members sign for the public URL, the proxy passing Host on; one signed for the listening URL is refused; a bad --public-url is refused before anything starts', async () => {
+    const bad = await runCli(['serve', '--public-url', 'https://node.example.org/api', '--dir', A])
+    assert.equal(bad.code, 2, bad.stderr)
+    assert.match(bad.stderr, /--public-url https:\/\/node\.example\.org\/api: an http\(s\) origin is expected/)
+    const { url, stop } = await serve('--public-url', 'https://node.example.org')
+    try {
+      const lab = as(B, 'lab', 'pw-lab')
+      const viaProxy = signRequest({ method: 'GET', url: 'https://node.example.org/v1/datasets', headers: {} }, lab)
+      assert.deepEqual(await getAs(url, '/v1/datasets', 'node.example.org', viaProxy), { status: 200, code: undefined })
+      const direct = await signedFetch(`${url}/v1/datasets`, {}, lab)
+      assert.deepEqual([direct.status, ((await direct.json()) as { code: string }).code], [401, 'API_SIGNATURE_WRONG_TARGET'])
+    } finally {
+      await stop()
     }
   })
 })
