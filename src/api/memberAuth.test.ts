@@ -115,6 +115,9 @@ describe('signed member requests accepted by provena serve (RFC 9421, roles read
     const forged = { keyId: ids['st-mary']!.did, privateKey: stranger.privateKey }
     await refused(signedFetch(`${base}/v1/datasets`, {}, forged).then(json), 401, 'API_SIGNATURE_BAD_SIGNATURE', forged.keyId, '/v1/datasets')
     await refused(post(forged, consent('S-forged')).then(json), 401, 'API_SIGNATURE_BAD_SIGNATURE', forged.keyId, '/v1/consent')
+    // Posing as a trainer on a controller's route: refused as forged (the headers' signature is checked before the role), never logged as the trainer's own attempt.
+    const posing = { keyId: ids.lab!.did, privateKey: stranger.privateKey }
+    await refused(post(posing, consent('S-posing')).then(json), 401, 'API_SIGNATURE_BAD_SIGNATURE', posing.keyId, '/v1/consent')
   })
 
   it('a replayed request → 401 API_SIGNATURE_REPLAYED (GET and POST: each nonce taken once)', async () => {
@@ -200,7 +203,7 @@ describe('signed member requests accepted by provena serve (RFC 9421, roles read
     const metrics = await (await signedFetch(`${base}/metrics`, {}, key('st-mary'))).text()
     const count = (code: string) => Number(new RegExp(`^provena_http_refusals_total\\{code="${code}"\\} (\\d+)$`, 'm').exec(metrics)?.[1] ?? 0)
     const codes = ['API_SIGNATURE_UNKNOWN_KEY', 'API_SIGNATURE_BAD_SIGNATURE', 'API_SIGNATURE_REPLAYED', 'API_SIGNATURE_EXPIRED', 'API_SIGNATURE_DIGEST_MISMATCH', 'API_SIGNATURE_WRONG_TARGET', 'API_ROLE_DENIED', 'API_MEMBER_ROLE_REVOKED', 'API_MEMBER_NO_CONSORTIUM', 'API_MEMBER_NO_ORIGIN']
-    assert.deepEqual(codes.map(count), [3, 3, 2, 1, 1, 1, 1, 2, 1, 1])
+    assert.deepEqual(codes.map(count), [3, 4, 2, 1, 1, 1, 1, 2, 1, 1])
   })
 })
 

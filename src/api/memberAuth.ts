@@ -3,16 +3,17 @@
 // key is the pinned member's did:key, never one the request brings); its role is the one
 // the file gives it, and it must still hold it ON THE CHAIN (AccessPolicy.hasRole) at the
 // moment of the request: a member the admin removed on-chain is refused though the file
-// still lists it. The signature is checked once per request: in the authenticator when
-// the request has no body; with a body, in Principal.checkBody over the raw bytes (their
-// Content-Digest is covered), before the body is validated or used. The nonce is recorded
+// still lists it. Without a body, the whole signature is checked in the authenticator;
+// with one, the signature over the headers there (before the role: a forged request is
+// refused as forged), and the raw bytes against their covered Content-Digest in
+// Principal.checkBody, before the body is validated or used. The nonce is recorded, once,
 // in the node's database (node_seen_nonces) when everything else passed.
 import type { FastifyRequest } from 'fastify'
 import { keccak256, toHex, type Hex } from 'viem'
 import { AccessPolicyAbi } from '../chain/index.js'
 import { ed25519FromDidKey } from '../crypto/index.js'
 import { isProvenaError, ProvenaError } from '../errors.js'
-import { dbNonceTable, parseSignatureInput, seenNonceIn, SIGNATURE_TAG, verifyRequest, type MemberEntry, type VerifyRequestOptions } from '../node/index.js'
+import { dbNonceTable, parseSignatureInput, seenNonceIn, SIGNATURE_ERRORS, SIGNATURE_TAG, verifyRequest, type MemberEntry, type VerifyRequestOptions } from '../node/index.js'
 import type { Authenticator, Principal } from './auth.js'
 import type { ApiContext } from './context.js'
 import { apiErrors } from './errors.js'
@@ -103,29 +104,43 @@ export const memberAuthenticator: Authenticator = async (request, ctx) => {
   // another node's origin is refused by name (API_SIGNATURE_WRONG_TARGET).
   const host = request.headers.host
   const url = `${new URL(origin).protocol}//${host ?? new URL(origin).host}${request.url}`
+  const options = { resolveKey, origins: [origin], now: ctx.now?.() ?? Date.now() }
   const verify = (body: Buffer | undefined) => {
     try {
-      return verifyRequest({ method: request.method, url, headers: request.headers, body }, { resolveKey, seenNonce: seenNonce!, origins: [origin], now: ctx.now?.() ?? Date.now() })
+      return verifyRequest({ method: request.method, url, headers: request.headers, body }, { ...options, seenNonce: seenNonce! })
     } catch (e) {
       claimed(e, did)
     }
   }
 
-  const withBody = hasBody(request)
-  // No body: the whole signature now. With one: the key it claims must be a member's now,
-  // the rest once the bytes are read (checkBody).
-  const keyId = withBody ? did : verify(undefined).keyId
-  const member = keyId === undefined ? undefined : members.get(keyId)
-  if (!member) {
-    verify(undefined) // names why: malformed, or API_SIGNATURE_UNKNOWN_KEY (before any nonce is recorded)
-    throw new ProvenaError('INTERNAL', 'a signature whose key is no member verified') // unreachable: resolveKey knows members only
+  const memberOf = (keyId: string | undefined) => {
+    const m = keyId === undefined ? undefined : members.get(keyId)
+    if (!m) throw new ProvenaError('INTERNAL', `a signature by ${keyId} held, and it is no member's`) // unreachable: resolveKey knows members only
+    return m
   }
 
+  if (!hasBody(request)) {
+    // No body: the whole signature now, its nonce recorded.
+    const member = memberOf(verify(undefined).keyId)
+    await checkRoleOnChain(ctx, member)
+    return principalOf(member)
+  }
+  // A body: the signature over the headers now (it covers Content-Digest, not the bytes),
+  // so that a forged request is refused as such and never logged as the member's; the
+  // bytes against their digest, and the nonce, in checkBody. verifyRequest checks the body
+  // after the signature (httpSignatures.ts), so a digest mismatch here means the headers held.
+  let keyId = did
+  try {
+    keyId = verifyRequest({ method: request.method, url, headers: request.headers, body: undefined }, { ...options, seenNonce: () => false }).keyId
+  } catch (e) {
+    if (!isProvenaError(e, SIGNATURE_ERRORS.digestMismatch)) claimed(e, did)
+  }
+  const member = memberOf(keyId)
   await checkRoleOnChain(ctx, member)
-  const principal: Principal = { kind: 'signature', id: member.did, name: member.name, did: member.did, role: member.role, scopes: 'all' }
-  if (withBody) principal.checkBody = (raw) => void verify(raw)
-  return principal
+  return { ...principalOf(member), checkBody: (raw) => void verify(raw) }
 }
+
+const principalOf = (m: MemberEntry): Principal => ({ kind: 'signature', id: m.did, name: m.name, did: m.did, role: m.role, scopes: 'all' })
 
 /** Throws API_MEMBER_ROLE_REVOKED (403) when `member` no longer holds its role in the pinned AccessPolicy. */
 async function checkRoleOnChain(ctx: ApiContext, member: MemberEntry): Promise<void> {
