@@ -41,7 +41,7 @@ export const ERROR_CATALOGUE = {
   // api: HTTP Message Signatures (RFC 9421) on requests between nodes
   API_SIGNATURE_BAD_ALGORITHM: unauthenticated('the request\'s signature is not alg "ed25519"'),
   API_SIGNATURE_BAD_SIGNATURE: unauthenticated("the request's signature is not by the key it names: forged, or the request was altered"),
-  API_SIGNATURE_DIGEST_MISMATCH: bad('the request body does not match its Content-Digest (altered or truncated on the way)'),
+  API_SIGNATURE_DIGEST_MISMATCH: unauthenticated('the request body does not match its Content-Digest (altered or truncated on the way)'),
   API_SIGNATURE_EXPIRED: unauthenticated("the request's signature expired (or is older than the node's maximum age)"),
   API_SIGNATURE_MALFORMED: bad('Signature-Input, Signature or Content-Digest does not parse, or a parameter is missing or of the wrong type (named)'),
   API_SIGNATURE_MISSING: unauthenticated('the request carries no Provena signature (Signature-Input and Signature headers)'),
@@ -89,6 +89,9 @@ export const ERROR_CATALOGUE = {
   API_BAD_SCOPE: bad('an unknown token scope (the known ones are listed)'),
   API_BODY_TOO_LARGE: { exit: 1, http: 413, description: 'the request body exceeds the server\'s limit' },
   API_LISTEN_FAILED: internal('provena serve cannot listen on the host and port (in use, or not allowed)'),
+  API_MEMBER_NO_CONSORTIUM: unauthenticated('a signed member request reached a node that pins no consortium file: a lone node takes API tokens only'),
+  API_MEMBER_NO_ORIGIN: unauthenticated('the node does not know its public URL, so it cannot check a signed request was meant for it'),
+  API_MEMBER_ROLE_REVOKED: refused('the member no longer holds, on-chain (AccessPolicy), the role its consortium entry gives it'),
   API_NODE_SERVED: conflict('a node serves this data dir (provena serve): send the change to it, or stop it first'),
   API_NOT_FOUND: unknown('no such route'),
   API_ROLE_DENIED: refused("the credential's role is not one the route allows"),

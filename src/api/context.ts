@@ -20,6 +20,13 @@ export interface ApiContext {
   passphrase?: string | undefined
   /** Credential kinds, tried in order (default: API tokens only). Signed node-to-node requests are another. */
   authenticators?: readonly Authenticator[] | undefined
+  /**
+   * The node's public base URL (`http://127.0.0.1:8080`; its origin is what counts): a
+   * signed member request must be signed for it (RFC 9421 @target-uri), so one signed for
+   * another node is refused here. `provena serve` sets it to the URL it listens at.
+   * Without it, member requests are refused (API_MEMBER_NO_ORIGIN).
+   */
+  origin?: string | undefined
   /** Largest request body in bytes (default 1 MiB). */
   bodyLimit?: number | undefined
   /** The clock (tests). */

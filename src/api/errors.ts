@@ -16,6 +16,22 @@ export const apiErrors = {
     new ProvenaError('API_SCOPE_DENIED', `this route needs the scope ${scope}; the credential has ${has.length ? has.join(', ') : 'none'}`, { details: { scope, scopes: has } }),
   roleDenied: (role: string, allowed: readonly string[]) =>
     new ProvenaError('API_ROLE_DENIED', `this route is for ${allowed.join(' or ')}; the credential's role is ${role}`, { details: { role, allowed } }),
+  // A signed member request (memberAuth.ts), besides the signature's own codes (API_SIGNATURE_*).
+  memberNoConsortium: (dir: string, did: string | undefined) =>
+    new ProvenaError('API_MEMBER_NO_CONSORTIUM', `this node pins no consortium file (${dir}/consortium.json): it accepts no signed member requests`, {
+      hint: 'a node takes member requests once it created or joined a consortium (provena consortium create, provena init --join FILE); people and scripts use API tokens',
+      details: { did },
+    }),
+  memberNoOrigin: (did: string | undefined) =>
+    new ProvenaError('API_MEMBER_NO_ORIGIN', 'this node does not know its public URL (ApiContext.origin): it cannot tell a request signed for it from one signed for another node', {
+      hint: 'provena serve sets it to the URL it listens at',
+      details: { did },
+    }),
+  memberRoleRevoked: (did: string, name: string, role: string, address: string) =>
+    new ProvenaError('API_MEMBER_ROLE_REVOKED', `member ${name} (${did}) no longer holds ${role.toUpperCase()}_ROLE on-chain (AccessPolicy, account ${address}), though the consortium file lists it as ${role}`, {
+      hint: 'the consortium admin removed it; it is refused until the role is granted again',
+      details: { did, role, address },
+    }),
   nodeServed: (url: string, pid: number) =>
     new ProvenaError('API_NODE_SERVED', `a node serves this data dir at ${url} (pid ${pid}): one writer at a time`, {
       hint: `send the change to ${url}, or stop that node (kill ${pid}) and run the command again`,

@@ -7,6 +7,7 @@
 export { authenticate, authorize, tokenAuthenticator, type Authenticator, type Principal, type RouteAuth } from './auth.js'
 export { type ApiContext } from './context.js'
 export { apiErrors } from './errors.js'
+export { MEMBER_SIGNATURE_SCHEME, memberAuthenticator, roleId } from './memberAuth.js'
 export { ApiMetrics, renderMetrics } from './metrics.js'
 export { API_SCOPES, isApiScope, type ApiScope } from './scopes.js'
 export { claimDataDir, findServingNode, refuseIfServed, serveFilePath, type ServeInfo } from './serveFile.js'

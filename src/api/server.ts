@@ -14,6 +14,7 @@ import { LOG_EVENT, type ApiRefusedEvent } from '../log/index.js'
 import { authenticate, authorize, tokenAuthenticator, type Principal, type RouteAuth } from './auth.js'
 import type { ApiContext } from './context.js'
 import { apiErrors } from './errors.js'
+import { MEMBER_SIGNATURE_SCHEME, memberAuthenticator } from './memberAuth.js'
 import { ApiMetrics } from './metrics.js'
 import { asProvenaError, PROBLEM_CONTENT_TYPE, PROBLEM_SCHEMA, problemOf } from './problem.js'
 import { accessRoutes } from './routes/access.js'
@@ -110,8 +111,9 @@ function logRefusal(ctx: ApiContext, request: FastifyRequest, error: ProvenaErro
     route: routeOf(request),
     status: errorInfo(error.code).http as 401 | 403,
     reason: error.code,
-    credential: principal?.id ?? (typeof details.token === 'string' ? details.token : null),
-    did: principal?.did ?? null,
+    // A refused signature: the DID it claimed (memberAuth.ts puts it in details.did).
+    credential: principal?.id ?? (typeof details.token === 'string' ? details.token : typeof details.did === 'string' ? details.did : null),
+    did: principal?.did ?? (typeof details.did === 'string' ? details.did : null),
   }
   ctx.p.log.append([Buffer.from(canonicalJson(event), 'utf8')])
 }
@@ -133,6 +135,9 @@ const PROBLEM_RESPONSES = {
 export async function buildServer(ctx: ApiContext, opts: { plugins?: readonly RoutePlugin[] } = {}): Promise<FastifyInstance> {
   const bodyLimit = ctx.bodyLimit ?? DEFAULT_BODY_LIMIT
   const authenticators = ctx.authenticators ?? [tokenAuthenticator]
+  // The credentials a route takes, as OpenAPI security alternatives: tokens, and signed member requests when the server takes them.
+  const memberSigned = authenticators.includes(memberAuthenticator)
+  const security = memberSigned ? [{ bearer: [] }, { memberSignature: [] }] : [{ bearer: [] }]
   const metrics = new ApiMetrics()
   const app = Fastify({
     logger: false,
@@ -167,7 +172,7 @@ export async function buildServer(ctx: ApiContext, opts: { plugins?: readonly Ro
     schema.response = { ...PROBLEM_RESPONSES, ...(schema.response as object | undefined) }
     if (auth !== 'public' && !schema.security) {
       // Once per schema object: a GET's HEAD route shares it.
-      schema.security = [{ bearer: [] }]
+      schema.security = security
       const roles = auth.roles ? `; roles: ${auth.roles.join(', ')}` : ''
       schema.description = `${schema.description ? `${String(schema.description)}\n\n` : ''}Needs scope \`${auth.scope}\`${roles}.`
     }
@@ -180,6 +185,7 @@ export async function buildServer(ctx: ApiContext, opts: { plugins?: readonly Ro
       components: {
         securitySchemes: {
           bearer: { type: 'http', scheme: 'bearer', description: `An API token, pvn_<id>_<secret> (provena token create). Scopes: ${API_SCOPES.join(', ')}.` },
+          ...(memberSigned ? { memberSignature: MEMBER_SIGNATURE_SCHEME } : {}),
         },
       },
     },

@@ -124,7 +124,7 @@ describe('signedFetch: signed requests between nodes over real HTTP on loopback 
     assert.equal(first.status, 200)
     const captured = hospital.seen.at(-1)!
     const tampered = await resend(port(hospital), captured, Buffer.from(JSON.stringify({ round: 4 })))
-    assert.deepEqual([tampered.status, tampered.json.code], [400, 'API_SIGNATURE_DIGEST_MISMATCH'])
+    assert.deepEqual([tampered.status, tampered.json.code], [401, 'API_SIGNATURE_DIGEST_MISMATCH'])
     const again = await resend(port(hospital), captured)
     assert.deepEqual([again.status, again.json.code], [401, 'API_SIGNATURE_REPLAYED'])
   })

@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import { anchorIfDue, anchorNow, openChain, openProvena, resolveDataDir } from '../../app/index.js'
-import { apiErrors, claimDataDir, refuseIfServed } from '../../api/index.js'
+import { apiErrors, claimDataDir, memberAuthenticator, refuseIfServed, tokenAuthenticator, type ApiContext } from '../../api/index.js'
 import { ProvenaError } from '../../errors.js'
 import { cosignCheckpoint, missingCosigners } from '../../service/index.js'
 import { integer } from '../args.js'
@@ -14,6 +14,21 @@ interface ServeOptions extends CommonOptions {
   port: number
   host: string
   bodyLimit?: number
+  publicUrl?: string
+}
+
+/** The origin of --public-url (http or https, no path, query or credentials): what members sign their requests for. */
+function publicOrigin(text: string): string {
+  let u: URL
+  try {
+    u = new URL(text)
+  } catch {
+    throw new ProvenaError('CLI_BAD_ARGUMENT', `--public-url ${text} is not a URL (e.g. https://node.example.org)`)
+  }
+  if ((u.protocol !== 'https:' && u.protocol !== 'http:') || u.username || u.password || u.search || u.hash || u.pathname !== '/') {
+    throw new ProvenaError('CLI_BAD_ARGUMENT', `--public-url ${text}: an http(s) origin is expected, with no path, query or credentials (e.g. https://node.example.org)`)
+  }
+  return u.origin
 }
 
 /** How often a node asks again the witnesses that have not cosigned its newest checkpoint. */
@@ -30,9 +45,11 @@ export function registerServe(program: Command): void {
     .option('--port <port>', 'TCP port (0: any free one)', integer('--port'), 8080)
     .option('--host <host>', 'address to listen on (put TLS in front for anything but loopback)', '127.0.0.1')
     .option('--body-limit <bytes>', 'largest request body (default 1 MiB)', integer('--body-limit', 1))
+    .option('--public-url <url>', "the URL other members reach this node at, when it is not the one it listens at (TLS in front): their signed requests must be signed for it; the proxy passes the Host header on")
     .action(
       action(async (opts: ServeOptions) => {
         if (opts.port > 65535) throw new ProvenaError('CLI_BAD_ARGUMENT', `--port ${opts.port} is not a TCP port (0-65535)`)
+        const origin = opts.publicUrl === undefined ? undefined : publicOrigin(opts.publicUrl)
         const dir = resolveDataDir(opts.dir)
         refuseIfServed(dir)
         const passphrase = await askPassphrase()
@@ -46,7 +63,9 @@ export function registerServe(program: Command): void {
             const store = await openStore(p.dir, p.config.store ?? { backend: 'fs' })
             closeStore = async () => void (await store.close?.())
             const plane = { ...registryContext({ p, chain }), store }
-            const app = await buildServer({ p, chain, dir, passphrase, bodyLimit: opts.bodyLimit, plane })
+            // Who may call: API tokens (people, scripts) and signed requests from consortium members (their role read on-chain).
+            const ctx: ApiContext = { p, chain, dir, passphrase, bodyLimit: opts.bodyLimit, plane, authenticators: [tokenAuthenticator, memberAuthenticator] }
+            const app = await buildServer(ctx)
             try {
               await app.listen({ host: opts.host, port: opts.port }).catch((e: unknown) => {
                 throw apiErrors.listenFailed(opts.host, opts.port, e)
@@ -54,6 +73,8 @@ export function registerServe(program: Command): void {
               const address = app.server.address()
               const port = typeof address === 'object' && address ? address.port : opts.port
               const url = urlOf(opts.host, port)
+              // Set before any request is read (no await since listen resumed): a member's request must be signed for this URL.
+              ctx.origin = origin ?? url
               release = claimDataDir(dir, url)
               // Anchors on provena.json's schedule, one anchoring at a time (the last one is awaited before the final anchor at stop).
               // After each anchoring of something new (and once at start), the other members'
@@ -101,7 +122,7 @@ export function registerServe(program: Command): void {
               }
               tick(true) // what the log holds already and is due; then the witnesses
               const timer = setInterval(() => tick(), Math.max(250, Math.min(p.config.checkpoint.everyMs, 5000)))
-              const info = { url, did: p.operatorDid, origin: p.signer.origin, pid: process.pid, openapi: `${url}/openapi.json`, docs: `${url}/docs`, dir }
+              const info = { url, ...(origin ? { publicUrl: origin } : {}), did: p.operatorDid, origin: p.signer.origin, pid: process.pid, openapi: `${url}/openapi.json`, docs: `${url}/docs`, dir }
               if (!isLoopback(opts.host)) process.stderr.write(`provena serve: WARNING: listening on ${opts.host} in plain HTTP: put TLS in front (a reverse proxy) before anything leaves this machine\n`)
               if (opts.json) process.stdout.write(JSON.stringify(info) + '\n') // one line: a supervisor reads it as soon as the node listens
               else emit(opts, info, () => `Serving ${dir} at ${url} (operator ${p.operatorDid})\n  OpenAPI ${info.openapi}, docs ${info.docs}\n  stop with Ctrl-C or SIGTERM`)
