@@ -4,8 +4,10 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import Database from 'better-sqlite3'
 import { controllerSecrets, pseudonymOf, unlockIdentity } from '../access/index.js'
 import { signedFetch } from '../node/index.js'
+import { cidOf } from '../store/index.js'
 import { repoRoot, runCli } from '../testing.js'
 
 const P = 'dpv:ScientificResearch'
@@ -101,6 +103,19 @@ describe('dataset export --from URL: a key release between nodes over HTTP (issu
     assert.equal(((await notReleased.json()) as { code: string }).code, 'ACCESS_SEGMENT_NOT_RELEASED')
     const unsigned = await fetch(`${served!.url}/v1/segments/${unknownCid}`)
     assert.equal(unsigned.status, 401)
+    // A segment released to the lab: the lab gets it (its bytes hash to the CID); another
+    // member (the hospital's own controller identity, signing as itself) does not.
+    const db = new Database(join(H, 'provena.db'), { readonly: true })
+    const cid = (db.prepare('SELECT cid FROM access_released_segments WHERE requester = ? LIMIT 1').pluck().get(me.did) as string | undefined)!
+    db.close()
+    assert.ok(cid, 'the release over HTTP recorded its segments for the lab')
+    const mine = await signedFetch(`${served!.url}/v1/segments/${cid}`, { method: 'GET' }, key)
+    assert.equal(mine.status, 200)
+    assert.equal(cidOf(Buffer.from(await mine.arrayBuffer())), cid)
+    const stMary = unlockIdentity(H, 'st-mary', 'pw-hospital')
+    const other = await signedFetch(`${served!.url}/v1/segments/${cid}`, { method: 'GET' }, { keyId: stMary.did, privateKey: stMary.signing.privateKey })
+    assert.equal(other.status, 403)
+    assert.equal(((await other.json()) as { code: string }).code, 'ACCESS_SEGMENT_NOT_RELEASED')
   })
 
   it('revoked on-chain: the next export --from is refused by the hospital, named, nothing written', async () => {
