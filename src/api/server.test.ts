@@ -278,10 +278,12 @@ describe('provena serve: the HTTP API over real loopback HTTP (issue 13)', () =>
       '/log/checkpoint',
       '/log/tile/{*}',
       '/metrics',
+      '/v1/access/release',
       '/v1/consent',
       '/v1/datasets',
       '/v1/datasets/{id}',
       '/v1/log',
+      '/v1/segments/{cid}',
       '/witness/add-checkpoint',
       '/witness/{originHash}/checkpoint',
     ])
