@@ -1,5 +1,6 @@
 // Helpers shared by the tests (not part of the public API).
 import assert from 'node:assert/strict'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -29,7 +30,6 @@ export async function startTestChain(): Promise<{ rpcUrl: string; dir: string; s
   return { rpcUrl: info.rpcUrl, dir, stop: async () => void (await stopEmbeddedNode(dir)) }
 }
 
-import { spawn } from 'node:child_process'
 
 /** The result of one `provena` run. */
 export interface CliRun {
@@ -109,3 +109,49 @@ export function assertOneLine(r: CliRun, code: number, pattern: RegExp): void {
   assert.doesNotMatch(r.stderr, /bug in Provena/)
 }
 
+
+/** A `provena serve` child process of a test. */
+export interface ServedNode {
+  child: ChildProcess
+  /** The JSON line it printed once listening ({url, did, pid, …}). */
+  info: { url: string; did: string; pid: number } & Record<string, unknown>
+  url: string
+  stderr(): string
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>
+  /** SIGTERM (when still running), then its exit code. */
+  stop(): Promise<number | null>
+}
+
+/**
+ * `provena serve --json` on `dir` as a real child process (its own passphrase, no
+ * PROVENA_RPC_URL), once it printed the JSON line saying where it listens.
+ */
+export async function startServe(dir: string, opts: { passphrase?: string; port?: number; extra?: string[] } = {}): Promise<ServedNode> {
+  const child = spawn(process.execPath, [join(repoRoot, 'bin', 'provena.js'), 'serve', '--port', String(opts.port ?? 0), '--json', '--dir', dir, ...(opts.extra ?? [])], {
+    env: { ...process.env, PROVENA_RPC_URL: undefined, PROVENA_PASSPHRASE: opts.passphrase ?? TEST_PASSPHRASE },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()))
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stderr })))
+  const info = await new Promise<ServedNode['info']>((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => {
+      stdout += d.toString()
+      const nl = stdout.indexOf('\n')
+      if (nl >= 0) resolve(JSON.parse(stdout.slice(0, nl)) as ServedNode['info'])
+    })
+    void exited.then((r) => reject(new Error(`serve exited ${r.code} before listening:\n${stdout}\n${r.stderr}`)))
+  })
+  return {
+    child,
+    info,
+    url: info.url,
+    stderr: () => stderr,
+    exited,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
+      return (await exited).code
+    },
+  }
+}

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { request as httpRequest } from 'node:http'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -16,7 +15,7 @@ import { signedFetch, signRequest, type HttpSigningKey } from '../node/index.js'
 import { createConsortium, registerDatasetFile } from '../service/index.js'
 import { memberAuthenticator, tokenAuthenticator, type ApiContext } from './index.js'
 import { buildServer } from './server.js'
-import { repoRoot, runCli, TEST_PASSPHRASE } from '../testing.js'
+import { runCli, startServe, TEST_PASSPHRASE } from '../testing.js'
 
 const P = 'dpv:ScientificResearch'
 
@@ -233,28 +232,10 @@ describe('provena serve as a process takes signed requests from a member of anot
   })
   after(async () => void (await a('node', 'stop')))
 
-  /** `provena serve --json` on A as a child process, once it printed where it listens. */
+  /** `provena serve --json` on A as a child process; stop() expects exit 0. */
   const serve = async (...extra: string[]) => {
-    const child = spawn(process.execPath, [join(repoRoot, 'bin', 'provena.js'), 'serve', '--port', '0', '--json', '--dir', A, ...extra], {
-      env: { ...process.env, PROVENA_RPC_URL: undefined, PROVENA_PASSPHRASE: TEST_PASSPHRASE },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stderr = ''
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)))
-    const url = await new Promise<string>((resolve, reject) => {
-      let out = ''
-      child.stdout.on('data', (d: Buffer) => {
-        out += d.toString()
-        if (out.includes('\n')) resolve((JSON.parse(out.slice(0, out.indexOf('\n'))) as { url: string }).url)
-      })
-      void exited.then((code) => reject(new Error(`serve exited ${code}: ${stderr}`)))
-    })
-    const stop = async () => {
-      child.kill('SIGTERM')
-      assert.equal(await exited, 0, stderr)
-    }
-    return { url, stop }
+    const s = await startServe(A, { extra })
+    return { url: s.url, stop: async () => assert.equal(await s.stop(), 0, s.stderr()) }
   }
   /** A GET sent to `url`'s port as given, with the Host header `host`. */
   const getAs = (url: string, path: string, host: string, headers: Record<string, string>) =>

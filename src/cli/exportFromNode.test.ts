@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict'
-import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -8,30 +7,9 @@ import Database from 'better-sqlite3'
 import { controllerSecrets, pseudonymOf, unlockIdentity } from '../access/index.js'
 import { signedFetch } from '../node/index.js'
 import { cidOf } from '../store/index.js'
-import { repoRoot, runCli } from '../testing.js'
+import { runCli, startServe, type ServedNode } from '../testing.js'
 
 const P = 'dpv:ScientificResearch'
-
-/** `provena serve --json` on `dir` as a real child process, once it printed where it listens. */
-async function startServe(dir: string, passphrase: string): Promise<{ child: ChildProcess; url: string; exited: Promise<number | null> }> {
-  const child = spawn(process.execPath, [join(repoRoot, 'bin', 'provena.js'), 'serve', '--port', '0', '--json', '--dir', dir], {
-    env: { ...process.env, PROVENA_RPC_URL: undefined, PROVENA_PASSPHRASE: passphrase },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let stdout = ''
-  let stderr = ''
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()))
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)))
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => {
-      stdout += d.toString()
-      const nl = stdout.indexOf('\n')
-      if (nl >= 0) resolve((JSON.parse(stdout.slice(0, nl)) as { url: string }).url)
-    })
-    void exited.then((code) => reject(new Error(`serve exited ${code} before listening:\n${stdout}\n${stderr}`)))
-  })
-  return { child, url, exited }
-}
 
 // A lab's node exports a hospital's dataset in one command, over HTTP (issue 13): the
 // hospital's node serves (provena serve); the lab runs `dataset export --from URL`. Two data
@@ -47,7 +25,7 @@ describe('dataset export --from URL: a key release between nodes over HTTP (issu
   const subjects = Array.from({ length: 40 }, (_, i) => `P-${i}`)
   let dataset = ''
   let labDid = ''
-  let served: Awaited<ReturnType<typeof startServe>> | undefined
+  let served: ServedNode | undefined
 
   before(async () => {
     ok(await hospital('init'))
@@ -71,11 +49,10 @@ describe('dataset export --from URL: a key release between nodes over HTTP (issu
     writeFileSync(file('consent.csv'), `subject,purpose,action\n${subjects.filter((s) => s !== 'P-4').map((s) => `${s},${P},${s === 'P-3' ? 'refuse' : 'grant'}`).join('\n')}\n`)
     ok(await hospital('consent', 'import', file('consent.csv'), '--as', 'st-mary'))
     ok(await hospital('access', 'grant', dataset, '--to', labDid, '--purpose', P, '--as', 'st-mary'))
-    served = await startServe(H, 'pw-hospital')
+    served = await startServe(H, { passphrase: 'pw-hospital' })
   })
   after(async () => {
-    served?.child.kill('SIGTERM')
-    await served?.exited
+    await served?.stop()
     await hospital('node', 'stop')
   })
 
@@ -120,10 +97,9 @@ describe('dataset export --from URL: a key release between nodes over HTTP (issu
 
   it('revoked on-chain: the next export --from is refused by the hospital, named, nothing written', async () => {
     // The hospital's node is served: its CLI refuses to write; the grant is revoked by stopping it first.
-    served!.child.kill('SIGTERM')
-    assert.equal(await served!.exited, 0)
+    assert.equal(await served!.stop(), 0)
     ok(await hospital('access', 'revoke', dataset, '--to', labDid, '--purpose', P, '--as', 'st-mary'))
-    served = await startServe(H, 'pw-hospital')
+    served = await startServe(H, { passphrase: 'pw-hospital' })
     const out = file('revoked.csv')
     const r = await lab('dataset', 'export', dataset, '--from', served.url, '--purpose', P, '--as', 'lab', '--out', out)
     assert.equal(r.code, 1, r.stdout + r.stderr)

@@ -1,31 +1,10 @@
 import assert from 'node:assert/strict'
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { repoRoot, runCli, TEST_PASSPHRASE } from '../testing.js'
-
-/** `provena serve --json` as a real child process, once it printed where it listens. */
-async function startServe(dir: string, extra: string[] = []): Promise<{ child: ChildProcess; info: { url: string; did: string; pid: number }; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> }> {
-  const child = spawn(process.execPath, [join(repoRoot, 'bin', 'provena.js'), 'serve', '--port', '0', '--json', '--dir', dir, ...extra], {
-    env: { ...process.env, PROVENA_RPC_URL: undefined, PROVENA_PASSPHRASE: TEST_PASSPHRASE },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let stdout = ''
-  let stderr = ''
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()))
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stderr })))
-  const info = await new Promise<{ url: string; did: string; pid: number }>((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => {
-      stdout += d.toString()
-      const nl = stdout.indexOf('\n')
-      if (nl >= 0) resolve(JSON.parse(stdout.slice(0, nl)) as { url: string; did: string; pid: number })
-    })
-    void exited.then((r) => reject(new Error(`serve exited ${r.code} before listening:\n${stdout}\n${r.stderr}`)))
-  })
-  return { child, info, exited }
-}
+import { runCli, startServe } from '../testing.js'
 
 describe('provena serve as a process: one writer, tokens, clean stop (issue 13)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'provena-serve-'))

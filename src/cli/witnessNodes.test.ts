@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict'
-import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import type { Consortium } from '../node/index.js'
-import { assertOneLine, repoRoot, runCli } from '../testing.js'
+import { assertOneLine, runCli, startServe, type ServedNode } from '../testing.js'
 
 /** A free TCP port on loopback (the member's endpoint goes in its card before its node listens). */
 async function freePort(): Promise<number> {
@@ -17,41 +16,8 @@ async function freePort(): Promise<number> {
   return port
 }
 
-interface Served {
-  child: ChildProcess
-  url: string
-  stderr: () => string
-  stop(): Promise<void>
-}
-
-/** `provena serve --json` as a real process, once it printed the JSON line saying where it listens. */
-async function serve(dir: string, passphrase: string, port: number): Promise<Served> {
-  const child = spawn(process.execPath, [join(repoRoot, 'bin', 'provena.js'), 'serve', '--port', String(port), '--json', '--dir', dir], {
-    env: { ...process.env, PROVENA_RPC_URL: undefined, PROVENA_PASSPHRASE: passphrase },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let stdout = ''
-  let stderr = ''
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()))
-  const exited = new Promise<void>((resolve) => child.on('close', () => resolve()))
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => {
-      stdout += d.toString()
-      const nl = stdout.indexOf('\n')
-      if (nl >= 0) resolve((JSON.parse(stdout.slice(0, nl)) as { url: string }).url)
-    })
-    void exited.then(() => reject(new Error(`serve exited before listening:\n${stdout}\n${stderr}`)))
-  })
-  return {
-    child,
-    url,
-    stderr: () => stderr,
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
-      await exited
-    },
-  }
-}
+/** `provena serve --json` on `dir` at `port`, its own passphrase. */
+const serve = (dir: string, passphrase: string, port: number): Promise<ServedNode> => startServe(dir, { passphrase, port })
 
 /** Polls `f` until it returns a value (not undefined), or fails after `ms`. */
 async function until<T>(what: string, f: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
@@ -78,7 +44,7 @@ describe('witnesses wired into the nodes: three members serving, cosigning, veri
   const file = (name: string) => join(work, name)
   const ports = { A: 0, B: 0, C: 0 }
   const endpoint = (who: keyof typeof dirs) => `http://127.0.0.1:${ports[who]}`
-  const nodes: Partial<Record<keyof typeof dirs, Served>> = {}
+  const nodes: Partial<Record<keyof typeof dirs, ServedNode>> = {}
   let rpcUrl = ''
   let token = ''
 
