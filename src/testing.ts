@@ -1,7 +1,7 @@
 // Helpers shared by the tests (not part of the public API).
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -154,4 +154,55 @@ export async function startServe(dir: string, opts: { passphrase?: string; port?
       return (await exited).code
     },
   }
+}
+
+/** Two organisations' nodes set up for a key release (see hospitalAndLab). */
+export interface HospitalAndLab {
+  H: string
+  L: string
+  /** The CLI on the hospital's data dir (its own passphrase). */
+  hospital: (...args: string[]) => Promise<CliRun>
+  /** The CLI on the lab's data dir (its own passphrase). */
+  lab: (...args: string[]) => Promise<CliRun>
+  labDid: string
+  /** The hospital's imported dataset. */
+  dataset: string
+}
+
+/**
+ * Two nodes, one chain (issues 12 and 13): a hospital (st-mary, controller, the consortium's
+ * admin, its embedded chain started) and a lab (joins with --rpc-url, identity `lab`, a
+ * trainer, added to the consortium with its card). The hospital imports `subjects` (CSV
+ * id,age) and records consent to `purpose`: every subject grants but P-3 (refuses) and
+ * P-4 (silent). Separate data dirs, passphrases and processes. Stop with
+ * `hospital('node', 'stop')`.
+ */
+export async function hospitalAndLab(work: string, subjects: readonly string[], purpose: string): Promise<HospitalAndLab> {
+  const H = join(work, 'hospital')
+  const L = join(work, 'lab')
+  const file = (name: string) => join(work, name)
+  const hospital = (...args: string[]) => runCli([...args, '--dir', H], { PROVENA_PASSPHRASE: 'pw-hospital' })
+  const lab = (...args: string[]) => runCli([...args, '--dir', L], { PROVENA_PASSPHRASE: 'pw-lab' })
+  const ok = (r: CliRun) => assert.equal(r.code, 0, r.stdout + r.stderr)
+  ok(await hospital('init'))
+  ok(await hospital('node', 'start'))
+  const rpc = (await hospital('chain', 'info', '--json')).json<{ rpcUrl: string }>().rpcUrl
+  ok(await hospital('identity', 'create', 'st-mary', '--role', 'controller'))
+  ok(await hospital('consortium', 'create', '--out', file('consortium.json')))
+  ok(await lab('init', '--join', file('consortium.json'), '--rpc-url', rpc))
+  const created = await lab('identity', 'create', 'lab', '--role', 'trainer', '--json')
+  ok(created)
+  const labDid = created.json<{ did: string }>().did
+  const card = await lab('identity', 'show', 'lab', '--json')
+  ok(card)
+  writeFileSync(file('card.json'), card.stdout)
+  ok(await hospital('consortium', 'add-member', '--did', labDid, '--role', 'trainer', '--card', file('card.json'), '--out', file('consortium2.json')))
+  ok(await lab('consortium', 'update', file('consortium2.json')))
+  writeFileSync(file('patients.csv'), `id,age\n${subjects.map((s, i) => `${s},${30 + i}`).join('\n')}\n`)
+  const imported = await hospital('dataset', 'import', file('patients.csv'), '--subject-column', 'id', '--as', 'st-mary', '--json')
+  ok(imported)
+  const dataset = imported.json<{ id: string }>().id
+  writeFileSync(file('consent.csv'), `subject,purpose,action\n${subjects.filter((s) => s !== 'P-4').map((s) => `${s},${purpose},${s === 'P-3' ? 'refuse' : 'grant'}`).join('\n')}\n`)
+  ok(await hospital('consent', 'import', file('consent.csv'), '--as', 'st-mary'))
+  return { H, L, hospital, lab, labDid, dataset }
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -7,7 +7,7 @@ import Database from 'better-sqlite3'
 import { controllerSecrets, pseudonymOf, unlockIdentity } from '../access/index.js'
 import { signedFetch } from '../node/index.js'
 import { cidOf } from '../store/index.js'
-import { runCli, startServe, type ServedNode } from '../testing.js'
+import { hospitalAndLab, runCli, startServe, type ServedNode } from '../testing.js'
 
 const P = 'dpv:ScientificResearch'
 
@@ -28,26 +28,7 @@ describe('dataset export --from URL: a key release between nodes over HTTP (issu
   let served: ServedNode | undefined
 
   before(async () => {
-    ok(await hospital('init'))
-    ok(await hospital('node', 'start'))
-    const rpc = (await hospital('chain', 'info', '--json')).json<{ rpcUrl: string }>().rpcUrl
-    ok(await hospital('identity', 'create', 'st-mary', '--role', 'controller'))
-    ok(await hospital('consortium', 'create', '--out', file('consortium.json')))
-    ok(await lab('init', '--join', file('consortium.json'), '--rpc-url', rpc))
-    const created = await lab('identity', 'create', 'lab', '--role', 'trainer', '--json')
-    ok(created)
-    labDid = created.json<{ did: string }>().did
-    const card = await lab('identity', 'show', 'lab', '--json')
-    ok(card)
-    writeFileSync(file('card.json'), card.stdout)
-    ok(await hospital('consortium', 'add-member', '--did', labDid, '--role', 'trainer', '--card', file('card.json'), '--out', file('consortium2.json')))
-    ok(await lab('consortium', 'update', file('consortium2.json')))
-    writeFileSync(file('patients.csv'), `id,age\n${subjects.map((s, i) => `${s},${30 + i}`).join('\n')}\n`)
-    const imported = await hospital('dataset', 'import', file('patients.csv'), '--subject-column', 'id', '--as', 'st-mary', '--json')
-    ok(imported)
-    dataset = imported.json<{ id: string }>().id
-    writeFileSync(file('consent.csv'), `subject,purpose,action\n${subjects.filter((s) => s !== 'P-4').map((s) => `${s},${P},${s === 'P-3' ? 'refuse' : 'grant'}`).join('\n')}\n`)
-    ok(await hospital('consent', 'import', file('consent.csv'), '--as', 'st-mary'))
+    ;({ dataset, labDid } = await hospitalAndLab(work, subjects, P))
     ok(await hospital('access', 'grant', dataset, '--to', labDid, '--purpose', P, '--as', 'st-mary'))
     served = await startServe(H, { passphrase: 'pw-hospital' })
   })

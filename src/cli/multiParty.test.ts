@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test'
 import { controllerSecrets, pseudonymOf, unlockIdentity } from '../access/index.js'
 import { openProvena } from '../app/index.js'
 import { ed25519Seed } from '../crypto/index.js'
-import { assertOneLine, runCli } from '../testing.js'
+import { assertOneLine, hospitalAndLab, runCli } from '../testing.js'
 
 const P = 'dpv:ScientificResearch'
 
@@ -35,27 +35,7 @@ describe('key release between two nodes: grant → request → release → expor
   const ok = (r: Awaited<ReturnType<typeof runCli>>) => assert.equal(r.code, 0, r.stdout + r.stderr)
 
   before(async () => {
-    ok(await hospital('init'))
-    ok(await hospital('node', 'start'))
-    const url = (await hospital('chain', 'info', '--json')).json<{ rpcUrl: string }>().rpcUrl
-    ok(await hospital('identity', 'create', 'st-mary', '--role', 'controller'))
-    ok(await hospital('consortium', 'create', '--out', file('consortium.json')))
-    ok(await lab('init', '--join', file('consortium.json'), '--rpc-url', url))
-    const created = await lab('identity', 'create', 'lab', '--role', 'trainer', '--json')
-    ok(created)
-    labDid = created.json<{ did: string }>().did
-    const card = await lab('identity', 'show', 'lab', '--json')
-    ok(card)
-    writeFileSync(file('card.json'), card.stdout)
-    ok(await hospital('consortium', 'add-member', '--did', labDid, '--role', 'trainer', '--card', file('card.json'), '--out', file('consortium2.json')))
-    ok(await lab('consortium', 'update', file('consortium2.json')))
-    // The hospital's dataset; everyone consents to research but P-3 (refuses) and P-4 (silent).
-    writeFileSync(file('patients.csv'), `id,age\n${subjects.map((s, i) => `${s},${30 + i}`).join('\n')}\n`)
-    const imported = await hospital('dataset', 'import', file('patients.csv'), '--subject-column', 'id', '--as', 'st-mary', '--json')
-    ok(imported)
-    dataset = imported.json<{ id: string }>().id
-    writeFileSync(file('consent.csv'), `subject,purpose,action\n${subjects.filter((s) => s !== 'P-4').map((s) => `${s},${P},${s === 'P-3' ? 'refuse' : 'grant'}`).join('\n')}\n`)
-    ok(await hospital('consent', 'import', file('consent.csv'), '--as', 'st-mary'))
+    ;({ dataset, labDid } = await hospitalAndLab(work, subjects, P))
   })
   after(async () => void (await hospital('node', 'stop')))
 
