@@ -44,11 +44,15 @@ export interface CliRun {
 /** The keystore passphrase runCli gives by default (`{PROVENA_PASSPHRASE: undefined}` runs without one). */
 export const TEST_PASSPHRASE = 'pw for tests'
 
-/** Runs the built `provena` CLI with Node 22 (this process's node) and waits for it; PROVENA_PASSPHRASE is TEST_PASSPHRASE unless `env` says otherwise. */
+/**
+ * Runs the built `provena` CLI with Node 22 (this process's node) and waits for it;
+ * PROVENA_PASSPHRASE is TEST_PASSPHRASE and PROVENA_LIGHT_KDF is 1 (test data dirs are
+ * throwaway: scrypt N = 2^12) unless `env` says otherwise.
+ */
 export function runCli(args: string[], env: Record<string, string | undefined> = {}): Promise<CliRun> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [join(repoRoot, 'bin', 'provena.js'), ...args], {
-      env: { ...process.env, PROVENA_RPC_URL: undefined, PROVENA_FAULT: undefined, PROVENA_OPERATOR_KEY: undefined, PROVENA_PASSPHRASE: TEST_PASSPHRASE, ...env },
+      env: { ...process.env, PROVENA_RPC_URL: undefined, PROVENA_FAULT: undefined, PROVENA_OPERATOR_KEY: undefined, PROVENA_PASSPHRASE: TEST_PASSPHRASE, PROVENA_LIGHT_KDF: '1', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     let stdout = ''
@@ -128,7 +132,7 @@ export interface ServedNode {
  */
 export async function startServe(dir: string, opts: { passphrase?: string; port?: number; extra?: string[] } = {}): Promise<ServedNode> {
   const child = spawn(process.execPath, [join(repoRoot, 'bin', 'provena.js'), 'serve', '--port', String(opts.port ?? 0), '--json', '--dir', dir, ...(opts.extra ?? [])], {
-    env: { ...process.env, PROVENA_RPC_URL: undefined, PROVENA_PASSPHRASE: opts.passphrase ?? TEST_PASSPHRASE },
+    env: { ...process.env, PROVENA_RPC_URL: undefined, PROVENA_PASSPHRASE: opts.passphrase ?? TEST_PASSPHRASE, PROVENA_LIGHT_KDF: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let stdout = ''

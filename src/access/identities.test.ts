@@ -94,6 +94,22 @@ describe('keystore public fields are authenticated (issue 12, attack 5)', () => 
     assert.ok(Object.values(file.entries).every((e) => e.v === 2))
   })
 
+  it('PROVENA_LIGHT_KDF=1 (throwaway dirs) seals with N = 2^12; the first unlock without it re-seals with N = 2^17', () => {
+    process.env.PROVENA_LIGHT_KDF = '1'
+    let dir: string
+    try {
+      dir = fresh().dir
+      assert.equal((JSON.parse(readFileSync(keystorePath(dir), 'utf8')) as KeystoreFile).kdf.N, 2 ** 12)
+      unlockIdentity(dir, 'st-mary', PASS)
+      assert.equal((JSON.parse(readFileSync(keystorePath(dir), 'utf8')) as KeystoreFile).kdf.N, 2 ** 12, 'light stays light while the variable is set')
+    } finally {
+      delete process.env.PROVENA_LIGHT_KDF
+    }
+    const address = unlockIdentity(dir, 'st-mary', PASS).address
+    assert.equal((JSON.parse(readFileSync(keystorePath(dir), 'utf8')) as KeystoreFile).kdf.N, 2 ** 17)
+    assert.equal(unlockIdentity(dir, 'st-mary', PASS).address, address)
+  })
+
   // A keystore as the code before issue 12 wrote it: N = 2^15, secrets sealed alone.
   const writeV1 = (dir: string, edit?: (pub: Record<string, unknown>) => void) => {
     const salt = randomBytes(16)

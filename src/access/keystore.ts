@@ -53,6 +53,13 @@ export type EntryCheck = (name: string, publicPart: Record<string, unknown>, sec
 // to the cost one accepts). Parameters live in the file, so keystores made with 2^15 open,
 // and are re-sealed with these at their next unlock.
 const SCRYPT: KdfParams = { N: 2 ** 17, r: 8, p: 1 }
+// PROVENA_LIGHT_KDF=1, for throwaway data dirs (the test suite's child processes, `demo
+// --consortium`), as geth's --lightkdf: N = 2^12 (~5 ms; a passphrase ~32× cheaper to
+// guess). A keystore sealed so is re-sealed with SCRYPT at its first unlock without it.
+const LIGHT_SCRYPT: KdfParams = { N: 2 ** 12, r: 8, p: 1 }
+
+/** The scrypt parameters new keystores are sealed with, and weaker ones upgraded to. */
+const scryptParams = (): KdfParams => (process.env.PROVENA_LIGHT_KDF === '1' ? LIGHT_SCRYPT : SCRYPT)
 const CHECK = Buffer.from('provena keystore v1')
 
 /** An unlocked keystore: read and add entries; `save()` writes it atomically. */
@@ -78,10 +85,11 @@ export class Keystore {
     if (!existsSync(path)) {
       if (!create) throw accessErrors.corruptKeystore(path, 'no such file')
       const salt = randomBytes(16)
-      const kek = derive(passphrase, salt, SCRYPT)
+      const params = scryptParams()
+      const kek = derive(passphrase, salt, params)
       const file: KeystoreFile = {
         format: 'provena.keystore/v1',
-        kdf: { name: 'scrypt', ...SCRYPT, salt: salt.toString('base64') },
+        kdf: { name: 'scrypt', ...params, salt: salt.toString('base64') },
         check: aeadSeal(kek, CHECK, Buffer.from('check')).toString('base64'),
         entries: {},
       }
@@ -238,7 +246,8 @@ export class Keystore {
 
   #isOutdated(): boolean {
     const k = this.#file.kdf
-    return k.N < SCRYPT.N || k.r < SCRYPT.r || this.names().some((n) => this.#file.entries[n]!.v !== 2)
+    const want = scryptParams()
+    return k.N < want.N || k.r < want.r || this.names().some((n) => this.#file.entries[n]!.v !== 2)
   }
 
   /** Re-seals every entry as v2 under a key derived with the current parameters; writes only if the file is unchanged since `readText`. */
@@ -246,10 +255,11 @@ export class Keystore {
     const opened = this.names().map((n) => [n, this.#file.entries[n]!.public, this.secretsOf(n)] as const)
     const operator = this.operatorSecrets()
     const k = this.#file.kdf
-    if (k.N < SCRYPT.N || k.r < SCRYPT.r) {
+    const want = scryptParams()
+    if (k.N < want.N || k.r < want.r) {
       const salt = randomBytes(16)
-      this.#kek = derive(passphrase, salt, SCRYPT)
-      this.#file.kdf = { name: 'scrypt', ...SCRYPT, salt: salt.toString('base64') }
+      this.#kek = derive(passphrase, salt, want)
+      this.#file.kdf = { name: 'scrypt', ...want, salt: salt.toString('base64') }
       this.#file.check = aeadSeal(this.#kek, CHECK, Buffer.from('check')).toString('base64')
     }
     for (const [n, pub, secrets] of opened) this.#file.entries[n] = this.#seal(n, pub, secrets)

@@ -90,7 +90,8 @@ describe('README', () => {
     writeFileSync(join(cwd, 'readme.sh'), script)
     t.after(async () => void (await runCli(['node', 'stop', '--dir', join(cwd, '.provena')])))
 
-    const env: Record<string, string> = { PROVENA_REPO: repoRoot }
+    // The README's data dirs are throwaway: their keystores use the light scrypt cost (PROVENA_LIGHT_KDF, as geth's --lightkdf).
+    const env: Record<string, string> = { PROVENA_REPO: repoRoot, PROVENA_LIGHT_KDF: '1' }
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('PROVENA_')) env[k] = v
     // `node` is the Node 22 running this test, as npm makes it for `npx provena` and npm scripts.
     env.PATH = `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ''}`
