@@ -179,6 +179,7 @@ export const ERROR_CATALOGUE = {
   CRYPTO_NOT_CANONICALIZABLE: bad('a value cannot be canonicalised (RFC 8785 takes I-JSON only)'),
 
   // db
+  DEMO_STEP_FAILED: bad('a step of `provena demo --consortium` failed: the message names the node and the command; its serve.log is in its data dir'),
   DB_CANNOT_OPEN: internal('the database cannot be opened'),
   DB_TOO_NEW: internal('the database was written by a newer Provena'),
 

@@ -30,6 +30,7 @@ import { registerDataset, registerModel, verifyDataset, formatLineage, lineageOf
 import { emit, type CommonOptions } from '../output.js'
 import { action, common } from '../session.js'
 import { registryContext } from '../../service/index.js'
+import { runConsortiumDemo } from '../consortiumDemo.js'
 
 /** The breast-cancer CSV shipped with Provena (see data/README.md). */
 const PURPOSE = 'dpv:ScientificResearch'
@@ -69,107 +70,119 @@ function loadNumericCsv(path: string): { X: Float32Array[]; y: Uint8Array } {
 }
 
 export function registerDemo(program: Command): void {
-  common(program.command('demo').description('the main job on the embedded chain, in a fresh data dir: register, train, anchor, prove, tamper, verify')).action(
-    action(async (opts: CommonOptions) => {
-      if (opts.dir !== undefined) refuseNonEmptyDir(opts.dir)
-      const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'provena-demo-'))
-      const say = (s = '') => {
-        if (!opts.json) process.stdout.write(`${s}\n`)
-      }
-      const step = (n: number, title: string, cmd: string) => say(`\n${n}. ${title}\n   $ ${cmd}`)
-      const work = join(dir, 'work')
-      mkdirSync(work, { recursive: true })
-      initDataDir(dir, DEMO_PASSPHRASE)
-      const p = openProvena(dir, { passphrase: DEMO_PASSPHRASE })
-      say(`Provena demo in ${dir}`)
-      say(`The embedded EVM node (anvil) starts now; its chain state lives in ${join(dir, 'node')}.`)
-      const chain = await openChain(p, { rpcUrl: opts.rpcUrl })
-      try {
-        const ctx = registryContext({ p, chain })
-        const csv = join(work, 'breast_cancer.csv')
-        copyFileSync(SHIPPED_DATASET, csv)
+  common(program.command('demo').description('the main job on the embedded chain, in a fresh data dir: register, train, anchor, prove, tamper, verify'))
+    .option('--consortium', 'the healthcare case between separate nodes over HTTP: one chain, three hospitals, a coordinator and an auditor, each its own data dir and provena serve process on loopback')
+    .option('--keep', 'with --consortium: leave the chain and the nodes running at the end')
+    .action(
+      action(async (opts: CommonOptions & { consortium?: boolean; keep?: boolean }) => {
+        if (opts.dir !== undefined) refuseNonEmptyDir(opts.dir)
+        if (opts.keep && !opts.consortium) throw new ProvenaError('CLI_BAD_ARGUMENT', '--keep goes with --consortium (the nodes it leaves running)')
+        const dir = opts.dir ?? mkdtempSync(join(tmpdir(), opts.consortium ? 'provena-consortium-' : 'provena-demo-'))
+        const say = (s = '') => {
+          if (!opts.json) process.stdout.write(`${s}\n`)
+        }
+        if (opts.consortium) {
+          mkdirSync(dir, { recursive: true })
+          say(`Provena consortium demo in ${dir}: separate nodes on loopback, over HTTP`)
+          const report = await runConsortiumDemo({ dir, dataset: SHIPPED_DATASET, keep: opts.keep ?? false, say })
+          emit(opts.json ? opts : { json: false }, report, () => '')
+          if (!report.ok) process.exitCode = 3
+          return
+        }
+        const step = (n: number, title: string, cmd: string) => say(`\n${n}. ${title}\n   $ ${cmd}`)
+        const work = join(dir, 'work')
+        mkdirSync(work, { recursive: true })
+        initDataDir(dir, DEMO_PASSPHRASE)
+        const p = openProvena(dir, { passphrase: DEMO_PASSPHRASE })
+        say(`Provena demo in ${dir}`)
+        say(`The embedded EVM node (anvil) starts now; its chain state lives in ${join(dir, 'node')}.`)
+        const chain = await openChain(p, { rpcUrl: opts.rpcUrl })
+        try {
+          const ctx = registryContext({ p, chain })
+          const csv = join(work, 'breast_cancer.csv')
+          copyFileSync(SHIPPED_DATASET, csv)
 
-        step(1, 'Register the Wisconsin breast-cancer dataset: 569 patients, each record salted and committed', `provena dataset register ${csv}`)
-        const ds = await registerDataset(ctx, csv, { name: 'breast-cancer-wisconsin' })
-        const first = await anchorNow(p, chain)
-        say(`   dataset id ${ds.id}\n   Merkle root of ${ds.records} record commitments ${ds.root}\n   registered in AssetRegistry ${chain.deployment.AssetRegistry}, log entry ${ds.logIndex}\n   log checkpoint of size ${first.anchoredSize} anchored`)
+          step(1, 'Register the Wisconsin breast-cancer dataset: 569 patients, each record salted and committed', `provena dataset register ${csv}`)
+          const ds = await registerDataset(ctx, csv, { name: 'breast-cancer-wisconsin' })
+          const first = await anchorNow(p, chain)
+          say(`   dataset id ${ds.id}\n   Merkle root of ${ds.records} record commitments ${ds.root}\n   registered in AssetRegistry ${chain.deployment.AssetRegistry}, log entry ${ds.logIndex}\n   log checkpoint of size ${first.anchoredSize} anchored`)
 
-        step(2, 'Train a logistic-regression model on it (75 % train / 25 % hold-out) and register it with its lineage', `provena model register model.safetensors --trained-on ${ds.id.slice(0, 12)}`)
-        const { X, y } = loadNumericCsv(csv)
-        const cut = Math.floor(X.length * 0.75)
-        const model = trainLogistic(X.slice(0, cut), y.subarray(0, cut))
-        const acc = accuracy(model, X.slice(cut), y.subarray(cut))
-        const modelPath = join(work, 'model.safetensors')
-        writeFileSync(
-          modelPath,
-          encodeSafetensors(
-            { weights: { shape: [model.weights.length], data: model.weights }, bias: { shape: [1], data: Float32Array.of(model.bias) }, mean: { shape: [model.mean.length], data: model.mean }, std: { shape: [model.std.length], data: model.std } },
-            { trainer: 'provena logistic regression', dataset: ds.id },
-          ),
-        )
-        const m = await registerModel(ctx, modelPath, { trainedOn: [ds.id], name: 'breast-cancer-logreg', parameters: { holdOutAccuracy: Number(acc.toFixed(4)) } })
-        say(`   hold-out accuracy ${(acc * 100).toFixed(1)} %\n   model id ${m.id}\n   signed in-toto provenance (DSSE), log entry ${m.logIndex}`)
-        say(formatLineage(lineageOf(p.db, m.id)).replace(/^/gm, '   '))
+          step(2, 'Train a logistic-regression model on it (75 % train / 25 % hold-out) and register it with its lineage', `provena model register model.safetensors --trained-on ${ds.id.slice(0, 12)}`)
+          const { X, y } = loadNumericCsv(csv)
+          const cut = Math.floor(X.length * 0.75)
+          const model = trainLogistic(X.slice(0, cut), y.subarray(0, cut))
+          const acc = accuracy(model, X.slice(cut), y.subarray(cut))
+          const modelPath = join(work, 'model.safetensors')
+          writeFileSync(
+            modelPath,
+            encodeSafetensors(
+              { weights: { shape: [model.weights.length], data: model.weights }, bias: { shape: [1], data: Float32Array.of(model.bias) }, mean: { shape: [model.mean.length], data: model.mean }, std: { shape: [model.std.length], data: model.std } },
+              { trainer: 'provena logistic regression', dataset: ds.id },
+            ),
+          )
+          const m = await registerModel(ctx, modelPath, { trainedOn: [ds.id], name: 'breast-cancer-logreg', parameters: { holdOutAccuracy: Number(acc.toFixed(4)) } })
+          say(`   hold-out accuracy ${(acc * 100).toFixed(1)} %\n   model id ${m.id}\n   signed in-toto provenance (DSSE), log entry ${m.logIndex}`)
+          say(formatLineage(lineageOf(p.db, m.id)).replace(/^/gm, '   '))
 
-        step(3, 'Anchor a signed checkpoint of the log on-chain: the contract checks its RFC 9162 consistency proof from the last one', 'provena log checkpoint')
-        const a = await anchorNow(p, chain)
-        say(`   CheckpointAnchor ${chain.deployment.CheckpointAnchor}: size ${a.anchoredSize}, root ${a.anchoredRoot.toString('hex')}`)
-        say(a.checkpoint.note.trimEnd().replace(/^/gm, '   │ '))
+          step(3, 'Anchor a signed checkpoint of the log on-chain: the contract checks its RFC 9162 consistency proof from the last one', 'provena log checkpoint')
+          const a = await anchorNow(p, chain)
+          say(`   CheckpointAnchor ${chain.deployment.CheckpointAnchor}: size ${a.anchoredSize}, root ${a.anchoredRoot.toString('hex')}`)
+          say(a.checkpoint.note.trimEnd().replace(/^/gm, '   │ '))
 
-        step(4, "Prove the model's registration is in the anchored log", `provena log prove ${m.logIndex}`)
-        const anchored = await readLatestAnchor(chain.client.publicClient, chain.deployment.CheckpointAnchor)
-        const entry = p.log.entry(m.logIndex)
-        const proof = p.log.inclusionProof(m.logIndex, anchored.treeSize)
-        verifyInclusion(m.logIndex, anchored.treeSize, entry.leafHash, proof, anchored.rootHash)
-        say(`   inclusion proof of ${proof.length} hashes verified against the on-chain root`)
+          step(4, "Prove the model's registration is in the anchored log", `provena log prove ${m.logIndex}`)
+          const anchored = await readLatestAnchor(chain.client.publicClient, chain.deployment.CheckpointAnchor)
+          const entry = p.log.entry(m.logIndex)
+          const proof = p.log.inclusionProof(m.logIndex, anchored.treeSize)
+          verifyInclusion(m.logIndex, anchored.treeSize, entry.leafHash, proof, anchored.rootHash)
+          say(`   inclusion proof of ${proof.length} hashes verified against the on-chain root`)
 
-        step(5, 'Tamper with one record of a copy (patient on line 42) and check it against the registration', `provena dataset verify tampered.csv --id ${ds.id.slice(0, 12)}`)
-        const tampered = join(work, 'tampered.csv')
-        const lines = readFileSync(csv, 'utf8').split('\n')
-        const cells = lines[41]!.split(',')
-        cells[1] = (Number(cells[1]) + 0.01).toFixed(2)
-        lines[41] = cells.join(',')
-        writeFileSync(tampered, lines.join('\n'))
-        const clean = await verifyDataset(ctx, csv, ds.id)
-        const bad = await verifyDataset(ctx, tampered, ds.id)
-        say(`   original copy: ${clean.ok ? 'OK' : 'TAMPERED'}\n   tampered copy: ${bad.ok ? 'OK' : `TAMPERED, changed line ${bad.changed.join(', ')}`}`)
+          step(5, 'Tamper with one record of a copy (patient on line 42) and check it against the registration', `provena dataset verify tampered.csv --id ${ds.id.slice(0, 12)}`)
+          const tampered = join(work, 'tampered.csv')
+          const lines = readFileSync(csv, 'utf8').split('\n')
+          const cells = lines[41]!.split(',')
+          cells[1] = (Number(cells[1]) + 0.01).toFixed(2)
+          lines[41] = cells.join(',')
+          writeFileSync(tampered, lines.join('\n'))
+          const clean = await verifyDataset(ctx, csv, ds.id)
+          const bad = await verifyDataset(ctx, tampered, ds.id)
+          say(`   original copy: ${clean.ok ? 'OK' : 'TAMPERED'}\n   tampered copy: ${bad.ok ? 'OK' : `TAMPERED, changed line ${bad.changed.join(', ')}`}`)
 
-        step(6, 'Three hospitals train a model together on-chain; patients consent, some withdraw between rounds', 'provena fl task create … / fl client run … / fl aggregate …')
-        const fl = await hospitalScenario(p, chain, dir, work, say)
+          step(6, 'Three hospitals train a model together on-chain; patients consent, some withdraw between rounds', 'provena fl task create … / fl client run … / fl aggregate …')
+          const fl = await hospitalScenario(p, chain, dir, work, say)
 
-        step(7, 'Verify everything independently, from the chain and the exported log only', 'provena verify')
-        const evidence = await readChainEvidence(chain.client.publicClient, chain.deployment, chain.deployment.fromBlock)
-        const report = verifyLog({ ...evidence, entries: p.log.entries() })
-        say(`   ${report.ok ? 'VERIFIED' : `FAILED: ${report.failures[0]?.message}`}: ${report.entries} entries, ${report.checkpoints} checkpoint(s), ${report.assetsOnChain} assets on-chain, each logged; ${report.consentChanges} consent records replayed into every anchored consent map root`)
+          step(7, 'Verify everything independently, from the chain and the exported log only', 'provena verify')
+          const evidence = await readChainEvidence(chain.client.publicClient, chain.deployment, chain.deployment.fromBlock)
+          const report = verifyLog({ ...evidence, entries: p.log.entries() })
+          say(`   ${report.ok ? 'VERIFIED' : `FAILED: ${report.failures[0]?.message}`}: ${report.entries} entries, ${report.checkpoints} checkpoint(s), ${report.assetsOnChain} assets on-chain, each logged; ${report.consentChanges} consent records replayed into every anchored consent map root`)
 
-        say(`\nNext, try (the embedded node starts on demand; 'provena node start' keeps it running):`)
-        say(`   export PROVENA_DIR=${dir} PROVENA_PASSPHRASE=${DEMO_PASSPHRASE}`)
-        say(`   npx provena chain info`)
-        say(`   npx provena lineage ${m.id.slice(0, 12)}`)
-        say(`   npx provena log entries`)
-        say(`   npx provena dataset verify ${tampered} --id ${ds.id.slice(0, 12)}`)
-        say(`   npx provena fl status --task ${fl.task}`)
-        say(`   npx provena lineage ${fl.model.slice(0, 12)}`)
-        say(`   npx provena subject report ${fl.withdrawn[0]} --as st-mary`)
-        say(`   npx provena consent verify-manifest ${fl.manifestFile}`)
-        say(`   npx provena verify`)
-        emit(opts.json ? opts : { json: false }, {
-          dir,
-          dataset: ds,
-          model: { ...m, holdOutAccuracy: acc },
-          checkpoint: { treeSize: a.anchoredSize, rootHash: a.anchoredRoot.toString('hex'), anchor: chain.deployment.CheckpointAnchor },
-          proof: { index: m.logIndex, treeSize: anchored.treeSize, hashes: proof.length, verified: true },
-          tamper: { cleanOk: clean.ok, changed: bad.changed },
-          federated: fl,
-          verify: report,
-        }, () => '')
-        if (!report.ok || !clean.ok || bad.changed[0] !== 42 || !fl.withdrawnExcluded) process.exitCode = 3
-      } finally {
-        await chain.close()
-        p.close()
-      }
-    }),
-  )
+          say(`\nNext, try (the embedded node starts on demand; 'provena node start' keeps it running):`)
+          say(`   export PROVENA_DIR=${dir} PROVENA_PASSPHRASE=${DEMO_PASSPHRASE}`)
+          say(`   npx provena chain info`)
+          say(`   npx provena lineage ${m.id.slice(0, 12)}`)
+          say(`   npx provena log entries`)
+          say(`   npx provena dataset verify ${tampered} --id ${ds.id.slice(0, 12)}`)
+          say(`   npx provena fl status --task ${fl.task}`)
+          say(`   npx provena lineage ${fl.model.slice(0, 12)}`)
+          say(`   npx provena subject report ${fl.withdrawn[0]} --as st-mary`)
+          say(`   npx provena consent verify-manifest ${fl.manifestFile}`)
+          say(`   npx provena verify`)
+          emit(opts.json ? opts : { json: false }, {
+            dir,
+            dataset: ds,
+            model: { ...m, holdOutAccuracy: acc },
+            checkpoint: { treeSize: a.anchoredSize, rootHash: a.anchoredRoot.toString('hex'), anchor: chain.deployment.CheckpointAnchor },
+            proof: { index: m.logIndex, treeSize: anchored.treeSize, hashes: proof.length, verified: true },
+            tamper: { cleanOk: clean.ok, changed: bad.changed },
+            federated: fl,
+            verify: report,
+          }, () => '')
+          if (!report.ok || !clean.ok || bad.changed[0] !== 42 || !fl.withdrawnExcluded) process.exitCode = 3
+        } finally {
+          await chain.close()
+          p.close()
+        }
+      }),
+    )
 }
 
 /** The keystore passphrase of the demo's identities (a demo data dir is throwaway). */
