@@ -34,8 +34,9 @@ const coordinate: RouteAuth = { scope: 'fl:coordinate', roles: ['processor'] }
 /** A hospital's people and scripts (API token of the participant identity). */
 const train: RouteAuth = { scope: 'fl:train', roles: ['controller', 'processor', 'trainer'] }
 
-const TASK_PARAM = { type: 'object', required: ['task'], properties: { task: { type: 'integer', minimum: 1, maximum: 2 ** 53 - 1 } } } as const
-const ROUND_PARAMS = { type: 'object', required: ['task', 'round'], properties: { ...TASK_PARAM.properties, round: { type: 'integer', minimum: 1, maximum: 2 ** 32 - 1 } } } as const
+// Path parameters are strings (types are not coerced): positive decimal integers.
+const TASK_PARAM = { type: 'object', required: ['task'], properties: { task: { type: 'string', pattern: '^[1-9][0-9]{0,14}$', description: 'the task number' } } } as const
+const ROUND_PARAMS = { type: 'object', required: ['task', 'round'], properties: { ...TASK_PARAM.properties, round: { type: 'string', pattern: '^[1-9][0-9]{0,8}$', description: 'the round number' } } } as const
 const BINARY = { description: 'the model (safetensors); its SHA-256 is checked by the client against the chain', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } }
 const BASE64 = (what: string) => ({ type: 'string', minLength: 1, maxLength: FL_UPDATE_BODY_LIMIT, pattern: '^[A-Za-z0-9+/]*={0,2}$', description: `${what}, base64` }) as const
 const ADDRESS = { type: 'string', pattern: '^0x[0-9a-fA-F]{40}$' } as const
@@ -86,7 +87,7 @@ export async function flRoutes(app: FastifyInstance, ctx: ApiContext): Promise<v
   }
   const caller = (request: { principal: { did: string | null } | null }) => request.principal?.did ?? null
 
-  app.get<{ Params: { task: number } }>(
+  app.get<{ Params: { task: string } }>(
     '/v1/fl/tasks/:task',
     {
       config: { auth: participant },
@@ -105,28 +106,28 @@ export async function flRoutes(app: FastifyInstance, ctx: ApiContext): Promise<v
         },
       },
     },
-    async (request) => taskForParticipant(ctx.p, flCtx(), request.params.task, caller(request)),
+    async (request) => taskForParticipant(ctx.p, flCtx(), Number(request.params.task), caller(request)),
   )
 
   const sendModel = (bytes: Buffer, reply: FastifyReply) => reply.type('application/octet-stream').header('cache-control', 'private, no-store').send(bytes)
-  app.get<{ Params: { task: number; round: number } }>(
+  app.get<{ Params: { task: string; round: string } }>(
     '/v1/fl/tasks/:task/rounds/:round/model',
     {
       config: { auth: participant },
       schema: { operationId: 'getFlRoundModel', summary: 'The global model that starts a round', tags: ['fl'], params: ROUND_PARAMS, response: { 200: BINARY } },
     },
-    async (request, reply) => sendModel(await modelForParticipant(ctx.p, flCtx(), request.params.task, caller(request), request.params.round), reply),
+    async (request, reply) => sendModel(await modelForParticipant(ctx.p, flCtx(), Number(request.params.task), caller(request), Number(request.params.round)), reply),
   )
-  app.get<{ Params: { task: number } }>(
+  app.get<{ Params: { task: string } }>(
     '/v1/fl/tasks/:task/model',
     {
       config: { auth: participant },
       schema: { operationId: 'getFlFinalModel', summary: 'The final model of a completed task', tags: ['fl'], params: TASK_PARAM, response: { 200: BINARY } },
     },
-    async (request, reply) => sendModel(await modelForParticipant(ctx.p, flCtx(), request.params.task, caller(request)), reply),
+    async (request, reply) => sendModel(await modelForParticipant(ctx.p, flCtx(), Number(request.params.task), caller(request)), reply),
   )
 
-  app.put<{ Params: { task: number; round: number }; Body: { client: string; sealed: string; manifest: string } }>(
+  app.put<{ Params: { task: string; round: string }; Body: { client: string; sealed: string; manifest: string } }>(
     '/v1/fl/tasks/:task/rounds/:round/updates',
     {
       config: { auth: participant },
@@ -144,8 +145,8 @@ export async function flRoutes(app: FastifyInstance, ctx: ApiContext): Promise<v
     },
     async (request) =>
       acceptDelivery(ctx.p, flCtx(), {
-        task: request.params.task,
-        round: request.params.round,
+        task: Number(request.params.task),
+        round: Number(request.params.round),
         caller: caller(request),
         client: request.body.client,
         sealed: Buffer.from(request.body.sealed, 'base64'),
@@ -201,7 +202,7 @@ export async function flRoutes(app: FastifyInstance, ctx: ApiContext): Promise<v
     },
   )
 
-  app.post<{ Params: { task: number } }>(
+  app.post<{ Params: { task: string } }>(
     '/v1/fl/tasks/:task/aggregate',
     {
       config: { auth: coordinate },
@@ -215,11 +216,11 @@ export async function flRoutes(app: FastifyInstance, ctx: ApiContext): Promise<v
     },
     async (request) => {
       const aggregator = identityOf(request.principal?.did ?? null, request.principal?.kind ?? '')
-      return serialised(ctx.p, () => aggregateAcrossNodes(ctx.p, flCtx(), { task: request.params.task, aggregator, exchange: nodeExchangeDir(ctx.dir) }))
+      return serialised(ctx.p, () => aggregateAcrossNodes(ctx.p, flCtx(), { task: Number(request.params.task), aggregator, exchange: nodeExchangeDir(ctx.dir) }))
     },
   )
 
-  app.get<{ Params: { task: number } }>(
+  app.get<{ Params: { task: string } }>(
     '/v1/fl/tasks/:task/status',
     {
       config: { auth: coordinate },
@@ -231,10 +232,10 @@ export async function flRoutes(app: FastifyInstance, ctx: ApiContext): Promise<v
         response: { 200: { type: 'object', additionalProperties: true, required: ['task', 'round', 'done'], properties: { task: { type: 'integer' }, round: { type: 'integer' }, done: { type: 'boolean' } } } },
       },
     },
-    async (request) => taskStatus(flCtx(), request.params.task),
+    async (request) => taskStatus(flCtx(), Number(request.params.task)),
   )
 
-  app.post<{ Params: { task: number }; Body: { dataset: string; coordinator: string } }>(
+  app.post<{ Params: { task: string }; Body: { dataset: string; coordinator: string } }>(
     '/v1/fl/tasks/:task/train',
     {
       config: { auth: train },
@@ -257,7 +258,7 @@ export async function flRoutes(app: FastifyInstance, ctx: ApiContext): Promise<v
     async (request) => {
       const client = identityOf(request.principal?.did ?? null, request.principal?.kind ?? '')
       const exchange = httpExchange(request.body.coordinator, { keyId: client.did, privateKey: client.signing.privateKey })
-      return serialised(ctx.p, () => runClientAcrossNodes(ctx.p, flCtx(), { task: request.params.task, dataset: request.body.dataset, client, exchange }))
+      return serialised(ctx.p, () => runClientAcrossNodes(ctx.p, flCtx(), { task: Number(request.params.task), dataset: request.body.dataset, client, exchange }))
     },
   )
 }
