@@ -20,6 +20,7 @@ import { asProvenaError, PROBLEM_CONTENT_TYPE, PROBLEM_SCHEMA, problemOf } from 
 import { accessRoutes } from './routes/access.js'
 import { consentRoutes } from './routes/consent.js'
 import { datasetRoutes } from './routes/datasets.js'
+import { flRoutes } from './routes/fl.js'
 import { logRoutes } from './routes/log.js'
 import { systemRoutes } from './routes/system.js'
 import { API_SCOPES } from './scopes.js'
@@ -54,6 +55,7 @@ export const ROUTE_PLUGINS: RoutePlugin[] = [
   consentRoutes,
   logRoutes,
   accessRoutes,
+  flRoutes,
   withDefaultAuth('public', (app, ctx) => tilesRoutes(app, { db: ctx.p.db, log: ctx.p.log })),
   // The witness key derives from the operator key: unlocked at the first add-checkpoint, not at start.
   withDefaultAuth('public', (app, ctx) => {

@@ -23,7 +23,7 @@ export function nodeBaseUrl(url: string): string {
 }
 
 /** An answer that is not 2xx, as an error naming the node, the route and the node's own code. */
-async function remoteError(res: Response, what: string): Promise<ProvenaError> {
+export async function remoteError(res: Response, what: string): Promise<ProvenaError> {
   let problem: { code?: unknown; detail?: unknown; title?: unknown; hint?: unknown } = {}
   try {
     problem = (await res.json()) as typeof problem
@@ -38,7 +38,8 @@ async function remoteError(res: Response, what: string): Promise<ProvenaError> {
   })
 }
 
-async function send(url: string, init: { method: string; body?: string }, key: HttpSigningKey, what: string): Promise<Response> {
+/** Sends a request signed under `key` (a JSON body when given); NODE_UNREACHABLE when the node cannot be reached. */
+export async function sendSigned(url: string, init: { method: string; body?: string }, key: HttpSigningKey, what: string): Promise<Response> {
   try {
     return await signedFetch(url, { method: init.method, ...(init.body !== undefined ? { body: init.body, headers: { 'content-type': 'application/json' } } : {}) }, key)
   } catch (cause) {
@@ -46,7 +47,8 @@ async function send(url: string, init: { method: string; body?: string }, key: H
   }
 }
 
-async function body(res: Response, what: string): Promise<Buffer> {
+/** An answer's bytes, refused above MAX_ANSWER_BYTES. */
+export async function answerBytes(res: Response, what: string): Promise<Buffer> {
   const declared = Number(res.headers.get('content-length') ?? '0')
   if (declared > MAX_ANSWER_BYTES) throw new ProvenaError('NODE_REMOTE_REFUSED', `${what}: the answer is ${declared} bytes, over the ${MAX_ANSWER_BYTES} this node reads`)
   const bytes = Buffer.from(await res.arrayBuffer())
@@ -61,11 +63,11 @@ async function body(res: Response, what: string): Promise<Buffer> {
 export async function requestReleaseOverHttp(nodeUrl: string, request: DsseEnvelope, key: HttpSigningKey): Promise<unknown> {
   const url = `${nodeBaseUrl(nodeUrl)}/v1/access/release`
   const what = `key release from ${nodeBaseUrl(nodeUrl)}`
-  const res = await send(url, { method: 'POST', body: JSON.stringify({ request }) }, key, what)
+  const res = await sendSigned(url, { method: 'POST', body: JSON.stringify({ request }) }, key, what)
   if (!res.ok) throw await remoteError(res, what)
   let answer: { release?: unknown }
   try {
-    answer = JSON.parse((await body(res, what)).toString('utf8')) as { release?: unknown }
+    answer = JSON.parse((await answerBytes(res, what)).toString('utf8')) as { release?: unknown }
   } catch (e) {
     if (e instanceof ProvenaError) throw e
     throw new ProvenaError('NODE_REMOTE_REFUSED', `${what}: the answer is not JSON`)
@@ -80,8 +82,8 @@ export function segmentFetcher(nodeUrl: string, key: HttpSigningKey): (cid: stri
   return async (cid) => {
     if (!/^[a-z0-9]{10,128}$/.test(cid)) throw new ProvenaError('ACCESS_BAD_RELEASE', `segment "${cid.slice(0, 80)}" is not a CID`)
     const what = `segment ${cid} from ${base}`
-    const res = await send(`${base}/v1/segments/${cid}`, { method: 'GET' }, key, what)
+    const res = await sendSigned(`${base}/v1/segments/${cid}`, { method: 'GET' }, key, what)
     if (!res.ok) throw await remoteError(res, what)
-    return body(res, what)
+    return answerBytes(res, what)
   }
 }

@@ -11,7 +11,28 @@ export { nodeMembers, type KnownMember, type MemberDirectory } from './accessMem
 export { releaseAccess, releasedSegment, RELEASE_TTL_MS, type AccessReleaseReport } from './accessRelease.js'
 export { requestAccess, REQUEST_TTL_MS, type AccessRequestReport } from './accessRequest.js'
 export { addMember, checkEndpoint, createConsortium, createIdentity, isConsortiumAdmin, joinConsortium, manifestTrustRoots, memberEntryOf, openTrustRoots, ownLog, readCardFile, showIdentity, trustRootsOf, updateConsortium, type CreatedIdentity, type NodeAdvert, type TrustRootOptions } from './consortium.js'
-export { aggregateAcrossNodes, createTaskAcrossNodes, flMembers, importTaskFromExchange, publishTask, resolveParticipant, runClientAcrossNodes, submitAcrossNodes, TASK_MESSAGE_TTL_MS } from './flNodes.js'
+export {
+  acceptDelivery,
+  aggregateAcrossNodes,
+  createTaskAcrossNodes,
+  FL_UPDATE_BODY_LIMIT,
+  flAutoAggregator,
+  flMembers,
+  flNodeContext,
+  httpExchange,
+  importTaskFromExchange,
+  modelForParticipant,
+  nodeExchangeDir,
+  participantOf,
+  publishTask,
+  resolveParticipant,
+  runClientAcrossNodes,
+  serialised,
+  submitAcrossNodes,
+  taskForParticipant,
+  taskSpecOf,
+  TASK_MESSAGE_TTL_MS,
+} from './flNodes.js'
 export { assetListing, showAsset, type AssetSummary } from './assets.js'
 export { exportFromNode } from './accessRemote.js'
 export { cosignCheckpoint, cosignCheckpointNow, missingCosigners, type CosignReport } from './cosign.js'

@@ -1,15 +1,15 @@
-import { readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Command } from 'commander'
 import { ProvenaError } from '../../errors.js'
 import { findIdentity, listIdentities, unlockIdentity } from '../../access/index.js'
-import { flContext, resolveDataDir } from '../../app/index.js'
+import { resolveDataDir } from '../../app/index.js'
 import { aggregateRound, AGGREGATION_RULES, createTask, submitForeignUpdate, DEFAULT_SPECS, parseAttack, parseModelSpec, runClient, simulate, taskStatus, type AggregationRule, type FlContext, type ModelSpec, type SimulateReport, type TaskSpec } from '../../fl/index.js'
 import { askPassphrase } from '../passphrase.js'
 import { integer, positiveNumber } from '../args.js'
 import { emit, type CommonOptions } from '../output.js'
 import { action, common, withDataPlane } from '../session.js'
-import { aggregateAcrossNodes, createTaskAcrossNodes, flMembers, manifestTrustRoots, publishTask, runClientAcrossNodes, submitAcrossNodes, trustRootsOf } from '../../service/index.js'
+import { aggregateAcrossNodes, createTaskAcrossNodes, flMembers, flNodeContext, httpExchange, nodeExchangeDir, publishTask, runClientAcrossNodes, submitAcrossNodes } from '../../service/index.js'
 import type { Provena } from '../../app/index.js'
 
 
@@ -98,7 +98,7 @@ export function registerFl(program: Command): void {
     .option('--dp-epsilon <e>', 'client-level differential privacy budget ε over all rounds', positiveNumber('--dp-epsilon'))
     .option('--dp-delta <d>', 'δ of the budget', positiveNumber('--dp-delta'), 1e-5)
     .option('--dp-clip <c>', 'L2 bound each update is clipped to under DP', positiveNumber('--dp-clip'), 1)
-    .option('--exchange <dir>', "participants on other nodes: publish the signed task and round 1's global model in this directory (PROTOCOL.md §4)")
+    .option('--exchange <dir>', "participants on other nodes: publish the signed task and round 1's global model in this directory (PROTOCOL.md §4); without it, participants that are not identities of this data dir read the task from this node's provena serve (its exchange is <dir>/fl-exchange)")
     .action(
       action(async (opts: CommonOptions & { modelSpec: string; purpose: string; participants: string; rounds: number; as?: string; features?: number; classes: number; label: string; minClients?: number; roundTimeout: number; aggregation: string; maxUpdateNorm: number; dpEpsilon?: number; dpDelta: number; dpClip: number; exchange?: string }) => {
         if (!(AGGREGATION_RULES as readonly string[]).includes(opts.aggregation)) throw new ProvenaError('CLI_BAD_ARGUMENT', `--aggregation "${opts.aggregation}" must be one of ${AGGREGATION_RULES.join(', ')}`)
@@ -108,7 +108,10 @@ export function registerFl(program: Command): void {
         if (!features) throw new ProvenaError('CLI_BAD_ARGUMENT', 'the number of input features is unknown: give --features N or "features" in the model spec')
         const dir = resolveDataDir(opts.dir)
         const names = opts.participants.split(',').map((n) => n.trim())
-        const participants = opts.exchange ? [] : names.map((n) => findIdentity(dir, n))
+        // Participants on other nodes (not identities here): the task is published in this node's own exchange, which its provena serve serves.
+        const local = new Set(listIdentities(dir).flatMap((i) => [i.name, i.did]))
+        const exchange = opts.exchange ?? (names.every((n) => local.has(n)) ? undefined : nodeExchangeDir(dir))
+        const participants = exchange ? [] : names.map((n) => findIdentity(dir, n))
         const processors = listIdentities(dir).filter((i) => i.role === 'processor')
         const aggregatorName = opts.as ?? (processors.length === 1 ? processors[0]!.name : undefined)
         if (!aggregatorName) throw new ProvenaError('CLI_BAD_ARGUMENT', `say which identity aggregates with --as NAME (${processors.length} processor identities here)`, { hint: 'create one: provena identity create coordinator --role processor' })
@@ -125,10 +128,10 @@ export function registerFl(program: Command): void {
         }
         await withFl(opts, async (ctx, p) => {
           const o = { spec, purpose: opts.purpose, rounds: opts.rounds, minClients: opts.minClients ?? names.length, roundTimeout: opts.roundTimeout }
-          const r = opts.exchange ? await createTaskAcrossNodes(p, ctx, aggregator, { ...o, participants: names, exchange: opts.exchange }) : await createTask(ctx, aggregator, { ...o, participants })
+          const r = exchange ? await createTaskAcrossNodes(p, ctx, aggregator, { ...o, participants: names, exchange }) : await createTask(ctx, aggregator, { ...o, participants })
           emit(opts, r, () =>
             `Created federated task ${r.task}: ${spec.model.type} for ${opts.purpose}, ${names.length} participants, ${opts.rounds} round(s), ${spec.aggregation}${spec.dp ? `, DP ε=${spec.dp.epsilon}` : ''}\n  spec digest ${r.specDigest} (tx ${r.transactionHash})` +
-            ('published' in r ? `\n  published the signed task and round 1's global model in ${opts.exchange}` : ''),
+            ('published' in r ? `\n  published the signed task and round 1's global model in ${exchange}${opts.exchange ? '' : ' (served by provena serve on this data dir)'}` : ''),
           )
         })
       }),
@@ -154,12 +157,14 @@ export function registerFl(program: Command): void {
     .requiredOption('--dataset <id>', 'the participant\'s imported dataset')
     .requiredOption('--as <name>', 'the participant identity (the dataset\'s controller)')
     .option('--exchange <dir>', "the coordinator is another node: read the signed task and the global model here, deliver the sealed update and manifest here (PROTOCOL.md §4)")
+    .option('--coordinator <url>', "the coordinator is another node serving (provena serve): read the task and the global model from it, deliver the update to it, over HTTP signed with --as's member key")
     .action(
-      action(async (opts: CommonOptions & { task: number; dataset: string; as: string; exchange?: string }) => {
+      action(async (opts: CommonOptions & { task: number; dataset: string; as: string; exchange?: string; coordinator?: string }) => {
+        if (opts.exchange && opts.coordinator) throw new ProvenaError('CLI_BAD_ARGUMENT', 'give --exchange DIR or --coordinator URL, not both')
         const dir = resolveDataDir(opts.dir)
         const client = unlockIdentity(dir, opts.as, await askPassphrase())
         await withFl(opts, async (ctx, p) => {
-          const exchange = opts.exchange
+          const exchange = opts.coordinator ? httpExchange(opts.coordinator, { keyId: client.did, privateKey: client.signing.privateKey }) : opts.exchange
           const r = exchange
             ? await runClientAcrossNodes(p, ctx, { task: opts.task, dataset: opts.dataset, client, exchange })
             : await (async () => {
@@ -173,7 +178,7 @@ export function registerFl(program: Command): void {
               `Committed ${opts.as}'s update for task ${r.task}, round ${r.round} (tx ${r.transactionHash})`,
               `  consent   manifest ${r.manifest.hash.slice(0, 16)}…: ${r.manifest.included} record(s) included, ${r.manifest.excluded} excluded (log entry ${r.manifest.logIndex})`,
               `  update    sha256 ${r.update.digest.slice(0, 16)}…, L2 norm ${r.update.norm.toPrecision(3)}, sealed to the aggregator (${r.update.cid.slice(0, 16)}…)`,
-              ...('exchange' in r ? [`  delivered the sealed update and the manifest to ${exchange}`] : []),
+              ...('exchange' in r ? [`  delivered the sealed update and the manifest to ${opts.coordinator ?? opts.exchange}`] : []),
             ].join('\n'),
           )
         })
@@ -187,8 +192,10 @@ export function registerFl(program: Command): void {
     .requiredOption('--update <file>', 'safetensors: the new parameters minus the global model, same tensor names and shapes')
     .requiredOption('--as <name>', 'the participant identity')
     .option('--exchange <dir>', 'the coordinator is another node: read the signed task here, deliver the sealed update and manifest here (PROTOCOL.md §4)')
+    .option('--coordinator <url>', 'the coordinator is another node serving (provena serve): read the task from it and deliver to it over HTTP')
     .action(
-      action(async (opts: CommonOptions & { task: number; dataset: string; manifest: string; update: string; as: string; exchange?: string }) => {
+      action(async (opts: CommonOptions & { task: number; dataset: string; manifest: string; update: string; as: string; exchange?: string; coordinator?: string }) => {
+        if (opts.exchange && opts.coordinator) throw new ProvenaError('CLI_BAD_ARGUMENT', 'give --exchange DIR or --coordinator URL, not both')
         const dir = resolveDataDir(opts.dir)
         const client = unlockIdentity(dir, opts.as, await askPassphrase())
         const read = (f: string) => {
@@ -202,7 +209,8 @@ export function registerFl(program: Command): void {
         const update = read(opts.update)
         await withFl(opts, async (ctx, p) => {
           const o = { task: opts.task, dataset: opts.dataset, client, manifest, update }
-          const r = opts.exchange ? await submitAcrossNodes(p, ctx, { ...o, exchange: opts.exchange }) : await submitForeignUpdate(ctx, o)
+          const exchange = opts.coordinator ? httpExchange(opts.coordinator, { keyId: client.did, privateKey: client.signing.privateKey }) : opts.exchange
+          const r = exchange ? await submitAcrossNodes(p, ctx, { ...o, exchange }) : await submitForeignUpdate(ctx, o)
           emit(opts, r, () => `Committed ${opts.as}'s update for task ${r.task}, round ${r.round}: sha256 ${r.digest.slice(0, 16)}…, ${r.samples} consented record(s) (tx ${r.transactionHash})`)
         })
       }),
@@ -216,9 +224,11 @@ export function registerFl(program: Command): void {
       action(async (opts: CommonOptions & { task: number; as: string; exchange?: string }) => {
         const dir = resolveDataDir(opts.dir)
         const aggregator = unlockIdentity(dir, opts.as, await askPassphrase())
+        // A task published in this node's own exchange (participants on other nodes, no --exchange): aggregated from there.
+        const exchange = opts.exchange ?? (existsSync(join(nodeExchangeDir(dir), `task-${opts.task}`)) ? nodeExchangeDir(dir) : undefined)
         await withFl(opts, async (ctx, p) => {
-          const identities: { name: string; did: string; address: string }[] = opts.exchange ? flMembers(p, ctx) : listIdentities(dir)
-          const r = opts.exchange ? await aggregateAcrossNodes(p, ctx, { task: opts.task, aggregator, exchange: opts.exchange }) : await aggregateRound(ctx, opts.task, aggregator, listIdentities(dir))
+          const identities: { name: string; did: string; address: string }[] = exchange ? flMembers(p, ctx) : listIdentities(dir)
+          const r = exchange ? await aggregateAcrossNodes(p, ctx, { task: opts.task, aggregator, exchange }) : await aggregateRound(ctx, opts.task, aggregator, listIdentities(dir))
           // Clients named as `identity list` names them; their DID and EVM address stay in --json.
           const byAddress = new Map(identities.map((i) => [i.address.toLowerCase(), i]))
           const who = (address: string) => {
@@ -272,9 +282,6 @@ export function registerFl(program: Command): void {
 
 /** Opens the data dir, the chain and the block store as the federated coordinator needs. */
 async function withFl<T>(opts: CommonOptions, fn: (ctx: FlContext, p: Provena) => Promise<T>): Promise<T> {
-  return withDataPlane(opts, async (p, chain, plane) => {
-    // Clients' manifests are checked against this node's trust roots, never their own.
-    const trustRoots = manifestTrustRoots(trustRootsOf(p, chain.deployment), p.consortium ? "this node's consortium" : `this node (${p.dir})`)
-    return fn({ ...flContext(p, chain, plane.store), trustRoots }, p)
-  })
+  // Clients' manifests are checked against this node's trust roots, never their own.
+  return withDataPlane(opts, async (p, chain, plane) => fn(flNodeContext(p, chain, plane.store), p))
 }

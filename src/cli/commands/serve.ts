@@ -2,7 +2,7 @@ import type { Command } from 'commander'
 import { anchorIfDue, anchorNow, openChain, openProvena, resolveDataDir } from '../../app/index.js'
 import { apiErrors, claimDataDir, memberAuthenticator, refuseIfServed, tokenAuthenticator, type ApiContext } from '../../api/index.js'
 import { ProvenaError } from '../../errors.js'
-import { cosignCheckpoint, missingCosigners } from '../../service/index.js'
+import { cosignCheckpoint, flAutoAggregator, flNodeContext, missingCosigners } from '../../service/index.js'
 import { integer } from '../args.js'
 import { emit, type CommonOptions } from '../output.js'
 import { askPassphrase } from '../passphrase.js'
@@ -30,6 +30,9 @@ function publicOrigin(text: string): string {
   }
   return u.origin
 }
+
+/** How often a node looks for federated rounds it aggregates that are ready (every participant delivered, or the deadline passed). */
+const FL_TICK_MS = 1500
 
 /** How often a node asks again the witnesses that have not cosigned its newest checkpoint. */
 const RECOSIGN_MS = 10_000
@@ -122,6 +125,20 @@ export function registerServe(program: Command): void {
               }
               tick(true) // what the log holds already and is due; then the witnesses
               const timer = setInterval(() => tick(), Math.max(250, Math.min(p.config.checkpoint.everyMs, 5000)))
+              // Federated rounds this node aggregates, finalised by themselves once ready (one tick at a time).
+              const flTick = flAutoAggregator(p, flNodeContext(p, chain, store), { passphrase })
+              let flRunning: Promise<void> | null = null
+              const flTimer = setInterval(() => {
+                flRunning ??= flTick()
+                  .then(
+                    (r) => {
+                      for (const x of r.reports) process.stderr.write(`provena serve: federated task ${x.task}: round ${x.round} finalised (${x.accepted.length} accepted, ${x.rejected.length} rejected)${x.done ? ', done' : ''}\n`)
+                      for (const e of r.errors) process.stderr.write(`provena serve: federated task ${e.task} round ${e.round}: ${e.message}\n`)
+                    },
+                    (e: unknown) => void process.stderr.write(`provena serve: federated rounds: ${(e as Error).message}\n`),
+                  )
+                  .finally(() => (flRunning = null))
+              }, FL_TICK_MS)
               const info = { url, ...(origin ? { publicUrl: origin } : {}), did: p.operatorDid, origin: p.signer.origin, pid: process.pid, openapi: `${url}/openapi.json`, docs: `${url}/docs`, dir }
               if (!isLoopback(opts.host)) process.stderr.write(`provena serve: WARNING: listening on ${opts.host} in plain HTTP: put TLS in front (a reverse proxy) before anything leaves this machine\n`)
               if (opts.json) process.stdout.write(JSON.stringify(info) + '\n') // one line: a supervisor reads it as soon as the node listens
@@ -132,7 +149,9 @@ export function registerServe(program: Command): void {
               })
               if (!opts.json) process.stderr.write(`provena serve: ${signal}: stopping\n`)
               clearInterval(timer)
+              clearInterval(flTimer)
               await app.close() // answers in flight finish; new connections are refused
+              await flRunning
               await anchoring
               cosignAgain = false
               await cosigning

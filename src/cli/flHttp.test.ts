@@ -1,0 +1,177 @@
+import assert from 'node:assert/strict'
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { unlockIdentity, type UnlockedIdentity } from '../access/index.js'
+import { sha256Hex } from '../crypto/index.js'
+import { signedFetch } from '../node/index.js'
+import { repoRoot, runCli, startServe, type CliRun, type ServedNode } from '../testing.js'
+
+const CSV = join(repoRoot, 'data', 'breast_cancer.csv')
+const P = 'dpv:ScientificResearch'
+const ROWS = 40
+
+// Federated learning over HTTP between served nodes (issue 13): the coordinator's node (the
+// consortium's admin, its embedded chain) serves the task, the global models and takes the
+// participants' updates; st-mary's node serves too and trains when its API is asked;
+// st-luke has no server and trains with `fl client run --coordinator URL`. No shared
+// folder: every file crosses over HTTP, each request signed with the participant's key.
+describe('federated learning over HTTP: the coordinator serves, the hospitals train through their API or the CLI (issue 13)', () => {
+  const work = mkdtempSync(join(tmpdir(), 'provena-flhttp-'))
+  const C = join(work, 'coordinator')
+  const H = { 'st-mary': join(work, 'st-mary'), 'st-luke': join(work, 'st-luke') }
+  const PW = { coordinator: 'pw-coordinator', 'st-mary': 'pw-mary', 'st-luke': 'pw-luke' }
+  const file = (name: string) => join(work, name)
+  const coordinator = (...args: string[]) => runCli([...args, '--dir', C], { PROVENA_PASSPHRASE: PW.coordinator })
+  const hospital = (name: keyof typeof H) => (...args: string[]) => runCli([...args, '--dir', H[name]], { PROVENA_PASSPHRASE: PW[name] })
+  const ok = (r: CliRun) => {
+    assert.equal(r.code, 0, r.stdout + r.stderr)
+    return r
+  }
+  const dataset = { 'st-mary': '', 'st-luke': '' }
+  const address = { 'st-mary': '', 'st-luke': '' }
+  let withdrawn = ''
+  let coordinatorToken = ''
+  let maryToken = ''
+  let served: { C: ServedNode; mary: ServedNode }
+  let task = 0
+  const ids: Record<string, UnlockedIdentity> = {}
+  const exchange = (...parts: string[]) => join(C, 'fl-exchange', `task-${task}`, ...parts)
+
+  const api = async (node: ServedNode, method: string, path: string, token: string, body?: unknown) => {
+    const res = await fetch(`${node.url}${path}`, { method, headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}) })
+    const json = (await res.json()) as Record<string, unknown>
+    return { status: res.status, json }
+  }
+  /** A PUT of an update signed by `who`; `sent` keeps what was sent, for a replay. */
+  const putUpdate = async (who: UnlockedIdentity, round: number, client: string, sealed: Buffer, manifest: Buffer, sent?: { url: URL; init: RequestInit }[]) => {
+    const res = await signedFetch(
+      `${served.C.url}/v1/fl/tasks/${task}/rounds/${round}/updates`,
+      { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ client, sealed: sealed.toString('base64'), manifest: manifest.toString('base64') }) },
+      { keyId: who.did, privateKey: who.signing.privateKey },
+      { fetch: (async (url: URL, init: RequestInit) => (sent?.push({ url, init }), fetch(url, init))) as typeof fetch },
+    )
+    return { status: res.status, json: (await res.json()) as { code?: string } }
+  }
+  const waitForRound = async (want: { round: number } | { done: true }) => {
+    for (let i = 0; i < 120; i++) {
+      const s = (await api(served.C, 'GET', `/v1/fl/tasks/${task}/status`, coordinatorToken)).json as { round: number; done: boolean }
+      if ('done' in want ? s.done : s.round >= want.round) return s
+      await new Promise((r) => setTimeout(r, 500))
+    }
+    assert.fail(`the coordinator's serve did not aggregate (waiting for ${JSON.stringify(want)}):\n${served.C.stderr()}`)
+  }
+
+  before(async () => {
+    ok(await coordinator('init'))
+    ok(await coordinator('node', 'start'))
+    const url = (await coordinator('chain', 'info', '--json')).json<{ rpcUrl: string }>().rpcUrl
+    ok(await coordinator('identity', 'create', 'coordinator', '--role', 'processor'))
+    ok(await coordinator('consortium', 'create', '--out', file('consortium-1.json')))
+    const [header, ...rows] = readFileSync(CSV, 'utf8').trimEnd().split('\n')
+    let n = 1
+    for (const name of ['st-mary', 'st-luke'] as const) {
+      const node = hospital(name)
+      ok(await node('init', '--join', file(`consortium-${n}.json`), '--rpc-url', url))
+      const did = ok(await node('identity', 'create', name, '--role', 'controller', '--json')).json<{ did: string }>().did
+      ok(await node('chain', 'info'))
+      const card = ok(await node('identity', 'show', name, '--json'))
+      address[name] = card.json<{ address: string }>().address.toLowerCase()
+      writeFileSync(file(`card-${name}.json`), card.stdout)
+      ok(await coordinator('consortium', 'add-member', '--did', did, '--role', 'controller', '--card', file(`card-${name}.json`), '--out', file(`consortium-${n + 1}.json`)))
+      n++
+    }
+    for (const name of ['st-mary', 'st-luke'] as const) {
+      const node = hospital(name)
+      ok(await node('consortium', 'update', file('consortium-3.json')))
+      const part = rows.filter((_, i) => i % 4 === (name === 'st-mary' ? 0 : 1)).slice(0, ROWS)
+      if (name === 'st-mary') withdrawn = part[0]!.split(',')[0]!
+      writeFileSync(file(`${name}.csv`), `${header}\n${part.join('\n')}\n`)
+      dataset[name] = ok(await node('dataset', 'import', file(`${name}.csv`), '--subject-column', 'patient_id', '--as', name, '--json')).json<{ id: string }>().id
+      writeFileSync(file(`${name}-consent.csv`), `subject,purpose,action\n${part.map((l) => `${l.split(',')[0]},${P},grant`).join('\n')}\n`)
+      ok(await node('consent', 'import', file(`${name}-consent.csv`), '--as', name))
+    }
+    coordinatorToken = ok(await coordinator('token', 'create', '--as', 'coordinator', '--role', 'processor', '--scope', 'fl:coordinate', '--json')).json<{ token: string }>().token
+    maryToken = ok(await hospital('st-mary')('token', 'create', '--as', 'st-mary', '--role', 'controller', '--scope', 'fl:train', '--scope', 'consent:write', '--json')).json<{ token: string }>().token
+    ids.coordinator = unlockIdentity(C, 'coordinator', PW.coordinator)
+    ids['st-mary'] = unlockIdentity(H['st-mary'], 'st-mary', PW['st-mary'])
+    ids['st-luke'] = unlockIdentity(H['st-luke'], 'st-luke', PW['st-luke'])
+    served = { C: await startServe(C, { passphrase: PW.coordinator }), mary: await startServe(H['st-mary'], { passphrase: PW['st-mary'] }) }
+  })
+  after(async () => {
+    await Promise.all([served?.C.stop(), served?.mary.stop()])
+    await coordinator('node', 'stop')
+  })
+
+  it("round 1: the task is created through the coordinator's API; st-mary trains through its node's API, st-luke with fl client run --coordinator; the coordinator's serve aggregates", async () => {
+    const created = await api(served.C, 'POST', '/v1/fl/tasks', coordinatorToken, { model: { type: 'logistic' }, features: 30, purpose: P, participants: ['st-mary', 'st-luke'], rounds: 2, maxUpdateNorm: 1000 })
+    assert.equal(created.status, 200, JSON.stringify(created.json))
+    task = created.json.task as number
+    const mary = await api(served.mary, 'POST', `/v1/fl/tasks/${task}/train`, maryToken, { dataset: dataset['st-mary'], coordinator: served.C.url })
+    assert.equal(mary.status, 200, JSON.stringify(mary.json))
+    assert.equal((mary.json.manifest as { included: number }).included, ROWS)
+    // Delivered over HTTP into the coordinator's own exchange, as committed on-chain.
+    assert.ok(existsSync(exchange('round-1', `${address['st-mary']}.sealed`)) && existsSync(exchange('round-1', `${address['st-mary']}.manifest.json`)))
+    const state = await signedFetch(`${served.C.url}/v1/fl/tasks/${task}`, {}, { keyId: ids['st-mary']!.did, privateKey: ids['st-mary']!.signing.privateKey })
+    assert.equal(state.status, 200)
+    assert.deepEqual(((await state.json()) as { round: number; delivered: boolean }).delivered, true)
+  })
+
+  it('a member that is not a participant reads nothing of the task (403 FL_NOT_PARTICIPANT)', async () => {
+    const key = { keyId: ids.coordinator!.did, privateKey: ids.coordinator!.signing.privateKey }
+    for (const path of [`/v1/fl/tasks/${task}`, `/v1/fl/tasks/${task}/rounds/1/model`]) {
+      const res = await signedFetch(`${served.C.url}${path}`, {}, key)
+      assert.equal(res.status, 403, path)
+      assert.equal(((await res.json()) as { code: string }).code, 'FL_NOT_PARTICIPANT')
+    }
+  })
+
+  it("a participant cannot deliver another's update (403 FL_NOT_YOUR_UPDATE, nothing stored); a replayed PUT is refused (401)", async () => {
+    const sealedPath = exchange('round-1', `${address['st-mary']}.sealed`)
+    const before = readFileSync(sealedPath)
+    const manifest = readFileSync(exchange('round-1', `${address['st-mary']}.manifest.json`))
+    const forged = await putUpdate(ids['st-luke']!, 1, address['st-mary'], Buffer.from('not mary'), manifest)
+    assert.deepEqual([forged.status, forged.json.code], [403, 'FL_NOT_YOUR_UPDATE'])
+    assert.deepEqual(readFileSync(sealedPath), before)
+    assert.equal(existsSync(exchange('round-1', `${address['st-luke']}.sealed`)), false)
+    // st-mary's own genuine PUT again is taken (same files); the very same signed request sent twice is not.
+    const sent: { url: URL; init: RequestInit }[] = []
+    const again = await putUpdate(ids['st-mary']!, 1, address['st-mary'], before, manifest, sent)
+    assert.equal(again.status, 200, JSON.stringify(again.json))
+    const replay = await fetch(sent[0]!.url, sent[0]!.init)
+    assert.deepEqual([replay.status, ((await replay.json()) as { code: string }).code], [401, 'API_SIGNATURE_REPLAYED'])
+  })
+
+  it("st-luke trains without a server (--coordinator URL); once both delivered, the coordinator's serve finalises round 1 by itself; an update for the closed round is refused (409)", async () => {
+    const luke = ok(await hospital('st-luke')('fl', 'client', 'run', '--task', String(task), '--dataset', dataset['st-luke'], '--as', 'st-luke', '--coordinator', served.C.url, '--json'))
+    assert.equal(luke.json<{ round: number }>().round, 1)
+    await waitForRound({ round: 2 })
+    assert.ok(existsSync(exchange('round-2', 'global.safetensors')))
+    const closed = await putUpdate(ids['st-mary']!, 1, address['st-mary'], readFileSync(exchange('round-1', `${address['st-mary']}.sealed`)), readFileSync(exchange('round-1', `${address['st-mary']}.manifest.json`)))
+    assert.deepEqual([closed.status, closed.json.code], [409, 'FL_ROUND_CLOSED'])
+  })
+
+  it("round 2: a subject withdraws at st-mary (its API); st-mary's round-2 manifest the coordinator stored leaves the subject out; the final model is served", async () => {
+    const w = await api(served.mary, 'POST', '/v1/consent', maryToken, { changes: [{ subject: withdrawn, purpose: P, action: 'withdraw' }] })
+    assert.equal(w.status, 200, JSON.stringify(w.json))
+    const mary = await api(served.mary, 'POST', `/v1/fl/tasks/${task}/train`, maryToken, { dataset: dataset['st-mary'], coordinator: served.C.url })
+    assert.equal(mary.status, 200, JSON.stringify(mary.json))
+    ok(await hospital('st-luke')('fl', 'client', 'run', '--task', String(task), '--dataset', dataset['st-luke'], '--as', 'st-luke', '--coordinator', served.C.url))
+    const s = (await waitForRound({ done: true })) as unknown as { finalModel: string }
+    type Manifest = { included: { index: number; subject: string }[]; excluded: { index: number; reason: string; subject?: string }[] }
+    const m1 = JSON.parse(readFileSync(exchange('round-1', `${address['st-mary']}.manifest.json`), 'utf8')) as Manifest
+    const m2 = JSON.parse(readFileSync(exchange('round-2', `${address['st-mary']}.manifest.json`), 'utf8')) as Manifest
+    const pseudonym = m1.included.find((r) => r.index === 0)!.subject
+    assert.equal(m1.included.length, ROWS)
+    assert.equal(m2.included.length, ROWS - 1)
+    assert.equal(m2.included.some((r) => r.subject === pseudonym), false)
+    assert.deepEqual(m2.excluded.map((r) => [r.index, r.reason, r.subject]), [[0, 'withdrawn', pseudonym]])
+    const final = await signedFetch(`${served.C.url}/v1/fl/tasks/${task}/model`, {}, { keyId: ids['st-luke']!.did, privateKey: ids['st-luke']!.signing.privateKey })
+    assert.equal(final.status, 200)
+    assert.equal(sha256Hex(Buffer.from(await final.arrayBuffer())), s.finalModel)
+    // The routes are in the OpenAPI document.
+    const paths = ((await (await fetch(`${served.C.url}/openapi.json`)).json()) as { paths: Record<string, unknown> }).paths
+    for (const p of ['/v1/fl/tasks', '/v1/fl/tasks/{task}', '/v1/fl/tasks/{task}/rounds/{round}/model', '/v1/fl/tasks/{task}/rounds/{round}/updates', '/v1/fl/tasks/{task}/train']) assert.ok(paths[p], p)
+  })
+})
