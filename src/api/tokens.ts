@@ -153,10 +153,10 @@ export const SERVE_TOKEN_NAME = 'provena-serve'
  * The token of the node's operator that `provena serve` writes into its serve.json (0600,
  * in the 0700 data dir) for the CLI on the same data dir: every scope, role controller,
  * acting as the operator (who may act as any identity of the data dir: see acting.ts).
- * Tokens of an earlier serve that was killed before it could revoke them are revoked first.
+ * `provena serve` revokes it at stop, and, once it holds the data dir, those of an earlier
+ * serve killed before it could (revokeServeTokens).
  */
 export function createServeToken(db: Db, operatorDid: string, lifetimeMs: number, now = Date.now()): { token: string; info: ApiToken } {
-  revokeServeTokens(db, operatorDid, now)
   const id = randomBytes(8).toString('hex')
   const secret = randomBytes(32).toString('base64url')
   const info: ApiToken = { id, name: SERVE_TOKEN_NAME, did: operatorDid, role: 'controller', scopes: [...API_SCOPES], createdAt: now, expiresAt: now + lifetimeMs, revokedAt: null }
@@ -173,7 +173,9 @@ export function createServeToken(db: Db, operatorDid: string, lifetimeMs: number
   return { token: `pvn_${id}_${secret}`, info }
 }
 
-/** Revokes the operator's serve tokens still active; returns how many. */
-export function revokeServeTokens(db: Db, operatorDid: string, now = Date.now()): number {
-  return Number(db.prepare('UPDATE api_tokens SET revoked_at = ? WHERE name = ? AND did = ? AND revoked_at IS NULL').run(now, SERVE_TOKEN_NAME, operatorDid).changes)
+/** Revokes the operator's serve tokens still active (but `except`); returns how many. */
+export function revokeServeTokens(db: Db, operatorDid: string, now = Date.now(), except: readonly string[] = []): number {
+  return Number(
+    db.prepare("UPDATE api_tokens SET revoked_at = ? WHERE name = ? AND did = ? AND revoked_at IS NULL AND id NOT IN (SELECT value FROM json_each(?))").run(now, SERVE_TOKEN_NAME, operatorDid, JSON.stringify(except)).changes,
+  )
 }
