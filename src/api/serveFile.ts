@@ -43,10 +43,10 @@ export function findServingNode(dir: string): ServeInfo | undefined {
   return { url: info.url, pid: info.pid as number, startedAt: String(info.startedAt ?? ''), ...(typeof info.token === 'string' ? { token: info.token } : {}) }
 }
 
-/** Throws API_NODE_SERVED naming the URL when another process serves `dir`. */
-export function refuseIfServed(dir: string): void {
+/** Throws API_NODE_SERVED naming the URL when another process serves `dir` (and, given, the commands that go through it). */
+export function refuseIfServed(dir: string, through?: readonly string[]): void {
   const node = findServingNode(dir)
-  if (node) throw apiErrors.nodeServed(node.url, node.pid)
+  if (node) throw apiErrors.nodeServed(node.url, node.pid, through)
 }
 
 /**

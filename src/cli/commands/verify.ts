@@ -11,8 +11,9 @@ import { verifyNode, type NodeVerifyReport } from '../../service/index.js'
 import { integer } from '../args.js'
 import { emit, VerificationFailed, type CommonOptions } from '../output.js'
 import { action, common } from '../session.js'
+import { remoteCall, remoteNode, type RemoteOptions } from '../remote.js'
 
-interface VerifyOptions extends CommonOptions {
+interface VerifyOptions extends RemoteOptions {
   entries?: string
   anchor?: string
   registry?: string
@@ -108,7 +109,12 @@ export function registerVerify(program: Command): void {
   ).action(
     action(async (opts: VerifyOptions) => {
       let report: Report
-      if (opts.entries) {
+      const local = opts.entries !== undefined || opts.consortium !== undefined
+      if (local && opts.node !== undefined) throw new ProvenaError('CLI_NOT_REMOTE', 'verify --entries/--consortium checks files of this machine: not through --node', { hint: 'through a node: provena --node URL verify [--quorum K]' })
+      const node = local ? undefined : remoteNode(opts)
+      if (node) {
+        report = await remoteCall<Report>(node, 'GET', '/v1/verify', { query: { quorum: opts.quorum } })
+      } else if (opts.entries) {
         if (opts.quorum !== undefined) {
           throw new ProvenaError('CLI_BAD_ARGUMENT', 'verify --quorum checks the cosignatures a node gathered: run it on the data dir (without --entries)', {
             hint: 'on the node: provena verify --quorum K',
