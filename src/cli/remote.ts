@@ -169,5 +169,8 @@ function reason(error: unknown): string {
     if (code === 'ENOTFOUND') return 'no such host'
     if (typeof code === 'string' && /^[A-Z_]+$/.test(code)) return code
   }
-  return error instanceof Error ? error.message : String(error)
+  // fetch's own TypeError says "fetch failed": its cause says why (a bad port, a bad certificate).
+  let e: unknown = error
+  for (let depth = 0; e instanceof Error && e.cause instanceof Error && depth < 8; depth++) e = e.cause
+  return e instanceof Error ? e.message : String(e)
 }
