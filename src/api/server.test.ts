@@ -406,6 +406,10 @@ describe('provena serve: the HTTP API over real loopback HTTP (issue 13)', () =>
       assert.deepEqual([p.log.size(), lastEntry().reason, lastEntry().credential, lastEntry().did], [before + 1, 'API_TOKEN_INVALID', stMary, stMary], 'the refusal alone is logged')
       const trainer = await call('POST', '/v1/consent', { base: at, raw: body, headers: { 'x-member': findIdentity(dir, 'lab').did, 'x-digest': sha } })
       assertProblem(trainer, 403, 'API_ROLE_DENIED', '/v1/consent')
+      // A member, even a controller, registers nothing on this node: that takes one of its tokens.
+      const csv = 'id,x\n11,12\n'
+      const reg = await call('POST', '/v1/datasets?name=member.csv', { base: at, raw: csv, headers: { 'content-type': 'text/csv', 'x-member': stMary, 'x-digest': createHash('sha256').update(csv).digest('hex') } })
+      assertProblem(reg, 403, 'API_ROLE_DENIED', '/v1/datasets')
       assert.equal((await call('GET', '/v1/log', { base: at, token: tokens.right })).status, 200, 'tokens still work beside it')
     } finally {
       await s.close()

@@ -25,8 +25,11 @@ const scratch = (ctx: ApiContext) => mkdtempSync(join(ctx.dir, 'upload-'))
  * the purpose now, decrypted, as `dataset export --purpose` (the report in a header).
  */
 export async function datasetWriteRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
-  // Within this plugin only: the bytes as sent (at most the server's body limit).
-  app.addContentTypeParser(Object.keys(UPLOAD_TYPES), { parseAs: 'buffer' }, (_request, body, done) => done(null, body))
+  // Within this plugin only: the bytes as sent (at most the server's body limit), kept as rawBody for a credential that covers them.
+  app.addContentTypeParser(Object.keys(UPLOAD_TYPES), { parseAs: 'buffer' }, (request, body, done) => {
+    request.rawBody = body as Buffer
+    done(null, body)
+  })
 
   app.post<{ Body: Buffer; Querystring: { name: string } }>(
     '/v1/datasets',
@@ -35,7 +38,7 @@ export async function datasetWriteRoutes(app: FastifyInstance, ctx: ApiContext):
       schema: {
         operationId: 'registerDataset',
         summary: 'Register a dataset sent as the body (text/csv with a header, or application/x-ndjson), as `provena dataset register`: committed, logged, registered on-chain and anchored',
-        description: 'A body that does not parse is refused (REGISTRY_PARSE, naming the line and field) and nothing is registered. The same content registered before returns the first registration (`existing`).',
+        description: 'For this node\'s API tokens only (not members\' signed requests). A body that does not parse is refused (REGISTRY_PARSE, naming the line and field) and nothing is registered. The same content registered before returns the first registration (`existing`).',
         tags: ['datasets'],
         querystring: {
           type: 'object',
@@ -67,6 +70,10 @@ export async function datasetWriteRoutes(app: FastifyInstance, ctx: ApiContext):
       },
     },
     async (request) => {
+      // The node's own people and scripts register (API tokens); a member's signed request never does, whatever its role.
+      if (request.principal?.kind !== 'token') {
+        throw new ProvenaError('API_ROLE_DENIED', "registering a dataset on this node takes one of its API tokens: a consortium member's signed request does not", { details: { did: request.principal?.did } })
+      }
       const type = String(request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase()
       const dir = scratch(ctx)
       const file = join(dir, `body${UPLOAD_TYPES[type] ?? '.csv'}`)
