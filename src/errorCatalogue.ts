@@ -92,7 +92,9 @@ export const ERROR_CATALOGUE = {
   API_MEMBER_NO_CONSORTIUM: unauthenticated('a signed member request reached a node that pins no consortium file: a lone node takes API tokens only'),
   API_MEMBER_NO_ORIGIN: unauthenticated('the node does not know its public URL, so it cannot check a signed request was meant for it'),
   API_MEMBER_ROLE_REVOKED: refused('the member no longer holds, on-chain (AccessPolicy), the role its consortium entry gives it'),
+  API_NODE_BAD_ANSWER: { exit: 1, http: 502, description: 'the node named by --node (or serving the data dir) answered with something that is not the API\'s: not JSON, or not a problem document' },
   API_NODE_SERVED: conflict('a node serves this data dir (provena serve): send the change to it, or stop it first'),
+  API_NODE_UNREACHABLE: { exit: 1, http: 502, description: 'the node named by --node (or serving the data dir) does not answer: connection refused, reset or timed out (its URL is named)' },
   API_NOT_FOUND: unknown('no such route'),
   API_ROLE_DENIED: refused("the credential's role is not one the route allows"),
   API_SCOPE_DENIED: refused('the token lacks the scope the route needs'),
@@ -131,6 +133,7 @@ export const ERROR_CATALOGUE = {
 
   // cli
   CLI_BAD_ARGUMENT: usage('an option or argument is malformed'),
+  CLI_NOT_REMOTE: usage('the command cannot run on a node over HTTP (--node): it has no route; run it on the node\'s machine, or without --node'),
   CLI_OUT_EXISTS: conflict('the --out file exists already (add --force to replace it)'),
   CLI_OUT_IS_DIRECTORY: bad('the --out path is a directory: name the file to write'),
   CLI_USAGE: usage('an unknown or missing command, option or argument'),

@@ -32,11 +32,15 @@ export const apiErrors = {
       hint: 'the consortium admin removed it; it is refused until the role is granted again',
       details: { did, role, address },
     }),
-  nodeServed: (url: string, pid: number) =>
-    new ProvenaError('API_NODE_SERVED', `a node serves this data dir at ${url} (pid ${pid}): one writer at a time`, {
-      hint: `send the change to ${url}, or stop that node (kill ${pid}) and run the command again`,
-      details: { url, pid },
-    }),
+  nodeServed: (url: string, pid: number, through?: readonly string[]) =>
+    new ProvenaError(
+      'API_NODE_SERVED',
+      `a node serves this data dir at ${url} (pid ${pid}): one writer at a time${through ? `; this command has no route, these go through the node: ${through.join(', ')}` : ''}`,
+      {
+        hint: `send the change to ${url}, or stop that node (kill ${pid}) and run the command again`,
+        details: { url, pid },
+      },
+    ),
   unknownToken: (id: string) => new ProvenaError('API_UNKNOWN_TOKEN', `no API token ${id} in this data dir`, { hint: 'see provena token list' }),
   badScope: (scope: string, known: readonly string[]) => new ProvenaError('API_BAD_SCOPE', `unknown scope "${scope}" (known: ${known.join(', ')})`),
   badExpiry: (text: string) => new ProvenaError('API_BAD_EXPIRY', `--expires "${text}" is not a duration such as 30d, 12h or 90m, at most 365d`),

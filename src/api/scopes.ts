@@ -3,7 +3,7 @@
  * (`config.auth.scope`). A new group of routes adds its scope here, so that
  * `provena token create --scope` accepts it.
  */
-export const API_SCOPES = ['datasets:read', 'consent:write', 'log:read', 'metrics:read', 'access:release', 'fl:coordinate', 'fl:train'] as const
+export const API_SCOPES = ['datasets:read', 'consent:write', 'log:read', 'metrics:read', 'access:release', 'datasets:write', 'datasets:export', 'subjects:erase', 'fl:coordinate', 'fl:train'] as const
 
 export type ApiScope = (typeof API_SCOPES)[number]
 

@@ -7,12 +7,13 @@ import { Validator } from '@seriousme/openapi-schema-validator'
 import type { FastifyInstance } from 'fastify'
 import { createMemberIdentity, initDataDir, openChain, openProvena, type ChainSession, type Provena } from '../app/index.js'
 import { ERROR_CATALOGUE } from '../errorCatalogue.js'
-import { registerDatasetFile } from '../service/index.js'
+import { importEncrypted, registerDatasetFile, registryContext } from '../service/index.js'
+import { openStore } from '../store/index.js'
 import { createHash } from 'node:crypto'
 import { createPublicClient, http } from 'viem'
-import { findIdentity } from '../access/index.js'
+import { findIdentity, unlockIdentity, type DataPlaneContext } from '../access/index.js'
 import { ProvenaError } from '../errors.js'
-import { API_SCOPES, createToken, listTokens, revokeToken, tokenAuthenticator, type ApiContext, type Authenticator } from './index.js'
+import { API_SCOPES, createServeToken, createToken, listTokens, revokeServeTokens, revokeToken, tokenAuthenticator, type ApiContext, type Authenticator } from './index.js'
 import { buildServer, withDefaultAuth } from './server.js'
 
 const P = 'dpv:ScientificResearch'
@@ -33,6 +34,9 @@ describe('provena serve: the HTTP API over real loopback HTTP (issue 13)', () =>
   let app: FastifyInstance
   let base = ''
   let dataset = ''
+  let imported = ''
+  let store: Awaited<ReturnType<typeof openStore>>
+  let plane: DataPlaneContext
   const tokens: Record<string, string> = {}
   const tokenIds: Record<string, string> = {}
 
@@ -45,6 +49,10 @@ describe('provena serve: the HTTP API over real loopback HTTP (issue 13)', () =>
     const file = join(dir, 'data.csv')
     writeFileSync(file, 'id,x\n1,2\n3,4\n')
     dataset = (await registerDatasetFile({ p, chain }, file)).id
+    store = await openStore(dir, { backend: 'fs' })
+    plane = { ...registryContext({ p, chain }), store }
+    writeFileSync(join(dir, 'people.csv'), 'id,age\nE-1,40\nE-2,41\n')
+    imported = (await importEncrypted({ p, chain, plane }, join(dir, 'people.csv'), { subjectColumn: 'id', controller: unlockIdentity(dir, 'st-mary', 'pw') })).id
     const hour = 3_600_000
     const make = (key: string, as: string, role: string, scopes: string[], now = Date.now()) => {
       const t = createToken(p.db, dir, { as, role, scopes, lifetimeMs: hour, now })
@@ -62,12 +70,13 @@ describe('provena serve: the HTTP API over real loopback HTTP (issue 13)', () =>
     tokenIds.forged = tokenIds.right!
     tokens.unknown = `pvn_0123456789abcdef_${Buffer.alloc(32, 9).toString('base64url')}`
     tokenIds.unknown = '0123456789abcdef'
-    app = await buildServer({ p, chain, dir, passphrase: 'pw' })
+    app = await buildServer({ p, chain, dir, passphrase: 'pw', plane })
     await app.listen({ host: '127.0.0.1', port: 0 })
     base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`
   })
   after(async () => {
     await app?.close()
+    await store?.close?.()
     await chain?.close()
     p?.close()
   })
@@ -106,6 +115,10 @@ describe('provena serve: the HTTP API over real loopback HTTP (issue 13)', () =>
     { method: 'POST', path: '/v1/consent', route: '/v1/consent', body: consentBody('S-matrix') },
     { method: 'GET', path: '/v1/log', route: '/v1/log', body: undefined },
     { method: 'GET', path: '/metrics', route: '/metrics', body: undefined },
+    { method: 'POST', path: '/v1/datasets?name=m.csv', route: '/v1/datasets', body: undefined, raw: 'id,x\n7,8\n', headers: { 'content-type': 'text/csv' } },
+    { method: 'POST', path: `/v1/datasets/${imported.slice(0, 10)}/export`, route: '/v1/datasets/:id/export', body: { purpose: P } },
+    { method: 'POST', path: '/v1/subjects/E-1/erase', route: '/v1/subjects/:subject/erase', body: {} },
+    { method: 'GET', path: '/v1/verify', route: '/v1/verify', body: undefined },
   ]
 
   const lastEntry = () => JSON.parse(p.log.entry(p.log.size() - 1).leaf.toString('utf8')) as Record<string, unknown>
@@ -123,16 +136,16 @@ describe('provena serve: the HTTP API over real loopback HTTP (issue 13)', () =>
     let n = 0
     for (const r of routes()) {
       for (const c of cases) {
-        // The wrong-scope token holds log:read: for GET /v1/log it is the right scope.
-        const status = c.who === 'wrongScope' && r.route === '/v1/log' ? 200 : c.status
+        // The wrong-scope token holds log:read: for GET /v1/log and /v1/verify it is the right scope.
+        const status = c.who === 'wrongScope' && (r.route === '/v1/log' || r.route === '/v1/verify') ? 200 : c.status
         const before = p.log.size()
-        const res = await call(r.method, r.path, { token: c.who === 'none' ? undefined : tokens[c.who], body: r.body })
+        const res = await call(r.method, r.path, { token: c.who === 'none' ? undefined : tokens[c.who], body: r.body, raw: 'raw' in r ? r.raw : undefined, headers: 'headers' in r ? r.headers : undefined })
         const what = `${r.method} ${r.path} as ${c.who}`
         if (status === 200) {
           assert.equal(res.status, 200, `${what}: ${res.text}`)
           continue
         }
-        assertProblem(res, status, c.code!, r.path)
+        assertProblem(res, status, c.code!, r.path.split('?')[0]!)
         if (status === 401) assert.equal(res.headers.get('www-authenticate'), `Bearer realm="provena"${c.who === 'none' ? '' : ', error="invalid_token"'}`, what)
         assert.equal(p.log.size(), before + 1, `${what}: one log entry`)
         const e = lastEntry()
@@ -151,14 +164,50 @@ describe('provena serve: the HTTP API over real loopback HTTP (issue 13)', () =>
     assert.deepEqual([p.log.size(), lastEntry().reason, lastEntry().did], [before + 1, 'API_ROLE_DENIED', listTokens(p.db).find((t) => t.id === tokenIds.wrongRole)!.did])
     assert.equal((await call('GET', '/v1/datasets', { token: tokens.wrongRole })).status, 200, 'a trainer reads datasets')
     n++
+    // Registering and erasing are for controllers too.
+    assertProblem(await call('POST', '/v1/datasets?name=t.csv', { token: tokens.wrongRole, raw: 'id,x\n9,9\n', headers: { 'content-type': 'text/csv' } }), 403, 'API_ROLE_DENIED', '/v1/datasets')
+    assertProblem(await call('POST', '/v1/subjects/E-1/erase', { token: tokens.wrongRole, body: {} }), 403, 'API_ROLE_DENIED', '/v1/subjects/E-1/erase')
+    n += 2
     // Counted in /metrics by code.
     const metrics = (await call('GET', '/metrics', { token: tokens.right })).text
     const count = (code: string) => Number(new RegExp(`^provena_http_refusals_total\\{code="${code}"\\} (\\d+)$`, 'm').exec(metrics)?.[1] ?? 0)
     assert.deepEqual(
       ['API_UNAUTHENTICATED', 'API_TOKEN_INVALID', 'API_TOKEN_EXPIRED', 'API_TOKEN_REVOKED', 'API_SCOPE_DENIED', 'API_ROLE_DENIED'].map(count),
-      [5, 10, 5, 5, 4, 1],
+      [9, 18, 9, 9, 7, 3],
     )
-    assert.equal(n, 30)
+    assert.equal(n, 55)
+  })
+
+  it("the operator's serve token acts as the identity it names (as); another token only as its own; the export streams CSV with its report; a body over the limit is 413, nothing registered", async () => {
+    const serve = createServeToken(p.db, p.operatorDid, 3_600_000).token
+    const ok = await call('POST', '/v1/consent', { token: serve, body: { ...consentBody('S-op'), as: 'st-mary' } })
+    assert.equal(ok.status, 200, ok.text)
+    const e = lastEntry() as { type: string; controller: string }
+    assert.equal(e.controller, findIdentity(dir, 'st-mary').did)
+    assertProblem(await call('POST', '/v1/consent', { token: serve, body: { ...consentBody('S-op'), as: 'lab' } }), 403, 'CONSENT_NOT_CONTROLLER', '/v1/consent')
+    // A controller's own token names no one else.
+    const before = p.log.size()
+    assertProblem(await call('POST', '/v1/consent', { token: tokens.right, body: { ...consentBody('S-op2'), as: 'lab' } }), 403, 'API_ROLE_DENIED', '/v1/consent')
+    assertProblem(await call('POST', '/v1/subjects/E-1/erase', { token: tokens.right, body: { as: 'lab' } }), 403, 'API_ROLE_DENIED', '/v1/subjects/E-1/erase')
+    assert.equal(p.log.size(), before, 'nothing logged')
+    assert.equal(revokeServeTokens(p.db, p.operatorDid), 1)
+    assertProblem(await call('GET', '/v1/log', { token: serve }), 401, 'API_TOKEN_REVOKED', '/v1/log')
+
+    await call('POST', '/v1/consent', { token: tokens.right, body: { changes: [{ subject: 'E-2', purpose: P, action: 'grant' }] } })
+    const x = await call('POST', `/v1/datasets/${imported}/export`, { token: tokens.right, body: { purpose: P } })
+    assert.equal(x.status, 200, x.text)
+    assert.match(x.type, /^text\/csv/)
+    assert.equal(x.text, 'id,age\nE-2,41\n')
+    const report = JSON.parse(x.headers.get('provena-export-report')!) as { records: number; excluded: Record<string, number>; out?: string }
+    assert.deepEqual([report.records, report.excluded, report.out], [1, { erased: 1 }, undefined], 'E-1 erased by the matrix')
+
+    const count = () => (p.db.prepare("SELECT COUNT(*) AS n FROM registry_assets WHERE kind = 'dataset'").get() as { n: number }).n
+    const n = count()
+    const big = 'id,x\n' + '1,2\n'.repeat((1 << 20) / 4 + 10)
+    assertProblem(await call('POST', '/v1/datasets?name=big.csv', { token: tokens.right, raw: big, headers: { 'content-type': 'text/csv' } }), 413, 'API_BODY_TOO_LARGE', '/v1/datasets')
+    const bad = assertProblem(await call('POST', '/v1/datasets?name=bad.csv', { token: tokens.right, raw: 'id,x\n1,2\n3,4,5\n', headers: { 'content-type': 'text/csv' } }), 400, 'REGISTRY_PARSE', '/v1/datasets')
+    assert.match(bad.detail, /^body line 3: /)
+    assert.equal(count(), n, 'nothing registered')
   })
 
   it('a GET route\'s HEAD twin needs the same credential', async () => {
@@ -238,7 +287,9 @@ describe('provena serve: the HTTP API over real loopback HTTP (issue 13)', () =>
 
   it('GET /v1/datasets and /v1/log answer from the service layer', async () => {
     const list = (await call('GET', '/v1/datasets', { token: tokens.right })).json<{ datasets: { id: string; records: number }[] }>()
-    assert.deepEqual(list.datasets.map((d) => [d.id, d.records]), [[dataset, 2]])
+    // The one registered before, the one imported, the one the matrix registered (POST /v1/datasets).
+    assert.deepEqual(list.datasets.filter((d) => d.id === dataset).map((d) => [d.id, d.records]), [[dataset, 2]])
+    assert.equal(list.datasets.length, 3)
     const one = (await call('GET', `/v1/datasets/${dataset.slice(0, 6)}`, { token: tokens.right })).json<{ id: string; manifest: { records: number } }>()
     assert.deepEqual([one.id, one.manifest.records], [dataset, 2])
     const log = (await call('GET', '/v1/log', { token: tokens.right })).json<{ origin: string; treeSize: number; checkpoint: { note: string }; anchored: { treeSize: number } }>()
@@ -282,6 +333,7 @@ describe('provena serve: the HTTP API over real loopback HTTP (issue 13)', () =>
       '/v1/consent',
       '/v1/datasets',
       '/v1/datasets/{id}',
+      '/v1/datasets/{id}/export',
       '/v1/fl/tasks',
       '/v1/fl/tasks/{task}',
       '/v1/fl/tasks/{task}/aggregate',
@@ -292,6 +344,8 @@ describe('provena serve: the HTTP API over real loopback HTTP (issue 13)', () =>
       '/v1/fl/tasks/{task}/train',
       '/v1/log',
       '/v1/segments/{cid}',
+      '/v1/subjects/{subject}/erase',
+      '/v1/verify',
       '/witness/add-checkpoint',
       '/witness/{originHash}/checkpoint',
     ])
@@ -308,7 +362,7 @@ describe('provena serve: the HTTP API over real loopback HTTP (issue 13)', () =>
     }
     const named = ids.filter(Boolean)
     assert.equal(new Set(named).size, named.length, 'operationIds are unique, for client generators')
-    for (const id of ['getDataset', 'getHealth', 'getLog', 'getMetrics', 'listDatasets', 'recordConsent']) assert.ok(named.includes(id), id)
+    for (const id of ['getDataset', 'getHealth', 'getLog', 'getMetrics', 'listDatasets', 'recordConsent', 'registerDataset', 'exportDataset', 'eraseSubject', 'verifyLog']) assert.ok(named.includes(id), id)
   })
 
   it('a route that declares no auth stops the server from starting; withDefaultAuth gives one', async () => {
@@ -360,6 +414,10 @@ describe('provena serve: the HTTP API over real loopback HTTP (issue 13)', () =>
       assert.deepEqual([p.log.size(), lastEntry().reason, lastEntry().credential, lastEntry().did], [before + 1, 'API_TOKEN_INVALID', stMary, stMary], 'the refusal alone is logged')
       const trainer = await call('POST', '/v1/consent', { base: at, raw: body, headers: { 'x-member': findIdentity(dir, 'lab').did, 'x-digest': sha } })
       assertProblem(trainer, 403, 'API_ROLE_DENIED', '/v1/consent')
+      // A member, even a controller, registers nothing on this node: that takes one of its tokens.
+      const csv = 'id,x\n11,12\n'
+      const reg = await call('POST', '/v1/datasets?name=member.csv', { base: at, raw: csv, headers: { 'content-type': 'text/csv', 'x-member': stMary, 'x-digest': createHash('sha256').update(csv).digest('hex') } })
+      assertProblem(reg, 403, 'API_ROLE_DENIED', '/v1/datasets')
       assert.equal((await call('GET', '/v1/log', { base: at, token: tokens.right })).status, 200, 'tokens still work beside it')
     } finally {
       await s.close()

@@ -21,7 +21,10 @@ import { accessRoutes } from './routes/access.js'
 import { consentRoutes } from './routes/consent.js'
 import { datasetRoutes } from './routes/datasets.js'
 import { flRoutes } from './routes/fl.js'
+import { datasetWriteRoutes } from './routes/datasetWrite.js'
 import { logRoutes } from './routes/log.js'
+import { subjectRoutes } from './routes/subjects.js'
+import { verifyRoutes } from './routes/verify.js'
 import { systemRoutes } from './routes/system.js'
 import { API_SCOPES } from './scopes.js'
 import { tilesRoutes } from './tiles.js'
@@ -56,6 +59,9 @@ export const ROUTE_PLUGINS: RoutePlugin[] = [
   logRoutes,
   accessRoutes,
   flRoutes,
+  datasetWriteRoutes,
+  subjectRoutes,
+  verifyRoutes,
   withDefaultAuth('public', (app, ctx) => tilesRoutes(app, { db: ctx.p.db, log: ctx.p.log })),
   // The witness key derives from the operator key: unlocked at the first add-checkpoint, not at start.
   withDefaultAuth('public', (app, ctx) => {

@@ -145,3 +145,37 @@ export function checkToken(db: Db, presented: string, now = Date.now()): ApiToke
   if (now >= row.expires_at) throw apiErrors.tokenExpired(id, row.expires_at)
   return fromRow(row)
 }
+
+/** The name of the token `provena serve` creates for its operator at start and revokes at stop. */
+export const SERVE_TOKEN_NAME = 'provena-serve'
+
+/**
+ * The token of the node's operator that `provena serve` writes into its serve.json (0600,
+ * in the 0700 data dir) for the CLI on the same data dir: every scope, role controller,
+ * acting as the operator (who may act as any identity of the data dir: see acting.ts).
+ * `provena serve` revokes it at stop, and, once it holds the data dir, those of an earlier
+ * serve killed before it could (revokeServeTokens).
+ */
+export function createServeToken(db: Db, operatorDid: string, lifetimeMs: number, now = Date.now()): { token: string; info: ApiToken } {
+  const id = randomBytes(8).toString('hex')
+  const secret = randomBytes(32).toString('base64url')
+  const info: ApiToken = { id, name: SERVE_TOKEN_NAME, did: operatorDid, role: 'controller', scopes: [...API_SCOPES], createdAt: now, expiresAt: now + lifetimeMs, revokedAt: null }
+  db.prepare('INSERT INTO api_tokens (id, secret_hash, name, did, role, scopes, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)').run(
+    id,
+    sha256(Buffer.from(secret, 'utf8')),
+    info.name,
+    info.did,
+    info.role,
+    JSON.stringify(info.scopes),
+    info.createdAt,
+    info.expiresAt,
+  )
+  return { token: `pvn_${id}_${secret}`, info }
+}
+
+/** Revokes the operator's serve tokens still active (but `except`); returns how many. */
+export function revokeServeTokens(db: Db, operatorDid: string, now = Date.now(), except: readonly string[] = []): number {
+  return Number(
+    db.prepare("UPDATE api_tokens SET revoked_at = ? WHERE name = ? AND did = ? AND revoked_at IS NULL AND id NOT IN (SELECT value FROM json_each(?))").run(now, SERVE_TOKEN_NAME, operatorDid, JSON.stringify(except)).changes,
+  )
+}

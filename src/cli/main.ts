@@ -19,6 +19,7 @@ import { registerVerify } from './commands/verify.js'
 import { ProvenaError } from '../errors.js'
 import { reportError } from './output.js'
 import { checkPurposeOption } from './session.js'
+import { nodeUrl, refuseIfNotRemote } from './remote.js'
 
 export const VERSION = '0.1.0'
 
@@ -30,6 +31,8 @@ export function buildProgram(): Command {
     // Also before the command (`provena --json dataset list`): copied onto the command that runs.
     .option('--json', 'print exactly one JSON document on stdout')
     .option('--verbose', 'show error details')
+    .option('--node <url>', "send the command to this node's HTTP API (provena serve) instead of running it on a data dir; not every command can", nodeUrl)
+    .option('--token <token>', 'with --node: the API token (default: $PROVENA_TOKEN)')
   registerInit(program)
   registerDataset_(program)
   registerModel_(program)
@@ -50,7 +53,12 @@ export function buildProgram(): Command {
   // One check of every --purpose, whatever the command (access, consent, dataset export, fl).
   program.hook('preAction', (_, actionCommand) => {
     for (const flag of ['json', 'verbose'] as const) if (program.opts()[flag] && actionCommand !== program) actionCommand.setOptionValue(flag, true)
-    checkPurposeOption(actionCommand)
+    // --node and --token: the command goes to that node (remote.ts), or refuses when it has no route.
+    for (const flag of ['node', 'token'] as const) if (program.opts()[flag] !== undefined && actionCommand !== program) actionCommand.setOptionValue(flag, program.opts()[flag])
+    if (program.opts().token !== undefined && program.opts().node === undefined) throw new ProvenaError('CLI_BAD_ARGUMENT', '--token goes with --node URL', { hint: 'provena --node URL --token TOKEN <command>' })
+    refuseIfNotRemote(actionCommand, commandPath(actionCommand).replace(/^provena /, ''))
+    // Through --node, the node's own purposes count: it checks them.
+    if (program.opts().node === undefined) checkPurposeOption(actionCommand)
   })
   return program
 }

@@ -7,6 +7,7 @@ import { openStore } from '../store/index.js'
 import { registryContext } from '../service/index.js'
 import { refuseIfServed } from '../api/index.js'
 import { rpcUrl } from './args.js'
+import { REMOTE_COMMANDS } from './remote.js'
 import { askPassphrase } from './passphrase.js'
 import { EXIT, reportError, VerificationFailed, type CommonOptions } from './output.js'
 
@@ -44,11 +45,11 @@ export async function withProvena<T>(opts: CommonOptions, fn: (p: Provena) => Pr
 
 /**
  * Opens the data dir and the chain (starting the embedded node if needed) for `fn`: a
- * command that writes. Refused (API_NODE_SERVED, naming its URL) while `provena serve`
- * runs on the data dir: one writer.
+ * command that writes. Refused (API_NODE_SERVED, naming its URL and the commands that go
+ * through it, remote.ts) while `provena serve` runs on the data dir: one writer.
  */
 export async function withChain<T>(opts: CommonOptions, fn: (p: Provena, chain: ChainSession) => Promise<T>): Promise<T> {
-  refuseIfServed(resolveDataDir(opts.dir))
+  refuseIfServed(resolveDataDir(opts.dir), [...REMOTE_COMMANDS])
   return withProvena(opts, async (p) => {
     const chain = await openChain(p, { rpcUrl: opts.rpcUrl })
     try {

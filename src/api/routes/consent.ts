@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify'
-import { accessErrors, findIdentity, unlockIdentity, type UnlockedIdentity } from '../../access/index.js'
 import type { BulkChange, ConsentState } from '../../consent/index.js'
 import { ProvenaError } from '../../errors.js'
-import { applyConsentBatch } from '../../service/index.js'
+import { applyConsentBatch, requireController } from '../../service/index.js'
+import { actingIdentity } from '../acting.js'
 import type { ApiContext } from '../context.js'
 import { apiErrors } from '../errors.js'
 
@@ -44,24 +44,7 @@ const CHANGE = {
  * checkpoint carrying the new map root is anchored on the node's schedule.
  */
 export async function consentRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
-  // Identities unlocked once (scrypt is slow), by DID.
-  const unlocked = new Map<string, UnlockedIdentity>()
-  const controllerOf = (did: string | null): UnlockedIdentity => {
-    if (did === null) {
-      throw new ProvenaError('API_ROLE_DENIED', 'the credential acts as no identity of this node: consent is recorded by a controller identity', {
-        hint: 'create the token --as a controller identity of this node',
-      })
-    }
-    let who = unlocked.get(did)
-    if (!who) {
-      if (!ctx.passphrase) throw accessErrors.noPassphrase()
-      who = unlockIdentity(ctx.dir, findIdentity(ctx.dir, did).name, ctx.passphrase)
-      unlocked.set(did, who)
-    }
-    return who
-  }
-
-  app.post<{ Body: { changes: ChangeBody[] } }>(
+  app.post<{ Body: { changes: ChangeBody[]; as?: string } }>(
     '/v1/consent',
     {
       config: { auth: { scope: 'consent:write', roles: ['controller'] } },
@@ -74,7 +57,10 @@ export async function consentRoutes(app: FastifyInstance, ctx: ApiContext): Prom
           type: 'object',
           additionalProperties: false,
           required: ['changes'],
-          properties: { changes: { type: 'array', minItems: 1, maxItems: MAX_CONSENT_CHANGES, items: CHANGE } },
+          properties: {
+            changes: { type: 'array', minItems: 1, maxItems: MAX_CONSENT_CHANGES, items: CHANGE },
+            as: { type: 'string', minLength: 1, maxLength: 256, description: "the node operator's credential only: the controller identity (name or DID; default the only controller)" },
+          },
         },
         response: {
           200: {
@@ -92,7 +78,8 @@ export async function consentRoutes(app: FastifyInstance, ctx: ApiContext): Prom
       },
     },
     async (request) => {
-      const controller = controllerOf(request.principal?.did ?? null)
+      const controller = actingIdentity(ctx, request.principal, request.body.as)
+      requireController(controller)
       request.body.changes.forEach((c, i) => {
         // A subject's signature is three fields together (JSON Schema's dependentRequired, checked here: Ajv's draft-07 lacks it).
         const given = [c.signer, c.issued, c.signature].filter((v) => v !== undefined).length

@@ -1,9 +1,8 @@
 import type { FastifyInstance } from 'fastify'
-import { readLatestAnchor } from '../../chain/index.js'
-import { latestCheckpoint } from '../../log/index.js'
+import { logStatus } from '../../service/index.js'
 import type { ApiContext } from '../context.js'
 
-/** GET /v1/log: the log's size, its latest signed checkpoint and what is anchored on-chain. */
+/** GET /v1/log (`provena log show`): the log's size, its latest signed checkpoint and what is anchored on-chain. */
 export async function logRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
   app.get(
     '/v1/log',
@@ -37,16 +36,6 @@ export async function logRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
         },
       },
     },
-    async () => {
-      const { p, chain } = ctx
-      const c = latestCheckpoint(p.db)
-      const anchored = await readLatestAnchor(chain.client.publicClient, chain.deployment.CheckpointAnchor)
-      return {
-        origin: p.signer.origin,
-        treeSize: p.log.size(),
-        checkpoint: c ? { treeSize: c.treeSize, rootHash: c.rootHash.toString('hex'), note: c.note, createdAt: new Date(c.createdAt).toISOString() } : null,
-        anchored: { treeSize: anchored.treeSize, rootHash: anchored.rootHash.toString('hex'), anchor: chain.deployment.CheckpointAnchor, chainId: chain.client.chainId },
-      }
-    },
+    async () => logStatus(ctx.p, ctx.chain),
   )
 }

@@ -26,6 +26,7 @@ import { verifyMapProof } from '../../log/index.js'
 import { emit, short, VerificationFailed, type CommonOptions } from '../output.js'
 import { askPassphrase } from '../passphrase.js'
 import { action, common, withChain } from '../session.js'
+import { remoteCall, remoteNode, type RemoteOptions } from '../remote.js'
 import { importConsent, openTrustRoots, recordConsent, requireController, runTrainingGate, type TrustRootOptions } from '../../service/index.js'
 
 /**
@@ -44,7 +45,7 @@ function changeText(a: AppliedChange, subject: string): string {
   return `${r.state === 'given' ? 'Consent given' : r.state === 'withdrawn' ? 'Consent withdrawn' : 'Consent refused'}: subject ${subject} for ${r.purpose.id}${r.validUntil ? ` until ${r.validUntil}` : ''} (record ${short(a.hash)}, log entry ${a.logIndex})`
 }
 
-interface ChangeOptions extends CommonOptions {
+interface ChangeOptions extends RemoteOptions {
   subject: string
   purpose: string
   as?: string
@@ -70,10 +71,24 @@ export function registerConsent(program: Command): void {
     if (state === 'given') cmd.option('--expires <iso-time>', 'when the consent ends (default: until withdrawn)')
     cmd.action(
       action(async (opts: ChangeOptions) => {
-        const controller = await unlockController(opts)
         if ((opts.signer || opts.signature || opts.issued) && !(opts.signer && opts.signature && opts.issued)) {
           throw new ProvenaError('CLI_BAD_ARGUMENT', 'a subject signature needs --signer, --issued and --signature together')
         }
+        const node = remoteNode(opts)
+        if (node) {
+          // POST /v1/consent, a batch of one, recorded by the node's controller (--as, or the token's identity).
+          const change = { subject: opts.subject, purpose: opts.purpose, action: name, expires: opts.expires, dataset: opts.dataset, signer: opts.signer, issued: opts.issued, signature: opts.signature }
+          const r = await remoteCall<{ changes: number; unchanged: number; byState: Record<string, number>; firstLogIndex: number; treeSize: number }>(node, 'POST', '/v1/consent', {
+            json: { changes: [JSON.parse(JSON.stringify(change))], ...(opts.as ? { as: opts.as } : {}) },
+          })
+          emit(opts, { subject: opts.subject, purpose: opts.purpose, state, unchanged: r.unchanged > 0, logIndex: r.changes ? r.firstLogIndex : null, treeSize: r.treeSize, node: node.url }, () =>
+            r.changes
+              ? `${state === 'given' ? 'Consent given' : state === 'withdrawn' ? 'Consent withdrawn' : 'Consent refused'}: subject ${opts.subject} for ${opts.purpose}${opts.expires ? ` until ${opts.expires}` : ''} (log entry ${r.firstLogIndex} of the node at ${node.url}; anchored on its schedule)`
+              : `Subject ${opts.subject}'s consent for ${opts.purpose} is ${state} already, as stated: nothing recorded`,
+          )
+          return
+        }
+        const controller = await unlockController(opts)
         await withChain(opts, async (p, chain) => {
           const r = await recordConsent({ p, chain }, controller, {
             subjectId: opts.subject,

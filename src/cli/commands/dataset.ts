@@ -1,14 +1,18 @@
-import { existsSync, statSync } from 'node:fs'
-import { join } from 'node:path'
+import { createWriteStream, existsSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs'
+import { basename, join } from 'node:path'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
 import type { Command } from 'commander'
 import type { Provena } from '../../app/index.js'
 import { datasetController, findIdentity, listIdentities, segmentsFromDir, unlockIdentity, type ExportReport } from '../../access/index.js'
 import type { AssetKind } from '../../chain/index.js'
-import { listAssets, MIN_ID_PREFIX, verifyDataset, type DatasetManifest } from '../../registry/index.js'
+import { listAssets, MIN_ID_PREFIX, verifyDataset, type DatasetManifest, type DatasetRegistration } from '../../registry/index.js'
 import { resolveDataDir } from '../../app/index.js'
 import { ProvenaError } from '../../errors.js'
 import { readMessageFile } from '../../node/index.js'
-import { assetListing, exportForPurpose, exportFromNode, exportReleased, importEncrypted, registerDatasetFile } from '../../service/index.js'
+import { assetListing, exportForPurpose, exportFromNode, exportReleased, importEncrypted, registerDatasetFile, showAsset, type AnchoredAt, type AssetSummary } from '../../service/index.js'
+import { EXPORT_REPORT_HEADER } from '../../api/routes/datasetWrite.js'
+import { remoteCall, remoteFetch, remoteNode, type RemoteNode, type RemoteOptions } from '../remote.js'
 import type { DsseEnvelope } from '../../crypto/index.js'
 import { askPassphrase } from '../passphrase.js'
 import { emit, progressBar, short, VerificationFailed, type CommonOptions } from '../output.js'
@@ -28,27 +32,62 @@ const lineList = (lines: (number | string)[]) => (lines.length > 20 ? `${lines.s
 /** Adds `<kind> list` to `parent`. */
 export function addListCommand(parent: Command, kind: AssetKind): void {
   common(parent.command('list').description(`the registered ${kind}s: ids (a unique prefix of ${MIN_ID_PREFIX}+ hex digits names one), names, records, owners`)).action(
-    action(async (opts: CommonOptions) => {
-      await withProvena(opts, async (p) => {
-        const assets = assetListing(p, kind)
-        emit(opts, { [`${kind}s`]: assets }, () =>
-          assets.length === 0
-            ? `(no ${kind}s: provena ${kind} register FILE)`
-            : assets
-                .map((a) =>
-                  [
-                    a.id.slice(0, 16),
-                    a.name.padEnd(24),
-                    kind === 'dataset' ? `${String(a.records).padStart(9)} records  ${(a.format ?? '').padEnd(5)} ${a.encrypted ? 'encrypted' : 'in clear '}` : `trained on ${a.trainedOn?.map((t) => t.slice(0, 12)).join(', ')}`,
-                    a.registeredAt.slice(0, 19) + 'Z',
-                    a.owner.name ?? a.owner.did,
-                  ].join('  '),
-                )
-                .join('\n'),
-        )
-      })
+    action(async (opts: RemoteOptions) => {
+      const node = kind === 'dataset' ? remoteNode(opts) : undefined
+      const assets = node ? (await remoteCall<{ datasets: AssetSummary[] }>(node, 'GET', '/v1/datasets')).datasets : await withProvena(opts, async (p) => assetListing(p, kind))
+      emit(opts, { [`${kind}s`]: assets }, () => assetListText(kind, assets))
     }),
   )
+}
+
+/** What `<kind> list` prints. */
+export function assetListText(kind: AssetKind, assets: AssetSummary[]): string {
+  return assets.length === 0
+    ? `(no ${kind}s: provena ${kind} register FILE)`
+    : assets
+        .map((a) =>
+          [
+            a.id.slice(0, 16),
+            a.name.padEnd(24),
+            kind === 'dataset' ? `${String(a.records).padStart(9)} records  ${(a.format ?? '').padEnd(5)} ${a.encrypted ? 'encrypted' : 'in clear '}` : `trained on ${a.trainedOn?.map((t) => t.slice(0, 12)).join(', ')}`,
+            a.registeredAt.slice(0, 19) + 'Z',
+            a.owner.name ?? a.owner.did,
+          ].join('  '),
+        )
+        .join('\n')
+}
+
+/** What `dataset register` prints. */
+export function registrationText(r: DatasetRegistration & { checkpoint: AnchoredAt }): string {
+  return [
+    r.existing ? `Already registered: ${r.name}` : `Registered dataset ${r.name}`,
+    `  id       ${r.id}`,
+    `  root     ${r.root}`,
+    `  records  ${r.records} (${r.format})`,
+    `  log      entry ${r.logIndex}, anchored in checkpoint of size ${r.checkpoint.treeSize}`,
+    r.transactionHash ? `  chain    tx ${r.transactionHash}` : '',
+  ]
+    .filter(Boolean)
+    .join('\n')
+}
+
+/** What `dataset export` prints. */
+export function exportText(r: ExportReport): string {
+  const leftOut = exclusionList(r.excluded)
+  const why = r.purpose === null ? ' (no purpose: the controller\'s own copy, no consent filter)' : ` for ${r.purpose}`
+  return `Exported ${r.records} record(s) of ${short(r.dataset)} to ${r.out}${why}${leftOut.length ? `; left out: ${leftOut.join(', ')}` : ''}`
+}
+
+/** What `dataset show` prints. */
+function assetText(a: AssetSummary & { manifest: unknown }): string {
+  return [
+    `Dataset ${a.name}`,
+    `  id          ${a.id}`,
+    `  root        ${a.root}`,
+    `  records     ${a.records ?? '?'}${a.format ? ` (${a.format}${a.encrypted ? ', encrypted' : ', in clear'})` : ''}`,
+    `  registered  ${a.registeredAt}, log entry ${a.logIndex}`,
+    `  owner       ${a.owner.name ? `${a.owner.name} (${a.owner.did})` : a.owner.did}`,
+  ].join('\n')
 }
 
 /** How an export names the records it left out, by reason. */
@@ -73,6 +112,29 @@ export function exclusionList(excluded: Record<string, number>): string[] {
 
 const nameList = (names: string[]) => lineList(names.map((n) => JSON.stringify(n).slice(1, -1)))
 
+/**
+ * POST /v1/datasets/{id}/export: the records streamed into `out` (written whole, then
+ * renamed: no half file on a failure), the report from the response's header.
+ */
+async function exportThroughNode(node: RemoteNode, id: string, opts: { purpose: string; as: string; out: string }): Promise<ExportReport> {
+  const res = await remoteFetch(node, 'POST', `/v1/datasets/${encodeURIComponent(id)}/export`, { json: { purpose: opts.purpose, as: opts.as } })
+  let report: Omit<ExportReport, 'out'>
+  try {
+    report = JSON.parse(res.headers.get(EXPORT_REPORT_HEADER) ?? '') as Omit<ExportReport, 'out'>
+  } catch {
+    throw new ProvenaError('API_NODE_BAD_ANSWER', `the node at ${node.url} sent an export without its report (${EXPORT_REPORT_HEADER})`)
+  }
+  const tmp = `${opts.out}.${process.pid}.part`
+  try {
+    await pipeline(Readable.fromWeb(res.body! as import('node:stream/web').ReadableStream), createWriteStream(tmp, { mode: 0o600 }))
+    renameSync(tmp, opts.out)
+  } catch (e) {
+    rmSync(tmp, { force: true })
+    throw e
+  }
+  return { ...report, out: opts.out }
+}
+
 export function registerDataset_(program: Command): void {
   const dataset = program.command('dataset').description('register datasets and check files against them')
   addListCommand(dataset, 'dataset')
@@ -80,25 +142,35 @@ export function registerDataset_(program: Command): void {
   common(dataset.command('register').argument('<file>', 'CSV file with a header, JSON Lines file, or directory').description('commit every record and register the dataset on-chain'))
     .option('--name <name>', 'a name for people (default: the file name)')
     .action(
-      action(async (file: string, opts: CommonOptions & { name?: string }) => {
+      action(async (file: string, opts: RemoteOptions & { name?: string }) => {
+        const node = remoteNode(opts)
+        if (node) {
+          // The file is the body: a CSV or JSON Lines file, within the node's body limit.
+          const type = /\.csv$/i.test(file) ? 'text/csv' : /\.(jsonl|ndjson)$/i.test(file) ? 'application/x-ndjson' : undefined
+          if (!type || !existsSync(file) || !statSync(file).isFile()) {
+            throw new ProvenaError('CLI_BAD_ARGUMENT', `${file}: through a node, dataset register sends one CSV (.csv) or JSON Lines (.jsonl) file`, { hint: "register a directory on the node's machine" })
+          }
+          const r = await remoteCall<DatasetRegistration & { checkpoint: AnchoredAt }>(node, 'POST', '/v1/datasets', { body: readFileSync(file), contentType: type, query: { name: opts.name ?? basename(file) } })
+          emit(opts, r, () => registrationText(r))
+          return
+        }
         await withChain(opts, async (p, chain) => {
           const bar = progressBar('hashing')
           const r = await registerDatasetFile({ p, chain }, file, { name: opts.name, onProgress: bar.update }).finally(() => bar.end())
-          emit(opts, r, () =>
-            [
-              r.existing ? `Already registered: ${r.name}` : `Registered dataset ${r.name}`,
-              `  id       ${r.id}`,
-              `  root     ${r.root}`,
-              `  records  ${r.records} (${r.format})`,
-              `  log      entry ${r.logIndex}, anchored in checkpoint of size ${r.checkpoint.treeSize}`,
-              r.transactionHash ? `  chain    tx ${r.transactionHash}` : '',
-            ]
-              .filter(Boolean)
-              .join('\n'),
-          )
+          emit(opts, r, () => registrationText(r))
         })
       }),
     )
+
+  common(dataset.command('show').argument('<dataset>', 'dataset id (or a unique prefix of 6+ hex digits)').description('one dataset: its registration and manifest')).action(
+    action(async (id: string, opts: RemoteOptions) => {
+      const node = remoteNode(opts)
+      const a = node
+        ? await remoteCall<AssetSummary & { manifest: unknown }>(node, 'GET', `/v1/datasets/${encodeURIComponent(id)}`)
+        : await withProvena(opts, async (p) => showAsset(p, id, 'dataset'))
+      emit(opts, a, () => assetText(a))
+    }),
+  )
 
   common(dataset.command('import').argument('<file>', 'CSV file with a header, or JSON Lines file').description('register a dataset and store its records encrypted, one data key per subject'))
     .requiredOption('--subject-column <col>', 'the column (or JSON field) holding the subject id')
@@ -138,7 +210,7 @@ export function registerDataset_(program: Command): void {
     .requiredOption('--out <file>', 'where to write it (not over an existing file, unless --force)')
     .option('--force', 'replace --out if it exists')
     .action(
-      action(async (id: string | undefined, opts: CommonOptions & { as: string; purpose?: string; release?: string; segments?: string; from?: string; out: string; force?: boolean }) => {
+      action(async (id: string | undefined, opts: RemoteOptions & { as: string; purpose?: string; release?: string; segments?: string; from?: string; out: string; force?: boolean }) => {
         if (existsSync(opts.out) && statSync(opts.out).isDirectory()) {
           throw new ProvenaError('CLI_OUT_IS_DIRECTORY', `${opts.out} is a directory: --out names the file to write`, { hint: `e.g. --out ${join(opts.out, 'export.csv')}` })
         }
@@ -152,6 +224,14 @@ export function registerDataset_(program: Command): void {
         if (opts.from !== undefined && (id === undefined || opts.purpose === undefined)) {
           throw new ProvenaError('CLI_BAD_ARGUMENT', '--from needs the dataset id and --purpose', { hint: 'provena dataset export DATASET --from URL --purpose dpv:ScientificResearch --as NAME --out FILE' })
         }
+        const node = remoteNode(opts)
+        if (node && id !== undefined && opts.release === undefined && opts.from === undefined) {
+          if (opts.purpose === undefined) throw new ProvenaError('CLI_BAD_ARGUMENT', 'through a node, dataset export needs --purpose (the controller\'s own copy is made on its machine)')
+          const r = await exportThroughNode(node, id, { purpose: opts.purpose, as: opts.as, out: opts.out })
+          emit(opts, r, () => exportText(r))
+          return
+        }
+        if (node?.via === 'node') throw new ProvenaError('CLI_NOT_REMOTE', 'dataset export --release/--from runs on the exporting node\'s own data dir, not through --node')
         const release = opts.release === undefined ? undefined : readMessageFile(opts.release)
         const passphrase = await askPassphrase()
         const dir = resolveDataDir(opts.dir)
@@ -182,11 +262,7 @@ export function registerDataset_(program: Command): void {
               )
             }
             bar.end()
-            emit(opts, r, () => {
-              const leftOut = exclusionList(r.excluded)
-              const why = r.purpose === null ? ' (no purpose: the controller\'s own copy, no consent filter)' : ` for ${r.purpose}`
-              return `Exported ${r.records} record(s) of ${short(r.dataset)} to ${r.out}${why}${leftOut.length ? `; left out: ${leftOut.join(', ')}` : ''}`
-            })
+            emit(opts, r, () => exportText(r!))
           } finally {
             bar.end()
           }

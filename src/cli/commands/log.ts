@@ -3,7 +3,8 @@ import { anchorNow } from '../../app/index.js'
 import { readLatestAnchor } from '../../chain/index.js'
 import { ProvenaError } from '../../errors.js'
 import { hashLeaf, logErrors, verifyInclusion } from '../../log/index.js'
-import { cosignCheckpointNow } from '../../service/index.js'
+import { cosignCheckpointNow, logStatus, type LogStatus } from '../../service/index.js'
+import { remoteCall, remoteNode, type RemoteOptions } from '../remote.js'
 import { integer } from '../args.js'
 import { emit, short, type CommonOptions } from '../output.js'
 import { action, common, withChain, withChainReadOnly, withProvena } from '../session.js'
@@ -37,6 +38,20 @@ export function registerLog(program: Command): void {
           ].join('\n'),
         )
       })
+    }),
+  )
+
+  common(log.command('show').description("the log's size, its latest signed checkpoint and what is anchored on-chain now (GET /v1/log)")).action(
+    action(async (opts: RemoteOptions) => {
+      const node = remoteNode(opts)
+      const s = node ? await remoteCall<LogStatus>(node, 'GET', '/v1/log') : await withChainReadOnly(opts, (p, chain) => logStatus(p, chain))
+      emit(opts, s, () =>
+        [
+          `Log ${s.origin}: ${s.treeSize} entries`,
+          s.checkpoint ? `  checkpoint  size ${s.checkpoint.treeSize}, root ${s.checkpoint.rootHash}${s.checkpoint.createdAt ? `, signed ${s.checkpoint.createdAt}` : ''}` : '  checkpoint  none signed yet',
+          `  anchored    size ${s.anchored.treeSize}, root ${s.anchored.rootHash} (CheckpointAnchor ${s.anchored.anchor} on chain ${s.anchored.chainId})`,
+        ].join('\n'),
+      )
     }),
   )
 

@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import { anchorIfDue, anchorNow, openChain, openProvena, resolveDataDir } from '../../app/index.js'
-import { apiErrors, claimDataDir, memberAuthenticator, refuseIfServed, tokenAuthenticator, type ApiContext } from '../../api/index.js'
+import { apiErrors, claimDataDir, createServeToken, memberAuthenticator, refuseIfServed, renewServeToken, revokeServeTokens, revokeToken, tokenAuthenticator, type ApiContext } from '../../api/index.js'
 import { ProvenaError } from '../../errors.js'
 import { cosignCheckpoint, flAutoAggregator, flNodeContext, missingCosigners } from '../../service/index.js'
 import { integer } from '../args.js'
@@ -33,6 +33,8 @@ function publicOrigin(text: string): string {
 
 /** How often a node looks for federated rounds it aggregates that are ready (every participant delivered, or the deadline passed). */
 const FL_TICK_MS = 1500
+/** The lifetime of the operator's token in serve.json: renewed when half of it is left. */
+const SERVE_TOKEN_LIFETIME_MS = 24 * 3_600_000
 
 /** How often a node asks again the witnesses that have not cosigned its newest checkpoint. */
 const RECOSIGN_MS = 10_000
@@ -44,7 +46,7 @@ const isLoopback = (host: string) => host === 'localhost' || host === '::1' || /
 const urlOf = (host: string, port: number) => `http://${host.includes(':') ? `[${host}]` : host}:${port}`
 
 export function registerServe(program: Command): void {
-  common(program.command('serve').description('run this data dir as a node: the HTTP API (OpenAPI at /openapi.json, docs at /docs), anchoring on its schedule; other commands that write refuse while it runs'))
+  common(program.command('serve').description('run this data dir as a node: the HTTP API (OpenAPI at /openapi.json, docs at /docs), anchoring on its schedule; the CLI on this data dir goes through it while it runs (commands it has no route for refuse)'))
     .option('--port <port>', 'TCP port (0: any free one)', integer('--port'), 8080)
     .option('--host <host>', 'address to listen on (put TLS in front for anything but loopback)', '127.0.0.1')
     .option('--body-limit <bytes>', 'largest request body (default 1 MiB)', integer('--body-limit', 1))
@@ -58,6 +60,8 @@ export function registerServe(program: Command): void {
         const passphrase = await askPassphrase()
         const p = openProvena(dir, { passphrase })
         let release = () => {}
+        const serveTokens: string[] = []
+        let renewTimer: NodeJS.Timeout | undefined
         let closeStore = async () => {}
         try {
           const chain = await openChain(p, { rpcUrl: opts.rpcUrl })
@@ -78,7 +82,19 @@ export function registerServe(program: Command): void {
               const url = urlOf(opts.host, port)
               // Set before any request is read (no await since listen resumed): a member's request must be signed for this URL.
               ctx.origin = origin ?? url
-              release = claimDataDir(dir, url)
+              // The operator's token for the CLI on this data dir (in serve.json), renewed before it expires; revoked at stop.
+              const first = createServeToken(p.db, p.operatorDid, SERVE_TOKEN_LIFETIME_MS)
+              serveTokens.push(first.info.id)
+              release = claimDataDir(dir, url, first.token)
+              revokeServeTokens(p.db, p.operatorDid, Date.now(), serveTokens) // an earlier serve's, killed before it could
+              let tokenExpires = first.info.expiresAt
+              renewTimer = setInterval(() => {
+                if (tokenExpires - Date.now() > SERVE_TOKEN_LIFETIME_MS / 2) return
+                const next = createServeToken(p.db, p.operatorDid, SERVE_TOKEN_LIFETIME_MS)
+                serveTokens.push(next.info.id)
+                tokenExpires = next.info.expiresAt
+                renewServeToken(dir, next.token) // the previous one expires on its own
+              }, 600_000).unref()
               // Anchors on provena.json's schedule, one anchoring at a time (the last one is awaited before the final anchor at stop).
               // After each anchoring of something new (and once at start), the other members'
               // witnesses are asked to cosign (one round at a time, in the background: requests
@@ -165,7 +181,10 @@ export function registerServe(program: Command): void {
             await chain.close()
           }
         } finally {
+          clearInterval(renewTimer)
           release()
+          // Revoked once serve.json is gone: a CLI run that read it gets API_TOKEN_REVOKED, never a half-stopped node.
+          for (const id of serveTokens) revokeToken(p.db, id)
           p.close()
         }
       }),

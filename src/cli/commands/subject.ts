@@ -5,28 +5,38 @@ import { readLatestAnchor } from '../../chain/index.js'
 import { ProvenaError } from '../../errors.js'
 import { consentContext } from '../../service/index.js'
 import { anchorNow, resolveDataDir } from '../../app/index.js'
-import { eraseSubject } from '../../service/index.js'
+import { eraseSubject, type EraseReport } from '../../service/index.js'
+import { remoteCall, remoteNode, type RemoteOptions } from '../remote.js'
 import { emit, type CommonOptions } from '../output.js'
 import { askPassphrase } from '../passphrase.js'
 import { action, common, withChain, withDataPlane } from '../session.js'
+
+/** What `subject erase` prints. */
+function eraseText(subjectId: string, r: EraseReport): string {
+  return [
+    `Erased subject ${subjectId}: ${r.records} record(s) in ${r.datasets.length} dataset(s) can no longer be decrypted or linked`,
+    `  pseudonym  ${r.pseudonym}`,
+    `  log        entry ${r.logIndex}, anchored in checkpoint of size ${r.checkpoint.treeSize}`,
+    `  chain      AccessPolicy.SubjectErased in tx ${r.announcement}: grantees delete their copies`,
+  ].join('\n')
+}
 
 export function registerSubject(program: Command): void {
   const subject = program.command('subject').description("a data subject's rights")
   common(subject.command('erase').argument('<subject-id>', "the controller's own id of the subject").description('erase a subject: destroy their data key and salts, log it'))
     .option('--as <name>', 'the controller identity (default: the only one)')
     .action(
-      action(async (subjectId: string, opts: CommonOptions & { as?: string }) => {
+      action(async (subjectId: string, opts: RemoteOptions & { as?: string }) => {
+        const node = remoteNode(opts)
+        if (node) {
+          const r = await remoteCall<EraseReport>(node, 'POST', `/v1/subjects/${encodeURIComponent(subjectId)}/erase`, { json: opts.as ? { as: opts.as } : {} })
+          emit(opts, r, () => eraseText(subjectId, r))
+          return
+        }
         const controller = unlockIdentity(resolveDataDir(opts.dir), controllerName(resolveDataDir(opts.dir), opts.as), await askPassphrase())
         await withDataPlane(opts, async (p, chain, plane) => {
           const r = await eraseSubject({ p, chain, plane }, subjectId, controller)
-          emit(opts, r, () =>
-            [
-              `Erased subject ${subjectId}: ${r.records} record(s) in ${r.datasets.length} dataset(s) can no longer be decrypted or linked`,
-              `  pseudonym  ${r.pseudonym}`,
-              `  log        entry ${r.logIndex}, anchored in checkpoint of size ${r.checkpoint.treeSize}`,
-              `  chain      AccessPolicy.SubjectErased in tx ${r.announcement}: grantees delete their copies`,
-            ].join('\n'),
-          )
+          emit(opts, r, () => eraseText(subjectId, r))
         })
       }),
     )

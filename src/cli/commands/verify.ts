@@ -2,16 +2,18 @@ import { readFileSync } from 'node:fs'
 import type { Command } from 'commander'
 import { createPublicClient, http, isAddress, type Address, type PublicClient } from 'viem'
 import { openChainReadOnly, openProvena, resolveDataDir } from '../../app/index.js'
-import { readChainEvidence, verifyLog, type VerifyReport } from '../../audit/index.js'
+import { readChainEvidence, verifyLog } from '../../audit/index.js'
 import { chainErrors } from '../../chain/index.js'
 import { isProvenaError, ProvenaError } from '../../errors.js'
 import { listCheckpoints } from '../../log/index.js'
-import { cosignaturesAt, parseVerifierKey, quorumWitnesses, readConsortiumFile, trustedLogFor, verifyQuorum, type QuorumReport } from '../../node/index.js'
+import { parseVerifierKey, readConsortiumFile, trustedLogFor, type QuorumReport } from '../../node/index.js'
+import { verifyNode, type NodeVerifyReport } from '../../service/index.js'
 import { integer } from '../args.js'
 import { emit, VerificationFailed, type CommonOptions } from '../output.js'
 import { action, common } from '../session.js'
+import { remoteCall, remoteNode, type RemoteOptions } from '../remote.js'
 
-interface VerifyOptions extends CommonOptions {
+interface VerifyOptions extends RemoteOptions {
   entries?: string
   anchor?: string
   registry?: string
@@ -21,7 +23,7 @@ interface VerifyOptions extends CommonOptions {
 }
 
 /** The report, with the cosignature check of --quorum K when asked. */
-type Report = VerifyReport & { quorum?: QuorumReport }
+type Report = NodeVerifyReport
 
 /**
  * The trusted anchor and registry of an exported log: --anchor/--registry, or the log of
@@ -63,7 +65,8 @@ function readEntriesFile(path: string): { index: number; leaf: Buffer; leafHash:
   })
 }
 
-function reportText(r: Report): string {
+/** The text `provena verify` prints for a report (locally and through a node). */
+export function verifyReportText(r: Report): string {
   const head = r.ok ? 'VERIFIED: the log and the chain agree' : `FAILED: ${r.failures[0]!.message}`
   const local = r.localCheckpoints ? `; ${r.localCheckpoints} signed checkpoint(s) kept in the data dir checked too` : ''
   // On a failure nothing is vouched for: no "all else is fine" wording.
@@ -92,27 +95,6 @@ function quorumText(q: QuorumReport): string {
     : `the latest checkpoint (size ${latest?.treeSize ?? 0}) below the quorum of ${q.quorum}: ${latest?.verified ?? 0} of ${q.witnesses} witness(es) in the consortium file`
 }
 
-/**
- * `--quorum K`: the newest checkpoint the node signed must carry K valid cosignatures by
- * distinct witnesses of the consortium file (--consortium FILE, else the pinned one), other
- * than this log's own node's; keys from the file, never from the notes. The newest one
- * only: the log check above proves every earlier checkpoint a prefix of it, and a witness
- * cosigns forward only (c2sp.org/tlog-witness), so a checkpoint signed before the
- * witnesses existed, or while one was down, can never gain their cosignature.
- */
-function checkQuorum(report: Report, p: ReturnType<typeof openProvena>, opts: VerifyOptions): Report {
-  if (opts.quorum === undefined) return report
-  const c = opts.consortium ? readConsortiumFile(opts.consortium) : p.consortium
-  if (!c) {
-    throw new ProvenaError('CLI_BAD_ARGUMENT', 'verify --quorum K counts cosignatures by the witnesses of a consortium file: this data dir pins none', {
-      hint: 'pass --consortium FILE (its members\' "witness" vkeys)',
-    })
-  }
-  const checkpoints = listCheckpoints(p.db).slice(-1).map((cp) => ({ treeSize: cp.treeSize, note: cp.note, cosignatures: cosignaturesAt(p.db, cp.treeSize) }))
-  const q = verifyQuorum(checkpoints, quorumWitnesses(c, p.signer.origin), opts.quorum)
-  return { ...report, quorum: q, ok: report.ok && q.ok, failures: [...report.failures, ...q.failures] }
-}
-
 export function registerVerify(program: Command): void {
   common(
     program
@@ -127,7 +109,12 @@ export function registerVerify(program: Command): void {
   ).action(
     action(async (opts: VerifyOptions) => {
       let report: Report
-      if (opts.entries) {
+      const local = opts.entries !== undefined || opts.consortium !== undefined
+      if (local && opts.node !== undefined) throw new ProvenaError('CLI_NOT_REMOTE', 'verify --entries/--consortium checks files of this machine: not through --node', { hint: 'through a node: provena --node URL verify [--quorum K]' })
+      const node = local ? undefined : remoteNode(opts)
+      if (node) {
+        report = await remoteCall<Report>(node, 'GET', '/v1/verify', { query: { quorum: opts.quorum } })
+      } else if (opts.entries) {
         if (opts.quorum !== undefined) {
           throw new ProvenaError('CLI_BAD_ARGUMENT', 'verify --quorum checks the cosignatures a node gathered: run it on the data dir (without --entries)', {
             hint: 'on the node: provena verify --quorum K',
@@ -160,26 +147,11 @@ export function registerVerify(program: Command): void {
             const local = verifyLog({ entries: p.log.entries(), logInfo: { logKey: p.signer.publicKey, origin: p.signer.origin }, checkpoints: [], assets: [], localCheckpoints })
             if (local.ok) throw e
             report = { ...local, failures: [...local.failures, { code: e.code, message: `${e.message} (${e.hint ?? ''})` }] }
-            emit(opts, report, () => reportText(report))
+            emit(opts, report, () => verifyReportText(report))
             throw new VerificationFailed()
           }
           try {
-            const evidence = await readChainEvidence(chain.client.publicClient, chain.deployment, chain.deployment.fromBlock)
-            report = verifyLog({ ...evidence, entries: p.log.entries(), localCheckpoints })
-            // A member node: the consortium trusts the anchor and key pinned for this node's
-            // log, not whatever this data dir recorded.
-            const pinned = p.consortium?.members.find((m) => m.log?.origin === p.signer.origin)?.log
-            if (pinned) {
-              const key = parseVerifierKey(pinned.vkey)
-              const problem =
-                pinned.anchor.toLowerCase() !== chain.deployment.CheckpointAnchor.toLowerCase()
-                  ? `this node's CheckpointAnchor ${chain.deployment.CheckpointAnchor} is not the one the consortium pins for its log (${pinned.anchor})`
-                  : !key?.publicKey.equals(p.signer.publicKey)
-                    ? `the consortium pins another key for this node's log (${pinned.vkey})`
-                    : undefined
-              if (problem) report = { ...report, ok: false, failures: [{ code: 'VERIFY_NOT_PINNED', message: problem }, ...report.failures] }
-            }
-            report = checkQuorum(report, p, opts)
+            report = await verifyNode(p, chain, { quorum: opts.quorum, consortium: opts.consortium })
           } finally {
             await chain.close()
           }
@@ -187,7 +159,7 @@ export function registerVerify(program: Command): void {
           p.close()
         }
       }
-      emit(opts, report, () => reportText(report))
+      emit(opts, report, () => verifyReportText(report))
       if (!report.ok) throw new VerificationFailed()
     }),
   )
