@@ -12,10 +12,10 @@ import { action, common, withChain, withChainReadOnly, withProvena } from '../se
 export function registerLog(program: Command): void {
   const log = program.command('log').description('the verifiable log: checkpoints, entries, proofs')
 
-  common(log.command('checkpoint').description('sign a checkpoint of the log now, anchor it on-chain, wait for the receipt')).action(
+  common(log.command('checkpoint').description("sign a checkpoint of the log now, ask the consortium's witnesses to cosign it (at most 5 s), anchor it on-chain with their cosignatures, wait for the receipt")).action(
     action(async (opts: CommonOptions) => {
       await withChain(opts, async (p, chain) => {
-        const a = await anchorNow(p, chain)
+        const a = await anchorNow(p, chain, { cosign: true })
         const json = {
           treeSize: a.checkpoint.treeSize,
           rootHash: a.checkpoint.rootHash.toString('hex'),
