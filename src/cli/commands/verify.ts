@@ -3,10 +3,10 @@ import type { Command } from 'commander'
 import { createPublicClient, http, isAddress, type Address, type PublicClient } from 'viem'
 import { openChainReadOnly, openProvena, resolveDataDir } from '../../app/index.js'
 import { readChainEvidence, verifyLog, type VerifyReport } from '../../audit/index.js'
-import { chainErrors } from '../../chain/index.js'
+import { chainErrors, type AnchoredCheckpoint } from '../../chain/index.js'
 import { isProvenaError, ProvenaError } from '../../errors.js'
 import { listCheckpoints } from '../../log/index.js'
-import { cosignaturesAt, parseVerifierKey, quorumWitnesses, readConsortiumFile, trustedLogFor, verifyQuorum, type QuorumReport } from '../../node/index.js'
+import { anchoredQuorumCheckpoint, cosignaturesAt, parseVerifierKey, quorumWitnesses, readConsortiumFile, trustedLogFor, verifyQuorum, type Consortium, type QuorumReport } from '../../node/index.js'
 import { integer } from '../args.js'
 import { emit, VerificationFailed, type CommonOptions } from '../output.js'
 import { action, common } from '../session.js'
@@ -83,34 +83,47 @@ function reportText(r: Report): string {
   ].join('\n')
 }
 
-function quorumText(q: QuorumReport): string {
+function quorumText(q: QuorumReport & { local?: { notOnChain: number } }): string {
   const short = q.checkpoints.filter((c) => c.verified < q.quorum)
   const least = Math.min(...q.checkpoints.map((c) => c.verified))
   const latest = q.checkpoints.at(-1)
+  const local = q.local?.notOnChain ? `; ${q.local.notOnChain} more gathered in the data dir, not on-chain yet (not counted)` : ''
   return short.length === 0
-    ? `the latest checkpoint (size ${latest?.treeSize ?? 0}) cosigned by ${least} of the ${q.witnesses} witness(es) of the consortium file (quorum ${q.quorum})`
-    : `the latest checkpoint (size ${latest?.treeSize ?? 0}) below the quorum of ${q.quorum}: ${latest?.verified ?? 0} of ${q.witnesses} witness(es) in the consortium file`
+    ? `the latest anchored checkpoint (size ${latest?.treeSize ?? 0}) cosigned on-chain by ${least} of the ${q.witnesses} witness(es) of the consortium file (quorum ${q.quorum})${local}`
+    : `the latest anchored checkpoint (size ${latest?.treeSize ?? 0}) below the quorum of ${q.quorum}: ${latest?.verified ?? 0} of ${q.witnesses} witness(es) in the consortium file cosigned it on-chain${local}`
 }
 
 /**
- * `--quorum K`: the newest checkpoint the node signed must carry K valid cosignatures by
- * distinct witnesses of the consortium file (--consortium FILE, else the pinned one), other
- * than this log's own node's; keys from the file, never from the notes. The newest one
- * only: the log check above proves every earlier checkpoint a prefix of it, and a witness
- * cosigns forward only (c2sp.org/tlog-witness), so a checkpoint signed before the
- * witnesses existed, or while one was down, can never gain their cosignature.
+ * `--quorum K`: the newest checkpoint anchored on-chain must carry, on-chain (emitted with
+ * it or added by addCosignatures), K valid cosignatures by distinct witnesses of the
+ * consortium file (--consortium FILE, else the pinned one), other than this log's own
+ * node's; keys from the file, never from the chain or the notes. The newest one only: the
+ * log check proves every earlier checkpoint a prefix of it, and a witness cosigns forward
+ * only (c2sp.org/tlog-witness). What counts is what the chain carries, so that an auditor
+ * with the chain, the log and the file alone reaches the same verdict; on the data dir,
+ * cosignatures gathered but not on-chain yet are reported (`local`), never counted.
  */
-function checkQuorum(report: Report, p: ReturnType<typeof openProvena>, opts: VerifyOptions): Report {
-  if (opts.quorum === undefined) return report
-  const c = opts.consortium ? readConsortiumFile(opts.consortium) : p.consortium
+function checkQuorum(report: Report, evidence: { logInfo: { origin: string }; checkpoints: AnchoredCheckpoint[] }, c: Consortium, quorum: number, local?: (treeSize: number) => readonly string[]): Report {
+  const witnesses = quorumWitnesses(c, evidence.logInfo.origin)
+  const checkpoints = evidence.checkpoints.slice(-1).map((cp) => anchoredQuorumCheckpoint(evidence.logInfo.origin, cp, witnesses))
+  const q: QuorumReport & { local?: QuorumReport['checkpoints'][number] & { notOnChain: number } } = verifyQuorum(checkpoints, witnesses, quorum)
+  const latest = checkpoints[0]
+  if (latest && local) {
+    const both = verifyQuorum([{ ...latest, cosignatures: [...(latest.cosignatures ?? []), ...local(latest.treeSize)] }], witnesses, 0).checkpoints[0]!
+    q.local = { ...both, notOnChain: both.verified - q.checkpoints[0]!.verified }
+  }
+  return { ...report, quorum: q, ok: report.ok && q.ok, failures: [...report.failures, ...q.failures] }
+}
+
+/** The consortium file whose witnesses count for --quorum: --consortium FILE, else the pinned one. */
+function quorumConsortium(opts: VerifyOptions, pinned: Consortium | undefined): Consortium {
+  const c = opts.consortium ? readConsortiumFile(opts.consortium) : pinned
   if (!c) {
     throw new ProvenaError('CLI_BAD_ARGUMENT', 'verify --quorum K counts cosignatures by the witnesses of a consortium file: this data dir pins none', {
       hint: 'pass --consortium FILE (its members\' "witness" vkeys)',
     })
   }
-  const checkpoints = listCheckpoints(p.db).slice(-1).map((cp) => ({ treeSize: cp.treeSize, note: cp.note, cosignatures: cosignaturesAt(p.db, cp.treeSize) }))
-  const q = verifyQuorum(checkpoints, quorumWitnesses(c, p.signer.origin), opts.quorum)
-  return { ...report, quorum: q, ok: report.ok && q.ok, failures: [...report.failures, ...q.failures] }
+  return c
 }
 
 export function registerVerify(program: Command): void {
@@ -123,14 +136,14 @@ export function registerVerify(program: Command): void {
       .option('--registry <address>', 'AssetRegistry address (with --entries)')
       .option('--consortium <file>', "with --entries: the anchor, log key and registry of a member's log from this consortium file; with --quorum: the witnesses")
       .option('--member <did>', 'with --consortium: whose log (did or EVM address of a member of that node)')
-      .option('--quorum <k>', "the latest checkpoint must carry K valid cosignatures by distinct witnesses of the consortium file (the pinned one, or --consortium FILE)", integer('--quorum', 1)),
+      .option('--quorum <k>', "the latest anchored checkpoint must carry on-chain K valid cosignatures by distinct witnesses of the consortium file (the pinned one, or --consortium FILE)", integer('--quorum', 1)),
   ).action(
     action(async (opts: VerifyOptions) => {
       let report: Report
       if (opts.entries) {
-        if (opts.quorum !== undefined) {
-          throw new ProvenaError('CLI_BAD_ARGUMENT', 'verify --quorum checks the cosignatures a node gathered: run it on the data dir (without --entries)', {
-            hint: 'on the node: provena verify --quorum K',
+        if (opts.quorum !== undefined && !opts.consortium) {
+          throw new ProvenaError('CLI_BAD_ARGUMENT', 'verify --entries --quorum K counts the cosignatures on-chain by the witnesses of a consortium file: pass --consortium FILE', {
+            hint: 'provena verify --entries FILE --consortium FILE --member DID --quorum K',
           })
         }
         const roots = entriesTrustRoots(opts)
@@ -145,6 +158,7 @@ export function registerVerify(program: Command): void {
         if (roots.vkey && (!Buffer.from(evidence.logInfo.logKey).equals(roots.vkey.publicKey) || evidence.logInfo.origin !== roots.vkey.origin)) {
           report = { ...report, ok: false, failures: [{ code: 'VERIFY_LOG_KEY_MISMATCH', message: `CheckpointAnchor ${roots.anchor} holds log ${evidence.logInfo.origin} key ${Buffer.from(evidence.logInfo.logKey).toString('hex')}, not the pinned vkey of ${opts.consortium}` }, ...report.failures] }
         }
+        if (opts.quorum !== undefined) report = checkQuorum(report, evidence, quorumConsortium(opts, undefined), opts.quorum)
       } else {
         const p = openProvena(resolveDataDir(opts.dir))
         try {
@@ -179,7 +193,7 @@ export function registerVerify(program: Command): void {
                     : undefined
               if (problem) report = { ...report, ok: false, failures: [{ code: 'VERIFY_NOT_PINNED', message: problem }, ...report.failures] }
             }
-            report = checkQuorum(report, p, opts)
+            if (opts.quorum !== undefined) report = checkQuorum(report, evidence, quorumConsortium(opts, p.consortium), opts.quorum, (size) => cosignaturesAt(p.db, size))
           } finally {
             await chain.close()
           }
