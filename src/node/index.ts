@@ -116,3 +116,4 @@ export {
 } from './gatherCosignatures.js'
 export { anchoredQuorumCheckpoint, verifyQuorum, type QuorumCheckpoint, type QuorumReport } from './verifyQuorum.js'
 export { nodeBaseUrl, requestReleaseOverHttp, segmentFetcher } from './httpTransport.js'
+export { besuGenesis, besuNodeConfig, besuReadme, parseValidators, qbftExtraData, QBFT_MIX_HASH, writeBesuNetwork, type BesuNetworkOptions, type BesuValidator } from './besu.js'
