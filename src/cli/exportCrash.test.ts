@@ -32,7 +32,7 @@ describe('kill -9 during dataset export --from: the controller or the lab killed
   const controllerLog = () => {
     const db = new Database(join(H, 'provena.db'), { readonly: true })
     try {
-      const entries = (db.prepare('SELECT idx, leaf FROM log_entries ORDER BY idx').all() as { idx: number; leaf: Buffer }[]).map((r) => ({ ...(JSON.parse(r.leaf.toString('utf8')) as Record<string, unknown>), idx: r.idx }))
+      const entries = (db.prepare('SELECT idx, leaf FROM log_entries ORDER BY idx').all() as { idx: number; leaf: Buffer }[]).map((r) => ({ ...(JSON.parse(r.leaf.toString('utf8')) as { type?: string; requester?: string; outcome?: string }), idx: r.idx }))
       const anchored = db.prepare("SELECT max(json_extract(payload, '$.treeSize')) FROM chain_outbox WHERE kind = 'checkpoint' AND status = 'mined'").pluck().get() as number
       return { released: entries.filter((e) => e.type === 'provena.access.released/v1' && e.requester === labDid && e.outcome === 'released'), anchored }
     } finally {
