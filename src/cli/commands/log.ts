@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import { anchorNow } from '../../app/index.js'
+import { anchorLateCosignatures, anchorNow } from '../../app/index.js'
 import { readLatestAnchor } from '../../chain/index.js'
 import { ProvenaError } from '../../errors.js'
 import { hashLeaf, logErrors, verifyInclusion } from '../../log/index.js'
@@ -16,6 +16,8 @@ export function registerLog(program: Command): void {
     action(async (opts: CommonOptions) => {
       await withChain(opts, async (p, chain) => {
         const a = await anchorNow(p, chain, { cosign: true })
+        // Cosignatures gathered since the checkpoint was anchored (provena log cosign) go on-chain too.
+        await anchorLateCosignatures(p, chain)
         const json = {
           treeSize: a.checkpoint.treeSize,
           rootHash: a.checkpoint.rootHash.toString('hex'),
