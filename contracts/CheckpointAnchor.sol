@@ -12,6 +12,14 @@ import {RFC9162} from "./lib/RFC9162.sol";
  *
  * The operator's Ed25519 log key is recorded at deployment; each anchored checkpoint's
  * signed-note signature is emitted so that anyone can check the checkpoint text offline.
+ *
+ * Cosignatures: the witnesses' C2SP tlog-cosignature/v1 signatures gathered for a checkpoint
+ * are emitted with it, packed 76 bytes each (key id (4) ‖ timestamp (8, big-endian) ‖
+ * Ed25519 signature (64)): the base64 payload of the note signature line, without the
+ * witness name, which a verifier takes from its pinned consortium file with the key (the
+ * key id names the witness). A cosignature gathered later is added by `addCosignatures`.
+ * The contract checks only the format: it cannot verify Ed25519, and a verifier trusts no
+ * key from the chain; only the operator may add, so nobody else can pad the events.
  */
 contract CheckpointAnchor {
     struct Checkpoint {
@@ -34,6 +42,13 @@ contract CheckpointAnchor {
     error CheckpointAnchorInconsistentProof(uint64 anchoredSize, uint64 proposedSize);
     /// @notice No checkpoint at `index`.
     error CheckpointAnchorUnknownCheckpoint(uint256 index);
+    /// @notice The packed cosignatures are not a non-empty multiple of 76 bytes (`length`).
+    error CheckpointAnchorBadCosignatures(uint256 length);
+    /// @notice Cosignatures can be added to the latest anchored checkpoint only (`latestSize`).
+    error CheckpointAnchorNotLatest(uint64 latestSize, uint64 treeSize);
+
+    /// @notice Bytes of one packed cosignature: key id (4) ‖ timestamp (8) ‖ signature (64).
+    uint256 private constant COSIGNATURE_BYTES = 76;
 
     /// @notice A checkpoint was anchored.
     event CheckpointAnchored(
@@ -41,8 +56,12 @@ contract CheckpointAnchor {
         uint64 treeSize,
         bytes32 rootHash,
         bytes32 mapRoot,
-        bytes noteSignature
+        bytes noteSignature,
+        bytes cosignatures
     );
+
+    /// @notice Cosignatures gathered after the checkpoint number `index` was anchored.
+    event CosignaturesAdded(uint256 indexed index, uint64 treeSize, bytes cosignatures);
 
     /**
      * @param operator The only account allowed to anchor checkpoints.
@@ -63,20 +82,24 @@ contract CheckpointAnchor {
      * @param consistencyProof RFC 9162 consistency proof from the latest anchored
      *        checkpoint to this one; empty for the first checkpoint.
      * @param noteSignature The Ed25519 signature of the checkpoint note, emitted only.
+     * @param cosignatures The witnesses' cosignatures, packed (76 bytes each; may be empty), emitted only.
      *
      * Requirements:
      * - the caller is the operator;
      * - `treeSize` is larger than the latest anchored size;
-     * - `consistencyProof` proves the latest anchored root is a prefix of `rootHash`.
+     * - `consistencyProof` proves the latest anchored root is a prefix of `rootHash`;
+     * - `cosignatures` is a multiple of 76 bytes.
      */
     function anchor(
         uint64 treeSize,
         bytes32 rootHash,
         bytes32 mapRoot,
         bytes32[] calldata consistencyProof,
-        bytes calldata noteSignature
+        bytes calldata noteSignature,
+        bytes calldata cosignatures
     ) external {
         if (msg.sender != _operator) revert CheckpointAnchorUnauthorizedOperator(msg.sender);
+        if (cosignatures.length % COSIGNATURE_BYTES != 0) revert CheckpointAnchorBadCosignatures(cosignatures.length);
         uint256 count = _checkpoints.length;
         if (count == 0) {
             if (treeSize == 0) revert CheckpointAnchorTreeSizeNotGrowing(0, 0);
@@ -89,7 +112,24 @@ contract CheckpointAnchor {
             }
         }
         _checkpoints.push(Checkpoint(treeSize, uint64(block.timestamp), rootHash, mapRoot));
-        emit CheckpointAnchored(count, treeSize, rootHash, mapRoot, noteSignature);
+        emit CheckpointAnchored(count, treeSize, rootHash, mapRoot, noteSignature, cosignatures);
+    }
+
+    /**
+     * @notice Adds cosignatures gathered after the latest checkpoint was anchored (a
+     * witness that answered late): one event, no storage.
+     * @param treeSize The latest anchored tree size (the checkpoint they cosign).
+     * @param cosignatures Packed as in `anchor`, at least one.
+     *
+     * Requirements: the caller is the operator; `treeSize` is the latest anchored size.
+     */
+    function addCosignatures(uint64 treeSize, bytes calldata cosignatures) external {
+        if (msg.sender != _operator) revert CheckpointAnchorUnauthorizedOperator(msg.sender);
+        if (cosignatures.length == 0 || cosignatures.length % COSIGNATURE_BYTES != 0) revert CheckpointAnchorBadCosignatures(cosignatures.length);
+        uint256 count = _checkpoints.length;
+        uint64 latestSize = count == 0 ? 0 : _checkpoints[count - 1].treeSize;
+        if (count == 0 || treeSize != latestSize) revert CheckpointAnchorNotLatest(latestSize, treeSize);
+        emit CosignaturesAdded(count - 1, treeSize, cosignatures);
     }
 
     /// @notice The latest anchored tree size and root hash; (0, 0) before the first.

@@ -130,9 +130,9 @@ export interface ServedNode {
  * `provena serve --json` on `dir` as a real child process (its own passphrase, no
  * PROVENA_RPC_URL), once it printed the JSON line saying where it listens.
  */
-export async function startServe(dir: string, opts: { passphrase?: string; port?: number; extra?: string[] } = {}): Promise<ServedNode> {
+export async function startServe(dir: string, opts: { passphrase?: string; port?: number; extra?: string[]; env?: Record<string, string | undefined> } = {}): Promise<ServedNode> {
   const child = spawn(process.execPath, [join(repoRoot, 'bin', 'provena.js'), 'serve', '--port', String(opts.port ?? 0), '--json', '--dir', dir, ...(opts.extra ?? [])], {
-    env: { ...process.env, PROVENA_RPC_URL: undefined, PROVENA_PASSPHRASE: opts.passphrase ?? TEST_PASSPHRASE, PROVENA_LIGHT_KDF: '1' },
+    env: { ...process.env, PROVENA_RPC_URL: undefined, PROVENA_PASSPHRASE: opts.passphrase ?? TEST_PASSPHRASE, PROVENA_LIGHT_KDF: '1', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let stdout = ''

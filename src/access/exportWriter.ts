@@ -2,7 +2,8 @@
 // imported in, into a temporary file renamed into place only when every record decrypted.
 // A CSV record's JSON is a flat object of strings in sorted member order, so its row is
 // assembled from byte ranges of the plaintext, with no string or object made per record.
-import { closeSync, existsSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs'
+import { basename, dirname, join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { canonicalJson } from '../crypto/index.js'
 import { accessErrors } from './errors.js'
@@ -69,9 +70,44 @@ export class MemorySink implements ByteSink {
   }
 }
 
+/** Whether process `pid` runs on this machine. */
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
 /**
- * A file written through a buffer, under a temporary name until `commit` renames it into
- * place; `abort` removes it. Nothing half-written is ever left at the final path.
+ * Removes the temporary files of earlier writes to `path` whose process is dead (killed
+ * mid-export: `<path>.<pid>-<random>.partial`), so that decrypted records are never left
+ * behind; a write in progress in a live process is left alone.
+ */
+export function removeStalePartials(path: string): string[] {
+  const dir = dirname(path)
+  const prefix = `${basename(path)}.`
+  const removed: string[] = []
+  let names: string[]
+  try {
+    names = readdirSync(dir)
+  } catch {
+    return removed
+  }
+  for (const name of names) {
+    const m = name.startsWith(prefix) ? /^(\d+)-[0-9a-f]{12}\.partial$/.exec(name.slice(prefix.length)) : null
+    if (!m || isAlive(Number(m[1]))) continue
+    rmSync(join(dir, name), { force: true })
+    removed.push(join(dir, name))
+  }
+  return removed
+}
+
+/**
+ * A file written through a buffer, under a temporary name (with the writer's pid) until
+ * `commit` renames it into place; `abort` removes it. Nothing half-written is ever left at
+ * the final path, and a temporary file a killed process left is removed by the next write.
  */
 export class OutputFile implements ByteSink {
   readonly #path: string
@@ -82,8 +118,9 @@ export class OutputFile implements ByteSink {
 
   constructor(path: string) {
     this.#path = path
-    this.#tmp = `${path}.${randomBytes(6).toString('hex')}.partial`
+    this.#tmp = `${path}.${process.pid}-${randomBytes(6).toString('hex')}.partial`
     if (existsSync(path) && statSync(path).isDirectory()) throw accessErrors.cannotWrite(path, { code: 'EISDIR' })
+    removeStalePartials(path)
     try {
       this.#fd = openSync(this.#tmp, 'w', 0o600)
     } catch (cause) {

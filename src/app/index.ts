@@ -2,4 +2,4 @@ export { clearOperatorKeyPath, configPath, dbPath, initDataDir, readConfig, read
 export { checkStore, countReferencedBlocks, referencedBlocks, type BadBlock, type StoreCheck } from './checkStore.js'
 export { checkLogAgainstCheckpoints, describeLogDifference } from './checkLog.js'
 export { appErrors, CHAIN_STATE_LOST_HINT } from './errors.js'
-export { anchorIfDue, anchorNow, connectReadOnly, createMemberIdentity, flContext, logOrigin, openChain, openChainReadOnly, openProvena, startAnchorLoop, type AnchorResult, type OpenOptions, type ChainSession, type Provena } from './provena.js'
+export { ANCHOR_COSIGN_WAIT_MS, anchorIfDue, anchorLateCosignatures, anchorNow, connectReadOnly, createMemberIdentity, flContext, logOrigin, openChain, openChainReadOnly, openProvena, startAnchorLoop, type AnchorOptions, type AnchorResult, type OpenOptions, type ChainSession, type Provena } from './provena.js'

@@ -5,13 +5,18 @@ import {
   acquireEmbeddedNode,
   chainErrors,
   connectChain,
+  cosignaturesEffect,
   countLostWrites,
+  decideWrites,
   enqueueOutbox,
   ensureDeployment,
   ensureFunded,
   findDeployment,
   findOutbox,
+  findOutboxByKey,
   flushOutbox,
+  listOutboxByKeyPrefix,
+  packedKeyIds,
   readLatestAnchor,
   recoverOutbox,
   type ChainClient,
@@ -21,7 +26,7 @@ import {
   type OutboxWrite,
 } from '../chain/index.js'
 import { prepareIdentity, type Identity } from '../access/index.js'
-import { nodeErrors, readPinnedConsortium, type Consortium } from '../node/index.js'
+import { cosignaturesAt, gatherCosignatures, memberWitnesses, nodeErrors, packCosignatures, parseCosignatureLine, readPinnedConsortium, type Consortium, type GatherOptions } from '../node/index.js'
 import type { FlContext } from '../fl/index.js'
 // Loaded for its side effect too: the fl domain registers its chain effects with the
 // outbox (access and registry are loaded above), so every session can send every kind.
@@ -256,36 +261,63 @@ export interface AnchorResult {
   anchoredNow: boolean
 }
 
+/** How long anchoring waits for the witnesses' cosignatures, all asked in parallel (`cosign: true`). */
+export const ANCHOR_COSIGN_WAIT_MS = 5000
+
+/** How anchorNow gathers cosignatures before anchoring. */
+export interface AnchorOptions {
+  /**
+   * Ask the witnesses of the pinned consortium file (other members' nodes) to cosign the
+   * new checkpoint first, in parallel, waiting at most ANCHOR_COSIGN_WAIT_MS (or
+   * `timeoutMs`), and anchor it with the cosignatures it has: `provena serve`'s schedule and
+   * `provena log checkpoint`. A witness answering later is added by addCosignatures
+   * (anchorLateCosignatures). Off by default: operations anchoring what a request wrote do
+   * not wait for witnesses.
+   */
+  cosign?: boolean | GatherOptions
+}
+
+/** The outbox key of the checkpoint of `treeSize`. */
+const checkpointKey = (treeSize: number) => `checkpoint:${treeSize}`
+
 /**
- * Signs a checkpoint of the log's current size, queues it in the outbox and sends it,
+ * Signs a checkpoint of the log's current size, gathers the witnesses' cosignatures when
+ * asked (opts.cosign), queues the checkpoint with them in the outbox and sends it,
  * waiting for the receipt. With nothing new since the last anchored checkpoint, sends
- * nothing.
+ * nothing. Crash-safe: the checkpoint is signed and stored first; a signed checkpoint
+ * above the anchored size that no outbox row carries (a crash while gathering) is queued
+ * by the next anchoring (anchorIfDue finds it due), with the cosignatures stored by then.
  */
-export async function anchorNow(p: Provena, chain: ChainSession): Promise<AnchorResult> {
+export async function anchorNow(p: Provena, chain: ChainSession, opts: AnchorOptions = {}): Promise<AnchorResult> {
   const before = await readLatestAnchor(chain.client.publicClient, chain.deployment.CheckpointAnchor)
   const size = p.log.size()
-  let anchoredNow = false
   let checkpoint = latestCheckpoint(p.db)
-  if (size > before.treeSize || !checkpoint) {
-    checkpoint = p.db.transaction(() => {
-      const c = recordCheckpoint(p.db, p.log, p.signer, p.map.root())
-      if (c.treeSize > before.treeSize) {
-        enqueueOutbox(p.db, chain.client.chainKey, {
-          kind: 'checkpoint',
-          payload: {
-            treeSize: c.treeSize,
-            rootHash: `0x${c.rootHash.toString('hex')}`,
-            mapRoot: `0x${c.mapRoot.toString('hex')}`,
-            signature: `0x${c.signature.toString('hex')}`,
-          },
-        })
-      }
-      return c
-    })()
-    anchoredNow = checkpoint.treeSize > before.treeSize
+  if (size > before.treeSize || !checkpoint) checkpoint = recordCheckpoint(p.db, p.log, p.signer, p.map.root())
+  const anchoredNow = checkpoint.treeSize > before.treeSize
+  const queued = () => {
+    const row = findOutboxByKey(p.db, chain.client.chainKey, checkpointKey(checkpoint.treeSize))
+    return row !== undefined && row.status !== 'failed'
+  }
+  if (anchoredNow && !queued()) {
+    if (opts.cosign) await gatherBeforeAnchoring(p, checkpoint, opts.cosign === true ? {} : opts.cosign)
+    const c = checkpoint
+    decideWrites(p.db, () => {
+      if (queued()) return // another anchoring queued it meanwhile
+      const packed = packCosignatures(cosignaturesAt(p.db, c.treeSize))
+      enqueueOutbox(p.db, chain.client.chainKey, {
+        kind: 'checkpoint',
+        payload: {
+          treeSize: c.treeSize,
+          rootHash: `0x${c.rootHash.toString('hex')}`,
+          mapRoot: `0x${c.mapRoot.toString('hex')}`,
+          signature: `0x${c.signature.toString('hex')}`,
+          ...(packed.length > 0 ? { cosignatures: `0x${packed.toString('hex')}` as Hex } : {}),
+        },
+      })
+    })
   }
   const rows = await flushOutbox(chain.outbox)
-  const mine = rows.find((r) => r.kind === 'checkpoint' && r.key === `checkpoint:${checkpoint.treeSize}`)
+  const mine = rows.find((r) => r.kind === 'checkpoint' && r.key === checkpointKey(checkpoint.treeSize))
   const after = await readLatestAnchor(chain.client.publicClient, chain.deployment.CheckpointAnchor)
   return {
     checkpoint,
@@ -297,16 +329,52 @@ export async function anchorNow(p: Provena, chain: ChainSession): Promise<Anchor
   }
 }
 
+/** Asks the pinned consortium's witnesses to cosign `checkpoint`, bounded; stores what they return, never throws. */
+async function gatherBeforeAnchoring(p: Provena, checkpoint: StoredCheckpoint, opts: GatherOptions): Promise<void> {
+  const witnesses = memberWitnesses(p.consortium, p.signer.origin)
+  if (witnesses.length === 0) return
+  await gatherCosignatures(p, checkpoint, witnesses, { ...opts, timeoutMs: Math.min(opts.timeoutMs ?? ANCHOR_COSIGN_WAIT_MS, ANCHOR_COSIGN_WAIT_MS) }).catch(() => undefined)
+}
+
+/**
+ * Sends on-chain (CheckpointAnchor.addCosignatures, one event) the cosignatures stored
+ * for the latest anchored checkpoint that no outbox row carries yet: witnesses that
+ * answered after it was anchored. Through the outbox (crash-safe; the same set is added
+ * once). Returns how many cosignatures it queued (0: nothing new, or the checkpoint is not
+ * the latest anchored one any more).
+ */
+export async function anchorLateCosignatures(p: Provena, chain: ChainSession): Promise<number> {
+  const anchored = await readLatestAnchor(chain.client.publicClient, chain.deployment.CheckpointAnchor)
+  if (anchored.treeSize === 0) return 0
+  const carried = new Set<string>()
+  const main = findOutboxByKey(p.db, chain.client.chainKey, checkpointKey(anchored.treeSize))
+  for (const row of [...(main ? [main] : []), ...listOutboxByKeyPrefix(p.db, chain.client.chainKey, 'cosignatures', `cosignatures:${anchored.treeSize}:`)]) {
+    if (row.status === 'failed') continue
+    const packed = (row.payload as { cosignatures?: Hex }).cosignatures
+    for (const id of packed ? packedKeyIds(packed) : []) carried.add(id)
+  }
+  const fresh = cosignaturesAt(p.db, anchored.treeSize).filter((l) => {
+    const c = parseCosignatureLine(l)
+    return c !== undefined && !carried.has(c.keyId.toString('hex'))
+  })
+  if (fresh.length === 0) return 0
+  const packed = packCosignatures(fresh)
+  decideWrites(p.db, () => enqueueOutbox(p.db, chain.client.chainKey, cosignaturesEffect.write({ treeSize: anchored.treeSize, cosignatures: `0x${packed.toString('hex')}` })))
+  await flushOutbox(chain.outbox)
+  return fresh.length
+}
+
 /**
  * Anchors when the policy of provena.json says so: at least `everyEntries` new entries, or
  * any new entry and `everyMs` since the last checkpoint. Returns undefined when not due.
  */
-export async function anchorIfDue(p: Provena, chain: ChainSession, now = Date.now()): Promise<AnchorResult | undefined> {
+export async function anchorIfDue(p: Provena, chain: ChainSession, now = Date.now(), opts: AnchorOptions = {}): Promise<AnchorResult | undefined> {
   const last = latestCheckpoint(p.db)
   const pending = p.log.size() - (last?.treeSize ?? 0)
-  if (pending <= 0) return undefined
+  // A checkpoint signed but queued by no outbox row: anchoring stopped while gathering its cosignatures.
+  if (pending <= 0) return last && last.treeSize > 0 && !findOutboxByKey(p.db, chain.client.chainKey, checkpointKey(last.treeSize)) ? anchorNow(p, chain, opts) : undefined
   const due = pending >= p.config.checkpoint.everyEntries || now - (last?.createdAt ?? 0) >= p.config.checkpoint.everyMs
-  return due ? anchorNow(p, chain) : undefined
+  return due ? anchorNow(p, chain, opts) : undefined
 }
 
 /** Anchors on the configured schedule while a long task runs; `stop()` ends the timer. */

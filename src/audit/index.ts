@@ -1,7 +1,7 @@
 export { readChainEvidence } from './readChainEvidence.js'
 export { verifyLog, type VerifyFailure, type VerifyInput, type VerifyReport } from './verifyLog.js'
 export { subjectReport, type LoggedEvent, type SubjectReport } from './subjectReport.js'
-export { mirrorDir, mirrorLog, type MirrorOptions, type MirrorReport } from './mirror.js'
+export { mirrorDir, mirroredRootAt, mirrorLog, type MirrorOptions, type MirrorReport } from './mirror.js'
 export {
   fetchCheckpoint,
   fetchEntries,

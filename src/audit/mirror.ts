@@ -221,3 +221,19 @@ function writeAtomic(path: string, bytes: Buffer): void {
   writeFileSync(tmp, bytes)
   renameSync(tmp, path)
 }
+
+/**
+ * The root of the first `size` entries of the log mirrored in `dataDir` under the pinned
+ * `vkey`, from the mirror's own tiles (checked when mirrored); undefined when nothing is
+ * mirrored or `size` is beyond the last mirrored checkpoint. `audit mirror --quorum` checks
+ * the anchored checkpoint whose cosignatures it counts is a prefix of the mirrored log.
+ */
+export async function mirroredRootAt(dataDir: string, vkey: string, size: number): Promise<Buffer | undefined> {
+  const verifier = parseNoteVerifier(vkey)
+  const dir = mirrorDir(dataDir, verifier.name)
+  const last = readMirrored(dir, verifier)
+  if (!last || size > last.treeSize || size < 0) return undefined
+  if (size === last.treeSize) return last.rootHash
+  const tiles = new TreeTiles(async (path) => (existsSync(join(dir, path)) ? readFileSync(join(dir, path)) : corrupt(dir, `${path} is missing`)), last.treeSize)
+  return tiles.root(size)
+}

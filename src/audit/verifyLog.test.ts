@@ -35,7 +35,7 @@ function evidence(leaves: Buffer[], sizes: number[], assets: RegisteredAsset[]):
   const checkpoints: AnchoredCheckpoint[] = sizes.map((treeSize, index) => {
     const rootHash = nodes.root(treeSize)
     const { signature } = signCheckpoint({ origin, treeSize, rootHash }, origin, key.privateKey, key.publicKeyBytes)
-    return { index, treeSize, rootHash, mapRoot: Buffer.alloc(32), timestamp: 0, noteSignature: signature, blockNumber: 1n, transactionHash: undefined }
+    return { index, treeSize, rootHash, mapRoot: Buffer.alloc(32), timestamp: 0, noteSignature: signature, cosignatures: [], blockNumber: 1n, transactionHash: undefined }
   })
   return { entries: leaves.map((leaf, index) => ({ index, leaf })), logInfo: { logKey: key.publicKeyBytes, origin }, checkpoints, assets }
 }

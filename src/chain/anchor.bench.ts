@@ -23,7 +23,7 @@ try {
       address,
       abi: CheckpointAnchorAbi,
       functionName: 'anchor',
-      args: [BigInt(to), h(nodes.root(to)), h(Buffer.alloc(32)), from ? consistencyProof(nodes, from, to).map(h) : [], h(Buffer.alloc(64, 7))],
+      args: [BigInt(to), h(nodes.root(to)), h(Buffer.alloc(32)), from ? consistencyProof(nodes, from, to).map(h) : [], h(Buffer.alloc(64, 7)), '0x'],
       account: c.account,
       chain: c.chain,
     })

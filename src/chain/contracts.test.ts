@@ -26,9 +26,9 @@ describe('contracts on the embedded chain', () => {
 
   const deployAnchor = async () => (await deployContract(operator, 'CheckpointAnchor', [operator.account.address, h(Buffer.alloc(32, 1)), 'test/log'])).address
   const anchor = (c: ChainClient, address: Address, size: number, root: Hex, proof: Hex[]) =>
-    c.walletClient.writeContract({ address, abi: CheckpointAnchorAbi, functionName: 'anchor', args: [BigInt(size), root, ZERO, proof, '0x'], account: c.account, chain: c.chain })
+    c.walletClient.writeContract({ address, abi: CheckpointAnchorAbi, functionName: 'anchor', args: [BigInt(size), root, ZERO, proof, '0x', '0x'], account: c.account, chain: c.chain })
   const simulate = (c: ChainClient, address: Address, size: number, root: Hex, proof: Hex[]) =>
-    c.publicClient.simulateContract({ address, abi: CheckpointAnchorAbi, functionName: 'anchor', args: [BigInt(size), root, ZERO, proof, '0x'], account: c.account })
+    c.publicClient.simulateContract({ address, abi: CheckpointAnchorAbi, functionName: 'anchor', args: [BigInt(size), root, ZERO, proof, '0x', '0x'], account: c.account })
   const latest = async (address: Address) => (await operator.publicClient.readContract({ address, abi: CheckpointAnchorAbi, functionName: 'latest' })) as readonly [bigint, Hex]
 
   it('CheckpointAnchor accepts the RFC 6962 reference consistency proofs (1→8, 2→5, 6→8)', async () => {

@@ -15,6 +15,8 @@ export { chainErrors } from './errors.js'
 export {
   assetEffect,
   checkpointEffect,
+  cosignaturesEffect,
+  packedKeyIds,
   countLostWrites,
   decideWrites,
   enqueueOutbox,
@@ -37,6 +39,7 @@ export {
   simulateWrite,
   type AssetPayload,
   type CheckpointPayload,
+  type CosignaturesPayload,
   type ContractCall,
   type MemberPayload,
   type RegistrarPayload,
@@ -47,4 +50,4 @@ export {
   type OutboxRow,
   type OutboxWrite,
 } from './outbox.js'
-export { readAnchoredCheckpoints, readAssetRoot, readCheckpointAt, readLatestAnchor, readLatestCheckpoint, readLogInfo, readRegisteredAssets, type AnchoredCheckpoint, type RegisteredAsset } from './reader.js'
+export { PACKED_COSIGNATURE_BYTES, readAnchoredCheckpoints, readAssetRoot, readCheckpointAt, readLatestAnchor, readLatestCheckpoint, readLogInfo, readRegisteredAssets, type AnchoredCheckpoint, type RegisteredAsset } from './reader.js'

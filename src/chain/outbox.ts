@@ -29,6 +29,15 @@ export interface CheckpointPayload {
   rootHash: Hex
   mapRoot: Hex
   signature: Hex
+  /** The witnesses' cosignatures gathered before anchoring, packed 76 bytes each (packCosignatures); absent: none. */
+  cosignatures?: Hex
+}
+
+/** Cosignatures gathered after the checkpoint of `treeSize` was anchored (addCosignatures). */
+export interface CosignaturesPayload {
+  treeSize: number
+  /** Packed 76 bytes each: key id (4) ‖ timestamp (8) ‖ signature (64). */
+  cosignatures: Hex
 }
 
 /** A consortium member to add in AccessPolicy; `role` is the role's name, e.g. TRAINER_ROLE. */
@@ -264,9 +273,32 @@ export const checkpointEffect = registerOutboxEffect<CheckpointPayload>({
       address: ctx.deployment.CheckpointAnchor,
       abi: CheckpointAnchorAbi as Abi,
       functionName: 'anchor',
-      args: [BigInt(p.treeSize), p.rootHash, p.mapRoot, proof.map((h) => `0x${h.toString('hex')}` as Hex), p.signature],
+      args: [BigInt(p.treeSize), p.rootHash, p.mapRoot, proof.map((h) => `0x${h.toString('hex')}` as Hex), p.signature, p.cosignatures ?? '0x'],
     }
   },
+})
+
+/** The 4-byte key ids (hex) of packed cosignatures, in order. */
+export function packedKeyIds(packed: Hex): string[] {
+  const raw = packed.slice(2)
+  const out: string[] = []
+  for (let i = 0; i + 152 <= raw.length; i += 152) out.push(raw.slice(i, i + 8))
+  return out
+}
+
+export const cosignaturesEffect = registerOutboxEffect<CosignaturesPayload>({
+  kind: 'cosignatures',
+  // One row per checkpoint and set of witnesses: the same late cosignatures are added once.
+  key: (p) => `cosignatures:${p.treeSize}:${packedKeyIds(p.cosignatures).sort().join(',')}`,
+  // An event only: its own mined transaction; a checkpoint anchored since covers it (the
+  // contract takes cosignatures for the latest one only, and the quorum counts that one).
+  applied: async (ctx, p, row) => Number((await latestAnchored(ctx))[0]) > p.treeSize || isRowTransactionMined(ctx, row),
+  call: async (ctx, p) => ({
+    address: ctx.deployment.CheckpointAnchor,
+    abi: CheckpointAnchorAbi as Abi,
+    functionName: 'addCosignatures',
+    args: [BigInt(p.treeSize), p.cosignatures],
+  }),
 })
 
 /**

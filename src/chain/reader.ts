@@ -10,6 +10,11 @@ export interface AnchoredCheckpoint {
   mapRoot: Buffer
   timestamp: number
   noteSignature: Buffer | undefined
+  /**
+   * The witnesses' cosignatures emitted for it (with the anchoring, then added by
+   * addCosignatures), 76 bytes each: key id ‖ timestamp ‖ signature, names not included.
+   */
+  cosignatures: Buffer[]
   blockNumber: bigint | undefined
   transactionHash: Hex | undefined
 }
@@ -28,6 +33,20 @@ export interface RegisteredAsset {
 
 const unhex = (h: Hex) => Buffer.from(h.slice(2), 'hex')
 
+const ANCHORED_EVENT = parseAbiItem('event CheckpointAnchored(uint256 indexed index, uint64 treeSize, bytes32 rootHash, bytes32 mapRoot, bytes noteSignature, bytes cosignatures)')
+const COSIGNATURES_ADDED_EVENT = parseAbiItem('event CosignaturesAdded(uint256 indexed index, uint64 treeSize, bytes cosignatures)')
+
+/** Bytes of one packed cosignature on-chain: key id (4) ‖ timestamp (8) ‖ signature (64). */
+export const PACKED_COSIGNATURE_BYTES = 76
+
+/** Packed cosignatures from an event, 76 bytes each (a trailing fragment is dropped: the contract refuses one). */
+function splitCosignatures(packed: Hex | undefined): Buffer[] {
+  const raw = packed ? unhex(packed) : Buffer.alloc(0)
+  const out: Buffer[] = []
+  for (let i = 0; i + PACKED_COSIGNATURE_BYTES <= raw.length; i += PACKED_COSIGNATURE_BYTES) out.push(raw.subarray(i, i + PACKED_COSIGNATURE_BYTES))
+  return out
+}
+
 /** The log identity recorded in a CheckpointAnchor. */
 export async function readLogInfo(client: PublicClient, anchor: Address): Promise<{ operator: Address; logKey: Buffer; origin: string }> {
   const [operator, logKey, origin] = (await client.readContract({ address: anchor, abi: CheckpointAnchorAbi, functionName: 'logInfo' })) as [Address, Hex, string]
@@ -43,13 +62,13 @@ export async function readLatestAnchor(client: PublicClient, anchor: Address): P
 /** Every anchored checkpoint, oldest first, from contract storage plus the events' signatures. */
 export async function readAnchoredCheckpoints(client: PublicClient, anchor: Address, fromBlock = 0n): Promise<AnchoredCheckpoint[]> {
   const count = Number(await client.readContract({ address: anchor, abi: CheckpointAnchorAbi, functionName: 'checkpointCount' }))
-  const events = await client.getLogs({
-    address: anchor,
-    event: parseAbiItem('event CheckpointAnchored(uint256 indexed index, uint64 treeSize, bytes32 rootHash, bytes32 mapRoot, bytes noteSignature)'),
-    fromBlock,
-    toBlock: 'latest',
-  })
+  const [events, added] = await Promise.all([
+    client.getLogs({ address: anchor, event: ANCHORED_EVENT, fromBlock, toBlock: 'latest' }),
+    client.getLogs({ address: anchor, event: COSIGNATURES_ADDED_EVENT, fromBlock, toBlock: 'latest' }),
+  ])
   const byIndex = new Map(events.map((e) => [Number(e.args.index), e]))
+  const later = new Map<number, Buffer[]>()
+  for (const e of added) later.set(Number(e.args.index), [...(later.get(Number(e.args.index)) ?? []), ...splitCosignatures(e.args.cosignatures)])
   const out: AnchoredCheckpoint[] = []
   for (let i = 0; i < count; i++) {
     const c = (await client.readContract({ address: anchor, abi: CheckpointAnchorAbi, functionName: 'checkpointAt', args: [BigInt(i)] })) as {
@@ -66,6 +85,7 @@ export async function readAnchoredCheckpoints(client: PublicClient, anchor: Addr
       mapRoot: unhex(c.mapRoot),
       timestamp: Number(c.timestamp),
       noteSignature: e?.args.noteSignature ? unhex(e.args.noteSignature) : undefined,
+      cosignatures: [...splitCosignatures(e?.args.cosignatures), ...(later.get(i) ?? [])],
       blockNumber: e?.blockNumber ?? undefined,
       transactionHash: e?.transactionHash ?? undefined,
     })

@@ -27,7 +27,7 @@ describe('ConsentVerifier agrees with the off-chain verifier on the same proofs'
     await ensureFunded(c)
     const anchor = (await deployContract(c, 'CheckpointAnchor', [c.account.address, hex(Buffer.alloc(32, 1)), 'test/log'])).address
     verifier = (await deployContract(c, 'ConsentVerifier', [anchor])).address
-    const hash = await c.walletClient.writeContract({ address: anchor, abi: CheckpointAnchorAbi, functionName: 'anchor', args: [1n, hex(sha('log root')), hex(mapRoot), [], '0x'], account: c.account, chain: c.chain })
+    const hash = await c.walletClient.writeContract({ address: anchor, abi: CheckpointAnchorAbi, functionName: 'anchor', args: [1n, hex(sha('log root')), hex(mapRoot), [], '0x', '0x'], account: c.account, chain: c.chain })
     await c.publicClient.waitForTransactionReceipt({ hash })
   })
   after(async () => chain.stop())

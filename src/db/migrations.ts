@@ -468,6 +468,28 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 16,
+    description: 'access: key releases answered over HTTP, by request (a request posted again gets the same answer); exports --from in progress (a rerun reuses their request and release)',
+    // issue 13, kill -9 during an export: the controller answers a request it already
+    // answered with the same release, logging nothing twice; the lab keeps the request it
+    // sent and the release it got until the export completes.
+    sql: `
+      CREATE TABLE access_release_answers (
+        request TEXT PRIMARY KEY,
+        requester TEXT NOT NULL,
+        answer TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+      );
+      CREATE TABLE access_remote_exports (
+        key TEXT PRIMARY KEY,
+        request TEXT NOT NULL,
+        request_expires_at INTEGER NOT NULL,
+        release TEXT,
+        created_at INTEGER NOT NULL
+      );
+    `,
+  },
 ]
 
 /** The newest schema version this code knows. */

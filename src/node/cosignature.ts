@@ -146,3 +146,36 @@ export function countCosigners(body: string, lines: readonly string[], witnesses
   }
   return { count: names.length, names }
 }
+
+/**
+ * Packs cosignature lines for the chain (CheckpointAnchor): each line's 76 bytes (key id ‖
+ * timestamp ‖ signature), without the witness name, which verifiers take from their pinned
+ * consortium file. Lines that do not parse are skipped; order kept.
+ *
+ * @example
+ * packCosignatures(['— provena.witness/aa… jWbP…==']) // Buffer of 76 bytes
+ */
+export function packCosignatures(lines: readonly string[]): Buffer {
+  return Buffer.concat(
+    lines.flatMap((l) => {
+      const c = parseCosignatureLine(l)
+      if (!c) return []
+      const ts = Buffer.alloc(8)
+      ts.writeBigUInt64BE(BigInt(c.timestamp))
+      return [c.keyId, ts, c.signature]
+    }),
+  )
+}
+
+/**
+ * The cosignature lines of packed on-chain cosignatures (76 bytes each), named after the
+ * pinned witness whose key id each carries; one whose key id no pinned witness has is
+ * dropped (it could not count). Verify them with countCosigners as any line.
+ */
+export function unpackCosignatures(packed: readonly Buffer[], witnesses: readonly WitnessIdentity[]): string[] {
+  const byId = new Map(witnesses.map((w) => [cosignatureKeyId(w.name, w.publicKey).toString('hex'), w.name]))
+  return packed.flatMap((raw) => {
+    const name = raw.length === 76 ? byId.get(raw.subarray(0, 4).toString('hex')) : undefined
+    return name ? [`${DASH}${name} ${Buffer.from(raw).toString('base64')}`] : []
+  })
+}

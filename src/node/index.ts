@@ -70,9 +70,11 @@ export {
   countCosigners,
   deriveWitnessKey,
   noteBody,
+  packCosignatures,
   parseCosignatureLine,
   parseWitnessVerifierKey,
   signCosignature,
+  unpackCosignatures,
   verifyCosignature,
   witnessName,
   witnessVerifierKey,
@@ -112,5 +114,6 @@ export {
   type StoredCosignature,
   type Witness,
 } from './gatherCosignatures.js'
-export { verifyQuorum, type QuorumCheckpoint, type QuorumReport } from './verifyQuorum.js'
+export { anchoredQuorumCheckpoint, verifyQuorum, type QuorumCheckpoint, type QuorumReport } from './verifyQuorum.js'
 export { nodeBaseUrl, requestReleaseOverHttp, segmentFetcher } from './httpTransport.js'
+export { besuGenesis, besuNodeConfig, besuReadme, parseValidators, qbftExtraData, QBFT_MIX_HASH, writeBesuNetwork, type BesuNetworkOptions, type BesuValidator } from './besu.js'

@@ -1,7 +1,8 @@
 // `provena verify --quorum K`: each checkpoint must carry K valid cosignatures by distinct
 // witnesses of the consortium file. Keys come from the file, never from the note checked.
 // Pure: no database, no network.
-import { countCosigners, noteBody, type WitnessIdentity } from './cosignature.js'
+import { formatCheckpoint } from '../log/checkpoint.js'
+import { countCosigners, noteBody, unpackCosignatures, type WitnessIdentity } from './cosignature.js'
 
 export interface QuorumCheckpoint {
   treeSize: number
@@ -47,4 +48,21 @@ export function verifyQuorum(checkpoints: readonly QuorumCheckpoint[], witnesses
   }
   if (checkpoints.length === 0) failures.push({ code: 'VERIFY_QUORUM', message: `no checkpoint to check: ${quorum} cosignature(s) required` })
   return { ok: failures.length === 0, quorum, witnesses: distinct, checkpoints: out, failures }
+}
+
+/**
+ * A checkpoint as anchored on-chain, ready for verifyQuorum: its body rebuilt from the
+ * anchored fields under the log's origin (the note signature is the verifier's to check,
+ * as `verify` does), and its packed on-chain cosignatures named after the pinned witnesses
+ * (a key id none of them has is dropped). Only what the chain carries counts.
+ *
+ * @example
+ * verifyQuorum([anchoredQuorumCheckpoint(origin, anchored.at(-1)!, witnesses)], witnesses, 2)
+ */
+export function anchoredQuorumCheckpoint(
+  origin: string,
+  c: { treeSize: number; rootHash: Buffer; mapRoot: Buffer; cosignatures: readonly Buffer[] },
+  witnesses: readonly WitnessIdentity[],
+): QuorumCheckpoint {
+  return { treeSize: c.treeSize, note: formatCheckpoint({ origin, treeSize: c.treeSize, rootHash: c.rootHash, mapRoot: c.mapRoot }), cosignatures: unpackCosignatures(c.cosignatures, witnesses) }
 }

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { witnessRoutes } from '../api/witness.js'
-import { openProvena } from '../app/index.js'
+import { anchorLateCosignatures, openChain, openProvena } from '../app/index.js'
 import { didKeyFromEd25519, generateEd25519, generateX25519 } from '../crypto/index.js'
 import { listCheckpoints } from '../log/index.js'
 import { runCli, TEST_PASSPHRASE } from '../testing.js'
@@ -70,6 +70,14 @@ describe('provena verify --quorum K (issue 13: witnessed checkpoints)', () => {
         const r = await gatherCosignatures(p, cp, memberWitnesses(c, p.signer.origin))
         assert.deepEqual(r.failed, [])
       }
+      // Only what the chain carries counts: the cosignatures gathered after anchoring are added on-chain.
+      const chain = await openChain(p)
+      try {
+        assert.equal(await anchorLateCosignatures(p, chain), 3)
+        assert.equal(await anchorLateCosignatures(p, chain), 0, 'the same cosignatures are added once')
+      } finally {
+        await chain.close()
+      }
     } finally {
       p.close()
     }
@@ -82,7 +90,7 @@ describe('provena verify --quorum K (issue 13: witnessed checkpoints)', () => {
   it('--quorum 2 passes and --quorum 3 too; --quorum 4 exits 3 naming each checkpoint and how many verified', async () => {
     const two = await a('verify', '--quorum', '2', '--consortium', file)
     assert.equal(two.code, 0, two.stdout + two.stderr)
-    assert.match(two.stdout, /cosignatures +the latest checkpoint \(size \d+\) cosigned by 3 of the 3 witness\(es\) of the consortium file \(quorum 2\)/)
+    assert.match(two.stdout, /cosignatures +the latest anchored checkpoint \(size \d+\) cosigned on-chain by 3 of the 3 witness\(es\) of the consortium file \(quorum 2\)/)
     assert.equal((await a('verify', '--quorum', '3', '--consortium', file)).code, 0)
     const four = await a('verify', '--quorum', '4', '--consortium', file, '--json')
     assert.equal(four.code, 3, four.stderr)

@@ -74,6 +74,13 @@ export async function releaseAccess(
   } catch {
     // Not JSON-shaped enough to hash: verifyMessage names it below.
   }
+  // Over HTTP, a request answered already (its answer lost: the requester's node or this
+  // one was killed) gets the same release again, logged once: the request's digest names
+  // the exact envelope that was verified, and the caller is its sender (the route checks).
+  if (opts.serveSegments && digest) {
+    const answered = p.db.prepare('SELECT answer FROM access_release_answers WHERE request = ? AND requester = ? AND expires_at > ?').pluck().get(digest, claimed?.from ?? '', opts.now ?? Date.now()) as string | undefined
+    if (answered) return JSON.parse(answered) as AccessReleaseReport
+  }
   // What an unverified request claims, for the log entry of its refusal: kept only when it
   // has the shape of what it claims to be (nobody writes arbitrary text into the log).
   const claimedDataset = (() => {
@@ -139,7 +146,12 @@ export async function releaseAccess(
         const add = p.db.prepare('INSERT OR IGNORE INTO access_released_segments (requester, cid, release, expires_at) VALUES (?, ?, ?, ?)')
         for (const cid of body.segments) add.run(requester.did, cid, releaseDigest, expiresAt)
       }
-      return logRelease({ dataset: dataset.id, requester: requester.did, purpose: m.purpose, release: releaseDigest, records: body.records, excluded: body.excluded, outcome: 'released' })
+      const logIndex = logRelease({ dataset: dataset.id, requester: requester.did, purpose: m.purpose, release: releaseDigest, records: body.records, excluded: body.excluded, outcome: 'released' })
+      if (opts.serveSegments) {
+        const report: AccessReleaseReport = { release: envelope, digest: releaseDigest, body, dataset: dataset.id, requester: requester.did, purpose: m.purpose, records: body.records, excluded: body.excluded, segmentsWritten: 0, logIndex }
+        p.db.prepare('INSERT OR REPLACE INTO access_release_answers (request, requester, answer, expires_at) VALUES (?, ?, ?, ?)').run(digest, requester.did, JSON.stringify(report), (opts.now ?? Date.now()) + (opts.ttlMs ?? RELEASE_TTL_MS))
+      }
+      return logIndex
     })()
     return { release: envelope, digest: releaseDigest, body, dataset: dataset.id, requester: requester.did, purpose: m.purpose, records: body.records, excluded: body.excluded, segmentsWritten, logIndex }
   } catch (error) {

@@ -36,5 +36,5 @@ export {
 export { assetListing, showAsset, type AssetSummary } from './assets.js'
 export { exportFromNode } from './accessRemote.js'
 export { cosignCheckpoint, cosignCheckpointNow, missingCosigners, type CosignReport } from './cosign.js'
-export { checkQuorum, verifyNode, type NodeVerifyReport } from './verifyNode.js'
+export { checkQuorum, quorumConsortium, verifyNode, type NodeVerifyReport } from './verifyNode.js'
 export { logStatus, type LogStatus } from './logStatus.js'

@@ -3,33 +3,51 @@
 // with a quorum, the cosignatures of the newest checkpoint.
 import type { Provena } from '../app/index.js'
 import { readChainEvidence, verifyLog, type VerifyReport } from '../audit/index.js'
-import type { ChainClient, Deployment } from '../chain/index.js'
+import type { AnchoredCheckpoint, ChainClient, Deployment } from '../chain/index.js'
 import { ProvenaError } from '../errors.js'
 import { listCheckpoints } from '../log/index.js'
-import { cosignaturesAt, parseVerifierKey, quorumWitnesses, readConsortiumFile, verifyQuorum, type QuorumReport } from '../node/index.js'
+import { anchoredQuorumCheckpoint, cosignaturesAt, parseVerifierKey, quorumWitnesses, readConsortiumFile, verifyQuorum, type Consortium, type QuorumReport } from '../node/index.js'
 
 /** A verification report, with the cosignature check when a quorum was asked. */
 export type NodeVerifyReport = VerifyReport & { quorum?: QuorumReport }
 
 /**
- * `quorum` K: the newest checkpoint the node signed must carry K valid cosignatures by
- * distinct witnesses of the consortium file (`consortium` FILE, else the pinned one), other
- * than this log's own node's; keys from the file, never from the notes. The newest one
- * only: the log check proves every earlier checkpoint a prefix of it, and a witness
- * cosigns forward only (c2sp.org/tlog-witness), so a checkpoint signed before the
- * witnesses existed, or while one was down, can never gain their cosignature.
+ * `quorum` K: the newest checkpoint anchored on-chain must carry, on-chain (emitted with
+ * it or added by addCosignatures), K valid cosignatures by distinct witnesses of the
+ * consortium file, other than this log's own node's; keys from the file, never from the
+ * chain or the notes. The newest one only: the log check proves every earlier checkpoint
+ * a prefix of it, and a witness cosigns forward only (c2sp.org/tlog-witness). What counts
+ * is what the chain carries, so that an auditor with the chain, the log and the file alone
+ * reaches the same verdict; on the data dir, cosignatures gathered but not on-chain yet
+ * are reported (`local`), never counted.
  */
-export function checkQuorum(report: NodeVerifyReport, p: Provena, opts: { quorum?: number | undefined; consortium?: string | undefined }): NodeVerifyReport {
-  if (opts.quorum === undefined) return report
-  const c = opts.consortium ? readConsortiumFile(opts.consortium) : p.consortium
+export function checkQuorum(
+  report: NodeVerifyReport,
+  evidence: { logInfo: { origin: string }; checkpoints: AnchoredCheckpoint[] },
+  c: Consortium,
+  quorum: number,
+  local?: (treeSize: number) => readonly string[],
+): NodeVerifyReport {
+  const witnesses = quorumWitnesses(c, evidence.logInfo.origin)
+  const checkpoints = evidence.checkpoints.slice(-1).map((cp) => anchoredQuorumCheckpoint(evidence.logInfo.origin, cp, witnesses))
+  const q: QuorumReport & { local?: QuorumReport['checkpoints'][number] & { notOnChain: number } } = verifyQuorum(checkpoints, witnesses, quorum)
+  const latest = checkpoints[0]
+  if (latest && local) {
+    const both = verifyQuorum([{ ...latest, cosignatures: [...(latest.cosignatures ?? []), ...local(latest.treeSize)] }], witnesses, 0).checkpoints[0]!
+    q.local = { ...both, notOnChain: both.verified - q.checkpoints[0]!.verified }
+  }
+  return { ...report, quorum: q, ok: report.ok && q.ok, failures: [...report.failures, ...q.failures] }
+}
+
+/** The consortium file whose witnesses count for a quorum: `file`, else the pinned one. */
+export function quorumConsortium(file: string | undefined, pinned: Consortium | undefined): Consortium {
+  const c = file ? readConsortiumFile(file) : pinned
   if (!c) {
     throw new ProvenaError('CLI_BAD_ARGUMENT', 'verify --quorum K counts cosignatures by the witnesses of a consortium file: this data dir pins none', {
       hint: 'pass --consortium FILE (its members\' "witness" vkeys)',
     })
   }
-  const checkpoints = listCheckpoints(p.db).slice(-1).map((cp) => ({ treeSize: cp.treeSize, note: cp.note, cosignatures: cosignaturesAt(p.db, cp.treeSize) }))
-  const q = verifyQuorum(checkpoints, quorumWitnesses(c, p.signer.origin), opts.quorum)
-  return { ...report, quorum: q, ok: report.ok && q.ok, failures: [...report.failures, ...q.failures] }
+  return c
 }
 
 /**
@@ -57,5 +75,6 @@ export async function verifyNode(
           : undefined
     if (problem) report = { ...report, ok: false, failures: [{ code: 'VERIFY_NOT_PINNED', message: problem }, ...report.failures] }
   }
-  return checkQuorum(report, p, opts)
+  if (opts.quorum !== undefined) report = checkQuorum(report, evidence, quorumConsortium(opts.consortium, p.consortium), opts.quorum, (size) => cosignaturesAt(p.db, size))
+  return report
 }

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { listIdentities, unlockIdentity, type UnlockedIdentity, accessErrors } from '../../access/index.js'
+import { faultPoint } from '../../chain/index.js'
 import { ProvenaError } from '../../errors.js'
 import { claimedHeader } from '../../node/index.js'
 import { releaseAccess, releasedSegment } from '../../service/index.js'
@@ -75,7 +76,9 @@ export async function accessRoutes(app: FastifyInstance, ctx: ApiContext): Promi
         },
       },
     },
-    async (request) => {
+    async (request, reply) => {
+      // Test hook (PROVENA_FAULT=api:after-release): killed once the release is answered.
+      reply.raw.once('finish', () => faultPoint('api:after-release'))
       const claimed = claimedHeader(request.body.request)
       const caller = request.principal?.did ?? null
       if (caller === null || claimed?.from !== caller) {
@@ -100,6 +103,7 @@ export async function accessRoutes(app: FastifyInstance, ctx: ApiContext): Promi
       },
     },
     async (request, reply) => {
+      faultPoint('api:before-segment') // test hook: killed in the middle of the segment downloads
       const caller = request.principal?.did
       if (!caller) throw new ProvenaError('ACCESS_SEGMENT_NOT_RELEASED', 'segments are served to the member a release was issued to: this credential is no member')
       const bytes = await releasedSegment(plane(), caller, request.params.cid)

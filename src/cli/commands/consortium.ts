@@ -1,11 +1,13 @@
 import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 import type { Command } from 'commander'
+import { ProvenaError } from '../../errors.js'
 import { ROLES } from '../../access/index.js'
 import { refuseIfServed } from '../../api/index.js'
 import { resolveDataDir } from '../../app/index.js'
-import { nodeErrors, writeConsortiumFile, type Consortium } from '../../node/index.js'
+import { nodeErrors, parseValidators, writeBesuNetwork, writeConsortiumFile, type Consortium } from '../../node/index.js'
 import { addMember, createConsortium, readCardFile, updateConsortium } from '../../service/index.js'
+import { integer } from '../args.js'
 import { emit, type CommonOptions } from '../output.js'
 import { askPassphrase } from '../passphrase.js'
 import { action, common, withChain, withProvena } from '../session.js'
@@ -36,6 +38,23 @@ function writeCopy(out: string | undefined, c: Consortium, force: boolean): stri
   return path
 }
 
+/** --validator, repeatable. */
+const collect = (value: string, previous: string[] = []) => [...previous, value]
+
+interface BesuOptions {
+  validator?: string[]
+  blockPeriod?: number
+  requestTimeout?: number
+}
+
+/** Checks the --besu options before anything is deployed: bad input fails first, nothing written. */
+function besuInput(opts: BesuOptions, consortium?: Consortium) {
+  const validators = parseValidators(opts.validator ?? [], consortium)
+  return { validators, blockPeriodSeconds: opts.blockPeriod ?? 2, requestTimeoutSeconds: opts.requestTimeout ?? 10 }
+}
+
+const besuText = (dir: string, files: string[]) => [`Besu QBFT network written to ${dir}:`, ...files.map((f) => `  ${f}`), `  how to start it: ${dir}/README.txt (Besu is not run by provena)`]
+
 export function registerConsortium(program: Command): void {
   const consortium = program.command('consortium').description('the consortium file: the chain, the shared contracts and every member\'s keys and log (the trust roots)')
 
@@ -43,16 +62,42 @@ export function registerConsortium(program: Command): void {
     .requiredOption('--out <file>', 'where to write the consortium file for the members')
     .option('--force', 'overwrite an existing --out file')
     .option('--endpoint <url>', "advertise this node in its identities' entries: its provena serve base URL and its witness key")
+    .option('--besu <dir>', "also write a Besu QBFT network for the consortium's chain id there: genesis.json, NAME/config.toml per validator, README.txt")
+    .option('--validator <name[=address]>', "with --besu: a member that runs a validator, and its Besu node's address (NAME alone: the member's address in the file); repeat per member", collect)
+    .option('--block-period <s>', 'with --besu: QBFT blockperiodseconds (default 2)', integer('--block-period', 1))
+    .option('--request-timeout <s>', 'with --besu: QBFT requesttimeoutseconds (default 10)', integer('--request-timeout', 1))
     .action(
-      action(async (opts: CommonOptions & { out: string; force?: boolean; endpoint?: string }) => {
+      action(async (opts: CommonOptions & BesuOptions & { out: string; force?: boolean; endpoint?: string; besu?: string }) => {
         const out = resolve(opts.out)
         if (existsSync(out) && !opts.force) throw nodeErrors.outExists(out)
+        if (opts.besu === undefined && opts.validator) throw new ProvenaError('CLI_BAD_ARGUMENT', '--validator names the validators of the Besu network written with --besu DIR')
+        // Explicit NAME=ADDRESS validators are checked before anything is deployed.
+        if (opts.besu !== undefined && (opts.validator ?? []).every((v) => v.includes('='))) besuInput(opts)
         const passphrase = await askPassphrase()
         await withChain(opts, async (p, chain) => {
           const c = await createConsortium(p, chain, { passphrase, endpoint: opts.endpoint })
           writeCopy(out, c, true)
-          emit(opts, { ...c, out }, () => [`Created the consortium; pinned in ${p.dir}, written to ${out}`, ...summary(c), '', 'Next, on each member node: provena init --join consortium.json --rpc-url URL'].join('\n'))
+          const besuDir = opts.besu === undefined ? undefined : resolve(opts.besu)
+          const files = besuDir ? writeBesuNetwork(besuDir, { chainId: c.chainId, ...besuInput(opts, c) }, opts.force ?? false) : []
+          emit(opts, { ...c, out, ...(besuDir ? { besu: { dir: besuDir, files } } : {}) }, () =>
+            [`Created the consortium; pinned in ${p.dir}, written to ${out}`, ...summary(c), ...(besuDir ? ['', ...besuText(besuDir, files)] : []), '', 'Next, on each member node: provena init --join consortium.json --rpc-url URL'].join('\n'),
+          )
         })
+      }),
+    )
+
+  common(consortium.command('besu').description('write a Besu QBFT network (genesis.json, a config.toml per validator, README.txt) for the consortium to run its own chain: before consortium create --rpc-url, no chain needed'))
+    .requiredOption('--out <dir>', 'the directory to write')
+    .requiredOption('--chain-id <id>', 'the chain id of the new network', integer('--chain-id', 1))
+    .option('--validator <name=address>', "a member that runs a validator and its Besu node's address (besu public-key export-address); repeat per member", collect)
+    .option('--block-period <s>', 'QBFT blockperiodseconds (default 2)', integer('--block-period', 1))
+    .option('--request-timeout <s>', 'QBFT requesttimeoutseconds (default 10)', integer('--request-timeout', 1))
+    .option('--force', 'overwrite an existing genesis.json')
+    .action(
+      action(async (opts: CommonOptions & BesuOptions & { out: string; chainId: number; force?: boolean }) => {
+        const dir = resolve(opts.out)
+        const files = writeBesuNetwork(dir, { chainId: opts.chainId, ...besuInput(opts) }, opts.force ?? false)
+        emit(opts, { dir, chainId: opts.chainId, files }, () => besuText(dir, files).join('\n'))
       }),
     )
 

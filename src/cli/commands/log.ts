@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import { anchorNow } from '../../app/index.js'
+import { anchorLateCosignatures, anchorNow } from '../../app/index.js'
 import { readLatestAnchor } from '../../chain/index.js'
 import { ProvenaError } from '../../errors.js'
 import { hashLeaf, logErrors, verifyInclusion } from '../../log/index.js'
@@ -13,10 +13,12 @@ import { action, common, withChain, withChainReadOnly, withProvena } from '../se
 export function registerLog(program: Command): void {
   const log = program.command('log').description('the verifiable log: checkpoints, entries, proofs')
 
-  common(log.command('checkpoint').description('sign a checkpoint of the log now, anchor it on-chain, wait for the receipt')).action(
+  common(log.command('checkpoint').description("sign a checkpoint of the log now, ask the consortium's witnesses to cosign it (at most 5 s), anchor it on-chain with their cosignatures, wait for the receipt")).action(
     action(async (opts: CommonOptions) => {
       await withChain(opts, async (p, chain) => {
-        const a = await anchorNow(p, chain)
+        const a = await anchorNow(p, chain, { cosign: true })
+        // Cosignatures gathered since the checkpoint was anchored (provena log cosign) go on-chain too.
+        await anchorLateCosignatures(p, chain)
         const json = {
           treeSize: a.checkpoint.treeSize,
           rootHash: a.checkpoint.rootHash.toString('hex'),

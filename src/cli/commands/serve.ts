@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import { anchorIfDue, anchorNow, openChain, openProvena, resolveDataDir } from '../../app/index.js'
+import { anchorIfDue, anchorLateCosignatures, anchorNow, openChain, openProvena, resolveDataDir } from '../../app/index.js'
 import { apiErrors, claimDataDir, createServeToken, memberAuthenticator, refuseIfServed, renewServeToken, revokeServeTokens, revokeToken, tokenAuthenticator, type ApiContext } from '../../api/index.js'
 import { ProvenaError } from '../../errors.js'
 import { cosignCheckpoint, flAutoAggregator, flNodeContext, missingCosigners } from '../../service/index.js'
@@ -128,12 +128,21 @@ export function registerServe(program: Command): void {
                     }
                   })
               }
+              // Anchoring on the schedule asks the witnesses first (at most 5 s, in parallel) and
+              // anchors the checkpoint with their cosignatures; those gathered later (the round
+              // above, or a witness back after an outage) are added on-chain by the next tick
+              // (addCosignatures, one event), inside the same one-at-a-time anchoring.
               let anchoring: Promise<void> | null = null
               const tick = (first = false) => {
-                anchoring ??= anchorIfDue(p, chain)
+                anchoring ??= anchorIfDue(p, chain, Date.now(), { cosign: true })
+                  .then(async (a) => {
+                    await anchorLateCosignatures(p, chain)
+                    return a
+                  })
                   .then(
                     (a) => {
-                      if (first || a?.anchoredNow || (Date.now() - lastCosign >= RECOSIGN_MS && missingCosigners(p).length > 0)) cosign()
+                      const missing = () => missingCosigners(p).length > 0
+                      if (first || (a?.anchoredNow && missing()) || (Date.now() - lastCosign >= RECOSIGN_MS && missing())) cosign()
                     },
                     (e: unknown) => void process.stderr.write(`provena serve: anchoring: ${(e as Error).message}\n`),
                   )
@@ -172,7 +181,7 @@ export function registerServe(program: Command): void {
               cosignAgain = false
               await cosigning
               // What the log gained since the last anchor is anchored before the node stops.
-              if (p.log.size() > 0) await anchorNow(p, chain).catch((e: unknown) => process.stderr.write(`provena serve: last anchor: ${(e as Error).message}\n`))
+              if (p.log.size() > 0) await anchorNow(p, chain).then(() => anchorLateCosignatures(p, chain)).catch((e: unknown) => process.stderr.write(`provena serve: last anchor: ${(e as Error).message}\n`))
             } finally {
               await app.close()
             }

@@ -7,7 +7,7 @@ import { chainErrors } from '../../chain/index.js'
 import { isProvenaError, ProvenaError } from '../../errors.js'
 import { listCheckpoints } from '../../log/index.js'
 import { parseVerifierKey, readConsortiumFile, trustedLogFor, type QuorumReport } from '../../node/index.js'
-import { verifyNode, type NodeVerifyReport } from '../../service/index.js'
+import { checkQuorum, quorumConsortium, verifyNode, type NodeVerifyReport } from '../../service/index.js'
 import { integer } from '../args.js'
 import { emit, VerificationFailed, type CommonOptions } from '../output.js'
 import { action, common } from '../session.js'
@@ -86,13 +86,14 @@ export function verifyReportText(r: Report): string {
   ].join('\n')
 }
 
-function quorumText(q: QuorumReport): string {
+function quorumText(q: QuorumReport & { local?: { notOnChain: number } }): string {
   const short = q.checkpoints.filter((c) => c.verified < q.quorum)
   const least = Math.min(...q.checkpoints.map((c) => c.verified))
   const latest = q.checkpoints.at(-1)
+  const local = q.local?.notOnChain ? `; ${q.local.notOnChain} more gathered in the data dir, not on-chain yet (not counted)` : ''
   return short.length === 0
-    ? `the latest checkpoint (size ${latest?.treeSize ?? 0}) cosigned by ${least} of the ${q.witnesses} witness(es) of the consortium file (quorum ${q.quorum})`
-    : `the latest checkpoint (size ${latest?.treeSize ?? 0}) below the quorum of ${q.quorum}: ${latest?.verified ?? 0} of ${q.witnesses} witness(es) in the consortium file`
+    ? `the latest anchored checkpoint (size ${latest?.treeSize ?? 0}) cosigned on-chain by ${least} of the ${q.witnesses} witness(es) of the consortium file (quorum ${q.quorum})${local}`
+    : `the latest anchored checkpoint (size ${latest?.treeSize ?? 0}) below the quorum of ${q.quorum}: ${latest?.verified ?? 0} of ${q.witnesses} witness(es) in the consortium file cosigned it on-chain${local}`
 }
 
 export function registerVerify(program: Command): void {
@@ -105,7 +106,7 @@ export function registerVerify(program: Command): void {
       .option('--registry <address>', 'AssetRegistry address (with --entries)')
       .option('--consortium <file>', "with --entries: the anchor, log key and registry of a member's log from this consortium file; with --quorum: the witnesses")
       .option('--member <did>', 'with --consortium: whose log (did or EVM address of a member of that node)')
-      .option('--quorum <k>', "the latest checkpoint must carry K valid cosignatures by distinct witnesses of the consortium file (the pinned one, or --consortium FILE)", integer('--quorum', 1)),
+      .option('--quorum <k>', "the latest anchored checkpoint must carry on-chain K valid cosignatures by distinct witnesses of the consortium file (the pinned one, or --consortium FILE)", integer('--quorum', 1)),
   ).action(
     action(async (opts: VerifyOptions) => {
       let report: Report
@@ -115,9 +116,9 @@ export function registerVerify(program: Command): void {
       if (node) {
         report = await remoteCall<Report>(node, 'GET', '/v1/verify', { query: { quorum: opts.quorum } })
       } else if (opts.entries) {
-        if (opts.quorum !== undefined) {
-          throw new ProvenaError('CLI_BAD_ARGUMENT', 'verify --quorum checks the cosignatures a node gathered: run it on the data dir (without --entries)', {
-            hint: 'on the node: provena verify --quorum K',
+        if (opts.quorum !== undefined && !opts.consortium) {
+          throw new ProvenaError('CLI_BAD_ARGUMENT', 'verify --entries --quorum K counts the cosignatures on-chain by the witnesses of a consortium file: pass --consortium FILE', {
+            hint: 'provena verify --entries FILE --consortium FILE --member DID --quorum K',
           })
         }
         const roots = entriesTrustRoots(opts)
@@ -132,6 +133,7 @@ export function registerVerify(program: Command): void {
         if (roots.vkey && (!Buffer.from(evidence.logInfo.logKey).equals(roots.vkey.publicKey) || evidence.logInfo.origin !== roots.vkey.origin)) {
           report = { ...report, ok: false, failures: [{ code: 'VERIFY_LOG_KEY_MISMATCH', message: `CheckpointAnchor ${roots.anchor} holds log ${evidence.logInfo.origin} key ${Buffer.from(evidence.logInfo.logKey).toString('hex')}, not the pinned vkey of ${opts.consortium}` }, ...report.failures] }
         }
+        if (opts.quorum !== undefined) report = checkQuorum(report, evidence, quorumConsortium(opts.consortium, undefined), opts.quorum)
       } else {
         const p = openProvena(resolveDataDir(opts.dir))
         try {
