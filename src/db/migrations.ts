@@ -469,7 +469,7 @@ export const migrations: readonly Migration[] = [
     `,
   },
   {
-    version: 16,
+    version: 13,
     description: 'access: key releases answered over HTTP, by request (a request posted again gets the same answer); exports --from in progress (a rerun reuses their request and release)',
     // issue 13, kill -9 during an export: the controller answers a request it already
     // answered with the same release, logging nothing twice; the lab keeps the request it
