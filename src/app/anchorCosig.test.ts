@@ -128,6 +128,14 @@ describe('cosignatures anchored on-chain with the checkpoint (CheckpointAnchor, 
     slowMs = 0
   })
 
+  it("two anchorings at once in one process (serve's schedule gathering cosignatures, a request's write) send the checkpoint once", async () => {
+    p.log.append(entries(2))
+    const [scheduled, request] = await Promise.all([anchorNow(p, chain), anchorNow(p, chain)])
+    assert.equal(scheduled.anchoredSize, p.log.size())
+    assert.equal(request.anchoredSize, p.log.size())
+    assert.equal((await onChain()).treeSize, p.log.size())
+  })
+
   it('only the operator adds, to the latest checkpoint, whole 76-byte cosignatures', async () => {
     const stranger = await connectChain(chain.client.rpcUrl, ANVIL_DEV_KEY_1)
     const size = BigInt((await onChain()).treeSize)

@@ -459,6 +459,9 @@ export interface WaitingWrite {
   signer: Address
 }
 
+/** The flush in progress per database: one at a time in a process (see flushOutbox). */
+const flushing = new WeakMap<object, Promise<unknown>>()
+
 /**
  * Sends every pending row of the chain, in order, and waits for each receipt. A row whose
  * effect is already on-chain is marked mined without sending. A row signed by an
@@ -469,6 +472,21 @@ export interface WaitingWrite {
  * rows processed.
  */
 export async function flushOutbox(ctx: OutboxContext, opts: { signers?: readonly ChainClient[] } = {}): Promise<OutboxRow[] & { waiting?: WaitingWrite[] }> {
+  // One flush at a time per database: two at once (a node's anchoring schedule and a
+  // request's write) would both read a row as decided and both send it, the second
+  // reverting (a checkpoint's size not growing). A flush waits for the one in progress,
+  // then reads the rows again.
+  const previous = flushing.get(ctx.db) ?? Promise.resolve()
+  const run = previous.catch(() => undefined).then(() => flushOnce(ctx, opts))
+  flushing.set(ctx.db, run)
+  try {
+    return await run
+  } finally {
+    if (flushing.get(ctx.db) === run) flushing.delete(ctx.db)
+  }
+}
+
+async function flushOnce(ctx: OutboxContext, opts: { signers?: readonly ChainClient[] }): Promise<OutboxRow[] & { waiting?: WaitingWrite[] }> {
   const done: OutboxRow[] & { waiting?: WaitingWrite[] } = []
   const waiting: WaitingWrite[] = []
   const signers = opts.signers ?? []
