@@ -118,13 +118,20 @@ describe('federated learning over HTTP: the coordinator serves, the hospitals tr
     assert.deepEqual(((await state.json()) as { round: number; delivered: boolean }).delivered, true)
   })
 
-  it('a member that is not a participant reads nothing of the task (403 FL_NOT_PARTICIPANT)', async () => {
+  it("a member that is not a participant reads nothing of the task (403 FL_NOT_PARTICIPANT); another member cannot make st-mary's node train (403)", async () => {
     const key = { keyId: ids.coordinator!.did, privateKey: ids.coordinator!.signing.privateKey }
     for (const path of [`/v1/fl/tasks/${task}`, `/v1/fl/tasks/${task}/rounds/1/model`]) {
       const res = await signedFetch(`${served.C.url}${path}`, {}, key)
       assert.equal(res.status, 403, path)
       assert.equal(((await res.json()) as { code: string }).code, 'FL_NOT_PARTICIPANT')
     }
+    // st-luke, a member, signs a request to st-mary's node to train as st-mary: refused, nothing committed.
+    const train = await signedFetch(
+      `${served.mary.url}/v1/fl/tasks/${task}/train`,
+      { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ dataset: dataset['st-mary'], coordinator: served.C.url }) },
+      { keyId: ids['st-luke']!.did, privateKey: ids['st-luke']!.signing.privateKey },
+    )
+    assert.deepEqual([train.status, ((await train.json()) as { code: string }).code], [403, 'FL_NOT_LOCAL_IDENTITY'])
   })
 
   it("a participant cannot deliver another's update (403 FL_NOT_YOUR_UPDATE, nothing stored), nor one it did not commit (409); a replayed PUT is refused (401)", async () => {
@@ -187,6 +194,9 @@ describe('federated learning over HTTP: the coordinator serves, the hospitals tr
     // The routes are in the OpenAPI document.
     const paths = ((await (await fetch(`${served.C.url}/openapi.json`)).json()) as { paths: Record<string, unknown> }).paths
     for (const p of ['/v1/fl/tasks', '/v1/fl/tasks/{task}', '/v1/fl/tasks/{task}/rounds/{round}/model', '/v1/fl/tasks/{task}/rounds/{round}/updates', '/v1/fl/tasks/{task}/train']) assert.ok(paths[p], p)
+    // Aggregating a completed task through the API: refused, nothing aggregated.
+    const again = await api(served.C, 'POST', `/v1/fl/tasks/${task}/aggregate`, coordinatorToken)
+    assert.deepEqual([again.status, again.json.code], [409, 'FL_TASK_DONE'])
     // One round entry per round in the coordinator's log, though its serve restarted in between.
     await served.C.stop()
     const entries = ok(await coordinator('log', 'entries', '--json')).json<{ entries: { leaf: string }[] }>().entries.map((e) => JSON.parse(Buffer.from(e.leaf, 'base64').toString('utf8')) as { type: string; task?: number; round?: number })

@@ -6,7 +6,7 @@
 // and training manifest; the aggregator checks those against the client's on-chain
 // commitment and its pinned log. No secret crosses: the update is sealed to the
 // aggregator's pinned X25519 key.
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import type { Address } from 'viem'
 import { findIdentity, listIdentities, purposeId, unlockIdentity, type Identity, type UnlockedIdentity } from '../access/index.js'
@@ -347,9 +347,12 @@ export async function modelForParticipant(p: Provena, ctx: FlContext, task: numb
   // The exchange's file, else this node's own record: the next round's model is recorded
   // before the round is finalised on-chain, its file written after (a client may ask between).
   const cid = round === undefined ? undefined : (ctx.db.prepare('SELECT model_cid FROM fl_rounds WHERE chain = ? AND task = ? AND round = ?').pluck().get(ctx.chain.client.chainKey, task, round) as string | undefined)
-  const finalFile = join(ctx.dir, 'fl', `task-${task}.safetensors`)
-  const registered = round === undefined && ctx.db.prepare('SELECT model FROM fl_tasks WHERE chain = ? AND task = ?').pluck().get(ctx.chain.client.chainKey, task) !== null && existsSync(finalFile)
-  const model = (round === undefined ? await x.finalModel(task) : await x.globalModel(task, round)) ?? (cid ? await ctx.store.get(cid) : registered ? readFileSync(finalFile) : undefined)
+  const final = async () => {
+    // The final model by the digest the chain recorded (in the block store since the round was decided).
+    const t = await readTask(ctx, task)
+    return t.done ? ctx.store.get(cidFromDigest(Buffer.from(t.finalModel.slice(2), 'hex'))).catch(() => undefined) : undefined
+  }
+  const model = (round === undefined ? await x.finalModel(task) : await x.globalModel(task, round)) ?? (cid ? await ctx.store.get(cid) : round === undefined ? await final() : undefined)
   if (!model) throw flError('FL_NO_GLOBAL_MODEL', round === undefined ? `task ${task} has no final model yet` : `no global model of task ${task} round ${round} on this node`)
   return model
 }
