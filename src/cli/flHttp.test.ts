@@ -118,16 +118,23 @@ describe('federated learning over HTTP: the coordinator serves, the hospitals tr
     assert.deepEqual(((await state.json()) as { round: number; delivered: boolean }).delivered, true)
   })
 
-  it('a member that is not a participant reads nothing of the task (403 FL_NOT_PARTICIPANT)', async () => {
+  it("a member that is not a participant reads nothing of the task (403 FL_NOT_PARTICIPANT); another member cannot make st-mary's node train (403)", async () => {
     const key = { keyId: ids.coordinator!.did, privateKey: ids.coordinator!.signing.privateKey }
     for (const path of [`/v1/fl/tasks/${task}`, `/v1/fl/tasks/${task}/rounds/1/model`]) {
       const res = await signedFetch(`${served.C.url}${path}`, {}, key)
       assert.equal(res.status, 403, path)
       assert.equal(((await res.json()) as { code: string }).code, 'FL_NOT_PARTICIPANT')
     }
+    // st-luke, a member, signs a request to st-mary's node to train as st-mary: refused, nothing committed.
+    const train = await signedFetch(
+      `${served.mary.url}/v1/fl/tasks/${task}/train`,
+      { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ dataset: dataset['st-mary'], coordinator: served.C.url }) },
+      { keyId: ids['st-luke']!.did, privateKey: ids['st-luke']!.signing.privateKey },
+    )
+    assert.deepEqual([train.status, ((await train.json()) as { code: string }).code], [403, 'FL_NOT_LOCAL_IDENTITY'])
   })
 
-  it("a participant cannot deliver another's update (403 FL_NOT_YOUR_UPDATE, nothing stored); a replayed PUT is refused (401)", async () => {
+  it("a participant cannot deliver another's update (403 FL_NOT_YOUR_UPDATE, nothing stored), nor one it did not commit (409); a replayed PUT is refused (401)", async () => {
     const sealedPath = exchange('round-1', `${address['st-mary']}.sealed`)
     const before = readFileSync(sealedPath)
     const manifest = readFileSync(exchange('round-1', `${address['st-mary']}.manifest.json`))
@@ -135,6 +142,14 @@ describe('federated learning over HTTP: the coordinator serves, the hospitals tr
     assert.deepEqual([forged.status, forged.json.code], [403, 'FL_NOT_YOUR_UPDATE'])
     assert.deepEqual(readFileSync(sealedPath), before)
     assert.equal(existsSync(exchange('round-1', `${address['st-luke']}.sealed`)), false)
+    // st-luke's own, before it committed: refused.
+    const early = await putUpdate(ids['st-luke']!, 1, address['st-luke'], Buffer.from('early'), manifest)
+    assert.deepEqual([early.status, early.json.code], [409, 'FL_NOT_COMMITTED'])
+    assert.equal(existsSync(exchange('round-1', `${address['st-luke']}.sealed`)), false)
+    // 2 MiB that st-mary did not commit: past the route's body limit (over the server's 1 MiB), refused by its commitment.
+    const other = await putUpdate(ids['st-mary']!, 1, address['st-mary'], Buffer.alloc(2 << 20, 7), manifest)
+    assert.deepEqual([other.status, other.json.code], [409, 'FL_UPDATE_MISMATCH'])
+    assert.deepEqual(readFileSync(sealedPath), before)
     // st-mary's own genuine PUT again is taken (same files); the very same signed request sent twice is not.
     const sent: { url: URL; init: RequestInit }[] = []
     const again = await putUpdate(ids['st-mary']!, 1, address['st-mary'], before, manifest, sent)
@@ -147,7 +162,13 @@ describe('federated learning over HTTP: the coordinator serves, the hospitals tr
     const luke = ok(await hospital('st-luke')('fl', 'client', 'run', '--task', String(task), '--dataset', dataset['st-luke'], '--as', 'st-luke', '--coordinator', served.C.url, '--json'))
     assert.equal(luke.json<{ round: number }>().round, 1)
     await waitForRound({ round: 2 })
-    assert.ok(existsSync(exchange('round-2', 'global.safetensors')))
+    // Round 2's model is served as soon as the chain says round 2 is open (before or after its file is in the exchange).
+    const model = await signedFetch(`${served.C.url}/v1/fl/tasks/${task}/rounds/2/model`, {}, { keyId: ids['st-luke']!.did, privateKey: ids['st-luke']!.signing.privateKey })
+    assert.equal(model.status, 200)
+    assert.ok((await model.arrayBuffer()).byteLength > 0)
+    // A restarted coordinator node goes on from what the chain says (round 1 is not aggregated again: counted at the end).
+    await served.C.stop()
+    served.C = await startServe(C, { passphrase: PW.coordinator })
     const closed = await putUpdate(ids['st-mary']!, 1, address['st-mary'], readFileSync(exchange('round-1', `${address['st-mary']}.sealed`)), readFileSync(exchange('round-1', `${address['st-mary']}.manifest.json`)))
     assert.deepEqual([closed.status, closed.json.code], [409, 'FL_ROUND_CLOSED'])
   })
@@ -173,5 +194,12 @@ describe('federated learning over HTTP: the coordinator serves, the hospitals tr
     // The routes are in the OpenAPI document.
     const paths = ((await (await fetch(`${served.C.url}/openapi.json`)).json()) as { paths: Record<string, unknown> }).paths
     for (const p of ['/v1/fl/tasks', '/v1/fl/tasks/{task}', '/v1/fl/tasks/{task}/rounds/{round}/model', '/v1/fl/tasks/{task}/rounds/{round}/updates', '/v1/fl/tasks/{task}/train']) assert.ok(paths[p], p)
+    // Aggregating a completed task through the API: refused, nothing aggregated.
+    const again = await api(served.C, 'POST', `/v1/fl/tasks/${task}/aggregate`, coordinatorToken)
+    assert.deepEqual([again.status, again.json.code], [409, 'FL_TASK_DONE'])
+    // One round entry per round in the coordinator's log, though its serve restarted in between.
+    await served.C.stop()
+    const entries = ok(await coordinator('log', 'entries', '--json')).json<{ entries: { leaf: string }[] }>().entries.map((e) => JSON.parse(Buffer.from(e.leaf, 'base64').toString('utf8')) as { type: string; task?: number; round?: number })
+    assert.deepEqual(entries.filter((e) => e.type === 'provena.fl.round/v1' && e.task === task).map((e) => e.round), [1, 2])
   })
 })

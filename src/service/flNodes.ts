@@ -344,7 +344,15 @@ export async function taskForParticipant(p: Provena, ctx: FlContext, task: numbe
 export async function modelForParticipant(p: Provena, ctx: FlContext, task: number, did: string | null, round?: number): Promise<Buffer> {
   participantOf(p, ctx, task, did)
   const x = directoryExchange(nodeExchangeDir(p.dir))
-  const model = round === undefined ? await x.finalModel(task) : await x.globalModel(task, round)
+  // The exchange's file, else this node's own record: the next round's model is recorded
+  // before the round is finalised on-chain, its file written after (a client may ask between).
+  const cid = round === undefined ? undefined : (ctx.db.prepare('SELECT model_cid FROM fl_rounds WHERE chain = ? AND task = ? AND round = ?').pluck().get(ctx.chain.client.chainKey, task, round) as string | undefined)
+  const final = async () => {
+    // The final model by the digest the chain recorded (in the block store since the round was decided).
+    const t = await readTask(ctx, task)
+    return t.done ? ctx.store.get(cidFromDigest(Buffer.from(t.finalModel.slice(2), 'hex'))).catch(() => undefined) : undefined
+  }
+  const model = (round === undefined ? await x.finalModel(task) : await x.globalModel(task, round)) ?? (cid ? await ctx.store.get(cid) : round === undefined ? await final() : undefined)
   if (!model) throw flError('FL_NO_GLOBAL_MODEL', round === undefined ? `task ${task} has no final model yet` : `no global model of task ${task} round ${round} on this node`)
   return model
 }
