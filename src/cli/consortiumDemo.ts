@@ -88,7 +88,8 @@ function provena(node: DemoNode, args: string[], opts: { stdout?: string } = {})
       // With --json the error is a JSON document on stdout; without, a line on stderr.
       let why = stderr.trim().split('\n')[0] ?? ''
       try {
-        why = (JSON.parse(stdout) as { error?: { message?: string } }).error?.message ?? why
+        const doc = JSON.parse(stdout) as { error?: { message?: string }; failures?: { message?: string }[] }
+        why = doc.error?.message ?? doc.failures?.[0]?.message ?? why
       } catch {
         /* stderr's line */
       }
@@ -158,9 +159,6 @@ async function stopServe(node: DemoNode): Promise<void> {
   await done
 }
 
-/** The cosignature lines of a served checkpoint note (after the log's own signature). */
-const cosignatureLines = (note: string) => note.split('\n').filter((l) => l.startsWith('— ')).length - 1
-
 export interface ConsortiumDemoReport {
   dir: string
   chain: string
@@ -222,7 +220,7 @@ export async function runConsortiumDemo(opts: ConsortiumDemoOptions): Promise<Co
         patients[h] = part.map((l) => l.split(',')[0]!)
         writeFileSync(file(`${h}.csv`), `${header}\n${part.join('\n')}\n`)
         datasets[h] = (await provena(nodes[h], ['dataset', 'import', file(`${h}.csv`), '--subject-column', 'patient_id', '--as', h, '--json'])).json<{ id: string }>().id
-        nodes[h].token = (await provena(nodes[h], ['token', 'create', '--as', h, '--role', 'controller', '--scope', 'consent:write', '--scope', 'fl:train', '--scope', 'datasets:read', '--expires', '1d', '--json'])).json<{ token: string }>().token
+        nodes[h].token = (await provena(nodes[h], ['token', 'create', '--as', h, '--role', 'controller', '--scope', 'consent:write', '--scope', 'fl:train', '--scope', 'datasets:read', '--scope', 'log:read', '--expires', '1d', '--json'])).json<{ token: string }>().token
         say(`   ${h}: ${part.length} patients, dataset ${datasets[h]!.slice(0, 12)}`)
       }),
     )
@@ -253,16 +251,16 @@ export async function runConsortiumDemo(opts: ConsortiumDemoOptions): Promise<Co
     say(`   coordinator ${C.url}`)
     const federated = await federatedRounds(C, nodes, datasets as Record<Hospital, string>, patients, say)
 
-    step(7, "Checkpoints cosigned by the other members' witnesses (C2SP tlog-witness), anchored on each node's schedule")
+    step(7, "Checkpoints cosigned by the other members' witnesses (C2SP tlog-witness), anchored on-chain with their cosignatures")
     const witnessed: ConsortiumDemoReport['witnessed'] = {}
     for (const n of [C, ...hospitals]) {
-      witnessed[n.name] = await until(`${n.name}'s checkpoint to carry 2 cosignatures`, async () => {
-        const note = await (await fetch(`${n.url}/log/checkpoint`)).text()
-        const size = Number(note.split('\n')[1])
-        const k = cosignatureLines(note)
-        return k >= 2 ? { treeSize: size, cosignatures: k } : undefined
-      })
-      say(`   ${n.name.padEnd(11)} size ${witnessed[n.name]!.treeSize}, ${witnessed[n.name]!.cosignatures} cosignatures`)
+      // The node's own verify (GET /v1/verify?quorum=2): its log against the chain, and 2 cosignatures on-chain on its newest anchored checkpoint.
+      witnessed[n.name] = await until(`${n.name}'s newest anchored checkpoint to carry 2 cosignatures on-chain`, async () => {
+        const v = await api<{ ok: boolean; quorum?: { checkpoints: { treeSize: number; verified: number }[] } }>(n, 'GET', '/v1/verify?quorum=2')
+        const latest = v.quorum?.checkpoints.at(-1)
+        return v.ok && latest ? { treeSize: latest.treeSize, cosignatures: latest.verified } : undefined
+      }, 90_000)
+      say(`   ${n.name.padEnd(11)} size ${witnessed[n.name]!.treeSize} anchored with ${witnessed[n.name]!.cosignatures} valid cosignatures`)
     }
 
     step(8, "The auditor mirrors every member's log over plain HTTP GETs (tlog-tiles), checks each against the last, with a quorum of 2 witnesses")
