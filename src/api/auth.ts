@@ -6,7 +6,7 @@ import type { FastifyRequest } from 'fastify'
 import type { ApiContext } from './context.js'
 import { apiErrors } from './errors.js'
 import type { ApiScope } from './scopes.js'
-import { checkToken } from './tokens.js'
+import { checkToken, OPERATOR_ROLE, SERVE_TOKEN_NAME } from './tokens.js'
 
 /** What a route needs: 'public' (anyone), or a scope (tokens) and the roles allowed (any credential). */
 export type RouteAuth = 'public' | { scope: ApiScope; roles?: readonly string[] }
@@ -60,5 +60,7 @@ export async function authenticate(request: FastifyRequest, ctx: ApiContext, aut
 /** Throws API_SCOPE_DENIED or API_ROLE_DENIED (403) when `principal` may not use a route that needs `auth`. */
 export function authorize(principal: Principal, auth: Exclude<RouteAuth, 'public'>): void {
   if (principal.scopes !== 'all' && !principal.scopes.includes(auth.scope)) throw apiErrors.scopeDenied(auth.scope, principal.scopes)
-  if (auth.roles && !auth.roles.includes(principal.role)) throw apiErrors.roleDenied(principal.role, auth.roles)
+  // The node's operator (its serve token, for the CLI on the served data dir) passes every role check.
+  const operator = principal.kind === 'token' && principal.name === SERVE_TOKEN_NAME && principal.role === OPERATOR_ROLE
+  if (auth.roles && !operator && !auth.roles.includes(principal.role)) throw apiErrors.roleDenied(principal.role, auth.roles)
 }

@@ -11,6 +11,6 @@ export { MEMBER_SIGNATURE_SCHEME, memberAuthenticator, roleId } from './memberAu
 export { ApiMetrics, renderMetrics } from './metrics.js'
 export { API_SCOPES, isApiScope, type ApiScope } from './scopes.js'
 export { claimDataDir, findServingNode, refuseIfServed, renewServeToken, serveFilePath, type ServeInfo } from './serveFile.js'
-export { checkToken, createServeToken, createToken, listTokens, MAX_TOKEN_LIFETIME_MS, parseLifetime, revokeServeTokens, revokeToken, SERVE_TOKEN_NAME, type ApiToken } from './tokens.js'
+export { checkToken, createServeToken, createToken, listTokens, MAX_TOKEN_LIFETIME_MS, OPERATOR_ROLE, parseLifetime, revokeServeTokens, revokeToken, SERVE_TOKEN_NAME, type ApiToken } from './tokens.js'
 export { actingIdentity } from './acting.js'
 export type { RoutePlugin } from './server.js'

@@ -16,7 +16,8 @@ export interface ApiToken {
   name: string
   /** The identity's did:key when the token acts as an identity of the data dir; null for a bare name. */
   did: string | null
-  role: Role
+  /** An identity's role, or OPERATOR_ROLE for the serve token. */
+  role: Role | typeof OPERATOR_ROLE
   scopes: string[]
   createdAt: number
   expiresAt: number
@@ -53,7 +54,7 @@ const fromRow = (r: TokenRow): ApiToken => ({
   id: r.id,
   name: r.name,
   did: r.did,
-  role: r.role as Role,
+  role: r.role as ApiToken['role'],
   scopes: JSON.parse(r.scopes) as string[],
   createdAt: r.created_at,
   expiresAt: r.expires_at,
@@ -156,10 +157,18 @@ export const SERVE_TOKEN_NAME = 'provena-serve'
  * `provena serve` revokes it at stop, and, once it holds the data dir, those of an earlier
  * serve killed before it could (revokeServeTokens).
  */
+/**
+ * The role of the operator's serve token (the CLI on the served data dir): the node's own
+ * operator, who may use every route; a route that acts as an identity acts as the one the
+ * request names (`as`), whose own keys and on-chain role then count. `token create` cannot
+ * make it (its --role takes the identities' roles only).
+ */
+export const OPERATOR_ROLE = 'operator' as const
+
 export function createServeToken(db: Db, operatorDid: string, lifetimeMs: number, now = Date.now()): { token: string; info: ApiToken } {
   const id = randomBytes(8).toString('hex')
   const secret = randomBytes(32).toString('base64url')
-  const info: ApiToken = { id, name: SERVE_TOKEN_NAME, did: operatorDid, role: 'controller', scopes: [...API_SCOPES], createdAt: now, expiresAt: now + lifetimeMs, revokedAt: null }
+  const info: ApiToken = { id, name: SERVE_TOKEN_NAME, did: operatorDid, role: OPERATOR_ROLE, scopes: [...API_SCOPES], createdAt: now, expiresAt: now + lifetimeMs, revokedAt: null }
   db.prepare('INSERT INTO api_tokens (id, secret_hash, name, did, role, scopes, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)').run(
     id,
     sha256(Buffer.from(secret, 'utf8')),

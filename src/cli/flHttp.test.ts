@@ -176,10 +176,14 @@ describe('federated learning over HTTP: the coordinator serves, the hospitals tr
   it("round 2: a subject withdraws at st-mary (its API); st-mary's round-2 manifest the coordinator stored leaves the subject out; the final model is served", async () => {
     const w = await api(served.mary, 'POST', '/v1/consent', maryToken, { changes: [{ subject: withdrawn, purpose: P, action: 'withdraw' }] })
     assert.equal(w.status, 200, JSON.stringify(w.json))
-    const mary = await api(served.mary, 'POST', `/v1/fl/tasks/${task}/train`, maryToken, { dataset: dataset['st-mary'], coordinator: served.C.url })
-    assert.equal(mary.status, 200, JSON.stringify(mary.json))
+    // The CLI on st-mary's served data dir goes through its serve (POST /v1/fl/tasks/{task}/train with the serve's own token), no passphrase needed.
+    const mary = ok(await runCli(['fl', 'client', 'run', '--task', String(task), '--dataset', dataset['st-mary'], '--as', 'st-mary', '--coordinator', served.C.url, '--json', '--dir', H['st-mary']], { PROVENA_PASSPHRASE: undefined }))
+    assert.equal(mary.json<{ manifest: { included: number } }>().manifest.included, ROWS - 1)
     ok(await hospital('st-luke')('fl', 'client', 'run', '--task', String(task), '--dataset', dataset['st-luke'], '--as', 'st-luke', '--coordinator', served.C.url))
     const s = (await waitForRound({ done: true })) as unknown as { finalModel: string }
+    // fl status on the coordinator's served data dir: through its serve, the same task.
+    const status = ok(await runCli(['fl', 'status', '--task', String(task), '--json', '--dir', C], { PROVENA_PASSPHRASE: undefined })).json<{ done: boolean; finalModel: string }>()
+    assert.deepEqual([status.done, status.finalModel], [true, s.finalModel])
     type Manifest = { included: { index: number; subject: string }[]; excluded: { index: number; reason: string; subject?: string }[] }
     const m1 = JSON.parse(readFileSync(exchange('round-1', `${address['st-mary']}.manifest.json`), 'utf8')) as Manifest
     const m2 = JSON.parse(readFileSync(exchange('round-2', `${address['st-mary']}.manifest.json`), 'utf8')) as Manifest

@@ -42,6 +42,10 @@ export const REMOTE_COMMANDS = new Set<string>([
   'subject erase',
   'verify',
   'log show',
+  'fl task create',
+  'fl client run',
+  'fl aggregate',
+  'fl status',
 ])
 
 /** Parses --node: an absolute http(s) URL without query or fragment (its path is kept as the API's base). */

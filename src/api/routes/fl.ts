@@ -24,7 +24,8 @@ import {
   taskForParticipant,
   taskSpecOf,
 } from '../../service/index.js'
-import type { RouteAuth } from '../auth.js'
+import { actingIdentity } from '../acting.js'
+import type { Principal, RouteAuth } from '../auth.js'
 import type { ApiContext } from '../context.js'
 
 /** A participant's node (signed member request): its task message, the models, its own update. */
@@ -55,6 +56,7 @@ interface CreateBody {
   aggregation?: AggregationRule
   maxUpdateNorm?: number
   dp?: { epsilon: number; delta?: number; clip?: number }
+  as?: string
 }
 
 /**
@@ -72,11 +74,20 @@ export async function flRoutes(app: FastifyInstance, ctx: ApiContext): Promise<v
   }
   // Identities unlocked once (scrypt is slow), by DID.
   const unlocked = new Map<string, UnlockedIdentity>()
-  const identityOf = (did: string | null, kind: string): UnlockedIdentity => {
-    const found = did === null || kind !== 'token' ? undefined : listIdentities(ctx.dir).find((i) => i.did === did)
+  /**
+   * The identity of this node a token acts as: the token's own identity (an `as` naming
+   * another is refused), or, for the operator's token of `provena serve` (the CLI on the
+   * served data dir), the identity `as` names. A member's signed request acts as no
+   * identity here.
+   */
+  const identityOf = (principal: Principal | null, as?: string): UnlockedIdentity => {
+    if (principal?.kind === 'token' && principal.did === ctx.p.operatorDid && as !== undefined) return actingIdentity(ctx, principal, as)
+    const did = principal?.did ?? null
+    const found = did === null || principal?.kind !== 'token' ? undefined : listIdentities(ctx.dir).find((i) => i.did === did)
     if (!found) {
       throw new ProvenaError('FL_NOT_LOCAL_IDENTITY', `the credential acts as ${did ?? 'no identity'}, not an identity of this node`, { hint: 'create the token --as an identity of this node (provena token create --as NAME)' })
     }
+    if (as !== undefined && as !== found.name && as !== found.did) throw new ProvenaError('API_ROLE_DENIED', `the credential acts as ${found.name}, not as ${as}`, { details: { as, identity: found.did } })
     let who = unlocked.get(found.did)
     if (!who) {
       if (!ctx.passphrase) throw accessErrors.noPassphrase()
@@ -180,6 +191,7 @@ export async function flRoutes(app: FastifyInstance, ctx: ApiContext): Promise<v
             aggregation: { type: 'string', enum: [...AGGREGATION_RULES] },
             maxUpdateNorm: { type: 'number', exclusiveMinimum: 0 },
             dp: { type: 'object', additionalProperties: false, required: ['epsilon'], properties: { epsilon: { type: 'number', exclusiveMinimum: 0 }, delta: { type: 'number', exclusiveMinimum: 0 }, clip: { type: 'number', exclusiveMinimum: 0 } } },
+            as: { type: 'string', minLength: 1, maxLength: 256, description: "the identity to act as (the operator's token of provena serve only; another token acts as its own)" },
           },
         },
         response: { 200: { type: 'object', additionalProperties: true, required: ['task'], properties: { task: { type: 'integer' } } } },
@@ -187,7 +199,7 @@ export async function flRoutes(app: FastifyInstance, ctx: ApiContext): Promise<v
     },
     async (request) => {
       const b = request.body
-      const aggregator = identityOf(request.principal?.did ?? null, request.principal?.kind ?? '')
+      const aggregator = identityOf(request.principal, b.as)
       const spec = taskSpecOf({
         model: b.model,
         features: b.features,
@@ -202,7 +214,7 @@ export async function flRoutes(app: FastifyInstance, ctx: ApiContext): Promise<v
     },
   )
 
-  app.post<{ Params: { task: string } }>(
+  app.post<{ Params: { task: string }; Querystring: { as?: string } }>(
     '/v1/fl/tasks/:task/aggregate',
     {
       config: { auth: coordinate },
@@ -211,11 +223,12 @@ export async function flRoutes(app: FastifyInstance, ctx: ApiContext): Promise<v
         summary: 'Aggregate the open round now (as `provena fl aggregate`)',
         tags: ['fl'],
         params: TASK_PARAM,
+        querystring: { type: 'object', additionalProperties: false, properties: { as: { type: 'string', minLength: 1, maxLength: 256, description: "the identity to act as (the operator's token of provena serve only; another token acts as its own)" } } },
         response: { 200: { type: 'object', additionalProperties: true, required: ['task', 'round'], properties: { task: { type: 'integer' }, round: { type: 'integer' } } } },
       },
     },
     async (request) => {
-      const aggregator = identityOf(request.principal?.did ?? null, request.principal?.kind ?? '')
+      const aggregator = identityOf(request.principal, request.query.as)
       return serialised(ctx.p, () => aggregateAcrossNodes(ctx.p, flCtx(), { task: Number(request.params.task), aggregator, exchange: nodeExchangeDir(ctx.dir) }))
     },
   )
@@ -235,7 +248,7 @@ export async function flRoutes(app: FastifyInstance, ctx: ApiContext): Promise<v
     async (request) => taskStatus(flCtx(), Number(request.params.task)),
   )
 
-  app.post<{ Params: { task: string }; Body: { dataset: string; coordinator: string } }>(
+  app.post<{ Params: { task: string }; Body: { dataset: string; coordinator: string; as?: string } }>(
     '/v1/fl/tasks/:task/train',
     {
       config: { auth: train },
@@ -250,13 +263,13 @@ export async function flRoutes(app: FastifyInstance, ctx: ApiContext): Promise<v
           type: 'object',
           additionalProperties: false,
           required: ['dataset', 'coordinator'],
-          properties: { dataset: { type: 'string', pattern: '^[0-9a-fA-F]{6,64}$' }, coordinator: { type: 'string', pattern: '^https?://', maxLength: 2048, description: "the coordinator's node base URL" } },
+          properties: { dataset: { type: 'string', pattern: '^[0-9a-fA-F]{6,64}$' }, coordinator: { type: 'string', pattern: '^https?://', maxLength: 2048, description: "the coordinator's node base URL" }, as: { type: 'string', minLength: 1, maxLength: 256, description: "the identity to act as (the operator's token of provena serve only; another token acts as its own)" } },
         },
         response: { 200: { type: 'object', additionalProperties: true, required: ['task', 'round'], properties: { task: { type: 'integer' }, round: { type: 'integer' } } } },
       },
     },
     async (request) => {
-      const client = identityOf(request.principal?.did ?? null, request.principal?.kind ?? '')
+      const client = identityOf(request.principal, request.body.as)
       const exchange = httpExchange(request.body.coordinator, { keyId: client.did, privateKey: client.signing.privateKey })
       return serialised(ctx.p, () => runClientAcrossNodes(ctx.p, flCtx(), { task: Number(request.params.task), dataset: request.body.dataset, client, exchange }))
     },

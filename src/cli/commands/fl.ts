@@ -4,11 +4,12 @@ import type { Command } from 'commander'
 import { ProvenaError } from '../../errors.js'
 import { findIdentity, listIdentities, unlockIdentity } from '../../access/index.js'
 import { resolveDataDir } from '../../app/index.js'
-import { aggregateRound, AGGREGATION_RULES, createTask, submitForeignUpdate, DEFAULT_SPECS, parseAttack, parseModelSpec, runClient, simulate, taskStatus, type AggregationRule, type FlContext, type ModelSpec, type SimulateReport, type TaskSpec } from '../../fl/index.js'
+import { aggregateRound, AGGREGATION_RULES, createTask, submitForeignUpdate, DEFAULT_SPECS, parseAttack, parseModelSpec, runClient, simulate, taskStatus, type AggregationRule, type ClientRunReport, type FlContext, type ModelSpec, type SimulateReport, type TaskSpec } from '../../fl/index.js'
 import { askPassphrase } from '../passphrase.js'
 import { integer, positiveNumber } from '../args.js'
 import { emit, type CommonOptions } from '../output.js'
 import { action, common, withDataPlane } from '../session.js'
+import { remoteCall, remoteNode } from '../remote.js'
 import { aggregateAcrossNodes, createTaskAcrossNodes, flMembers, flNodeContext, httpExchange, nodeExchangeDir, publishTask, runClientAcrossNodes, submitAcrossNodes } from '../../service/index.js'
 import type { Provena } from '../../app/index.js'
 
@@ -106,8 +107,31 @@ export function registerFl(program: Command): void {
         const model = readModelSpec(opts.modelSpec, DEFAULT_SPECS.logistic)
         const features = opts.features ?? raw.features
         if (!features) throw new ProvenaError('CLI_BAD_ARGUMENT', 'the number of input features is unknown: give --features N or "features" in the model spec')
-        const dir = resolveDataDir(opts.dir)
         const names = opts.participants.split(',').map((n) => n.trim())
+        const node = remoteNode(opts)
+        if (node) {
+          // POST /v1/fl/tasks on the node (--node, or this data dir's serve): published in its exchange, which it serves.
+          if (opts.exchange) throw new ProvenaError('CLI_NOT_REMOTE', 'fl task create --exchange writes a directory of this machine: not through a node', { hint: 'through a node, the task is published in its own exchange (leave out --exchange)' })
+          const body = {
+            model: { type: model.type, ...(model.hidden ? { hidden: model.hidden } : {}), epochs: model.epochs, learningRate: model.learningRate, batchSize: model.batchSize, l2: model.l2, seed: model.seed },
+            features,
+            classes: raw.classes ?? opts.classes,
+            label: raw.label ?? opts.label,
+            purpose: opts.purpose,
+            participants: names,
+            rounds: opts.rounds,
+            minClients: opts.minClients,
+            roundTimeout: opts.roundTimeout,
+            aggregation: opts.aggregation,
+            maxUpdateNorm: opts.maxUpdateNorm,
+            ...(opts.dpEpsilon ? { dp: { epsilon: opts.dpEpsilon, delta: opts.dpDelta, clip: opts.dpClip } } : {}),
+            ...(opts.as ? { as: opts.as } : {}),
+          }
+          const r = await remoteCall<{ task: number; specDigest: string; transactionHash: string }>(node, 'POST', '/v1/fl/tasks', { json: body })
+          emit(opts, r, () => `Created federated task ${r.task} on the node at ${node.url}: ${model.type} for ${opts.purpose}, ${names.length} participants, ${opts.rounds} round(s)\n  spec digest ${r.specDigest} (tx ${r.transactionHash}); published in its exchange`)
+          return
+        }
+        const dir = resolveDataDir(opts.dir)
         // Participants on other nodes (not identities here): the task is published in this node's own exchange, which its provena serve serves.
         const local = new Set(listIdentities(dir).flatMap((i) => [i.name, i.did]))
         const exchange = opts.exchange ?? (names.every((n) => local.has(n)) ? undefined : nodeExchangeDir(dir))
@@ -161,6 +185,14 @@ export function registerFl(program: Command): void {
     .action(
       action(async (opts: CommonOptions & { task: number; dataset: string; as: string; exchange?: string; coordinator?: string }) => {
         if (opts.exchange && opts.coordinator) throw new ProvenaError('CLI_BAD_ARGUMENT', 'give --exchange DIR or --coordinator URL, not both')
+        const node = remoteNode(opts)
+        if (node) {
+          // POST /v1/fl/tasks/{task}/train on the participant's node (--node, or this data dir's serve), which runs the client against the coordinator's node.
+          if (!opts.coordinator) throw new ProvenaError('CLI_NOT_REMOTE', 'fl client run through a node takes the coordinator as --coordinator URL', { hint: 'add --coordinator https://coordinator-node' })
+          const r = await remoteCall<ClientRunReport>(node, 'POST', `/v1/fl/tasks/${opts.task}/train`, { json: { dataset: opts.dataset, coordinator: opts.coordinator, as: opts.as } })
+          emit(opts, r, () => clientRunText(opts.as, r, opts.coordinator!))
+          return
+        }
         const dir = resolveDataDir(opts.dir)
         const client = unlockIdentity(dir, opts.as, await askPassphrase())
         await withFl(opts, async (ctx, p) => {
@@ -173,14 +205,7 @@ export function registerFl(program: Command): void {
           if (!aggregator) throw new ProvenaError('FL_UNKNOWN_TASK', `no federated task ${opts.task} in this data dir`)
           return runClient(ctx, opts.task, opts.dataset, client, aggregator)
             })()
-          emit(opts, r, () =>
-            [
-              `Committed ${opts.as}'s update for task ${r.task}, round ${r.round} (tx ${r.transactionHash})`,
-              `  consent   manifest ${r.manifest.hash.slice(0, 16)}…: ${r.manifest.included} record(s) included, ${r.manifest.excluded} excluded (log entry ${r.manifest.logIndex})`,
-              `  update    sha256 ${r.update.digest.slice(0, 16)}…, L2 norm ${r.update.norm.toPrecision(3)}, sealed to the aggregator (${r.update.cid.slice(0, 16)}…)`,
-              ...('exchange' in r ? [`  delivered the sealed update and the manifest to ${opts.coordinator ?? opts.exchange}`] : []),
-            ].join('\n'),
-          )
+          emit(opts, r, () => clientRunText(opts.as, r, 'exchange' in r ? (opts.coordinator ?? opts.exchange) : undefined))
         })
       }),
     )
@@ -222,6 +247,14 @@ export function registerFl(program: Command): void {
     .option('--exchange <dir>', "the clients are other nodes: read their sealed updates and manifests here, write the next global model here (PROTOCOL.md §4)")
     .action(
       action(async (opts: CommonOptions & { task: number; as: string; exchange?: string }) => {
+        const node = remoteNode(opts)
+        if (node) {
+          // POST /v1/fl/tasks/{task}/aggregate on the coordinator's node (--node, or this data dir's serve).
+          if (opts.exchange) throw new ProvenaError('CLI_NOT_REMOTE', 'fl aggregate --exchange reads a directory of this machine: not through a node', { hint: "through a node, the round is aggregated from its own exchange (leave out --exchange)" })
+          const r = await remoteCall<{ task: number; round: number; aggregation: string; accepted: unknown[]; rejected: unknown[]; aggregateDigest: string; transactionHash: string }>(node, 'POST', `/v1/fl/tasks/${opts.task}/aggregate`, { query: { as: opts.as } })
+          emit(opts, r, () => `Round ${r.round} of task ${r.task} finalised on the node at ${node.url} (tx ${r.transactionHash}): ${r.accepted.length} update(s) aggregated by ${r.aggregation}, ${r.rejected.length} rejected\n  model     sha256 ${r.aggregateDigest}`)
+          return
+        }
         const dir = resolveDataDir(opts.dir)
         const aggregator = unlockIdentity(dir, opts.as, await askPassphrase())
         // A task published in this node's own exchange (participants on other nodes, no --exchange): aggregated from there.
@@ -262,22 +295,43 @@ export function registerFl(program: Command): void {
     .option('--model-out <file>', 'write the current global model (safetensors): the start of the open round, or the final model')
     .action(
       action(async (opts: CommonOptions & { task: number; modelOut?: string }) => {
+        const node = remoteNode(opts)
+        if (node) {
+          // GET /v1/fl/tasks/{task}/status on the coordinator's node (--node, or this data dir's serve).
+          if (opts.modelOut) throw new ProvenaError('CLI_NOT_REMOTE', 'fl status --model-out through a node: the models go to the participants only (signed requests)', { hint: 'run fl status --model-out on the coordinator\'s data dir while it is not served, or fetch the final model as a participant' })
+          const st = await remoteCall<Awaited<ReturnType<typeof taskStatus>>>(node, 'GET', `/v1/fl/tasks/${opts.task}/status`)
+          emit(opts, st, () => statusText(st))
+          return
+        }
         await withFl(opts, async (ctx) => {
           const s = await taskStatus(ctx, opts.task)
           if (opts.modelOut) {
             const cid = ctx.db.prepare('SELECT model_cid FROM fl_rounds WHERE chain = ? AND task = ? ORDER BY round DESC LIMIT 1').pluck().get(ctx.chain.client.chainKey, opts.task) as string
             writeFileSync(opts.modelOut, s.done ? readFileSync(join(ctx.dir, 'fl', `task-${opts.task}.safetensors`)) : await ctx.store.get(cid))
           }
-          emit(opts, s, () =>
-            [
-              `Task ${s.task}: ${s.spec.model.type} for ${s.purpose}, ${s.done ? `done after ${s.rounds} round(s)` : `round ${s.round} of ${s.rounds}, ${s.committedThisRound.length} of ${s.participants.length} committed (min ${s.minClients}), open until ${s.roundDeadline}`}`,
-              ...s.models.map((m) => `  round ${m.round} starts from model ${m.model_digest.slice(0, 16)}…`),
-              ...(s.finalModel ? [`  final model ${s.finalModel}`] : []),
-            ].join('\n'),
-          )
+          emit(opts, s, () => statusText(s))
         })
       }),
     )
+}
+
+/** `fl status` as text. */
+function statusText(s: Awaited<ReturnType<typeof taskStatus>>): string {
+  return [
+    `Task ${s.task}: ${s.spec.model.type} for ${s.purpose}, ${s.done ? `done after ${s.rounds} round(s)` : `round ${s.round} of ${s.rounds}, ${s.committedThisRound.length} of ${s.participants.length} committed (min ${s.minClients}), open until ${s.roundDeadline}`}`,
+    ...s.models.map((m) => `  round ${m.round} starts from model ${m.model_digest.slice(0, 16)}…`),
+    ...(s.finalModel ? [`  final model ${s.finalModel}`] : []),
+  ].join('\n')
+}
+
+/** `fl client run` as text; `deliveredTo`: the exchange or coordinator the update went to. */
+function clientRunText(as: string, r: ClientRunReport, deliveredTo: string | undefined): string {
+  return [
+    `Committed ${as}'s update for task ${r.task}, round ${r.round} (tx ${r.transactionHash})`,
+    `  consent   manifest ${r.manifest.hash.slice(0, 16)}…: ${r.manifest.included} record(s) included, ${r.manifest.excluded} excluded (log entry ${r.manifest.logIndex})`,
+    `  update    sha256 ${r.update.digest.slice(0, 16)}…, L2 norm ${r.update.norm.toPrecision(3)}, sealed to the aggregator (${r.update.cid.slice(0, 16)}…)`,
+    ...(deliveredTo ? [`  delivered the sealed update and the manifest to ${deliveredTo}`] : []),
+  ].join('\n')
 }
 
 /** Opens the data dir, the chain and the block store as the federated coordinator needs. */
