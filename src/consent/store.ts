@@ -1,7 +1,7 @@
 // Applying consent changes: each is a record in the log and a new value in the consent
 // map, all of a batch in one transaction, or none of it.
 import { insertMany, type Db } from '../db/index.js'
-import type { SqliteLog, StoredMap } from '../log/index.js'
+import type { MapChange, SqliteLog, StoredMap } from '../log/index.js'
 import { consentErrors } from './errors.js'
 import { resolvePurpose, type OwnPurposes, type Purpose } from './purposes.js'
 import {
@@ -112,12 +112,14 @@ const DEFAULT_PERSONAL_DATA = Object.freeze(['dpv:PersonalData']) as string[]
  * last), then, in one transaction, appends each record to the log, stores it, makes it the
  * current one and updates the consent map. Throws before writing anything. Records are
  * built chunk by chunk, so a million changes fit in memory; `onApplied` sees each one.
+ * With `deferMap`, the consent map is not updated: its changes go to `deferMap`, and the
+ * caller applies them in the same transaction (a group commit: one map pass for many batches).
  */
 export function applyConsentChanges(
   ctx: ConsentContext,
   controller: string,
   changes: readonly ConsentChange[],
-  opts: { now?: number; onApplied?: (a: AppliedChange) => void } = {},
+  opts: { now?: number; onApplied?: (a: AppliedChange) => void; deferMap?: (changes: MapChange[]) => void } = {},
 ): AppliedBatch {
   const now = opts.now ?? Date.now()
   const nowIso = new Date(now).toISOString()
@@ -259,7 +261,8 @@ export function applyConsentChanges(
       }
       insertMany(ctx.db, 'consent_current (map_key, log_index, record, subject, purpose, state, valid_from, valid_until, dataset)', 9, rows, 'INSERT OR REPLACE')
     }
-    ctx.map.apply(mapChanges)
+    if (opts.deferMap) opts.deferMap(mapChanges)
+    else ctx.map.apply(mapChanges)
     return { count: checked.length, unchanged, firstLogIndex, byState }
   })()
 }
