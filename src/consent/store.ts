@@ -119,14 +119,20 @@ export function applyConsentChanges(
   ctx: ConsentContext,
   controller: string,
   changes: readonly ConsentChange[],
-  opts: { now?: number; onApplied?: (a: AppliedChange) => void; deferMap?: (changes: MapChange[]) => void } = {},
+  opts: {
+    now?: number
+    onApplied?: (a: AppliedChange) => void
+    deferMap?: (changes: MapChange[]) => void
+    /** The number of current records, when the caller knows it (a group commit counts once for its batches); an estimate will do. */
+    stored?: number
+  } = {},
 ): AppliedBatch {
   const now = opts.now ?? Date.now()
   const nowIso = new Date(now).toISOString()
   const seen = new Map<string, ConsentChange>()
   // The current state of the keys changed: point lookups for a small batch, one scan for a
   // large one (a bulk import would otherwise pay a B-tree lookup a change).
-  const stored = ctx.db.prepare('SELECT count(*) FROM consent_current').pluck().get() as number
+  const stored = opts.stored ?? (ctx.db.prepare('SELECT count(*) FROM consent_current').pluck().get() as number)
   let lookup: (key: Buffer) => CurrentRow | undefined
   if (changes.length * 4 > stored) {
     const all = new Map<string, CurrentRow>()
