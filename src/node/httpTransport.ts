@@ -85,3 +85,38 @@ export function segmentFetcher(nodeUrl: string, key: HttpSigningKey): (cid: stri
     return body(res, what)
   }
 }
+
+/**
+ * A segment source that reads ahead: asked for the segment at position i of `cids` (the
+ * order an export reads them: a key release lists its segments in record order), it has
+ * the next `ahead` ones on their way too, so that the round trips to the other node overlap
+ * with hashing and decryption instead of adding up. Each segment is fetched once and held
+ * only until asked for (at most `ahead` + 1 at a time); a read-ahead that fails is reported
+ * to whoever asks for that segment, never before. A CID not in `cids` is fetched when asked.
+ */
+export function readAhead(fetchOne: (cid: string) => Promise<Buffer>, cids: readonly string[], ahead = 3): (cid: string) => Promise<Buffer> {
+  const position = new Map<string, number>()
+  cids.forEach((c, i) => position.has(c) || position.set(c, i))
+  const started = new Map<string, Promise<Buffer>>()
+  const taken = new Set<string>()
+  const start = (cid: string): Promise<Buffer> => {
+    let p = started.get(cid)
+    if (!p) {
+      p = fetchOne(cid)
+      p.catch(() => {}) // reported when asked for
+      started.set(cid, p)
+    }
+    return p
+  }
+  return (cid) => {
+    const p = start(cid)
+    started.delete(cid)
+    taken.add(cid)
+    const at = position.get(cid)
+    if (at !== undefined) {
+      for (let i = at + 1; i <= at + ahead && i < cids.length; i++) if (!taken.has(cids[i]!)) start(cids[i]!)
+    }
+    return p
+  }
+}
+

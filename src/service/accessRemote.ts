@@ -1,5 +1,5 @@
 import { segmentsFrom, type ExportReport, type UnlockedIdentity } from '../access/index.js'
-import { nodeBaseUrl, requestReleaseOverHttp, segmentFetcher } from '../node/index.js'
+import { nodeBaseUrl, readAhead, requestReleaseOverHttp, segmentFetcher } from '../node/index.js'
 import { exportReleased } from './accessExport.js'
 import { requestAccess } from './accessRequest.js'
 import type { ServiceContext } from './context.js'
@@ -24,10 +24,24 @@ export async function exportFromNode(
   const report = await exportReleased(ctx, {
     release,
     as: opts.as,
-    segments: segmentsFrom(segmentFetcher(from, key), from),
+    // Fetched ahead in the order the release lists them (read from it unchecked: each segment is hashed against its CID when used).
+    segments: segmentsFrom(readAhead(segmentFetcher(from, key), releasedCids(release)), from),
     out: opts.out,
     purpose: opts.purpose,
     onProgress: opts.onProgress,
   })
   return { ...report, from }
 }
+
+/** The segment CIDs a key release lists, in order, read without checking it (a hint for reading ahead: [] when unreadable). */
+function releasedCids(release: unknown): string[] {
+  try {
+    const payload = (release as { payload?: unknown }).payload
+    if (typeof payload !== 'string') return []
+    const body = JSON.parse(Buffer.from(payload, 'base64').toString('utf8')) as { segments?: unknown }
+    return Array.isArray(body.segments) ? body.segments.filter((c): c is string => typeof c === 'string') : []
+  } catch {
+    return []
+  }
+}
+
