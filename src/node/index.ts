@@ -113,4 +113,4 @@ export {
   type Witness,
 } from './gatherCosignatures.js'
 export { verifyQuorum, type QuorumCheckpoint, type QuorumReport } from './verifyQuorum.js'
-export { nodeBaseUrl, readAhead, requestReleaseOverHttp, segmentFetcher } from './httpTransport.js'
+export { nodeBaseUrl, readAhead, requestReleaseOverHttp, segmentFetcher, segmentsFetcher, SEGMENTS_PER_REQUEST } from './httpTransport.js'

@@ -1,5 +1,5 @@
 import { segmentsFrom, type ExportReport, type UnlockedIdentity } from '../access/index.js'
-import { nodeBaseUrl, readAhead, requestReleaseOverHttp, segmentFetcher } from '../node/index.js'
+import { nodeBaseUrl, readAhead, requestReleaseOverHttp, segmentsFetcher } from '../node/index.js'
 import { exportReleased } from './accessExport.js'
 import { requestAccess } from './accessRequest.js'
 import type { ServiceContext } from './context.js'
@@ -24,8 +24,9 @@ export async function exportFromNode(
   const report = await exportReleased(ctx, {
     release,
     as: opts.as,
-    // Fetched ahead in the order the release lists them (read from it unchecked: each segment is hashed against its CID when used).
-    segments: segmentsFrom(readAhead(segmentFetcher(from, key), releasedCids(release)), from),
+    // Fetched ahead, several a request, in the order the release lists them (read from it
+    // unchecked: each segment is hashed against its CID when used).
+    segments: segmentsFrom(readAhead(segmentsFetcher(from, key), releasedCids(release)), from),
     out: opts.out,
     purpose: opts.purpose,
     onProgress: opts.onProgress,
