@@ -109,9 +109,15 @@ export function segmentsFetcher(nodeUrl: string, key: HttpSigningKey): (cids: re
     if (lengths.length !== cids.length || lengths.some((n) => !Number.isSafeInteger(n) || n < 0) || lengths.reduce((a, b) => a + b, 0) !== bytes.length) {
       throw new ProvenaError('NODE_REMOTE_REFUSED', `${what}: the answer's Provena-Segment-Lengths does not split its ${bytes.length} bytes into ${cids.length} segments`)
     }
+    // Each in a buffer of its own: a view into the whole answer would be copied whole when
+    // posted to a worker thread (structured clone copies a view's entire ArrayBuffer).
     const out: Buffer[] = []
     let at = 0
-    for (const n of lengths) out.push(bytes.subarray(at, (at += n)))
+    for (const n of lengths) {
+      const own = Buffer.allocUnsafeSlow(n) // never a slice of the shared pool either
+      bytes.copy(own, 0, at, (at += n))
+      out.push(own)
+    }
     return out
   }
 }
