@@ -152,7 +152,8 @@ export async function buildServer(ctx: ApiContext, opts: { plugins?: readonly Ro
     bodyLimit,
     // Unknown fields are refused, not stripped; types are not coerced ("5" is not 5).
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
-    routerOptions: { maxParamLength: 128 },
+    // 512: GET /v1/segments/{cid},{cid},… takes up to 8 CIDs of 59 characters.
+    routerOptions: { maxParamLength: 512 },
     return503OnClosing: true,
     // A client that sends its request too slowly is cut off (slowloris).
     requestTimeout: 30_000,

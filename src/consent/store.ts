@@ -1,7 +1,7 @@
 // Applying consent changes: each is a record in the log and a new value in the consent
 // map, all of a batch in one transaction, or none of it.
 import { insertMany, type Db } from '../db/index.js'
-import type { SqliteLog, StoredMap } from '../log/index.js'
+import type { MapChange, SqliteLog, StoredMap } from '../log/index.js'
 import { consentErrors } from './errors.js'
 import { resolvePurpose, type OwnPurposes, type Purpose } from './purposes.js'
 import {
@@ -112,19 +112,27 @@ const DEFAULT_PERSONAL_DATA = Object.freeze(['dpv:PersonalData']) as string[]
  * last), then, in one transaction, appends each record to the log, stores it, makes it the
  * current one and updates the consent map. Throws before writing anything. Records are
  * built chunk by chunk, so a million changes fit in memory; `onApplied` sees each one.
+ * With `deferMap`, the consent map is not updated: its changes go to `deferMap`, and the
+ * caller applies them in the same transaction (a group commit: one map pass for many batches).
  */
 export function applyConsentChanges(
   ctx: ConsentContext,
   controller: string,
   changes: readonly ConsentChange[],
-  opts: { now?: number; onApplied?: (a: AppliedChange) => void } = {},
+  opts: {
+    now?: number
+    onApplied?: (a: AppliedChange) => void
+    deferMap?: (changes: MapChange[]) => void
+    /** The number of current records, when the caller knows it (a group commit counts once for its batches); an estimate will do. */
+    stored?: number
+  } = {},
 ): AppliedBatch {
   const now = opts.now ?? Date.now()
   const nowIso = new Date(now).toISOString()
   const seen = new Map<string, ConsentChange>()
   // The current state of the keys changed: point lookups for a small batch, one scan for a
   // large one (a bulk import would otherwise pay a B-tree lookup a change).
-  const stored = ctx.db.prepare('SELECT count(*) FROM consent_current').pluck().get() as number
+  const stored = opts.stored ?? (ctx.db.prepare('SELECT count(*) FROM consent_current').pluck().get() as number)
   let lookup: (key: Buffer) => CurrentRow | undefined
   if (changes.length * 4 > stored) {
     const all = new Map<string, CurrentRow>()
@@ -259,7 +267,8 @@ export function applyConsentChanges(
       }
       insertMany(ctx.db, 'consent_current (map_key, log_index, record, subject, purpose, state, valid_from, valid_until, dataset)', 9, rows, 'INSERT OR REPLACE')
     }
-    ctx.map.apply(mapChanges)
+    if (opts.deferMap) opts.deferMap(mapChanges)
+    else ctx.map.apply(mapChanges)
     return { count: checked.length, unchanged, firstLogIndex, byState }
   })()
 }

@@ -182,4 +182,40 @@ describe('sparse Merkle map', () => {
     assert.equal(absent.value, null)
     assert.ok(verifyMapProof(map.root(), absent))
   })
+
+  it('a change rolled back (savepoint or transaction) leaves no stale root cached, even when read before the rollback', () => {
+    const db = openDatabase(join(mkdtempSync(join(tmpdir(), 'provena-map-')), 'db.sqlite'))
+    const map = new StoredMap(db)
+    const kv = (i: number): [Buffer, Buffer] => [createHash('sha256').update(`k${i}`).digest(), createHash('sha256').update(`v${i}`).digest()]
+    const committed = [kv(0), kv(1)]
+    map.apply(committed.map(([key, value]) => ({ key, value })))
+    const before = map.root()
+    const [k, v] = kv(2)
+    const fail = new Error('injected')
+    // The whole transaction rolled back, after a root and a proof were read inside it.
+    assert.throws(() =>
+      db.transaction(() => {
+        map.apply([{ key: k, value: v }])
+        assert.deepEqual(map.root(), mapRootOf([...committed, [k, v]]))
+        assert.equal(map.prove(k).value, hex(v))
+        throw fail
+      })(), fail)
+    assert.deepEqual(map.root(), before)
+    assert.equal(map.prove(k).value, null)
+    // Rolled back to a savepoint, inside a transaction that goes on and commits.
+    db.transaction(() => {
+      assert.throws(() =>
+        db.transaction(() => {
+          map.apply([{ key: k, value: v }])
+          map.root()
+          throw fail
+        })(), fail)
+      assert.deepEqual(map.root(), before)
+    })()
+    assert.deepEqual(map.root(), before)
+    assert.deepEqual(map.root(), new StoredMap(db).root())
+    // A committed change inside a transaction is seen after it.
+    db.transaction(() => map.apply([{ key: k, value: v }]))()
+    assert.deepEqual(map.root(), mapRootOf([...committed, [k, v]]))
+  })
 })

@@ -28,10 +28,25 @@ export interface MapChange {
   value: Uint8Array | null
 }
 
+interface Top {
+  hash: Buffer[]
+  count: Int32Array
+  prefix: Float64Array
+}
+
+/**
+ * The map's leaves, bucket hashes and counts in SQLite, with two caches of what is committed:
+ * the bucket level (`top`) and the hashes above it (`memo`). A change made inside a caller's
+ * transaction is not committed yet, and may be rolled back (to a savepoint, or the whole
+ * transaction): until that transaction ends, roots and proofs are computed from the
+ * database each time and nothing is cached, so a rollback leaves no stale root behind.
+ */
 export class StoredMap {
-  private top: { hash: Buffer[]; count: Int32Array; prefix: Float64Array } | undefined
+  private top: Top | undefined
   private readonly memo = new Map<number, Buffer>()
   private version = -1
+  /** The map was changed inside a transaction that has not ended yet. */
+  private uncommitted = false
 
   constructor(private readonly db: Db) {}
 
@@ -73,6 +88,7 @@ export class StoredMap {
     })()
     this.top = undefined
     this.memo.clear()
+    if (this.db.inTransaction) this.uncommitted = true
   }
 
   /** Recomputes the stored hash and count of the given buckets from their leaves. */
@@ -124,7 +140,21 @@ export class StoredMap {
     return { keys: rows.map((r) => r[0]), values: rows.map((r) => r[1]) }
   }
 
-  private loadTop() {
+  /**
+   * The bucket level and the memo of the hashes above it: the caches when they hold
+   * committed state, else (the map changed in a transaction still open) fresh ones that are
+   * not kept.
+   */
+  private view(): { top: Top; memo: Map<number, Buffer> } {
+    if (this.uncommitted) {
+      if (this.db.inTransaction) return { top: this.readTop(), memo: new Map() }
+      // The transaction ended, committed or rolled back: the caches were not filled since.
+      this.uncommitted = false
+    }
+    return { top: this.loadTop(), memo: this.memo }
+  }
+
+  private loadTop(): Top {
     // Another connection (another process) may have changed the map since: SQLite's
     // data_version moves when one commits.
     const version = this.db.pragma('data_version', { simple: true }) as number
@@ -133,7 +163,10 @@ export class StoredMap {
       this.memo.clear()
       this.version = version
     }
-    if (this.top) return this.top
+    return (this.top ??= this.readTop())
+  }
+
+  private readTop(): Top {
     const hash: Buffer[] = new Array(BUCKETS).fill(MAP_EMPTY)
     const count = new Int32Array(BUCKETS)
     for (const [b, h, c] of this.db.prepare('SELECT bucket, hash, count FROM map_buckets').raw().all() as [number, Buffer, number][]) {
@@ -142,12 +175,13 @@ export class StoredMap {
     }
     const prefix = new Float64Array(BUCKETS + 1)
     for (let i = 0; i < BUCKETS; i++) prefix[i + 1] = prefix[i]! + count[i]!
-    return (this.top = { hash, count, prefix })
+    return { hash, count, prefix }
   }
 
   /** The root node of the map, for walks (proofs). */
   rootNode(): MapNode {
-    return this.topNode(0, 0, BUCKETS)
+    const { top, memo } = this.view()
+    return this.topNode(top, memo, 0, 0, BUCKETS)
   }
 
   /** The map's root hash. */
@@ -166,8 +200,7 @@ export class StoredMap {
   }
 
   /** A subtree above or at the bucket level: buckets [lo, hi) at `depth` (<= 12). */
-  private topNode(depth: number, lo: number, hi: number): MapNode {
-    const top = this.loadTop()
+  private topNode(top: Top, memo: Map<number, Buffer>, depth: number, lo: number, hi: number): MapNode {
     const self = this
     const count = () => top.prefix[hi]! - top.prefix[lo]!
     return {
@@ -181,10 +214,10 @@ export class StoredMap {
           for (let b = lo; b < hi; b++) if (top.count[b] === 1) return top.hash[b]!
         }
         const id = depth * BUCKETS + lo
-        let h = self.memo.get(id)
+        let h = memo.get(id)
         if (!h) {
           const [l, r] = this.children()
-          self.memo.set(id, (h = hashChildren(l.hash(), r.hash())))
+          memo.set(id, (h = hashChildren(l.hash(), r.hash())))
         }
         return h
       },
@@ -203,7 +236,7 @@ export class StoredMap {
           return new LeavesNode(l, 0, l.keys.length, BUCKET_DEPTH).children()
         }
         const mid = (lo + hi) >>> 1
-        return [self.topNode(depth + 1, lo, mid), self.topNode(depth + 1, mid, hi)]
+        return [self.topNode(top, memo, depth + 1, lo, mid), self.topNode(top, memo, depth + 1, mid, hi)]
       },
     }
   }

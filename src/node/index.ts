@@ -115,5 +115,5 @@ export {
   type Witness,
 } from './gatherCosignatures.js'
 export { anchoredQuorumCheckpoint, verifyQuorum, type QuorumCheckpoint, type QuorumReport } from './verifyQuorum.js'
-export { nodeBaseUrl, requestReleaseOverHttp, segmentFetcher } from './httpTransport.js'
+export { nodeBaseUrl, readAhead, requestReleaseOverHttp, segmentFetcher, segmentsFetcher, SEGMENTS_PER_REQUEST } from './httpTransport.js'
 export { besuGenesis, besuNodeConfig, besuReadme, parseValidators, qbftExtraData, QBFT_MIX_HASH, writeBesuNetwork, type BesuNetworkOptions, type BesuValidator } from './besu.js'

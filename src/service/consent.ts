@@ -18,6 +18,7 @@ import {
   type TrainingManifest,
 } from '../consent/index.js'
 import { ProvenaError } from '../errors.js'
+import type { MapChange } from '../log/index.js'
 import { datasetCommitments, getAsset } from '../registry/index.js'
 import type { NodeContext } from './context.js'
 
@@ -113,10 +114,22 @@ export async function importConsent(ctx: NodeContext, controller: UnlockedIdenti
  * they come from: `source:line` in errors), all or none, in one transaction, without
  * anchoring: the caller anchors now (`consent import`) or on the node's schedule (the API).
  */
-export function applyConsentBatch(ctx: NodeContext, controller: UnlockedIdentity, rows: BulkChange[], source: string): AppliedBatch {
+export function applyConsentBatch(
+  ctx: NodeContext,
+  controller: UnlockedIdentity,
+  rows: BulkChange[],
+  source: string,
+  opts: {
+    deferMap?: (changes: MapChange[]) => void
+    /** The controller's pseudonym key, when the caller keeps it (derived otherwise). */
+    pseudonymKey?: Buffer
+    /** The number of current consent records, when the caller knows it. */
+    stored?: number
+  } = {},
+): AppliedBatch {
   requireController(controller)
   const { p } = ctx
-  const { pseudonymKey } = controllerSecrets(controller)
+  const pseudonymKey = opts.pseudonymKey ?? controllerSecrets(controller).pseudonymKey
   const datasetOfLine = (id: string, line: number): string => {
     let dataset: string
     try {
@@ -138,7 +151,111 @@ export function applyConsentBatch(ctx: NodeContext, controller: UnlockedIdentity
     where: `${source}:${r.line}`,
   }))
   refuseErasedGrants(p, controller, changes)
-  return applyConsentChanges(consentContext(p), controller.did, changes)
+  return applyConsentChanges(consentContext(p), controller.did, changes, {
+    ...(opts.deferMap ? { deferMap: opts.deferMap } : {}),
+    ...(opts.stored === undefined ? {} : { stored: opts.stored }),
+  })
+}
+
+/** What one batch of a group commit did: as applyConsentBatch, and the log size right after it. */
+export interface GroupedBatch extends AppliedBatch {
+  /** The log size after this batch's changes (those of batches committed with it come after). */
+  treeSize: number
+}
+
+interface PendingBatch {
+  controller: UnlockedIdentity
+  rows: BulkChange[]
+  source: string
+  resolve: (b: GroupedBatch) => void
+  reject: (e: unknown) => void
+}
+
+/** The most changes one group commit takes; the batches beyond wait for the next one. */
+export const GROUP_COMMIT_MAX_CHANGES = 20_000
+
+/**
+ * Group commit of consent batches (the API's POST /v1/consent): the batches submitted while
+ * the node is busy (committing the previous group, serving other requests) are applied
+ * together on the next turn of the event loop, in ONE SQLite transaction (one disk sync)
+ * and one pass over the consent map. Each batch keeps its own all-or-nothing semantics: it
+ * runs in its own savepoint, in submission order (a batch sees the batches before it, as
+ * if applied one by one), and a batch that fails is rolled back alone and rejected with its
+ * own error; the others commit. A promise resolves only after the commit returned (the batch
+ * is durable and in the log); if the commit itself fails, every batch of the group is
+ * rejected with that error and nothing of it is kept.
+ */
+export class ConsentGroupCommit {
+  readonly #ctx: NodeContext
+  #queue: PendingBatch[] = []
+  #scheduled = false
+  /** Each controller's pseudonym key, derived once (the identity stays unlocked as long). */
+  readonly #keys = new WeakMap<UnlockedIdentity, Buffer>()
+  /** Commits made and batches they carried (metrics, benches, tests). */
+  readonly stats = { commits: 0, batches: 0 }
+
+  constructor(ctx: NodeContext) {
+    this.#ctx = ctx
+  }
+
+  /** Applies `rows` (as applyConsentBatch) with the batches submitted alongside; resolves once committed. */
+  apply(controller: UnlockedIdentity, rows: BulkChange[], source: string): Promise<GroupedBatch> {
+    return new Promise<GroupedBatch>((resolve, reject) => {
+      this.#queue.push({ controller, rows, source, resolve, reject })
+      if (!this.#scheduled) {
+        this.#scheduled = true
+        // setImmediate runs after the I/O of this turn: every request read meanwhile joins the group.
+        setImmediate(() => this.#flush())
+      }
+    })
+  }
+
+  #flush(): void {
+    this.#scheduled = false
+    let take = 0
+    for (let n = 0; take < this.#queue.length && (take === 0 || n + this.#queue[take]!.rows.length <= GROUP_COMMIT_MAX_CHANGES); take++) n += this.#queue[take]!.rows.length
+    const group = this.#queue.splice(0, take)
+    if (this.#queue.length > 0) {
+      this.#scheduled = true
+      setImmediate(() => this.#flush())
+    }
+    const { p } = this.#ctx
+    const outcomes: ({ ok: true; batch: GroupedBatch } | { ok: false; error: unknown })[] = []
+    try {
+      p.db.transaction(() => {
+        const mapChanges: MapChange[] = []
+        // Counted once for the group (an estimate after: it only chooses between point lookups and one scan).
+        let stored = p.db.prepare('SELECT count(*) FROM consent_current').pluck().get() as number
+        for (const b of group) {
+          let own: MapChange[] = []
+          try {
+            let pseudonymKey = this.#keys.get(b.controller)
+            if (!pseudonymKey) this.#keys.set(b.controller, (pseudonymKey = controllerSecrets(b.controller).pseudonymKey))
+            // Its own savepoint: a failure rolls back this batch's writes only.
+            const applied = p.db.transaction(() => applyConsentBatch(this.#ctx, b.controller, b.rows, b.source, { deferMap: (c) => (own = c), pseudonymKey, stored }))()
+            stored += applied.count
+            for (const c of own) mapChanges.push(c)
+            outcomes.push({ ok: true, batch: { ...applied, treeSize: p.log.size() } })
+          } catch (error) {
+            // SQLite rolls back the whole transaction on some errors (disk full, I/O): then nothing of the group holds.
+            if (!p.db.inTransaction) throw error
+            outcomes.push({ ok: false, error })
+          }
+        }
+        p.map.apply(mapChanges)
+      })()
+    } catch (error) {
+      for (const b of group) b.reject(error)
+      return
+    }
+    this.stats.commits++
+    this.stats.batches += group.length
+    group.forEach((b, i) => {
+      const o = outcomes[i]!
+      if (o.ok) b.resolve(o.batch)
+      else b.reject(o.error)
+    })
+  }
 }
 
 /** What the training gate wrote. */

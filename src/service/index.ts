@@ -1,7 +1,7 @@
 // The service layer (ARCHITECTURE.md): one function per operation, owning the transaction,
 // the outbox write and the anchoring. The CLI is a thin adapter over it; the HTTP API will be another.
 export { type NodeContext, type ServiceContext } from './context.js'
-export { applyConsentBatch, consentContext, importConsent, recordConsent, requireController, runTrainingGate, type GateResult, type MapCheckpoint, type SubjectChange } from './consent.js'
+export { applyConsentBatch, ConsentGroupCommit, consentContext, GROUP_COMMIT_MAX_CHANGES, type GroupedBatch, importConsent, recordConsent, requireController, runTrainingGate, type GateResult, type MapCheckpoint, type SubjectChange } from './consent.js'
 export { grantAccess, revokeAccess, type Grantee, type GrantReport, type RevokeReport } from './accessGrants.js'
 export { eraseSubject, type EraseReport } from './eraseSubject.js'
 export { exportForPurpose } from './exportForPurpose.js'

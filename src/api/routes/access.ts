@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import { listIdentities, unlockIdentity, type UnlockedIdentity, accessErrors } from '../../access/index.js'
 import { faultPoint } from '../../chain/index.js'
 import { ProvenaError } from '../../errors.js'
-import { claimedHeader } from '../../node/index.js'
+import { claimedHeader, SEGMENTS_PER_REQUEST } from '../../node/index.js'
 import { releaseAccess, releasedSegment } from '../../service/index.js'
 import type { RouteAuth } from '../auth.js'
 import type { ApiContext } from '../context.js'
@@ -29,8 +29,8 @@ const ENVELOPE = {
 
 /**
  * POST /v1/access/release: a member's signed access request, answered with a key release
- * (issue 12's `access release`, over HTTP); GET /v1/segments/{cid}: the ciphertext segments
- * a release names, to the member it was issued to, until it expires.
+ * (issue 12's `access release`, over HTTP); GET /v1/segments/{cid}[,{cid}…]: the ciphertext
+ * segments a release names, to the member it was issued to, until it expires.
  */
 export async function accessRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
   const plane = () => {
@@ -96,18 +96,34 @@ export async function accessRoutes(app: FastifyInstance, ctx: ApiContext): Promi
       config: { auth },
       schema: {
         operationId: 'getSegment',
-        summary: 'A ciphertext segment named by a key release this node issued to the caller',
+        summary: 'Ciphertext segments named by a key release this node issued to the caller',
+        description: `One CID, or up to ${SEGMENTS_PER_REQUEST} separated by commas (one request, one signature, for several): their bytes concatenated in that order, each one's length in the Provena-Segment-Lengths header. All or none: a CID not released to the caller refuses the request.`,
         tags: ['access'],
-        params: { type: 'object', required: ['cid'], properties: { cid: { type: 'string', pattern: '^[a-z0-9]{10,128}$', description: 'CIDv1 (raw, sha2-256), base32' } } },
-        response: { 200: { description: 'the segment\'s bytes (AES-256-GCM records; they hash to the CID)', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } } },
+        params: {
+          type: 'object',
+          required: ['cid'],
+          properties: { cid: { type: 'string', pattern: `^[a-z0-9]{10,128}(,[a-z0-9]{10,128}){0,${SEGMENTS_PER_REQUEST - 1}}$`, description: 'CIDv1 (raw, sha2-256), base32; several separated by commas' } },
+        },
+        response: {
+          200: {
+            description: "the segments' bytes (AES-256-GCM records; each hashes to its CID)",
+            headers: { 'provena-segment-lengths': { type: 'string', description: 'the length in bytes of each segment, in order, separated by commas' } },
+            content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } },
+          },
+        },
       },
     },
     async (request, reply) => {
       faultPoint('api:before-segment') // test hook: killed in the middle of the segment downloads
       const caller = request.principal?.did
       if (!caller) throw new ProvenaError('ACCESS_SEGMENT_NOT_RELEASED', 'segments are served to the member a release was issued to: this credential is no member')
-      const bytes = await releasedSegment(plane(), caller, request.params.cid)
-      return reply.type('application/octet-stream').header('cache-control', 'private, no-store').send(bytes)
+      const parts: Buffer[] = []
+      for (const cid of request.params.cid.split(',')) parts.push(await releasedSegment(plane(), caller, cid))
+      return reply
+        .type('application/octet-stream')
+        .header('cache-control', 'private, no-store')
+        .header('provena-segment-lengths', parts.map((b) => b.length).join(','))
+        .send(parts.length === 1 ? parts[0] : Buffer.concat(parts))
     },
   )
 }

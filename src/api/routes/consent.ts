@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { BulkChange, ConsentState } from '../../consent/index.js'
 import { ProvenaError } from '../../errors.js'
-import { applyConsentBatch, requireController } from '../../service/index.js'
+import { ConsentGroupCommit, requireController } from '../../service/index.js'
 import { actingIdentity } from '../acting.js'
 import type { ApiContext } from '../context.js'
 import { apiErrors } from '../errors.js'
@@ -41,9 +41,14 @@ const CHANGE = {
 /**
  * POST /v1/consent: a batch of consent changes, as `consent import` takes them, recorded by
  * the controller identity the credential acts as: all or none, in one transaction. The
- * checkpoint carrying the new map root is anchored on the node's schedule.
+ * checkpoint carrying the new map root is anchored on the node's schedule. Requests that
+ * arrive together share one commit (ConsentGroupCommit), each still all or none; the answer
+ * comes once its changes are committed.
  */
 export async function consentRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
+  // Requests that arrive together are committed together: one transaction, one disk sync.
+  const commits = new ConsentGroupCommit(ctx)
+
   app.post<{ Body: { changes: ChangeBody[]; as?: string } }>(
     '/v1/consent',
     {
@@ -97,8 +102,8 @@ export async function consentRoutes(app: FastifyInstance, ctx: ApiContext): Prom
         dataset: c.dataset ?? null,
         signature: c.signer ? { signer: c.signer, issued: c.issued!, signature: c.signature! } : undefined,
       }))
-      const b = applyConsentBatch(ctx, controller, rows, 'body/changes')
-      return { changes: b.count, unchanged: b.unchanged, byState: b.byState, firstLogIndex: b.firstLogIndex, treeSize: ctx.p.log.size() }
+      const b = await commits.apply(controller, rows, 'body/changes')
+      return { changes: b.count, unchanged: b.unchanged, byState: b.byState, firstLogIndex: b.firstLogIndex, treeSize: b.treeSize }
     },
   )
 }
