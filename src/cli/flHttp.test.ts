@@ -104,13 +104,26 @@ describe('federated learning over HTTP: the coordinator serves, the hospitals tr
     await coordinator('node', 'stop')
   })
 
-  it("round 1: the task is created through the coordinator's API; st-mary trains through its node's API, st-luke with fl client run --coordinator; the coordinator's serve aggregates", async () => {
+  it("round 1: the task is created through the coordinator's API; st-mary's node, killed (kill -9) between its commitment and its delivery, delivers once restarted; st-mary trains through its node's API, st-luke with fl client run --coordinator; the coordinator's serve aggregates", async () => {
     const created = await api(served.C, 'POST', '/v1/fl/tasks', coordinatorToken, { model: { type: 'logistic' }, features: 30, purpose: P, participants: ['st-mary', 'st-luke'], rounds: 2, maxUpdateNorm: 1000 })
     assert.equal(created.status, 200, JSON.stringify(created.json))
     task = created.json.task as number
+    // kill -9 in the middle of the round: st-mary's node dies after committing its update on-chain, before delivering it.
+    await served.mary.stop()
+    served.mary = await startServe(H['st-mary'], { passphrase: PW['st-mary'], env: { PROVENA_FAULT: 'fl:before-delivery' } })
+    await assert.rejects(api(served.mary, 'POST', `/v1/fl/tasks/${task}/train`, maryToken, { dataset: dataset['st-mary'], coordinator: served.C.url }))
+    assert.equal((await served.mary.exited).signal, 'SIGKILL')
+    assert.equal(existsSync(exchange('round-1', `${address['st-mary']}.sealed`)), false)
+    // Restarted, a subject withdraws (its API) before st-mary is asked again: the node delivers what it committed while the
+    // consent held (trained again, it would gate out the subject and commit another update, which the chain refuses).
+    served.mary = await startServe(H['st-mary'], { passphrase: PW['st-mary'] })
+    const w = await api(served.mary, 'POST', '/v1/consent', maryToken, { changes: [{ subject: withdrawn, purpose: P, action: 'withdraw' }] })
+    assert.equal(w.status, 200, JSON.stringify(w.json))
     const mary = await api(served.mary, 'POST', `/v1/fl/tasks/${task}/train`, maryToken, { dataset: dataset['st-mary'], coordinator: served.C.url })
     assert.equal(mary.status, 200, JSON.stringify(mary.json))
     assert.equal((mary.json.manifest as { included: number }).included, ROWS)
+    // Delivered: the coordinator took it only because it hashes to the sealed digest committed on-chain (else 409 FL_UPDATE_MISMATCH).
+    assert.ok(existsSync(exchange('round-1', `${address['st-mary']}.sealed`)))
     // Delivered over HTTP into the coordinator's own exchange, as committed on-chain.
     assert.ok(existsSync(exchange('round-1', `${address['st-mary']}.sealed`)) && existsSync(exchange('round-1', `${address['st-mary']}.manifest.json`)))
     const state = await signedFetch(`${served.C.url}/v1/fl/tasks/${task}`, {}, { keyId: ids['st-mary']!.did, privateKey: ids['st-mary']!.signing.privateKey })
@@ -173,9 +186,7 @@ describe('federated learning over HTTP: the coordinator serves, the hospitals tr
     assert.deepEqual([closed.status, closed.json.code], [409, 'FL_ROUND_CLOSED'])
   })
 
-  it("round 2: a subject withdraws at st-mary (its API); the coordinator's node is killed (kill -9) as it finalises and completes the round once restarted; st-mary's round-2 manifest leaves the subject out; the final model is served", async () => {
-    const w = await api(served.mary, 'POST', '/v1/consent', maryToken, { changes: [{ subject: withdrawn, purpose: P, action: 'withdraw' }] })
-    assert.equal(w.status, 200, JSON.stringify(w.json))
+  it("round 2 (a subject withdrew at st-mary during round 1, through its API): the coordinator's node is killed (kill -9) as it finalises and completes the round once restarted; st-mary's round-2 manifest leaves the subject out; the final model is served", async () => {
     // kill -9 in the middle of the round: the coordinator's node dies right after it broadcast round 2's finalisation (before its receipt and its log entry).
     await served.C.stop()
     served.C = await startServe(C, { passphrase: PW.coordinator, env: { PROVENA_FAULT: 'outbox:after-broadcast:fl-finalize' } })

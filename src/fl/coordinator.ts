@@ -397,6 +397,22 @@ async function finishCommit(ctx: FlContext, row: OutboxRow, member: ChainClient)
   return { ...report, transactionHash: sent.txHash! }
 }
 
+/**
+ * The report of this client's commitment for the open round of `taskId`, already mined
+ * and reported (a run between its commitment and its delivery was killed, or the client is
+ * asked again): what it committed, to deliver again; never trained again (a second
+ * commitment for the round is refused on-chain). Undefined when it has not committed.
+ */
+export async function committedRun(ctx: FlContext, taskId: number, client: UnlockedIdentity): Promise<ClientRunReport | undefined> {
+  const t = await readTask(ctx, taskId)
+  if (t.done) return undefined
+  const row = listOutboxByKeyPrefix(ctx.db, chainKey(ctx), flCommitEffect.kind, `fl-commit:${taskId}:${t.round}:${client.address.toLowerCase()}`)[0]
+  if (!row || row.status !== 'mined' || !row.reported || !row.txHash) return undefined
+  const report = (row.payload as FlCommitPayload).report as { digest: string; cid: string; clientRun?: Omit<ClientRunReport, 'transactionHash' | 'update'> & { update: Omit<ClientRunReport['update'], 'cid'> } }
+  if (!report.clientRun) return undefined
+  return { ...report.clientRun, update: { ...report.clientRun.update, cid: report.cid }, transactionHash: row.txHash }
+}
+
 /** A participant's commitment for (task, round) decided by a run that crashed before reporting it. */
 function decidedCommit(ctx: FlContext, task: number, round: number, client: Address): OutboxRow | undefined {
   const row = listOutboxByKeyPrefix(ctx.db, chainKey(ctx), flCommitEffect.kind, `fl-commit:${task}:${round}:${client.toLowerCase()}`)[0]

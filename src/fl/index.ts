@@ -17,6 +17,7 @@ export {
   REASON_NAMES,
   REJECT,
   runClient,
+  committedRun,
   submitForeignUpdate,
   submitUpdate,
   taskStatus,

@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path'
 import type { Address } from 'viem'
 import { findIdentity, listIdentities, purposeId, unlockIdentity, type Identity, type UnlockedIdentity } from '../access/index.js'
 import { manifestTrustRoots, trustRootsOf } from './consortium.js'
-import { FederatedTrainingAbi } from '../chain/index.js'
+import { faultPoint, FederatedTrainingAbi } from '../chain/index.js'
 import { canonicalJsonBytes, sha256Hex } from '../crypto/index.js'
 import { ProvenaError } from '../errors.js'
 import {
@@ -21,6 +21,7 @@ import {
   type AggregationRule,
   readTask,
   runClient,
+  committedRun,
   submitForeignUpdate,
   type ClientRunReport,
   type FlContext,
@@ -192,7 +193,9 @@ export async function importTaskFromExchange(p: Provena, ctx: FlContext, task: n
 export async function runClientAcrossNodes(p: Provena, ctx: FlContext, o: { task: number; dataset: string; client: UnlockedIdentity; exchange: string | FlExchange }): Promise<ClientRunReport & { exchange: string[] }> {
   const x = asExchange(o.exchange)
   const { aggregator } = await importTaskFromExchange(p, ctx, o.task, o.client, x)
-  const r = await runClient(ctx, o.task, o.dataset, o.client, aggregator)
+  // Committed already for this round (a run killed before its delivery, or asked again): delivered again as committed.
+  const r = (await committedRun(ctx, o.task, o.client)) ?? (await runClient(ctx, o.task, o.dataset, o.client, aggregator))
+  faultPoint('fl:before-delivery')
   return { ...r, exchange: await deliverUpdate(ctx, o.task, r.round, o.client.address, x) }
 }
 
