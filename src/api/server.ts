@@ -96,7 +96,7 @@ const VERSION = (() => {
   }
 })()
 
-/** The 401/403 codes: refusals, logged and counted. */
+/** The 401/403 codes: refusals, counted (and logged when the credential verified: see `refused`). */
 const isRefusal = (code: string) => {
   const http = errorInfo(code).http
   return code.startsWith('API_') && (http === 401 || http === 403)
@@ -202,14 +202,24 @@ export async function buildServer(ctx: ApiContext, opts: { plugins?: readonly Ro
   })
   await withDefaultAuth('public', async (docs) => void (await docs.register(fastifySwaggerUi, { routePrefix: '/docs' })))(app, ctx)
 
-  /** Logs and counts a 401/403 refusal, then throws it on. */
-  const refused = (request: FastifyRequest, e: unknown, principal: Principal | null): never => {
+  /**
+   * Counts a 401/403 refusal (/metrics, by code), then throws it on. A refusal of a
+   * credential that verified (a token or a member's signature that holds, but not for this
+   * scope or role: 403) is also an entry of the node's log, naming who was refused. One
+   * that never verified (none, an unknown or forged token, a bad signature: 401) is counted
+   * only: a stranger must not be able to write into the node's public, anchored log (a
+   * flood of entries, text of its choosing, a refusal framed on a member's DID).
+   */
+  const refused = (request: FastifyRequest, e: unknown, principal: Principal | null, verified: boolean): never => {
     if (isProvenaError(e) && isRefusal(e.code)) {
       metrics.refusals.inc(e.code)
-      logRefusal(ctx, request, e, principal)
+      if (verified) logRefusal(ctx, request, e, principal)
     }
     throw e
   }
+
+  /** Refusals of signed requests that wait for their body's check. */
+  const deniedAfterBody = new WeakMap<FastifyRequest, unknown>()
 
   app.addHook('onRequest', async (request) => {
     if (request.is404) return
@@ -219,11 +229,19 @@ export async function buildServer(ctx: ApiContext, opts: { plugins?: readonly Ro
     let principal: Principal | null = null
     try {
       principal = await authenticate(request, ctx, authenticators)
-      authorize(principal, auth)
-      request.principal = principal
     } catch (e) {
-      refused(request, e, principal)
+      // A 403 here is a member whose signature held but whose role is gone (read on-chain): logged; a 401 is not.
+      refused(request, e, null, isProvenaError(e) && errorInfo(e.code).http === 403)
     }
+    try {
+      authorize(principal!, auth)
+    } catch (e) {
+      // A signed request with a body holds only once its body is checked (preValidation):
+      // its refusal waits for that, so that only a signature that held is logged.
+      if (!principal?.checkBody) refused(request, e, principal, true)
+      deniedAfterBody.set(request, e)
+    }
+    request.principal = principal
   })
   // A credential over the body checks the bytes once read, before validation or the handler.
   app.addHook('preValidation', async (request) => {
@@ -232,8 +250,9 @@ export async function buildServer(ctx: ApiContext, opts: { plugins?: readonly Ro
     try {
       await principal.checkBody(request.rawBody ?? Buffer.alloc(0))
     } catch (e) {
-      refused(request, e, principal)
+      refused(request, e, null, false)
     }
+    if (deniedAfterBody.has(request)) refused(request, deniedAfterBody.get(request), principal, true)
   })
 
   app.addHook('onResponse', async (request, reply) => {

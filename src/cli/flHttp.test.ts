@@ -33,6 +33,7 @@ describe('federated learning over HTTP: the coordinator serves, the hospitals tr
   const address = { 'st-mary': '', 'st-luke': '' }
   let withdrawn = ''
   let coordinatorToken = ''
+  let analystToken = ''
   let maryToken = ''
   let served: { C: ServedNode; mary: ServedNode }
   let task = 0
@@ -93,6 +94,9 @@ describe('federated learning over HTTP: the coordinator serves, the hospitals tr
       ok(await node('consent', 'import', file(`${name}-consent.csv`), '--as', name))
     }
     coordinatorToken = ok(await coordinator('token', 'create', '--as', 'coordinator', '--role', 'processor', '--scope', 'fl:coordinate', '--json')).json<{ token: string }>().token
+    // Another processor identity of the coordinator's node, neither aggregator nor participant of the task.
+    ok(await coordinator('identity', 'create', 'analyst', '--role', 'processor'))
+    analystToken = ok(await coordinator('token', 'create', '--as', 'analyst', '--role', 'processor', '--scope', 'fl:coordinate', '--json')).json<{ token: string }>().token
     maryToken = ok(await hospital('st-mary')('token', 'create', '--as', 'st-mary', '--role', 'controller', '--scope', 'fl:train', '--scope', 'consent:write', '--json')).json<{ token: string }>().token
     ids.coordinator = unlockIdentity(C, 'coordinator', PW.coordinator)
     ids['st-mary'] = unlockIdentity(H['st-mary'], 'st-mary', PW['st-mary'])
@@ -132,6 +136,10 @@ describe('federated learning over HTTP: the coordinator serves, the hospitals tr
   })
 
   it("a member that is not a participant reads nothing of the task (403 FL_NOT_PARTICIPANT); another member cannot make st-mary's node train (403)", async () => {
+    // Not even its status, through a token of a processor that neither aggregates nor takes part (the aggregator's token reads it).
+    const status = await api(served.C, 'GET', `/v1/fl/tasks/${task}/status`, analystToken)
+    assert.deepEqual([status.status, status.json.code], [403, 'FL_NOT_PARTICIPANT'])
+    assert.equal((await api(served.C, 'GET', `/v1/fl/tasks/${task}/status`, coordinatorToken)).status, 200)
     const key = { keyId: ids.coordinator!.did, privateKey: ids.coordinator!.signing.privateKey }
     for (const path of [`/v1/fl/tasks/${task}`, `/v1/fl/tasks/${task}/rounds/1/model`]) {
       const res = await signedFetch(`${served.C.url}${path}`, {}, key)

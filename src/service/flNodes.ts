@@ -333,6 +333,16 @@ export function participantOf(p: Provena, ctx: FlContext, task: number, did: str
   return { did, address: lower(m.address) }
 }
 
+/**
+ * Whether `did` may read the status of `task` here: its aggregator, or one of its
+ * participants. FL_NOT_PARTICIPANT (403) for any other member or identity.
+ */
+export function mayReadTask(ctx: FlContext, task: number, did: string | null): void {
+  const { participants, aggregator } = participantsOf(ctx, task)
+  if (did !== null && (did === aggregator || participants.includes(did))) return
+  throw new ProvenaError('FL_NOT_PARTICIPANT', `${did ?? 'this credential'} is neither the aggregator nor a participant of task ${task}`, { details: { did, task } })
+}
+
 /** GET /v1/fl/tasks/{task}: the task message addressed to the participant, the open round. */
 export async function taskForParticipant(p: Provena, ctx: FlContext, task: number, did: string | null) {
   const who = participantOf(p, ctx, task, did)

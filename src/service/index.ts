@@ -24,6 +24,7 @@ export {
   modelForParticipant,
   nodeExchangeDir,
   participantOf,
+  mayReadTask,
   publishTask,
   resolveParticipant,
   runClientAcrossNodes,

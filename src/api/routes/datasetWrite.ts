@@ -75,6 +75,10 @@ export async function datasetWriteRoutes(app: FastifyInstance, ctx: ApiContext):
         throw new ProvenaError('API_ROLE_DENIED', "registering a dataset on this node takes one of its API tokens: a consortium member's signed request does not", { details: { did: request.principal?.did } })
       }
       const type = String(request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase()
+      // The upload is the body as sent: JSON (parsed by the server) or any other type is not a dataset file.
+      if (!(type in UPLOAD_TYPES) || !Buffer.isBuffer(request.body)) {
+        throw new ProvenaError('API_UNSUPPORTED_MEDIA_TYPE', `the body's content type ${type ? `"${type}"` : '(none)'} is not one this route takes`, { hint: `send Content-Type: ${Object.keys(UPLOAD_TYPES).join(' or ')}` })
+      }
       const dir = scratch(ctx)
       const file = join(dir, `body${UPLOAD_TYPES[type] ?? '.csv'}`)
       try {

@@ -18,6 +18,7 @@ import {
   flNodeContext,
   httpExchange,
   modelForParticipant,
+  mayReadTask,
   nodeExchangeDir,
   runClientAcrossNodes,
   serialised,
@@ -25,6 +26,7 @@ import {
   taskSpecOf,
 } from '../../service/index.js'
 import { actingIdentity } from '../acting.js'
+import { OPERATOR_ROLE } from '../tokens.js'
 import type { Principal, RouteAuth } from '../auth.js'
 import type { ApiContext } from '../context.js'
 
@@ -245,7 +247,14 @@ export async function flRoutes(app: FastifyInstance, ctx: ApiContext): Promise<v
         response: { 200: { type: 'object', additionalProperties: true, required: ['task', 'round', 'done'], properties: { task: { type: 'integer' }, round: { type: 'integer' }, done: { type: 'boolean' } } } },
       },
     },
-    async (request) => taskStatus(flCtx(), Number(request.params.task)),
+    async (request) => {
+      const task = Number(request.params.task)
+      // The node's operator (the CLI on this data dir) reads every task; anyone else only a task it aggregates or takes part in.
+      const p = request.principal
+      const operator = p?.kind === 'token' && p.role === OPERATOR_ROLE && p.did === ctx.p.operatorDid
+      if (!operator) mayReadTask(flCtx(), task, p?.did ?? null)
+      return taskStatus(flCtx(), task)
+    },
   )
 
   app.post<{ Params: { task: string }; Body: { dataset: string; coordinator: string; as?: string } }>(
