@@ -198,6 +198,7 @@ export const ERROR_CATALOGUE = {
   FL_NOT_ANCHORED: conflict('no checkpoint is anchored yet'),
   FL_NOT_COMMITTED: conflict('the client has no commitment on-chain for the round it delivers an update of'),
   FL_NOT_IMPORTED: conflict('the dataset was registered in clear: it cannot be gated by consent'),
+  FL_COORDINATOR_NOT_PINNED: refused('the coordinator URL is not an endpoint a member advertises in the pinned consortium file: a node talks only to the nodes its file pins'),
   FL_NOT_LOCAL_IDENTITY: refused('the credential acts as no identity of this node: training runs as a participant identity of the node'),
   FL_NOT_PARTICIPANT: refused('the caller is not a participant of the federated task'),
   FL_NOT_YOUR_UPDATE: refused("a participant delivers another client's update: each delivers its own only"),

@@ -1,5 +1,6 @@
 // Helpers shared by the tests (not part of the public API).
 import assert from 'node:assert/strict'
+import { createServer } from 'node:net'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
@@ -113,6 +114,15 @@ export function assertOneLine(r: CliRun, code: number, pattern: RegExp): void {
   assert.doesNotMatch(r.stderr, /bug in Provena/)
 }
 
+
+/** A TCP port free on 127.0.0.1 now (for a node whose URL must be known before it listens). */
+export async function freePort(): Promise<number> {
+  const s = createServer()
+  await new Promise<void>((resolve, reject) => s.once('error', reject).listen(0, '127.0.0.1', resolve))
+  const port = (s.address() as { port: number }).port
+  await new Promise((resolve) => s.close(resolve))
+  return port
+}
 
 /** A `provena serve` child process of a test. */
 export interface ServedNode {

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test'
 import { unlockIdentity, type UnlockedIdentity } from '../access/index.js'
 import { sha256Hex } from '../crypto/index.js'
 import { signedFetch } from '../node/index.js'
-import { repoRoot, runCli, startServe, type CliRun, type ServedNode } from '../testing.js'
+import { freePort, repoRoot, runCli, startServe, type CliRun, type ServedNode } from '../testing.js'
 
 const CSV = join(repoRoot, 'data', 'breast_cancer.csv')
 const P = 'dpv:ScientificResearch'
@@ -34,6 +34,7 @@ describe('federated learning over HTTP: the coordinator serves, the hospitals tr
   let withdrawn = ''
   let coordinatorToken = ''
   let analystToken = ''
+  let portC = 0
   let maryToken = ''
   let served: { C: ServedNode; mary: ServedNode }
   let task = 0
@@ -69,7 +70,9 @@ describe('federated learning over HTTP: the coordinator serves, the hospitals tr
     ok(await coordinator('node', 'start'))
     const url = (await coordinator('chain', 'info', '--json')).json<{ rpcUrl: string }>().rpcUrl
     ok(await coordinator('identity', 'create', 'coordinator', '--role', 'processor'))
-    ok(await coordinator('consortium', 'create', '--out', file('consortium-1.json')))
+    // The coordinator's node advertises where it serves (the hospitals' nodes talk only to pinned endpoints).
+    portC = await freePort()
+    ok(await coordinator('consortium', 'create', '--out', file('consortium-1.json'), '--endpoint', `http://127.0.0.1:${portC}`))
     const [header, ...rows] = readFileSync(CSV, 'utf8').trimEnd().split('\n')
     let n = 1
     for (const name of ['st-mary', 'st-luke'] as const) {
@@ -101,7 +104,7 @@ describe('federated learning over HTTP: the coordinator serves, the hospitals tr
     ids.coordinator = unlockIdentity(C, 'coordinator', PW.coordinator)
     ids['st-mary'] = unlockIdentity(H['st-mary'], 'st-mary', PW['st-mary'])
     ids['st-luke'] = unlockIdentity(H['st-luke'], 'st-luke', PW['st-luke'])
-    served = { C: await startServe(C, { passphrase: PW.coordinator }), mary: await startServe(H['st-mary'], { passphrase: PW['st-mary'] }) }
+    served = { C: await startServe(C, { port: portC, passphrase: PW.coordinator }), mary: await startServe(H['st-mary'], { passphrase: PW['st-mary'] }) }
   })
   after(async () => {
     await Promise.all([served?.C.stop(), served?.mary.stop()])
@@ -136,6 +139,9 @@ describe('federated learning over HTTP: the coordinator serves, the hospitals tr
   })
 
   it("a member that is not a participant reads nothing of the task (403 FL_NOT_PARTICIPANT); another member cannot make st-mary's node train (403)", async () => {
+    // A token holder cannot point st-mary's node at another host: it talks only to the endpoints its consortium file pins.
+    const elsewhere = await api(served.mary, 'POST', `/v1/fl/tasks/${task}/train`, maryToken, { dataset: dataset['st-mary'], coordinator: 'http://127.0.0.1:9/internal' })
+    assert.deepEqual([elsewhere.status, elsewhere.json.code], [403, 'FL_COORDINATOR_NOT_PINNED'])
     // Not even its status, through a token of a processor that neither aggregates nor takes part (the aggregator's token reads it).
     const status = await api(served.C, 'GET', `/v1/fl/tasks/${task}/status`, analystToken)
     assert.deepEqual([status.status, status.json.code], [403, 'FL_NOT_PARTICIPANT'])
@@ -189,7 +195,7 @@ describe('federated learning over HTTP: the coordinator serves, the hospitals tr
     assert.ok((await model.arrayBuffer()).byteLength > 0)
     // A restarted coordinator node goes on from what the chain says (round 1 is not aggregated again: counted at the end).
     await served.C.stop()
-    served.C = await startServe(C, { passphrase: PW.coordinator })
+    served.C = await startServe(C, { port: portC, passphrase: PW.coordinator })
     const closed = await putUpdate(ids['st-mary']!, 1, address['st-mary'], readFileSync(exchange('round-1', `${address['st-mary']}.sealed`)), readFileSync(exchange('round-1', `${address['st-mary']}.manifest.json`)))
     assert.deepEqual([closed.status, closed.json.code], [409, 'FL_ROUND_CLOSED'])
   })
@@ -197,7 +203,7 @@ describe('federated learning over HTTP: the coordinator serves, the hospitals tr
   it("round 2 (a subject withdrew at st-mary during round 1, through its API): the coordinator's node is killed (kill -9) as it finalises and completes the round once restarted; st-mary's round-2 manifest leaves the subject out; the final model is served", async () => {
     // kill -9 in the middle of the round: the coordinator's node dies right after it broadcast round 2's finalisation (before its receipt and its log entry).
     await served.C.stop()
-    served.C = await startServe(C, { passphrase: PW.coordinator, env: { PROVENA_FAULT: 'outbox:after-broadcast:fl-finalize' } })
+    served.C = await startServe(C, { port: portC, passphrase: PW.coordinator, env: { PROVENA_FAULT: 'outbox:after-broadcast:fl-finalize' } })
     // The CLI on st-mary's served data dir goes through its serve (POST /v1/fl/tasks/{task}/train with the serve's own token), no passphrase needed.
     const mary = ok(await runCli(['fl', 'client', 'run', '--task', String(task), '--dataset', dataset['st-mary'], '--as', 'st-mary', '--coordinator', served.C.url, '--json', '--dir', H['st-mary']], { PROVENA_PASSPHRASE: undefined }))
     assert.equal(mary.json<{ manifest: { included: number } }>().manifest.included, ROWS - 1)
@@ -205,7 +211,7 @@ describe('federated learning over HTTP: the coordinator serves, the hospitals tr
     const killed = await served.C.exited
     assert.equal(killed.signal, 'SIGKILL', killed.stderr)
     // Restarted, it completes the round from its outbox and the chain: finalised once, logged once (counted at the end).
-    served.C = await startServe(C, { passphrase: PW.coordinator })
+    served.C = await startServe(C, { port: portC, passphrase: PW.coordinator })
     const s = (await waitForRound({ done: true })) as unknown as { finalModel: string }
     // fl status on the coordinator's served data dir: through its serve, the same task.
     const status = ok(await runCli(['fl', 'status', '--task', String(task), '--json', '--dir', C], { PROVENA_PASSPHRASE: undefined })).json<{ done: boolean; finalModel: string }>()

@@ -61,6 +61,33 @@ interface CreateBody {
   as?: string
 }
 
+/** The origin of an http(s) URL, or undefined. */
+const originOf = (url: string): string | undefined => {
+  try {
+    const u = new URL(url)
+    return u.protocol === 'http:' || u.protocol === 'https:' ? u.origin : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * `url` when its origin is the `endpoint` a member advertises in the node's pinned
+ * consortium file; FL_COORDINATOR_NOT_PINNED otherwise (the node would otherwise send
+ * requests signed with its member key wherever a token holder pointed it).
+ */
+function pinnedEndpoint(ctx: ApiContext, url: string): string {
+  const origin = originOf(url)
+  const pinned = (ctx.p.consortium?.members ?? []).find((m) => m.endpoint !== undefined && originOf(m.endpoint) === origin)
+  if (!origin || !pinned) {
+    throw new ProvenaError('FL_COORDINATOR_NOT_PINNED', `${url} is not the node of a member of this node's consortium file: it talks only to the endpoints the file pins`, {
+      hint: "the coordinator advertises its URL in its card (provena identity show NAME --endpoint URL; the admin: consortium create --endpoint URL), then each node runs provena consortium update",
+      details: { coordinator: url },
+    })
+  }
+  return url
+}
+
 /**
  * Routes of federated learning between nodes: GET /v1/fl/tasks/{task}, GET
  * /v1/fl/tasks/{task}/rounds/{round}/model, GET /v1/fl/tasks/{task}/model, PUT
@@ -279,7 +306,9 @@ export async function flRoutes(app: FastifyInstance, ctx: ApiContext): Promise<v
     },
     async (request) => {
       const client = identityOf(request.principal, request.body.as)
-      const exchange = httpExchange(request.body.coordinator, { keyId: client.did, privateKey: client.signing.privateKey })
+      // This node talks only to the nodes its consortium file pins: a token cannot make it send signed requests anywhere else.
+      const coordinator = pinnedEndpoint(ctx, request.body.coordinator)
+      const exchange = httpExchange(coordinator, { keyId: client.did, privateKey: client.signing.privateKey })
       return serialised(ctx.p, () => runClientAcrossNodes(ctx.p, flCtx(), { task: Number(request.params.task), dataset: request.body.dataset, client, exchange }))
     },
   )
