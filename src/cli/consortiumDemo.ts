@@ -188,6 +188,7 @@ export async function runConsortiumDemo(opts: ConsortiumDemoOptions): Promise<Co
   const members = NODES.filter((n) => n !== 'coordinator').map((n) => nodes[n])
   const step = (n: number, title: string) => say(`\n${n}. ${title}`)
   let chainStarted = false
+  let finished = false
   try {
     step(1, 'Each organisation sets up its own node: data dir, passphrase, keys; the coordinator starts the chain and writes the consortium file')
     const C = nodes.coordinator
@@ -288,9 +289,11 @@ export async function runConsortiumDemo(opts: ConsortiumDemoOptions): Promise<Co
       for (const n of NODES) say(`   ${n.padEnd(11)} ${nodes[n].url}/docs   PROVENA_PASSPHRASE='${nodes[n].passphrase}' npx provena … --dir ${nodes[n].dir}`)
       say(`   stop them: kill ${NODES.map((n) => nodes[n].serve?.pid).join(' ')}; npx provena node stop --dir ${C.dir}`)
     }
+    finished = true
     return report
   } finally {
-    if (!opts.keep || process.exitCode) {
+    // --keep leaves the nodes running only after a run that finished: a failed one stops them all.
+    if (!opts.keep || !finished) {
       await Promise.all(NODES.map((n) => stopServe(nodes[n])))
       if (chainStarted) await provena(nodes.coordinator, ['node', 'stop']).catch(() => undefined)
     } else {
