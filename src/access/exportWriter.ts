@@ -70,8 +70,8 @@ export class MemorySink implements ByteSink {
   }
 }
 
-/** Whether process `pid` runs on this machine. */
-function isAlive(pid: number): boolean {
+/** Whether process `pid` runs on this machine (EPERM: it does, under another user). */
+export function isProcessAlive(pid: number): boolean {
   try {
     process.kill(pid, 0)
     return true
@@ -97,7 +97,7 @@ export function removeStalePartials(path: string): string[] {
   }
   for (const name of names) {
     const m = name.startsWith(prefix) ? /^(\d+)-[0-9a-f]{12}\.partial$/.exec(name.slice(prefix.length)) : null
-    if (!m || isAlive(Number(m[1]))) continue
+    if (!m || isProcessAlive(Number(m[1]))) continue
     rmSync(join(dir, name), { force: true })
     removed.push(join(dir, name))
   }

@@ -76,5 +76,5 @@ export {
   type GrantPayload,
   type RevokePayload,
 } from './policy.js'
-export { CsvRows, csvField, OutputFile, parseFlatRecord } from './exportWriter.js'
+export { CsvRows, csvField, isProcessAlive, OutputFile, parseFlatRecord } from './exportWriter.js'
 export { placeOf, readPlaces, type RecordPlace } from './recordPlaces.js'

@@ -3,6 +3,7 @@
 // (kill -9) names a dead pid and is ignored.
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { isProcessAlive } from '../access/index.js'
 import { apiErrors } from './errors.js'
 
 /** What serve.json holds. */
@@ -20,16 +21,6 @@ export interface ServeInfo {
 
 export const serveFilePath = (dir: string) => join(dir, 'serve.json')
 
-/** Whether a process of that id runs (EPERM: it does, under another user). */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
-
 /** The node serving `dir`, if one runs (a stale or unreadable serve.json counts as none). */
 export function findServingNode(dir: string): ServeInfo | undefined {
   let info: Partial<ServeInfo>
@@ -39,7 +30,7 @@ export function findServingNode(dir: string): ServeInfo | undefined {
     return undefined
   }
   if (typeof info.url !== 'string' || !Number.isSafeInteger(info.pid) || (info.pid as number) <= 0) return undefined
-  if (info.pid === process.pid || !isAlive(info.pid as number)) return undefined
+  if (info.pid === process.pid || !isProcessAlive(info.pid as number)) return undefined
   return { url: info.url, pid: info.pid as number, startedAt: String(info.startedAt ?? ''), ...(typeof info.token === 'string' ? { token: info.token } : {}) }
 }
 

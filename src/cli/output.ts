@@ -67,7 +67,7 @@ function transportReason(error: Error): string {
 }
 
 /** A URL without its user name and password (an RPC provider's key may sit there). */
-function redactUrl(url: string | undefined): string | undefined {
+export function redactUrl(url: string | undefined): string | undefined {
   if (!url) return undefined
   try {
     const u = new URL(url)

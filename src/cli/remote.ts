@@ -7,7 +7,7 @@ import { resolveDataDir } from '../app/index.js'
 import { findServingNode } from '../api/index.js'
 import { isCatalogued } from '../errorCatalogue.js'
 import { ProvenaError } from '../errors.js'
-import type { CommonOptions } from './output.js'
+import { redactUrl, type CommonOptions } from './output.js'
 
 /** A node the CLI sends its command to. */
 export interface RemoteNode {
@@ -61,16 +61,7 @@ export function nodeUrl(text: string): string {
 }
 
 /** A URL without user name and password, for messages. */
-function shown(url: string): string {
-  try {
-    const u = new URL(url)
-    u.username = ''
-    u.password = ''
-    return u.toString().replace(/\/$/, '')
-  } catch {
-    return url
-  }
-}
+const shown = (url: string): string => redactUrl(url) ?? url
 
 /**
  * The node a command goes through: --node (token from --token, else $PROVENA_TOKEN), else

@@ -7,7 +7,7 @@
 // directory's files are (the task message's signature, the models' digests on-chain, the
 // updates against their commitments).
 import type { FastifyInstance, FastifyReply } from 'fastify'
-import { accessErrors, listIdentities, unlockIdentity, type UnlockedIdentity } from '../../access/index.js'
+import { listIdentities, type UnlockedIdentity } from '../../access/index.js'
 import { ProvenaError } from '../../errors.js'
 import { AGGREGATION_RULES, taskStatus, type AggregationRule, type FlContext } from '../../fl/index.js'
 import {
@@ -101,29 +101,18 @@ export async function flRoutes(app: FastifyInstance, ctx: ApiContext): Promise<v
     if (!ctx.plane) throw new ProvenaError('INTERNAL', 'this server was started without a block store: it cannot take part in federated learning')
     return (fl ??= flNodeContext(ctx.p, ctx.chain, ctx.plane.store))
   }
-  // Identities unlocked once (scrypt is slow), by DID.
-  const unlocked = new Map<string, UnlockedIdentity>()
   /**
-   * The identity of this node a token acts as: the token's own identity (an `as` naming
-   * another is refused), or, for the operator's token of `provena serve` (the CLI on the
-   * served data dir), the identity `as` names. A member's signed request acts as no
-   * identity here.
+   * The identity of this node a token acts as (actingIdentity: its own, or for the
+   * operator's token of `provena serve` the one `as` names). A member's signed request, or
+   * a token of no identity of this node, acts as none here.
    */
   const identityOf = (principal: Principal | null, as?: string): UnlockedIdentity => {
-    if (principal?.kind === 'token' && principal.did === ctx.p.operatorDid && as !== undefined) return actingIdentity(ctx, principal, as)
     const did = principal?.did ?? null
-    const found = did === null || principal?.kind !== 'token' ? undefined : listIdentities(ctx.dir).find((i) => i.did === did)
-    if (!found) {
+    const local = principal?.kind === 'token' && did !== null && (did === ctx.p.operatorDid ? as !== undefined : listIdentities(ctx.dir).some((i) => i.did === did))
+    if (!local) {
       throw new ProvenaError('FL_NOT_LOCAL_IDENTITY', `the credential acts as ${did ?? 'no identity'}, not an identity of this node`, { hint: 'create the token --as an identity of this node (provena token create --as NAME)' })
     }
-    if (as !== undefined && as !== found.name && as !== found.did) throw new ProvenaError('API_ROLE_DENIED', `the credential acts as ${found.name}, not as ${as}`, { details: { as, identity: found.did } })
-    let who = unlocked.get(found.did)
-    if (!who) {
-      if (!ctx.passphrase) throw accessErrors.noPassphrase()
-      who = unlockIdentity(ctx.dir, found.name, ctx.passphrase)
-      unlocked.set(found.did, who)
-    }
-    return who
+    return actingIdentity(ctx, principal, as)
   }
   const caller = (request: { principal: { did: string | null } | null }) => request.principal?.did ?? null
 
