@@ -220,3 +220,71 @@ export async function hospitalAndLab(work: string, subjects: readonly string[], 
   ok(await hospital('consent', 'import', file('consent.csv'), '--as', 'st-mary'))
   return { H, L, hospital, lab, labDid, dataset }
 }
+
+/** The hospitals of setUpFlNodes. */
+export type FlHospital = 'st-mary' | 'st-luke'
+
+/** The passphrases of the nodes of setUpFlNodes, each its own. */
+export const FL_PASSPHRASES = { coordinator: 'pw-coordinator', 'st-mary': 'pw-mary', 'st-luke': 'pw-luke' } as const
+
+/** The data dirs under `work` of a coordinator and two hospitals, and the CLI on each (its own passphrase). */
+export function flNodePaths(work: string) {
+  const C = join(work, 'coordinator')
+  const H: Record<FlHospital, string> = { 'st-mary': join(work, 'st-mary'), 'st-luke': join(work, 'st-luke') }
+  return {
+    C,
+    H,
+    coordinator: (...args: string[]) => runCli([...args, '--dir', C], { PROVENA_PASSPHRASE: FL_PASSPHRASES.coordinator }),
+    hospital: (name: FlHospital) => (...args: string[]) => runCli([...args, '--dir', H[name]], { PROVENA_PASSPHRASE: FL_PASSPHRASES[name] }),
+  }
+}
+
+/**
+ * A federated-learning consortium on one chain (issues 12 and 13): the coordinator's node
+ * (identity `coordinator`, processor, the consortium's admin, its embedded chain started;
+ * advertising `endpoint` when given) and two hospitals' nodes (st-mary, st-luke,
+ * controllers, joined with --rpc-url, made members with their cards), separate data dirs
+ * (flNodePaths), passphrases and processes. Each hospital imports `rows` breast-cancer
+ * patients of its own, every one granting `purpose`. Stop with `coordinator('node', 'stop')`.
+ */
+export async function setUpFlNodes(work: string, o: { rows: number; purpose: string; endpoint?: string }) {
+  const { coordinator, hospital } = flNodePaths(work)
+  const file = (name: string) => join(work, name)
+  const ok = (r: CliRun) => {
+    assert.equal(r.code, 0, r.stdout + r.stderr)
+    return r
+  }
+  const names = ['st-mary', 'st-luke'] as const
+  const dataset: Record<FlHospital, string> = { 'st-mary': '', 'st-luke': '' }
+  const address: Record<FlHospital, string> = { 'st-mary': '', 'st-luke': '' }
+  const subjects: Record<FlHospital, string[]> = { 'st-mary': [], 'st-luke': [] }
+  ok(await coordinator('init'))
+  ok(await coordinator('node', 'start'))
+  const url = (await coordinator('chain', 'info', '--json')).json<{ rpcUrl: string }>().rpcUrl
+  ok(await coordinator('identity', 'create', 'coordinator', '--role', 'processor'))
+  ok(await coordinator('consortium', 'create', '--out', file('consortium-1.json'), ...(o.endpoint ? ['--endpoint', o.endpoint] : [])))
+  let n = 1
+  for (const name of names) {
+    const node = hospital(name)
+    ok(await node('init', '--join', file(`consortium-${n}.json`), '--rpc-url', url))
+    const did = ok(await node('identity', 'create', name, '--role', 'controller', '--json')).json<{ did: string }>().did
+    ok(await node('chain', 'info')) // deploys the hospital's own CheckpointAnchor and ConsentVerifier
+    const card = ok(await node('identity', 'show', name, '--json'))
+    address[name] = card.json<{ address: string }>().address.toLowerCase()
+    writeFileSync(file(`card-${name}.json`), card.stdout)
+    ok(await coordinator('consortium', 'add-member', '--did', did, '--role', 'controller', '--card', file(`card-${name}.json`), '--out', file(`consortium-${n + 1}.json`)))
+    n++
+  }
+  const [header, ...rows] = readFileSync(join(repoRoot, 'data', 'breast_cancer.csv'), 'utf8').trimEnd().split('\n')
+  for (const name of names) {
+    const node = hospital(name)
+    ok(await node('consortium', 'update', file(`consortium-${n}.json`)))
+    const part = rows.filter((_, i) => i % 4 === (name === 'st-mary' ? 0 : 1)).slice(0, o.rows)
+    subjects[name] = part.map((l) => l.split(',')[0]!)
+    writeFileSync(file(`${name}.csv`), `${header}\n${part.join('\n')}\n`)
+    dataset[name] = ok(await node('dataset', 'import', file(`${name}.csv`), '--subject-column', 'patient_id', '--as', name, '--json')).json<{ id: string }>().id
+    writeFileSync(file(`${name}-consent.csv`), `subject,purpose,action\n${subjects[name].map((s) => `${s},${o.purpose},grant`).join('\n')}\n`)
+    ok(await node('consent', 'import', file(`${name}-consent.csv`), '--as', name))
+  }
+  return { dataset, address, subjects }
+}

@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict'
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { unlockIdentity, type UnlockedIdentity } from '../access/index.js'
 import { sha256Hex } from '../crypto/index.js'
 import { signedFetch } from '../node/index.js'
-import { freePort, repoRoot, runCli, startServe, type CliRun, type ServedNode } from '../testing.js'
+import { FL_PASSPHRASES, flNodePaths, freePort, runCli, setUpFlNodes, startServe, type CliRun, type ServedNode } from '../testing.js'
 
-const CSV = join(repoRoot, 'data', 'breast_cancer.csv')
 const P = 'dpv:ScientificResearch'
 const ROWS = 40
 
@@ -19,12 +18,8 @@ const ROWS = 40
 // folder: every file crosses over HTTP, each request signed with the participant's key.
 describe('federated learning over HTTP: the coordinator serves, the hospitals train through their API or the CLI (issue 13)', () => {
   const work = mkdtempSync(join(tmpdir(), 'provena-flhttp-'))
-  const C = join(work, 'coordinator')
-  const H = { 'st-mary': join(work, 'st-mary'), 'st-luke': join(work, 'st-luke') }
-  const PW = { coordinator: 'pw-coordinator', 'st-mary': 'pw-mary', 'st-luke': 'pw-luke' }
-  const file = (name: string) => join(work, name)
-  const coordinator = (...args: string[]) => runCli([...args, '--dir', C], { PROVENA_PASSPHRASE: PW.coordinator })
-  const hospital = (name: keyof typeof H) => (...args: string[]) => runCli([...args, '--dir', H[name]], { PROVENA_PASSPHRASE: PW[name] })
+  const { C, H, coordinator, hospital } = flNodePaths(work)
+  const PW = FL_PASSPHRASES
   const ok = (r: CliRun) => {
     assert.equal(r.code, 0, r.stdout + r.stderr)
     return r
@@ -66,36 +61,12 @@ describe('federated learning over HTTP: the coordinator serves, the hospitals tr
   }
 
   before(async () => {
-    ok(await coordinator('init'))
-    ok(await coordinator('node', 'start'))
-    const url = (await coordinator('chain', 'info', '--json')).json<{ rpcUrl: string }>().rpcUrl
-    ok(await coordinator('identity', 'create', 'coordinator', '--role', 'processor'))
     // The coordinator's node advertises where it serves (the hospitals' nodes talk only to pinned endpoints).
     portC = await freePort()
-    ok(await coordinator('consortium', 'create', '--out', file('consortium-1.json'), '--endpoint', `http://127.0.0.1:${portC}`))
-    const [header, ...rows] = readFileSync(CSV, 'utf8').trimEnd().split('\n')
-    let n = 1
-    for (const name of ['st-mary', 'st-luke'] as const) {
-      const node = hospital(name)
-      ok(await node('init', '--join', file(`consortium-${n}.json`), '--rpc-url', url))
-      const did = ok(await node('identity', 'create', name, '--role', 'controller', '--json')).json<{ did: string }>().did
-      ok(await node('chain', 'info'))
-      const card = ok(await node('identity', 'show', name, '--json'))
-      address[name] = card.json<{ address: string }>().address.toLowerCase()
-      writeFileSync(file(`card-${name}.json`), card.stdout)
-      ok(await coordinator('consortium', 'add-member', '--did', did, '--role', 'controller', '--card', file(`card-${name}.json`), '--out', file(`consortium-${n + 1}.json`)))
-      n++
-    }
-    for (const name of ['st-mary', 'st-luke'] as const) {
-      const node = hospital(name)
-      ok(await node('consortium', 'update', file('consortium-3.json')))
-      const part = rows.filter((_, i) => i % 4 === (name === 'st-mary' ? 0 : 1)).slice(0, ROWS)
-      if (name === 'st-mary') withdrawn = part[0]!.split(',')[0]!
-      writeFileSync(file(`${name}.csv`), `${header}\n${part.join('\n')}\n`)
-      dataset[name] = ok(await node('dataset', 'import', file(`${name}.csv`), '--subject-column', 'patient_id', '--as', name, '--json')).json<{ id: string }>().id
-      writeFileSync(file(`${name}-consent.csv`), `subject,purpose,action\n${part.map((l) => `${l.split(',')[0]},${P},grant`).join('\n')}\n`)
-      ok(await node('consent', 'import', file(`${name}-consent.csv`), '--as', name))
-    }
+    const nodes = await setUpFlNodes(work, { rows: ROWS, purpose: P, endpoint: `http://127.0.0.1:${portC}` })
+    Object.assign(dataset, nodes.dataset)
+    Object.assign(address, nodes.address)
+    withdrawn = nodes.subjects['st-mary'][0]!
     coordinatorToken = ok(await coordinator('token', 'create', '--as', 'coordinator', '--role', 'processor', '--scope', 'fl:coordinate', '--json')).json<{ token: string }>().token
     // Another processor identity of the coordinator's node, neither aggregator nor participant of the task.
     ok(await coordinator('identity', 'create', 'analyst', '--role', 'processor'))

@@ -8,9 +8,8 @@ import { openProvena } from '../app/index.js'
 import { canonicalJsonBytes, ed25519Seed, sha256Hex } from '../crypto/index.js'
 import { DEFAULT_SPECS, modelShape, toSafetensors } from '../fl/index.js'
 import { readMessageFile, signMessage, writeMessageFile } from '../node/index.js'
-import { repoRoot, runCli } from '../testing.js'
+import { FL_PASSPHRASES, flNodePaths, type CliRun, setUpFlNodes } from '../testing.js'
 
-const CSV = join(repoRoot, 'data', 'breast_cancer.csv')
 const P = 'dpv:ScientificResearch'
 const STRANGER_ANCHOR = '0x5742a1b4b1c9a3f0d2e6c8b7a9f1e3d5c7b9a1e3'
 
@@ -21,16 +20,13 @@ const STRANGER_ANCHOR = '0x5742a1b4b1c9a3f0d2e6c8b7a9f1e3d5c7b9a1e3'
 // updates and the training manifests.
 describe('federated learning across nodes: a coordinator and two hospitals through an exchange directory (issue 12)', () => {
   const work = mkdtempSync(join(tmpdir(), 'provena-flnodes-'))
-  const C = join(work, 'coordinator')
-  const H = { 'st-mary': join(work, 'st-mary'), 'st-luke': join(work, 'st-luke') }
-  const PW = { coordinator: 'pw-coordinator', 'st-mary': 'pw-mary', 'st-luke': 'pw-luke' }
+  const { C, H, coordinator, hospital } = flNodePaths(work)
+  const PW = FL_PASSPHRASES
   const X = join(work, 'exchange')
   const file = (name: string) => join(work, name)
-  const coordinator = (...args: string[]) => runCli([...args, '--dir', C], { PROVENA_PASSPHRASE: PW.coordinator })
-  const hospital = (name: keyof typeof H) => (...args: string[]) => runCli([...args, '--dir', H[name]], { PROVENA_PASSPHRASE: PW[name] })
   const mary = hospital('st-mary')
   const luke = hospital('st-luke')
-  const ok = (r: Awaited<ReturnType<typeof runCli>>) => {
+  const ok = (r: CliRun) => {
     assert.equal(r.code, 0, r.stdout + r.stderr)
     return r
   }
@@ -38,35 +34,11 @@ describe('federated learning across nodes: a coordinator and two hospitals throu
   const address = { 'st-mary': '', 'st-luke': '' }
   let task = 0
 
+  // A coordinator and two hospitals, 120 patients each, every one consenting to research.
   before(async () => {
-    ok(await coordinator('init'))
-    ok(await coordinator('node', 'start'))
-    const url = (await coordinator('chain', 'info', '--json')).json<{ rpcUrl: string }>().rpcUrl
-    ok(await coordinator('identity', 'create', 'coordinator', '--role', 'processor'))
-    ok(await coordinator('consortium', 'create', '--out', file('consortium-1.json')))
-    const [header, ...rows] = readFileSync(CSV, 'utf8').trimEnd().split('\n')
-    let n = 1
-    for (const name of ['st-mary', 'st-luke'] as const) {
-      const node = hospital(name)
-      ok(await node('init', '--join', file(`consortium-${n}.json`), '--rpc-url', url))
-      const did = ok(await node('identity', 'create', name, '--role', 'controller', '--json')).json<{ did: string }>().did
-      ok(await node('chain', 'info')) // deploys the hospital's own CheckpointAnchor and ConsentVerifier
-      const card = ok(await node('identity', 'show', name, '--json'))
-      address[name] = card.json<{ address: string }>().address.toLowerCase()
-      writeFileSync(file(`card-${name}.json`), card.stdout)
-      ok(await coordinator('consortium', 'add-member', '--did', did, '--role', 'controller', '--card', file(`card-${name}.json`), '--out', file(`consortium-${n + 1}.json`)))
-      n++
-    }
-    for (const name of ['st-mary', 'st-luke'] as const) {
-      const node = hospital(name)
-      ok(await node('consortium', 'update', file('consortium-3.json')))
-      // Each hospital its own patients (120 rows each), every one consenting to research.
-      const part = rows.filter((_, i) => i % 4 === (name === 'st-mary' ? 0 : 1)).slice(0, 120)
-      writeFileSync(file(`${name}.csv`), `${header}\n${part.join('\n')}\n`)
-      dataset[name] = ok(await node('dataset', 'import', file(`${name}.csv`), '--subject-column', 'patient_id', '--as', name, '--json')).json<{ id: string }>().id
-      writeFileSync(file(`${name}-consent.csv`), `subject,purpose,action\n${part.map((l) => `${l.split(',')[0]},${P},grant`).join('\n')}\n`)
-      ok(await node('consent', 'import', file(`${name}-consent.csv`), '--as', name))
-    }
+    const nodes = await setUpFlNodes(work, { rows: 120, purpose: P })
+    Object.assign(dataset, nodes.dataset)
+    Object.assign(address, nodes.address)
   })
   after(async () => void (await coordinator('node', 'stop')))
 
